@@ -1,0 +1,1 @@
+"""The controller: remotes, cluster control, faults, generator, runner, store, report, CLI."""

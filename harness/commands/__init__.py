@@ -1,0 +1,1 @@
+"""One module per `sibyl` subcommand; see harness/cli.py."""

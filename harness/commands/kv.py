@@ -1,0 +1,16 @@
+"""`sibyl kv` (being built in the foundation issue)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("kv", help="kv (not implemented yet)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("sibyl kv: not implemented yet", file=sys.stderr)
+    return 2

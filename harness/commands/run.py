@@ -1,0 +1,16 @@
+"""`sibyl run` (being built in the foundation issue)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run (not implemented yet)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    print("sibyl run: not implemented yet", file=sys.stderr)
+    return 2

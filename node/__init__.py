@@ -1,0 +1,1 @@
+"""The Dynamo-style node: the system under test. Imports nothing from the other packages."""

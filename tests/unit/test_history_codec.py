@@ -1,0 +1,34 @@
+"""The history codec: round trips, and malformed lines name the line."""
+
+import pytest
+
+from checkers.history import HistoryError, Op, OpType, dump_op, pairs, parse_jsonl
+
+
+def test_round_trip_keeps_every_field() -> None:
+    op = Op(3, 10, 1, OpType.OK, "read", key="k", siblings=[["a"]], context="c", node="n1")
+    (back,) = parse_jsonl([dump_op(op)])
+    assert back == op
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"index": 0, "time": 0, "process": 1, "type": "done", "f": "read"}', "'type'"),
+        ('{"index": 0, "time": 0, "type": "ok", "f": "read"}', "missing field 'process'"),
+    ],
+)
+def test_malformed_line_names_line_and_problem(line: str, needle: str) -> None:
+    good = dump_op(Op(0, 0, 1, OpType.INVOKE, "read"))
+    with pytest.raises(HistoryError) as e:
+        list(parse_jsonl([good, "", line], "h.jsonl"))
+    assert e.value.line == 3
+    assert "h.jsonl:3" in str(e.value)
+    assert needle in str(e.value)
+
+
+def test_pairs_rejects_completion_without_invoke() -> None:
+    with pytest.raises(HistoryError, match="no open invoke"):
+        list(pairs([Op(0, 0, 1, OpType.OK, "read")]))

@@ -1,0 +1,1 @@
+"""What clients do: cart, set, register (each = op generator + client + checkers)."""
