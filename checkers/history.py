@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 NEMESIS = "nemesis"
 
 
-class OpType(str, Enum):
+class OpType(StrEnum):
     INVOKE = "invoke"
     OK = "ok"
     FAIL = "fail"
@@ -56,7 +56,7 @@ class Op:
         return self.process == NEMESIS
 
     def to_dict(self) -> dict[str, Any]:
-        """Returns the JSON-ready form: always index/time/process/type/f, other fields only when set."""
+        """Returns the JSON form: index/time/process/type/f always, other fields when set."""
         d: dict[str, Any] = {
             "index": self.index,
             "time": self.time,
@@ -185,16 +185,15 @@ def pairs(history: Iterable[Op]) -> Iterator[tuple[Op, Op | None]]:
             continue
         if op.type is OpType.INVOKE:
             if op.process in open_:
-                raise HistoryError("<history>", op.index,
-                                   f"process {op.process!r} invoked twice without completing")  # fmt: skip
+                msg = f"process {op.process!r} invoked twice without completing"
+                raise HistoryError("<history>", op.index, msg)
             open_[op.process] = op
             slot[op.process] = len(out)
             out.append([op, None])
         else:
             if op.process not in open_:
-                raise HistoryError("<history>", op.index,
-                                   f"{op.type.value} of process {op.process!r} has no open invoke")  # fmt: skip
+                msg = f"{op.type.value} of process {op.process!r} has no open invoke"
+                raise HistoryError("<history>", op.index, msg)
             del open_[op.process]
             out[slot.pop(op.process)][1] = op
-    for inv, comp in out:
-        yield inv, comp
+    yield from ((inv, comp) for inv, comp in out)
