@@ -1,0 +1,256 @@
+"""A cluster of node processes: write configs, start, stop, kill, pause, resume, wipe.
+
+`LocalCluster` runs every node as its own OS process on 127.0.0.1, and keeps
+its state (ports, pids) in `DIR/cluster.json`, so `sibyl cluster down` from
+another process stops exactly the pids that `up` started. Each node has
+`DIR/<name>/` holding its config, data and log.
+
+How node A reaches node B is `addr_for(A, B)`: direct by default, or a fault
+proxy when the nemesis meshes the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.client import Client
+
+Addr = tuple[str, int]
+HOST = "127.0.0.1"
+
+
+class ClusterError(RuntimeError):
+    """A cluster that cannot be started, found or stopped; the message says which and why."""
+
+
+def free_ports(count: int, host: str = HOST) -> list[int]:
+    """`count` distinct ports that were free on `host` a moment ago."""
+    socks, ports = [], []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+@dataclass
+class NodeProc:
+    """One node: where it listens and, while running, its pid."""
+
+    name: str
+    port: int
+    pid: int | None = None
+    paused: bool = False
+
+
+@dataclass
+class LocalCluster:
+    """Node processes on 127.0.0.1 under one directory."""
+
+    dir: Path
+    nodes: dict[str, NodeProc]
+    settings: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    # --- creation and persistence -------------------------------------------
+
+    @classmethod
+    def create(cls, dir: str | Path, count: int, **settings: Any) -> LocalCluster:
+        """Lays out `count` nodes (n1..nN) with free ports; `settings` go into every config."""
+        d = Path(dir).resolve()
+        d.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(count)
+        nodes = {f"n{i + 1}": NodeProc(f"n{i + 1}", ports[i]) for i in range(count)}
+        cluster = cls(d, nodes, dict(settings))
+        cluster.write_configs()
+        cluster.save()
+        return cluster
+
+    @classmethod
+    def load(cls, dir: str | Path) -> LocalCluster:
+        """Reads `DIR/cluster.json`; raises ClusterError if there is no cluster there."""
+        path = Path(dir).resolve() / "cluster.json"
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ClusterError(f"no cluster at {path.parent} ({e}); run 'sibyl cluster up'") from None
+        nodes = {n["name"]: NodeProc(**n) for n in raw["nodes"]}
+        return cls(path.parent, nodes, raw.get("settings", {}), raw.get("env", {}))
+
+    def save(self) -> None:
+        raw = {
+            "nodes": [asdict(n) for n in self.nodes.values()],
+            "settings": self.settings,
+            "env": self.env,
+        }
+        tmp = self.dir / "cluster.json.tmp"
+        tmp.write_text(json.dumps(raw, indent=2))
+        tmp.replace(self.dir / "cluster.json")
+
+    def node_dir(self, name: str) -> Path:
+        return self.dir / name
+
+    def addr(self, name: str) -> Addr:
+        """Where clients reach `name` directly."""
+        return (HOST, self.nodes[name].port)
+
+    def write_configs(self, addr_for: Callable[[str, str], Addr] | None = None) -> None:
+        """(Re)writes every node's config; `addr_for(src, dst)` picks how src reaches dst."""
+        route = addr_for or (lambda src, dst: self.addr(dst))
+        for name, proc in self.nodes.items():
+            nd = self.node_dir(name)
+            nd.mkdir(parents=True, exist_ok=True)
+            members = [
+                {"name": m, "addr": "%s:%d" % route(name, m), "weight": 1} for m in self.nodes
+            ]
+            cfg = {"name": name, "listen": f"{HOST}:{proc.port}", "data_dir": str(nd / "data"),
+                   **self.settings, "members": members}  # fmt: skip
+            (nd / "node.toml").write_text(to_toml(cfg))
+
+    # --- process control ----------------------------------------------------
+
+    def start(self, name: str, env: Mapping[str, str] | None = None) -> int:
+        """Starts node `name` in its own session; returns its pid."""
+        proc = self.nodes[name]
+        if proc.pid is not None and pid_alive(proc.pid):
+            return proc.pid
+        nd = self.node_dir(name)
+        full_env = {**os.environ, **self.env, **(env or {})}
+        with open(nd / "node.log", "ab") as logf:
+            p = subprocess.Popen(
+                [sys.executable, "-m", "node", "--config", str(nd / "node.toml")],
+                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=full_env, start_new_session=True,
+            )  # fmt: skip
+        proc.pid, proc.paused = p.pid, False
+        self.save()
+        return p.pid
+
+    def start_all(self) -> None:
+        for name in self.nodes:
+            self.start(name)
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        pid = self.nodes[name].pid
+        if pid is not None:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self, name: str) -> None:
+        """kill -9 the node and reap it."""
+        pid = self.nodes[name].pid
+        self.signal(name, signal.SIGKILL)
+        if pid is not None:
+            wait_pid_gone(pid, 5.0)
+        self.nodes[name].pid = None
+        self.save()
+
+    def stop(self, name: str, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s`."""
+        proc = self.nodes[name]
+        if proc.pid is None:
+            return
+        if proc.paused:
+            self.signal(name, signal.SIGCONT)
+        self.signal(name, signal.SIGTERM)
+        if not wait_pid_gone(proc.pid, timeout_s):
+            self.signal(name, signal.SIGKILL)
+            wait_pid_gone(proc.pid, 5.0)
+        proc.pid, proc.paused = None, False
+        self.save()
+
+    def stop_all(self) -> None:
+        for name in self.nodes:
+            self.stop(name)
+
+    def pause(self, name: str) -> None:
+        self.signal(name, signal.SIGSTOP)
+        self.nodes[name].paused = True
+        self.save()
+
+    def resume(self, name: str) -> None:
+        self.signal(name, signal.SIGCONT)
+        self.nodes[name].paused = False
+        self.save()
+
+    def wipe(self, name: str) -> None:
+        """Deletes the node's data directory (stop it first)."""
+        import shutil
+
+        shutil.rmtree(self.node_dir(name) / "data", ignore_errors=True)
+
+    async def wait_ready(self, names: list[str] | None = None, timeout_s: float = 20.0) -> None:
+        """Waits until every named node answers a ping; raises ClusterError naming the laggards."""
+        deadline = time.monotonic() + timeout_s
+        for name in names or list(self.nodes):
+            while True:
+                try:
+                    c = await Client.connect(*self.addr(name), timeout_s=1.0)
+                    await c.ping()
+                    await c.close()
+                    break
+                except (OSError, TimeoutError) as e:
+                    if time.monotonic() > deadline:
+                        log = self.node_dir(name) / "node.log"
+                        raise ClusterError(
+                            f"node {name} not ready after {timeout_s}s ({e}); see {log}"
+                        ) from None
+                    await asyncio.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie we could reap."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_pid_gone(pid: int, timeout_s: float) -> bool:
+    """Polls until `pid` is gone (reaping it if it is our child); False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def to_toml(d: Mapping[str, Any]) -> str:
+    """A minimal TOML writer for flat configs plus one array of tables ("members")."""
+    lines, tables = [], []
+    for k, v in d.items():
+        if isinstance(v, list) and v and isinstance(v[0], dict):
+            tables.append((k, v))
+        else:
+            lines.append(f"{k} = {json.dumps(v)}")
+    for k, rows in tables:
+        for row in rows:
+            lines.append(f"\n[[{k}]]")
+            lines.extend(f"{rk} = {json.dumps(rv)}" for rk, rv in row.items())
+    return "\n".join(lines) + "\n"

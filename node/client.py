@@ -1,0 +1,150 @@
+"""The Python client: `get(key) -> (siblings, context)`, `put(key, value, context)`, debug calls.
+
+One `Client` holds one connection to one node and may have many requests in
+flight (replies are matched by request id). Every call has a timeout; a
+timed-out put is indeterminate (it may have landed). The context is opaque
+bytes: pass back what a get returned to supersede the siblings it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from node.protocol import FrameDecoder, Message, ProtocolError, check_hello, encode_frame, hello
+
+DEFAULT_TIMEOUT_S = 5.0
+
+
+class NodeError(Exception):
+    """The node answered with an error: `code` (e.g. unavailable, too_large) and a message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class ConnectionLost(ConnectionError):
+    """The connection closed before the reply arrived (the request may have taken effect)."""
+
+
+@dataclass(frozen=True)
+class GetResult:
+    """What a get returns: the sibling values and the causal context covering them."""
+
+    siblings: list[bytes]
+    context: bytes
+    node: str
+
+
+class Client:
+    """An asyncio client of one node."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+        self._pending: dict[int, asyncio.Future[Message]] = {}
+        self._next = 0
+        self._task: asyncio.Task[None] | None = None
+        self.node_name = ""
+        self.timeout_s = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, timeout_s: float = DEFAULT_TIMEOUT_S, name: str = "client"
+    ) -> Client:
+        """Connects and handshakes; raises OSError/TimeoutError naming the address on failure."""
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        except (OSError, TimeoutError) as e:
+            raise ConnectionError(f"cannot reach node at {host}:{port}: {e or 'timed out'}") from e
+        self = cls(reader, writer)
+        self.timeout_s = timeout_s
+        writer.write(encode_frame(hello("client", name)))
+        decoder = FrameDecoder()
+        try:
+            msg = await asyncio.wait_for(self._read_one(decoder), timeout_s)
+            _, self.node_name = check_hello(msg)
+        except (ProtocolError, TimeoutError, ConnectionLost) as e:
+            writer.close()
+            raise ConnectionError(f"node at {host}:{port} did not handshake: {e}") from e
+        self._task = asyncio.get_running_loop().create_task(self._read_loop(decoder))
+        return self
+
+    async def _read_one(self, decoder: FrameDecoder) -> Message:
+        while True:
+            data = await self._reader.read(65536)
+            if not data:
+                raise ConnectionLost("connection closed")
+            msgs = decoder.feed(data)
+            if msgs:
+                return msgs[0]
+
+    async def _read_loop(self, decoder: FrameDecoder) -> None:
+        try:
+            while True:
+                data = await self._reader.read(1 << 20)
+                if not data:
+                    break
+                for msg in decoder.feed(data):
+                    fut = self._pending.pop(msg.get("id", -1), None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(msg)
+        except (ProtocolError, OSError):
+            pass
+        finally:
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionLost(f"connection to {self.node_name} lost"))
+            self._pending.clear()
+
+    async def call(self, msg: Message, timeout_s: float | None = None) -> Message:
+        """Sends one request; returns the ok reply or raises NodeError / TimeoutError."""
+        self._next += 1
+        rid = self._next
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        if self._task is None or self._task.done():
+            raise ConnectionLost(f"connection to {self.node_name} is closed")
+        self._writer.write(encode_frame({**msg, "id": rid}))
+        try:
+            reply = await asyncio.wait_for(fut, timeout_s or self.timeout_s)
+        finally:
+            self._pending.pop(rid, None)
+        if reply.get("t") == "error":
+            raise NodeError(str(reply.get("code")), str(reply.get("message")))
+        return reply
+
+    async def get(self, key: str, timeout_s: float | None = None) -> GetResult:
+        """Reads `key`: all sibling values, and the context to write back with."""
+        r = await self.call({"t": "get", "key": key}, timeout_s)
+        return GetResult(list(r["siblings"]), bytes(r["context"]), str(r.get("node", "")))
+
+    async def put(
+        self, key: str, value: bytes, context: bytes = b"", timeout_s: float | None = None
+    ) -> None:
+        """Writes `value`, superseding the siblings `context` covers; returns once W acked."""
+        await self.call({"t": "put", "key": key, "value": value, "context": context}, timeout_s)
+
+    async def local_get(self, key: str) -> dict[str, Any]:
+        """Debug: this node's own replica of `key`, without coordination or repair."""
+        return await self.call({"t": "local_get", "key": key})
+
+    async def status(self) -> dict[str, Any]:
+        """Debug: the node's name, actor, wall clock, view of peers and counters."""
+        return await self.call({"t": "status"})
+
+    async def ping(self) -> str:
+        """Returns the node's name."""
+        return str((await self.call({"t": "ping"})).get("node"))
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

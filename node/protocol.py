@@ -1,0 +1,104 @@
+"""The wire format: length-prefixed msgpack frames, one format for clients and nodes.
+
+A frame is a 4-byte big-endian length followed by that many bytes of msgpack
+encoding one map with a string "t" (the message type). Frames over
+`MAX_FRAME_BYTES` are refused from the length prefix alone, before any of the
+payload is buffered. Every connection starts with a `hello` carrying
+`PROTOCOL_VERSION` and the peer's role; a mismatch is refused.
+
+Decoding has exactly one way to fail: `ProtocolError`. Whatever bytes arrive,
+whole or one at a time, `FrameDecoder.feed` returns complete messages or
+raises `ProtocolError`, never anything else.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+MAX_KEY_BYTES = 1024
+MAX_VALUE_BYTES = 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+Message = dict[str, Any]
+
+
+class ProtocolError(Exception):
+    """Bytes or a message that break the protocol; the connection must be closed."""
+
+
+def encode_frame(msg: Message) -> bytes:
+    """Returns the framed bytes of `msg`; raises ProtocolError if it is too large."""
+    body = msgpack.packb(msg, use_bin_type=True)
+    if len(body) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    return _HEADER.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes, get whole messages."""
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._buf = bytearray()
+        self._max = max_frame_bytes
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Adds `data`; returns every message now complete, in order.
+
+        Raises ProtocolError for an oversized length, bytes that are not
+        msgpack, or a payload that is not a map with a string "t".
+        """
+        self._buf += data
+        out: list[Message] = []
+        buf = self._buf
+        pos = 0
+        while len(buf) - pos >= 4:
+            (length,) = _HEADER.unpack_from(buf, pos)
+            if length > self._max:
+                raise ProtocolError(f"frame length {length} exceeds the limit of {self._max}")
+            if len(buf) - pos - 4 < length:
+                break
+            out.append(_decode_body(bytes(buf[pos + 4 : pos + 4 + length])))
+            pos += 4 + length
+        if pos:
+            del buf[:pos]
+        return out
+
+
+def _decode_body(body: bytes) -> Message:
+    try:
+        msg = msgpack.unpackb(body, raw=False, strict_map_key=True)
+    except Exception as e:  # noqa: BLE001 - msgpack raises many types; all mean "not msgpack"
+        raise ProtocolError(f"frame is not valid msgpack ({type(e).__name__})") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("t"), str):
+        raise ProtocolError('frame must be a msgpack map with a string "t" (message type)')
+    return msg
+
+
+def hello(role: str, name: str) -> Message:
+    """The first message on every connection."""
+    return {"t": "hello", "v": PROTOCOL_VERSION, "role": role, "name": name}
+
+
+def check_hello(msg: Message) -> tuple[str, str]:
+    """Validates a hello; returns (role, name) or raises ProtocolError saying what is wrong."""
+    if msg.get("t") != "hello":
+        raise ProtocolError(f'expected a "hello" first, got {msg.get("t")!r}')
+    if msg.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {msg.get('v')!r} is not supported (this node speaks "
+            f"{PROTOCOL_VERSION}); upgrade the client or node"
+        )
+    role, name = msg.get("role"), msg.get("name")
+    if role not in ("client", "node") or not isinstance(name, str):
+        raise ProtocolError('hello needs role "client" or "node" and a string name')
+    return role, name
+
+
+def error(rid: Any, code: str, message: str) -> Message:
+    """An error reply to request `rid`."""
+    return {"t": "error", "id": rid, "code": code, "message": message}

@@ -1,0 +1,325 @@
+"""The node's I/O shell: asyncio TCP, timers and a group-commit writer around `core.Node`.
+
+This is the only node module that touches sockets, threads or the system
+clock. It reads frames, feeds events to the core, and carries out the effects:
+
+* peers are reached over one outbound connection each (to the address in the
+  config, which may be a fault proxy); replies travel on the replier's own
+  outbound connection, so every directed link can be cut on its own;
+* `Persist` effects go to one writer thread that commits everything queued in
+  one SQLite transaction (one fsync for many writes), then feeds `Persisted`;
+* a malformed or oversized frame gets an error reply and that connection is
+  closed; every other connection keeps being served.
+
+Every queue is bounded: a peer link drops its backlog (and reports the peer
+unreachable) past `LINK_QUEUE_LIMIT` frames; inbound reading pauses while the
+writer's backlog is above `WRITE_BACKLOG_HIGH`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from node.config import NodeConfig
+from node.core import (
+    CancelTimer,
+    ClientRequest,
+    Effect,
+    Event,
+    Log,
+    Node,
+    Now,
+    PeerMessage,
+    PeerUnreachable,
+    Persist,
+    Persisted,
+    Reply,
+    SendPeer,
+    SetTimer,
+    TimerFired,
+    boot_actor,
+)
+from node.protocol import (
+    FrameDecoder,
+    Message,
+    ProtocolError,
+    check_hello,
+    encode_frame,
+    error,
+    hello,
+)
+from node.storage import SQLiteStorage
+
+LINK_QUEUE_LIMIT = 20_000
+WRITE_BACKLOG_HIGH = 20_000
+WRITE_BACKLOG_LOW = 5_000
+CONNECT_TIMEOUT_S = 1.0
+log = logging.getLogger("sibyl.node")
+
+
+class SystemClock:
+    """Wall time (libfaketime may skew it) and monotonic time (never faked here)."""
+
+    def now(self) -> Now:
+        return Now(time.time_ns() // 1_000_000, time.monotonic())
+
+
+class Writer:
+    """One thread committing queued writes in batches: one fsync per batch."""
+
+    def __init__(self, storage: SQLiteStorage, done: Callable[[list[int]], object]) -> None:
+        self.storage = storage
+        self.done = done
+        self._queue: deque[Persist] = deque()
+        self._cv = threading.Condition()
+        self._stop = False
+        self.backlog = 0
+        self._thread = threading.Thread(target=self._run, name="sibyl-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, p: Persist) -> None:
+        with self._cv:
+            self._queue.append(p)
+            self.backlog += 1
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._stop:
+                    self._cv.wait()
+                if self._stop and not self._queue:
+                    return
+                batch = list(self._queue)
+                self._queue.clear()
+            items = [item for p in batch for item in p.items]
+            self.storage.write(items)
+            self.done([p.token for p in batch])
+
+    def close(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(timeout=10)
+
+
+class Inbound(asyncio.Protocol):
+    """One accepted connection: handshake, then client requests or peer messages."""
+
+    def __init__(self, server: NodeServer) -> None:
+        self.server = server
+        self.decoder = FrameDecoder()
+        self.transport: asyncio.Transport | None = None
+        self.role = ""
+        self.peer = ""
+        self.conn_id = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.conn_id = self.server.register(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self.decoder.feed(data)
+            for msg in messages:
+                self._dispatch(msg)
+        except ProtocolError as e:
+            self._refuse(str(e))
+
+    def _dispatch(self, msg: Message) -> None:
+        if not self.role:
+            self.role, self.peer = check_hello(msg)
+            self.send(hello("node", self.server.cfg.name))
+        elif self.role == "client":
+            self.server.feed(ClientRequest(self.conn_id, msg))
+        else:
+            self.server.feed(PeerMessage(self.peer, msg))
+
+    def _refuse(self, why: str) -> None:
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        log.warning("closing connection from %s: %s", peer, why)
+        self.send(error(None, "protocol", why))
+        if self.transport is not None:
+            self.transport.close()
+
+    def send(self, msg: Message) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode_frame(msg))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.unregister(self.conn_id)
+
+
+class PeerLink(asyncio.Protocol):
+    """The outbound connection to one peer, with a bounded send queue."""
+
+    def __init__(self, server: NodeServer, name: str, host: str, port: int) -> None:
+        self.server, self.name, self.host, self.port = server, name, host, port
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[bytes] = deque()
+        self.connecting = False
+
+    def send(self, msg: Message) -> None:
+        frame = encode_frame(msg)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frame)
+            return
+        if len(self.queue) >= LINK_QUEUE_LIMIT:
+            self.queue.clear()
+            self.server.feed(PeerUnreachable(self.name))
+            return
+        self.queue.append(frame)
+        if not self.connecting:
+            self.connecting = True
+            asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self, self.host, self.port), CONNECT_TIMEOUT_S
+            )
+        except (TimeoutError, OSError):
+            self.connecting = False
+            self.queue.clear()
+            self.server.feed(PeerUnreachable(self.name))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.connecting = False
+        transport.write(encode_frame(hello("node", self.server.cfg.name)))
+        while self.queue:
+            transport.write(self.queue.popleft())
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the peer only answers the hello here; its replies come on its own link
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.connecting = False
+        if not self.server.stopping:
+            self.server.feed(PeerUnreachable(self.name))
+
+
+class NodeServer:
+    """Wires a `Node` to sockets, timers and the writer thread."""
+
+    def __init__(self, cfg: NodeConfig) -> None:
+        self.cfg = cfg
+        self.clock = SystemClock()
+        self.storage = SQLiteStorage(cfg.data_dir / "node.db")
+        actor = boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))
+        self.node = Node(cfg, self.storage, random.Random(cfg.seed), actor)
+        self.links = {
+            p.name: PeerLink(self, p.name, p.host, p.port)
+            for p in cfg.members
+            if p.name != cfg.name
+        }
+        self.conns: dict[int, Inbound] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
+        self.stopping = False
+        self._next_conn = 0
+        self._paused = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.writer: Writer | None = None
+
+    def register(self, conn: Inbound) -> int:
+        self._next_conn += 1
+        self.conns[self._next_conn] = conn
+        if self._paused and conn.transport is not None:
+            conn.transport.pause_reading()
+        return self._next_conn
+
+    def unregister(self, conn_id: int) -> None:
+        self.conns.pop(conn_id, None)
+
+    def feed(self, event: Event) -> None:
+        self.execute(self.node.handle(event, self.clock.now()))
+
+    def execute(self, effects: list[Effect]) -> None:
+        for e in effects:
+            if isinstance(e, SendPeer):
+                link = self.links.get(e.peer)
+                if link is not None:
+                    link.send(e.msg)
+            elif isinstance(e, Reply):
+                conn = self.conns.get(e.conn)
+                if conn is not None:
+                    conn.send(e.msg)
+            elif isinstance(e, Persist):
+                assert self.writer is not None
+                self.writer.submit(e)
+                self._apply_backpressure()
+            elif isinstance(e, SetTimer):
+                assert self.loop is not None
+                self.timers[e.timer] = self.loop.call_later(e.delay_s, self._fire, e.timer)
+            elif isinstance(e, CancelTimer):
+                handle = self.timers.pop(e.timer, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(e, Log):
+                log.log(logging.getLevelName(e.level.upper()), "%s", e.message)
+
+    def _fire(self, timer: int) -> None:
+        self.timers.pop(timer, None)
+        self.feed(TimerFired(timer))
+
+    def _persisted(self, tokens: list[int]) -> None:
+        assert self.writer is not None
+        with self.writer._cv:
+            self.writer.backlog -= len(tokens)
+        for token in tokens:
+            self.feed(Persisted(token))
+        self._apply_backpressure()
+
+    def _apply_backpressure(self) -> None:
+        assert self.writer is not None
+        backlog = self.writer.backlog
+        if not self._paused and backlog > WRITE_BACKLOG_HIGH:
+            self._set_reading(False)
+        elif self._paused and backlog < WRITE_BACKLOG_LOW:
+            self._set_reading(True)
+
+    def _set_reading(self, on: bool) -> None:
+        self._paused = not on
+        for conn in self.conns.values():
+            if conn.transport is not None and not conn.transport.is_closing():
+                (conn.transport.resume_reading if on else conn.transport.pause_reading)()
+
+    async def serve(self, ready: Callable[[], Any] | None = None) -> None:
+        """Serves until SIGTERM/SIGINT (or `stop()`); durable writes are flushed on the way out."""
+        self.loop = loop = asyncio.get_running_loop()
+        self.writer = Writer(
+            self.storage, lambda toks: loop.call_soon_threadsafe(self._persisted, toks)
+        )
+        self._stop_event = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop_event.set)
+        server = await loop.create_server(lambda: Inbound(self), self.cfg.host, self.cfg.port)
+        self.execute(self.node.start(self.clock.now()))
+        log.info("node %s (actor %s) serving on %s:%d", self.cfg.name, self.node.actor,
+                 self.cfg.host, self.cfg.port)  # fmt: skip
+        if ready is not None:
+            ready()
+        await self._stop_event.wait()
+        self.stopping = True
+        server.close()
+        for handle in self.timers.values():
+            handle.cancel()
+        self.writer.close()
+        self.storage.close()
+        log.info("node %s stopped", self.cfg.name)
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -1,0 +1,131 @@
+"""Durable local storage: the Storage port and its two implementations.
+
+`SQLiteStorage` keeps objects, hints and node metadata in one SQLite file in
+WAL mode with synchronous=FULL: `write` returns only after the transaction is
+fsync'd, so a replica acknowledges a write only once it is on disk. Reads and
+writes use separate connections, so a writer thread can commit batches while
+the event loop reads (WAL readers never block the writer).
+
+`MemoryStorage` is the simulator's disk. The node hands writes to its I/O layer
+as `Persist` effects; a simulated crash simply drops the ones not yet carried
+out, so what `MemoryStorage` holds is exactly what was acknowledged durable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A node's disk: objects by key plus small named metadata values."""
+
+    def read(self, key: str) -> bytes | None:
+        """The stored bytes of `key`, or None."""
+        ...
+
+    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Stores all `items` atomically; durable when it returns."""
+        ...
+
+    def keys(self) -> Iterator[str]:
+        """Every stored key, in sorted order."""
+        ...
+
+    def meta_get(self, name: str) -> bytes | None:
+        """A metadata value, or None."""
+        ...
+
+    def meta_put(self, name: str, value: bytes) -> None:
+        """Stores a metadata value; durable when it returns."""
+        ...
+
+
+class StorageError(RuntimeError):
+    """The data directory cannot be used; the message names it."""
+
+
+class SQLiteStorage:
+    """SQLite in WAL mode, synchronous=FULL: fsync before every commit returns."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = self._connect()
+            self._w.executescript(_SCHEMA)
+            self._r = self._connect()
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(f"cannot open the store {self.path}: {e}") from None
+        self._wlock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def read(self, key: str) -> bytes | None:
+        row = self._r.execute("SELECT data FROM objects WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
+        if not items:
+            return
+        with self._wlock:
+            self._w.execute("BEGIN IMMEDIATE")
+            try:
+                self._w.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?)", items)
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+            self._w.execute("COMMIT")
+
+    def keys(self) -> Iterator[str]:
+        rows = self._r.execute("SELECT key FROM objects ORDER BY key").fetchall()
+        return iter([r[0] for r in rows])
+
+    def meta_get(self, name: str) -> bytes | None:
+        row = self._r.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def meta_put(self, name: str, value: bytes) -> None:
+        with self._wlock:
+            self._w.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def close(self) -> None:
+        with self._wlock:
+            self._w.close()
+        self._r.close()
+
+
+class MemoryStorage:
+    """An in-memory disk for the simulator and unit tests."""
+
+    def __init__(self) -> None:
+        self._durable: dict[str, bytes] = {}
+        self._meta: dict[str, bytes] = {}
+
+    def read(self, key: str) -> bytes | None:
+        return self._durable.get(key)
+
+    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
+        self._durable.update(items)
+
+    def keys(self) -> Iterator[str]:
+        return iter(sorted(self._durable))
+
+    def meta_get(self, name: str) -> bytes | None:
+        return self._meta.get(name)
+
+    def meta_put(self, name: str, value: bytes) -> None:
+        self._meta[name] = value

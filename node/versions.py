@@ -1,0 +1,267 @@
+"""Version vectors with dots: the causal bookkeeping of one key.
+
+A `Versioned` object is a causal context (`clock`: actor -> (counter, ts_ms))
+plus the live siblings, each tagged with the *dot* (actor, counter) of the put
+that made it. This is the dotted causal container of Riak 2.x (DVV sets):
+
+* Every sibling's dot is covered by its own object's clock (the invariant).
+* `sync(a, b)` keeps a sibling iff one side holds it and no side has seen its
+  dot without holding it (seen-and-dropped means superseded). It is
+  commutative, associative and idempotent, and never drops a value the other
+  side's clock does not cover.
+* A put with context C at coordinator actor A keeps the local siblings that C
+  does not cover, adds the new sibling with the fresh dot (A, n), and joins C
+  into the clock. Two puts coordinated by the same actor get distinct dots, so
+  they never collapse; a put supersedes exactly the siblings its context covers.
+
+Soundness needs the coordinator to hold every live dot of its own actor for the
+key, which is why the node replicates whole objects and takes a fresh actor id
+per boot (see core.py). Truncation drops the oldest clock entries past a
+threshold but never the entry of a live sibling's actor, and it is applied only
+by a coordinator's put, never on repair paths.
+
+Last-write-wins mode keeps one sibling: the greatest (timestamp, actor, counter).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+Clock = Mapping[str, tuple[int, int]]
+"""actor -> (counter, timestamp_ms of the write that set the counter)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Dot:
+    """One event: the `counter`-th write coordinated by `actor`."""
+
+    actor: str
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """A live value and the dot of the put that wrote it."""
+
+    dot: Dot
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A key's causal context and live siblings (sorted by dot)."""
+
+    clock: Clock
+    siblings: tuple[Sibling, ...]
+
+    @property
+    def values(self) -> list[bytes]:
+        return [s.value for s in self.siblings]
+
+
+EMPTY = Versioned({}, ())
+
+
+class VersionError(ValueError):
+    """Bytes that do not decode to a context or an object."""
+
+
+# --- clocks ---------------------------------------------------------------
+
+
+def covers(clock: Clock, dot: Dot) -> bool:
+    """True iff `clock` has seen `dot`."""
+    entry = clock.get(dot.actor)
+    return entry is not None and entry[0] >= dot.counter
+
+
+def descends(a: Clock, b: Clock) -> bool:
+    """True iff `a` has seen everything `b` has (a ≥ b). Reflexive and transitive."""
+    for actor, (counter, _) in b.items():
+        entry = a.get(actor)
+        if entry is None or entry[0] < counter:
+            return False
+    return True
+
+
+def dominates(a: Clock, b: Clock) -> bool:
+    """True iff a > b strictly."""
+    return descends(a, b) and not descends(b, a)
+
+
+def concurrent(a: Clock, b: Clock) -> bool:
+    """True iff neither clock descends the other."""
+    return not descends(a, b) and not descends(b, a)
+
+
+def merge(a: Clock, b: Clock) -> dict[str, tuple[int, int]]:
+    """The per-actor maximum (ties on counter keep the larger timestamp).
+
+    Commutative, associative and idempotent.
+    """
+    out = dict(a)
+    for actor, entry in b.items():
+        mine = out.get(actor)
+        if mine is None or entry > mine:
+            out[actor] = entry
+    return out
+
+
+def truncate(clock: Clock, live: Iterable[Sibling], max_entries: int) -> dict[str, tuple[int, int]]:
+    """Drops the oldest entries (by timestamp, then actor) until at most `max_entries` remain.
+
+    Never drops the entry of an actor that has a live sibling, so a live
+    sibling's dot stays covered; may keep more than `max_entries` for that.
+    """
+    out = dict(clock)
+    if len(out) <= max_entries:
+        return out
+    protected = {s.dot.actor for s in live}
+    droppable = sorted((entry[1], actor) for actor, entry in out.items() if actor not in protected)
+    for _, actor in droppable[: len(out) - max_entries]:
+        del out[actor]
+    return out
+
+
+# --- objects --------------------------------------------------------------
+
+
+def sync(a: Versioned, b: Versioned) -> Versioned:
+    """Merges two replicas' states of one key, dropping causally covered siblings."""
+    a_dots = {s.dot for s in a.siblings}
+    b_dots = {s.dot for s in b.siblings}
+    keep: dict[Dot, Sibling] = {}
+    for s in a.siblings:
+        if s.dot in b_dots or not covers(b.clock, s.dot):
+            keep[s.dot] = s
+    for s in b.siblings:
+        if s.dot in a_dots or not covers(a.clock, s.dot):
+            keep.setdefault(s.dot, s)
+    return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep)))
+
+
+def next_dot(clock: Clock, actor: str) -> Dot:
+    """The dot a put coordinated by `actor` takes on top of `clock`: one past its entry."""
+    entry = clock.get(actor)
+    return Dot(actor, (entry[0] if entry else 0) + 1)
+
+
+def update(
+    local: Versioned,
+    context: Clock,
+    value: bytes,
+    actor: str,
+    now_ms: int,
+    max_entries: int = 32,
+) -> Versioned:
+    """The coordinator's put: supersedes exactly the local siblings `context` covers.
+
+    The new sibling's dot is fresh for `actor`; siblings the context does not
+    cover stay as concurrent siblings.
+    """
+    clock = merge(local.clock, context)
+    dot = next_dot(clock, actor)
+    new = Sibling(dot, value, now_ms)
+    kept = [s for s in local.siblings if not covers(context, s.dot)]
+    siblings = tuple(sorted([*kept, new], key=lambda s: s.dot))
+    clock[actor] = (dot.counter, now_ms)
+    return Versioned(truncate(clock, siblings, max_entries), siblings)
+
+
+def lww_winner(siblings: Iterable[Sibling]) -> tuple[Sibling, ...]:
+    """The one sibling with the greatest (timestamp, actor, counter), or none."""
+    best = max(siblings, key=lambda s: (s.timestamp_ms, s.dot), default=None)
+    return () if best is None else (best,)
+
+
+def sync_lww(a: Versioned, b: Versioned) -> Versioned:
+    """Last-write-wins merge: the wall-clock newest sibling survives, clocks join."""
+    return Versioned(merge(a.clock, b.clock), lww_winner([*a.siblings, *b.siblings]))
+
+
+def update_lww(local: Versioned, value: bytes, actor: str, now_ms: int) -> Versioned:
+    """Last-write-wins put: the new value wins only if its timestamp is the newest."""
+    dot = next_dot(local.clock, actor)
+    clock = dict(local.clock)
+    clock[actor] = (dot.counter, now_ms)
+    return Versioned(clock, lww_winner([*local.siblings, Sibling(dot, value, now_ms)]))
+
+
+# --- encodings ------------------------------------------------------------
+
+
+def _clock_rows(clock: Clock) -> list[list[Any]]:
+    return [[actor, c, ts] for actor, (c, ts) in sorted(clock.items())]
+
+
+def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
+    if not isinstance(rows, list):
+        raise VersionError("clock must be a list of [actor, counter, timestamp]")
+    out: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        if (
+            not isinstance(row, list)
+            or len(row) != 3
+            or not isinstance(row[0], str)
+            or not isinstance(row[1], int)
+            or not isinstance(row[2], int)
+            or row[1] < 1
+        ):
+            raise VersionError(f"bad clock entry {row!r}: want [actor, counter>=1, timestamp]")
+        out[row[0]] = (row[1], row[2])
+    return out
+
+
+def encode_context(clock: Clock) -> bytes:
+    """Canonical bytes for a causal context: equal clocks give equal bytes."""
+    return msgpack.packb(_clock_rows(clock), use_bin_type=True)
+
+
+def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
+    """Parses `encode_context` output; raises VersionError on anything else."""
+    if not data:
+        return {}
+    try:
+        rows = msgpack.unpackb(data, raw=False)
+    except Exception as e:  # noqa: BLE001 - msgpack raises several types
+        raise VersionError(f"context is not valid msgpack: {e}") from None
+    return _clock_from_rows(rows)
+
+
+def encode(obj: Versioned) -> bytes:
+    """Canonical bytes for an object (sorted clock, siblings in dot order)."""
+    sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
+    return msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+
+
+def decode(data: bytes) -> Versioned:
+    """Parses `encode` output; raises VersionError on anything else."""
+    try:
+        top = msgpack.unpackb(data, raw=False)
+    except Exception as e:  # noqa: BLE001
+        raise VersionError(f"object is not valid msgpack: {e}") from None
+    if not isinstance(top, list) or len(top) != 2 or not isinstance(top[1], list):
+        raise VersionError("object must be [clock, siblings]")
+    clock = _clock_from_rows(top[0])
+    sibs = []
+    for row in top[1]:
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[3], bytes)):
+            raise VersionError(f"bad sibling {row!r}: want [actor, counter, ts, value]")
+        sibs.append(Sibling(Dot(row[0], row[1]), row[3], row[2]))
+    return Versioned(clock, tuple(sorted(sibs, key=lambda s: s.dot)))
+
+
+def describe(obj: Versioned) -> dict[str, Any]:
+    """A JSON-ready view for debugging: decoded clock and sibling dots."""
+    return {
+        "clock": {a: c for a, (c, _) in sorted(obj.clock.items())},
+        "siblings": [
+            {"dot": [s.dot.actor, s.dot.counter], "ts_ms": s.timestamp_ms, "size": len(s.value)}
+            for s in obj.siblings
+        ],
+    }
