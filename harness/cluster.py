@@ -89,7 +89,9 @@ class LocalCluster:
         try:
             raw = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
-            raise ClusterError(f"no cluster at {path.parent} ({e}); run 'sibyl cluster up'") from None
+            raise ClusterError(
+                f"no cluster at {path.parent} ({e}); run 'sibyl cluster up'"
+            ) from None
         nodes = {n["name"]: NodeProc(**n) for n in raw["nodes"]}
         return cls(path.parent, nodes, raw.get("settings", {}), raw.get("env", {}))
 
@@ -117,7 +119,8 @@ class LocalCluster:
             nd = self.node_dir(name)
             nd.mkdir(parents=True, exist_ok=True)
             members = [
-                {"name": m, "addr": "%s:%d" % route(name, m), "weight": 1} for m in self.nodes
+                {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1}
+                for m in self.nodes
             ]
             cfg = {"name": name, "listen": f"{HOST}:{proc.port}", "data_dir": str(nd / "data"),
                    **self.settings, "members": members}  # fmt: skip

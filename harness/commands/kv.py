@@ -1,16 +1,88 @@
-"""`sibyl kv` (being built in the foundation issue)."""
+"""`sibyl kv get|put`: poke at a cluster by hand. Contexts are printed and taken as base64."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import binascii
 import sys
+from collections.abc import Awaitable, Callable
+
+from harness.cluster import ClusterError, LocalCluster
+from harness.commands.cluster import DEFAULT_DIR
+from node.client import Client, NodeError
+from node.config import ConfigError, parse_addr
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("kv", help="kv (not implemented yet)")
-    p.set_defaults(func=_run)
+    p = sub.add_parser(
+        "kv",
+        help="get or put a key by hand",
+        description="Read or write one key. A get prints every sibling and the context; "
+        "pass that context to a put (--context) to replace the siblings it covers.",
+    )
+    p.add_argument("--dir", default=DEFAULT_DIR, help="cluster directory to find a node in")
+    p.add_argument("--node", help="HOST:PORT of the node to ask (default: first node of --dir)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    g = verbs.add_parser("get", help="print the siblings and context of KEY")
+    g.add_argument("key")
+    g.set_defaults(func=_get)
+    w = verbs.add_parser("put", help="write VALUE to KEY")
+    w.add_argument("key")
+    w.add_argument("value")
+    w.add_argument("--context", default="", help="base64 context printed by a get")
+    w.set_defaults(func=_put)
 
 
-def _run(args: argparse.Namespace) -> int:
-    print("sibyl kv: not implemented yet", file=sys.stderr)
-    return 2
+def _address(args: argparse.Namespace) -> tuple[str, int]:
+    if args.node:
+        return parse_addr(args.node, "--node")
+    cluster = LocalCluster.load(args.dir)
+    return cluster.addr(next(iter(cluster.nodes)))
+
+
+def _get(args: argparse.Namespace) -> int:
+    async def go(host: str, port: int) -> int:
+        c = await Client.connect(host, port, timeout_s=args.timeout)
+        try:
+            r = await c.get(args.key)
+        finally:
+            await c.close()
+        print(f"{len(r.siblings)} sibling(s) of {args.key!r} (via {r.node}):")
+        for i, v in enumerate(r.siblings):
+            print(f"  [{i}] {v.decode('utf-8', errors='backslashreplace')}")
+        print(f"context: {base64.b64encode(r.context).decode()}")
+        return 0
+
+    return _run(args, go)
+
+
+def _put(args: argparse.Namespace) -> int:
+    try:
+        ctx = base64.b64decode(args.context, validate=True)
+    except binascii.Error:
+        print("sibyl kv put: --context is not base64; copy it from 'sibyl kv get'", file=sys.stderr)
+        return 2
+
+    async def go(host: str, port: int) -> int:
+        c = await Client.connect(host, port, timeout_s=args.timeout)
+        try:
+            await c.put(args.key, args.value.encode("utf-8"), ctx)
+        finally:
+            await c.close()
+        print(f"ok: wrote {args.key!r}")
+        return 0
+
+    return _run(args, go)
+
+
+def _run(args: argparse.Namespace, go: Callable[[str, int], Awaitable[int]]) -> int:
+    try:
+        host, port = _address(args)
+        return int(asyncio.run(go(host, port)))
+    except (ClusterError, ConfigError, ConnectionError, NodeError, TimeoutError) as e:
+        print(f"sibyl kv {args.verb}: {e}", file=sys.stderr)
+        return 1
