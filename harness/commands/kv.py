@@ -7,7 +7,8 @@ import asyncio
 import base64
 import binascii
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from harness.cluster import ClusterError, LocalCluster
 from harness.commands.cluster import DEFAULT_DIR
@@ -79,7 +80,7 @@ def _put(args: argparse.Namespace) -> int:
     return _run(args, go)
 
 
-def _run(args: argparse.Namespace, go: Callable[[str, int], Awaitable[int]]) -> int:
+def _run(args: argparse.Namespace, go: Callable[[str, int], Coroutine[Any, Any, int]]) -> int:
     try:
         host, port = _address(args)
         return int(asyncio.run(go(host, port)))
