@@ -1,0 +1,302 @@
+"""The indexed view of a cart or set history that the Dynamo checkers share.
+
+`index_history` reads a history (docs/history.md) once and returns a
+`CartHistory`: completed reads, write attempts (add / remove) with their
+outcome, replica reads, and the fault timeline. Each client op's invoke and
+completion are paired by process. An op still open at the end of the history
+counts as indeterminate (Jepsen: no completion is like `info`).
+
+Outcomes follow docs/history.md: `ok` is acknowledged; `fail` whose error
+starts with ``"get:"`` wrote nothing (definite); every other `fail`, every
+`info` and every unfinished op is indeterminate: the put may have landed.
+
+A history that cannot be interpreted (a completion with no invoke, a read
+without siblings, a sibling that is not ``{"put": ..., "items": [...]}``)
+raises `HistoryShapeError`, which names the history index and what was wrong;
+checkers turn it into an "unknown" verdict with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from checkers.budget import Budget, BudgetExceeded
+from checkers.explain import FaultTimeline
+from checkers.history import HistoryError, Op, OpType, read_jsonl
+from checkers.result import UNKNOWN, Result
+
+READ = "read"
+REPLICA_READ = "replica-read"
+WRITES = ("add", "remove")
+
+
+class HistoryShapeError(HistoryError):
+    """A well-formed JSON history whose ops do not fit the cart/set conventions."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__("<history>", index, f"op {index}: {message}")
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    INDETERMINATE = "indeterminate"
+    NOT_WRITTEN = "not-written"
+
+
+@dataclass(slots=True)
+class Read:
+    """A completed client read: its invoke and completion, siblings, and final flag."""
+
+    key: str
+    invoke_index: int
+    index: int
+    invoke_time: int
+    time: int
+    process: int | str
+    node: str | None
+    siblings: list[dict[str, Any]]
+    final: bool
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return (self.invoke_index, self.index)
+
+    def items(self) -> set[Any]:
+        """The cart the client saw: the union of the siblings' items."""
+        out: set[Any] = set()
+        for s in self.siblings:
+            out.update(s["items"])
+        return out
+
+
+@dataclass(slots=True)
+class Write:
+    """An add or remove attempt: get, then put. `put` is the new put id, if known."""
+
+    f: str
+    key: str
+    item: Any
+    invoke_index: int
+    index: int | None
+    invoke_time: int
+    time: int
+    process: int | str
+    node: str | None
+    outcome: Outcome
+    put: str | None
+    parents: list[str]
+    error: str | None
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return (self.invoke_index,) if self.index is None else (self.invoke_index, self.index)
+
+
+@dataclass(slots=True)
+class ReplicaRead:
+    """A per-replica local read from the debug API (process "checker")."""
+
+    key: str
+    index: int
+    time: int
+    node: str | None
+    round: int
+    siblings: list[Any]
+    context: str | None
+    process: int | str = "checker"
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return (self.index,)
+
+
+@dataclass
+class CartHistory:
+    """The indexed history: reads and writes in invoke order, replica reads, faults."""
+
+    reads: list[Read] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    replica_reads: list[ReplicaRead] = field(default_factory=list)
+    timeline: FaultTimeline = field(default_factory=FaultTimeline)
+    n_ops: int = 0
+    end_time: int = 0
+
+
+History = Iterable[Op] | str | Path | CartHistory
+
+
+def run_checked(
+    body: Callable[[CartHistory, Budget], Result], history: History, time_limit_s: float
+) -> Result:
+    """Indexes `history` and runs `body` on it within `time_limit_s`.
+
+    A history that cannot be read or interpreted, or a blown time budget, gives
+    an "unknown" Result whose stats name the reason (and the line, if any).
+    """
+    budget = Budget(time_limit_s)
+    try:
+        return body(load(history, budget), budget)
+    except HistoryError as e:
+        return Result(UNKNOWN, stats={"reason": str(e), "line": e.line})
+    except BudgetExceeded as e:
+        return Result(UNKNOWN, stats={"reason": str(e)})
+
+
+def load(history: History, budget: Budget) -> CartHistory:
+    """Returns the indexed view of `history` (ops, a JSONL path, or an index already built).
+
+    Raises HistoryError (from the codec, naming the line) or HistoryShapeError.
+    """
+    if isinstance(history, CartHistory):
+        return history
+    if isinstance(history, str | Path):
+        history = read_jsonl(history)
+    return index_history(history, budget)
+
+
+def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
+    """Pairs invokes with completions and sorts the ops into a `CartHistory`."""
+    budget.enter("indexing the history")
+    out = CartHistory()
+    open_: dict[int | str, tuple[Op, int]] = {}
+    slots: list[Read | Write | None] = []
+    n = 0
+    last = None
+    for op in history:
+        budget.tick()
+        n += 1
+        last = op
+        if op.is_nemesis:
+            out.timeline.record(op)
+        elif op.f == REPLICA_READ:
+            out.replica_reads.append(_replica_read(op))
+        elif op.type is OpType.INVOKE:
+            if op.process in open_:
+                raise HistoryShapeError(
+                    op.index, f"process {op.process!r} invoked again before its op completed"
+                )
+            open_[op.process] = (op, len(slots))
+            slots.append(None)
+        else:
+            if op.process not in open_:
+                raise HistoryShapeError(
+                    op.index, f"{op.type.value} of process {op.process!r} has no open invoke"
+                )
+            inv, slot = open_.pop(op.process)
+            slots[slot] = _pair(inv, op)
+    out.n_ops = n
+    out.end_time = last.time if last is not None else 0
+    for inv, slot in open_.values():
+        slots[slot] = _pair(inv, None, out.end_time)
+    for rec in slots:
+        if isinstance(rec, Read):
+            out.reads.append(rec)
+        elif isinstance(rec, Write):
+            out.writes.append(rec)
+    out.timeline.finish()
+    return out
+
+
+def _pair(inv: Op, comp: Op | None, end_time: int = 0) -> Read | Write | None:
+    """Returns the record for one invoke/completion pair (None for other workloads' ops)."""
+    if comp is not None and (comp.f != inv.f or comp.key != inv.key):
+        raise HistoryShapeError(
+            comp.index, f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
+            f"at op {inv.index} ({inv.f}, {inv.key!r})",
+        )  # fmt: skip
+    if inv.f == READ:
+        if comp is None or comp.type is not OpType.OK:
+            return None
+        return _read(inv, comp)
+    if inv.f in WRITES:
+        return _write(inv, comp, end_time)
+    return None
+
+
+def _key(op: Op) -> str:
+    if op.key is None:
+        raise HistoryShapeError(op.index, f"{op.f} has no 'key'")
+    return op.key
+
+
+def _siblings(op: Op) -> list[dict[str, Any]]:
+    if op.siblings is None:
+        raise HistoryShapeError(op.index, f"{op.type.value} {op.f} has no 'siblings'")
+    for i, s in enumerate(op.siblings):
+        if not isinstance(s, dict) or not isinstance(s.get("put"), str):
+            raise HistoryShapeError(
+                op.index, f"sibling {i} must be an object with a string 'put', got {s!r}"
+            )
+        if not isinstance(s.get("items"), list):
+            raise HistoryShapeError(op.index, f"sibling {i} must have a list 'items', got {s!r}")
+    return op.siblings
+
+
+def _read(inv: Op, comp: Op) -> Read:
+    return Read(
+        key=_key(inv),
+        invoke_index=inv.index,
+        index=comp.index,
+        invoke_time=inv.time,
+        time=comp.time,
+        process=inv.process,
+        node=comp.node,
+        siblings=_siblings(comp),
+        final=bool(comp.extra.get("final") or inv.extra.get("final")),
+    )
+
+
+def _outcome(comp: Op | None) -> Outcome:
+    if comp is None or comp.type is OpType.INFO:
+        return Outcome.INDETERMINATE
+    if comp.type is OpType.OK:
+        return Outcome.OK
+    if (comp.error or "").startswith("get:"):
+        return Outcome.NOT_WRITTEN
+    return Outcome.INDETERMINATE
+
+
+def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
+    outcome = _outcome(comp)
+    extra = dict(inv.extra)
+    if comp is not None:
+        extra.update(comp.extra)
+    put = extra.get("put")
+    parents = extra.get("parents")
+    where = comp.index if comp is not None else inv.index
+    if put is not None and not isinstance(put, str):
+        raise HistoryShapeError(where, f"'put' must be a string, got {put!r}")
+    if parents is not None and not (
+        isinstance(parents, list) and all(isinstance(p, str) for p in parents)
+    ):
+        raise HistoryShapeError(where, f"'parents' must be a list of put ids, got {parents!r}")
+    if outcome is Outcome.OK and (put is None or parents is None):
+        raise HistoryShapeError(where, f"acknowledged {inv.f} lacks 'put' or 'parents'")
+    return Write(
+        f=inv.f,
+        key=_key(inv),
+        item=inv.value,
+        invoke_index=inv.index,
+        index=comp.index if comp is not None else None,
+        invoke_time=inv.time,
+        time=comp.time if comp is not None else end_time,
+        process=inv.process,
+        node=comp.node if comp is not None else None,
+        outcome=outcome,
+        put=put if outcome is not Outcome.NOT_WRITTEN else None,
+        parents=parents or [],
+        error=comp.error if comp is not None else None,
+    )
+
+
+def _replica_read(op: Op) -> ReplicaRead:
+    rnd = op.extra.get("round", 0)
+    if not isinstance(rnd, int):
+        raise HistoryShapeError(op.index, f"'round' must be an integer, got {rnd!r}")
+    if op.siblings is None:
+        raise HistoryShapeError(op.index, "replica-read has no 'siblings'")
+    return ReplicaRead(_key(op), op.index, op.time, op.node, rnd, op.siblings, op.context)
