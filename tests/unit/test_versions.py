@@ -1,0 +1,139 @@
+"""Version algebra: properties of clocks, sync, put and truncation."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from node import versions as v
+from node.versions import Dot, Sibling, Versioned
+
+ACTORS = ["a", "b", "c", "d"]
+
+clocks = st.dictionaries(
+    st.sampled_from(ACTORS),
+    st.tuples(st.integers(1, 6), st.integers(0, 5)),
+    max_size=4,
+)
+
+
+@st.composite
+def objects(draw: st.DrawFn) -> Versioned:
+    """A valid object: every sibling's dot is covered by the object's own clock."""
+    clock = draw(clocks)
+    dots = sorted({Dot(a, c) for a, (n, _) in clock.items() for c in range(1, n + 1)})
+    chosen = draw(st.lists(st.sampled_from(dots), unique=True, max_size=3)) if dots else []
+    sibs = tuple(sorted((Sibling(d, f"{d.actor}{d.counter}".encode(), 0) for d in chosen),
+                        key=lambda s: s.dot))  # fmt: skip
+    return Versioned(clock, sibs)
+
+
+@given(clocks, clocks)
+def test_merge_is_commutative(a: v.Clock, b: v.Clock) -> None:
+    assert v.merge(a, b) == v.merge(b, a)
+
+
+@given(clocks, clocks, clocks)
+def test_merge_is_associative(a: v.Clock, b: v.Clock, c: v.Clock) -> None:
+    assert v.merge(v.merge(a, b), c) == v.merge(a, v.merge(b, c))
+
+
+@given(clocks)
+def test_merge_is_idempotent(a: v.Clock) -> None:
+    assert v.merge(a, a) == dict(a)
+
+
+@given(clocks)
+def test_descends_is_reflexive(a: v.Clock) -> None:
+    assert v.descends(a, a)
+    assert not v.dominates(a, a)
+
+
+@given(clocks, clocks, clocks)
+def test_descends_is_transitive(a: v.Clock, b: v.Clock, c: v.Clock) -> None:
+    if v.descends(a, b) and v.descends(b, c):
+        assert v.descends(a, c)
+
+
+@given(clocks, clocks)
+def test_merge_descends_both(a: v.Clock, b: v.Clock) -> None:
+    m = v.merge(a, b)
+    assert v.descends(m, a) and v.descends(m, b)
+
+
+@given(objects(), objects())
+def test_sync_is_commutative(a: Versioned, b: Versioned) -> None:
+    assert v.sync(a, b) == v.sync(b, a)
+
+
+@given(objects(), objects(), objects())
+def test_sync_is_associative(a: Versioned, b: Versioned, c: Versioned) -> None:
+    assert v.sync(v.sync(a, b), c) == v.sync(a, v.sync(b, c))
+
+
+@given(objects())
+def test_sync_is_idempotent(a: Versioned) -> None:
+    assert v.sync(a, a) == a
+
+
+@given(objects(), objects())
+def test_sync_never_drops_a_value_the_other_clock_does_not_cover(
+    a: Versioned, b: Versioned
+) -> None:
+    merged = {s.dot for s in v.sync(a, b).siblings}
+    for s in a.siblings:
+        if not v.covers(b.clock, s.dot):
+            assert s.dot in merged
+    for s in b.siblings:
+        if not v.covers(a.clock, s.dot):
+            assert s.dot in merged
+
+
+def test_concurrent_puts_by_one_coordinator_stay_siblings() -> None:
+    first = v.update(v.EMPTY, {}, b"x", "n1", 1)
+    second = v.update(first, {}, b"y", "n1", 2)
+    assert second.values == [b"x", b"y"]
+    assert first.siblings[0].dot != second.siblings[1].dot
+
+
+@given(objects(), st.data())
+def test_put_supersedes_exactly_the_siblings_its_context_covers(
+    local: Versioned, data: st.DataObject
+) -> None:
+    seen = (
+        data.draw(st.lists(st.sampled_from(local.siblings), unique=True)) if local.siblings else []
+    )
+    context: dict[str, tuple[int, int]] = {}
+    for s in seen:
+        context = v.merge(context, {s.dot.actor: (s.dot.counter, 0)})
+    out = v.update(local, context, b"new", "z", 9)
+    kept = {s.dot for s in out.siblings} - {Dot("z", 1)}
+    expected = {s.dot for s in local.siblings if not v.covers(context, s.dot)}
+    assert kept == expected
+    assert v.covers(out.clock, Dot("z", 1))
+
+
+@given(objects(), st.integers(1, 4))
+def test_truncation_never_removes_a_live_siblings_dot(obj: Versioned, limit: int) -> None:
+    clock = v.truncate(obj.clock, obj.siblings, limit)
+    for s in obj.siblings:
+        assert v.covers(clock, s.dot)
+    protected = {s.dot.actor for s in obj.siblings}
+    assert len(clock) <= max(limit, len(protected))
+
+
+def test_truncation_drops_oldest_first() -> None:
+    clock = {"a": (1, 30), "b": (1, 10), "c": (1, 20)}
+    assert set(v.truncate(clock, [], 2)) == {"a", "c"}
+
+
+@given(objects())
+def test_encoding_round_trips(obj: Versioned) -> None:
+    assert v.decode(v.encode(obj)) == obj
+    assert v.decode_context(v.encode_context(obj.clock)) == dict(obj.clock)
+
+
+def test_lww_keeps_the_newest_wall_clock_write() -> None:
+    a = v.update_lww(v.EMPTY, b"old", "n1", 100)
+    b = v.update_lww(v.EMPTY, b"skewed", "n2", 50)  # written later by a node whose clock lags
+    assert v.sync_lww(a, b).values == [b"old"]
