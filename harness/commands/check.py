@@ -1,17 +1,75 @@
-"""`sibyl check`: run checkers on a stored history (filled in by the checker issues)."""
+"""`sibyl check`: run a checker on a stored history file.
+
+Exit status: 0 valid, 1 invalid, 2 unknown (or the input could not be read).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from checkers.linearizable import (
+    CheckResult,
+    ParseError,
+    check_operations_info,
+    check_operations_verbose,
+    load_history,
+    make_model,
+    visualize,
+)
+from checkers.linearizable.api import describe_illegal
+from checkers.linearizable.files import parse_initial_state
+from checkers.linearizable.models import MODELS
+from checkers.linearizable.parsers import FORMATS
+
+CHECKERS = ("linearizable",)
+_STATUS = {CheckResult.OK: 0, CheckResult.ILLEGAL: 1, CheckResult.UNKNOWN: 2}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check a history file or run directory")
     p.add_argument("path", help="history file or run directory")
+    p.add_argument("--checker", choices=CHECKERS, default="linearizable", help="which checker")
+    p.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        help="the model (default: suggested by the history's operations)",
+    )
+    p.add_argument("--format", choices=FORMATS, help="history format (default: detect)")
+    p.add_argument("--init", help="initial state, as EDN or JSON (e.g. 0, '{:x 0 :y 0}')")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds before 'unknown'")
+    p.add_argument("--html", metavar="OUT", help="write an interactive HTML visualization")
+    p.add_argument(
+        "--verbose", action="store_true", help="compute partial linearizations for every op"
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    print("sibyl check: not implemented yet", file=sys.stderr)
-    return 2
+    path = Path(args.path)
+    if path.is_dir():
+        print(f"sibyl check: {path} is a directory; run directories are not supported yet, "
+              "pass the history file", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        parsed = load_history(path, args.format)
+        model = make_model(args.model or parsed.suggested_model, parse_initial_state(args.init))
+    except (ParseError, ValueError) as e:
+        print(f"sibyl check: {e}", file=sys.stderr)
+        return 2
+    check = check_operations_verbose if args.verbose else check_operations_info
+    result, info = check(model, parsed.operations, args.timeout)
+    info.add_annotations(parsed.annotations)
+    name = args.model or parsed.suggested_model
+    print(f"{path}: {result.value} ({len(parsed.operations)} operations, "
+          f"{len(info.partitions)} partitions, model {name}, {info.elapsed_s:.3f} s)")  # fmt: skip
+    illegal = describe_illegal(model, info)
+    if illegal is not None:
+        print(illegal)
+    if result is CheckResult.UNKNOWN:
+        print(f"no verdict within {args.timeout} s")
+    if args.html:
+        out = visualize(model, info, args.html, title=path.name)
+        print(f"visualization: {out}")
+    return _STATUS[result]

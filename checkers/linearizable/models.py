@@ -1,0 +1,208 @@
+"""Ready-made models for the histories Sibyl, Porcupine and Knossos produce.
+
+Every parser in this package builds inputs as a triple `(f, key, arg)`:
+
+| model | f | arg | output |
+|---|---|---|---|
+| cas-register | read / write / cas | None / value / (from, to) | read: the value; cas: True/False |
+| kv | get / put / append | None / string / string | the string read |
+| mutex | acquire / release | None | None |
+| multi-register | txn | tuple of (f, key, value) micro-ops | the micro-ops with read values |
+
+An output of `UNKNOWN` means nobody saw the outcome: the operation may have
+taken effect at any point after its call, or never (a crash, a timeout). A
+read value of `UNKNOWN` in a micro-op or a register read matches any state.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from checkers.linearizable.model import UNKNOWN, Model, Operation
+
+
+def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
+    """Splits a history of `(f, key, arg)` inputs into one sub-history per key."""
+    groups: dict[Any, list[Operation]] = defaultdict(list)
+    for op in history:
+        groups[op.input[1]].append(op)
+    return list(groups.values())
+
+
+def _describe_input(inp: Any) -> str:
+    f, key, arg = inp
+    where = f"[{key}]" if key is not None else ""
+    if arg is None:
+        return f"{f}{where}()"
+    if f == "cas":
+        return f"{f}{where}({arg[0]!r} -> {arg[1]!r})"
+    return f"{f}{where}({arg!r})"
+
+
+def describe_triple(inp: Any, out: Any) -> str:
+    """Text for an `(f, key, arg)` operation and its output, e.g. `read[x]() -> 3`."""
+    if out is None and inp[0] != "read":
+        return _describe_input(inp)
+    return f"{_describe_input(inp)} -> {'?' if out is UNKNOWN else repr(out)}"
+
+
+def _cas_register_step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+    f = inp[0]
+    if f == "read":
+        return (out is UNKNOWN or out == state), state
+    if f == "write":
+        return True, inp[2]
+    if f == "cas":
+        frm, to = inp[2]
+        if frm == state:
+            return out is not False, to
+        return out is not True, state
+    return False, state
+
+
+def cas_register(init: Any = None) -> Model:
+    """A register with read, write and compare-and-set, partitioned by key.
+
+    This is Porcupine's etcd model: a cas returning True/False is legal only if
+    the compare did/did not match; a read of None means "no value yet" when
+    `init` is None. Knossos's `(cas-register 0)` is `cas_register(0)` with nil
+    reads parsed as UNKNOWN.
+    """
+    return Model(
+        init=lambda: init,
+        step=_cas_register_step,
+        partition=partition_by_key,
+        describe_operation=describe_triple,
+        describe_state=repr,
+    )
+
+
+def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
+    f = inp[0]
+    if f == "get":
+        return (out is UNKNOWN or out == state), state
+    if f == "put":
+        return True, inp[2]
+    if f == "append":
+        return True, state + inp[2]
+    return False, state
+
+
+def kv() -> Model:
+    """Porcupine's key-value model: get / put / append on strings, partitioned by key."""
+    return Model(
+        init=lambda: "",
+        step=_kv_step,
+        partition=partition_by_key,
+        describe_operation=describe_triple,
+        describe_state=repr,
+    )
+
+
+def _kv_map_step(state: tuple[tuple[str, str], ...], inp: Any, out: Any) -> tuple[bool, Any]:
+    f, key = inp[0], inp[1]
+    current = ""
+    for k, v in state:
+        if k == key:
+            current = v
+            break
+    if f == "get":
+        return (out is UNKNOWN or out == current), state
+    if f == "put":
+        new = inp[2]
+    elif f == "append":
+        new = current + inp[2]
+    else:
+        return False, state
+    d = dict(state)
+    d[key] = new
+    return True, tuple(sorted(d.items()))
+
+
+def kv_nopartition() -> Model:
+    """The kv model over one map of all keys, not partitioned (Porcupine's slow variant).
+
+    States are sorted tuples of (key, value) pairs; absent keys read as "".
+    """
+    return Model(
+        init=tuple,
+        step=_kv_map_step,
+        describe_operation=describe_triple,
+        describe_state=lambda s: repr(dict(s)),
+    )
+
+
+def _mutex_step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
+    f = inp[0]
+    if out is UNKNOWN:  # if it did not take effect, linearizing it here changes nothing
+        return True, f == "acquire" if f in ("acquire", "release") else held
+    if f == "acquire":
+        return not held, True
+    if f == "release":
+        return held, False
+    return False, held
+
+
+def mutex() -> Model:
+    """A lock: acquire is legal when free, release when held. Unknown outcomes never fail."""
+    return Model(
+        init=lambda: False,
+        step=_mutex_step,
+        describe_operation=describe_triple,
+        describe_state=lambda held: "held" if held else "free",
+    )
+
+
+def _multi_step(state: tuple[tuple[Any, Any], ...], inp: Any, out: Any) -> tuple[bool, Any]:
+    d = dict(state)
+    micro = inp[2] if out is UNKNOWN else out
+    for f, k, v in micro:
+        if f == "write":
+            d[k] = v
+        elif f == "read":
+            if out is not UNKNOWN and v is not UNKNOWN and d.get(k) != v:
+                return False, state
+        else:
+            return False, state
+    return True, tuple(sorted(d.items(), key=repr))
+
+
+def multi_register(init: dict[Any, Any] | None = None) -> Model:
+    """Knossos's multi-register: `txn` of [read k v] / [write k v] micro-ops, atomically.
+
+    A read of UNKNOWN (nil) matches anything. States are (key, value) tuples.
+    """
+    start = tuple(sorted((init or {}).items(), key=repr))
+    return Model(
+        init=lambda: start,
+        step=_multi_step,
+        describe_operation=lambda i, o: f"txn {list(o if o is not UNKNOWN else i[2])}",
+        describe_state=lambda s: repr(dict(s)),
+    )
+
+
+MODELS: dict[str, Callable[[Any], Model]] = {
+    "cas-register": lambda init: cas_register(init),
+    "register": lambda init: cas_register(init),
+    "etcd-register": lambda init: cas_register(init),
+    "kv": lambda init: kv(),
+    "kv-partitioned": lambda init: kv(),
+    "kv-nopartition": lambda init: kv_nopartition(),
+    "mutex": lambda init: mutex(),
+    "multi-register": lambda init: multi_register(init if isinstance(init, dict) else None),
+}
+"""Model constructors by name (the names of the corpora manifests, plus short aliases).
+
+Each takes the initial state (or None for the model's default).
+"""
+
+
+def make_model(name: str, init: Any = None) -> Model:
+    """Returns the named model; raises ValueError naming the known models."""
+    try:
+        return MODELS[name](init)
+    except KeyError:
+        known = ", ".join(sorted(MODELS))
+        raise ValueError(f"unknown model {name!r}; known models: {known}") from None

@@ -1,0 +1,249 @@
+"""The search: Wing & Gong's algorithm with Lowe's cache, one partition at a time.
+
+Calls and returns of a partition are sorted by time (a call before a return at
+the same instant: intervals are closed) and threaded on a doubly linked list
+held in flat integer arrays. The search walks the list from the head; at a call
+it tries to linearize that operation now (`model.step` must accept it and the
+configuration must be new), lifting the call and its return out of the list; at
+a return whose operation is not yet linearized it backtracks. The history is
+linearizable iff the list empties.
+
+Invariant of the cache (Lowe): a configuration is the set of linearized
+operations (a bitset, held in a Python int) plus the model state. Two paths that
+reach the same configuration have the same future, so each is explored once.
+
+A `Search` runs in slices of steps, so a scheduler can interleave partitions and
+stop at the first illegal one while a hard partition is still running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
+
+SLICE_STEPS = 4000
+"""Steps a partition runs before the scheduler moves on (about a millisecond)."""
+
+DEFAULT_MAX_CACHE = 3_000_000
+"""Configurations kept across all partitions before the answer becomes unknown (memory bound)."""
+
+
+class _Keyed:
+    """A state wrapped so that a set compares it with the model's equal/hash."""
+
+    __slots__ = ("state", "_h", "_eq")
+
+    def __init__(self, state: Any, h: int, eq: Callable[[Any, Any], bool]) -> None:
+        self.state = state
+        self._h = h
+        self._eq = eq
+
+    def __hash__(self) -> int:
+        return self._h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and self._eq(self.state, other.state)
+
+
+def _wrapper(model: Model) -> Callable[[Any], Any] | None:
+    """Returns the cache-key wrapper for a model with custom equality, else None."""
+    if not model.custom_equality:
+        return None
+    eq = model.equal
+    h = model.hash
+    assert eq is not None and h is not None
+
+    def wrap(state: Any) -> _Keyed:
+        return _Keyed(state, h(state), eq)
+
+    return wrap
+
+
+class Search:
+    """A resumable Wing–Gong–Lowe search over one partition's history.
+
+    `run(steps)` advances the search by at most `steps` steps and returns True
+    (linearizable), False (illegal) or None (not finished yet). With `verbose`,
+    it also records, for every operation, the longest partial linearization
+    containing it (Porcupine's computePartial).
+    """
+
+    def __init__(self, model: Model, history: list[Operation], *, verbose: bool = False) -> None:
+        self.history = history
+        self.verbose = verbose
+        self.step = model.step
+        self.wrap = _wrapper(model)
+        self.state: Any = model.init()
+        self.lin = 0
+        self.calls: list[tuple[int, Any]] = []
+        self.cache: set[Any] = set()
+        self.done: bool | None = None
+        self.best: list[int] = []
+        self.blocker: int | None = None
+        n = len(history)
+        self.partial_len = [0] * n
+        self.partial_seq: list[list[int] | None] = [None] * n
+        self._thread(history)
+
+    def _thread(self, history: list[Operation]) -> None:
+        """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail."""
+        order = sorted(
+            [(op.call, 0, i) for i, op in enumerate(history)]
+            + [(op.return_, 1, i) for i, op in enumerate(history)]
+        )
+        size = len(order) + 2
+        self.tail = size - 1
+        self.nxt = list(range(1, size + 1))
+        self.prv = list(range(-1, size - 1))
+        self.mat = [0] * size
+        self.op = [-1] * size
+        self.bit = [0] * size
+        self.inp: list[Any] = [None] * size
+        self.out: list[Any] = [None] * size
+        ret_entry = {i: k + 1 for k, (_, kind, i) in enumerate(order) if kind == 1}
+        for k, (_, kind, i) in enumerate(order):
+            e = k + 1
+            self.op[e] = i
+            if kind == 0:
+                self.mat[e] = ret_entry[i]
+                self.bit[e] = 1 << i
+                self.inp[e] = history[i].input
+                self.out[e] = history[i].output
+        self.e = self.nxt[0]
+
+    def run(self, steps: int) -> bool | None:
+        """Advances at most `steps` steps; True ok, False illegal, None unfinished."""
+        if self.done is not None or self.e == self.tail:
+            return self._finish(True) if self.done is None else self.done
+        nxt, prv, mat, bit = self.nxt, self.prv, self.mat, self.bit
+        inp, out, step, wrap = self.inp, self.out, self.step, self.wrap
+        cache, calls, tail = self.cache, self.calls, self.tail
+        e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
+        for _ in range(steps):
+            m = mat[e]
+            if m:
+                ok, new_state = step(state, inp[e], out[e])
+                if ok:
+                    new_lin = lin | bit[e]
+                    key = (new_lin, new_state if wrap is None else wrap(new_state))
+                    if key not in cache:
+                        cache.add(key)
+                        calls.append((e, state))
+                        state, lin = new_state, new_lin
+                        p, q = prv[e], nxt[e]
+                        nxt[p], prv[q] = q, p
+                        p, q = prv[m], nxt[m]
+                        nxt[p], prv[q] = q, p
+                        e = nxt[0]
+                        if e == tail:
+                            return self._finish(True)
+                        continue
+                e = nxt[e]
+                continue
+            if len(calls) >= best_len:
+                best_len = self._record_best(e)
+            if not calls:
+                return self._finish(False)
+            if self.verbose:
+                self._record_partials()
+            e, state = calls.pop()
+            lin ^= bit[e]
+            m = mat[e]
+            nxt[prv[m]] = m
+            prv[nxt[m]] = m
+            nxt[prv[e]] = e
+            prv[nxt[e]] = e
+            e = nxt[e]
+        self.e, self.state, self.lin = e, state, lin
+        return None
+
+    def _record_best(self, ret_entry: int) -> int:
+        """Remembers the current prefix as the longest and the op whose return blocked it."""
+        op = self.op
+        if len(self.calls) > len(self.best) or self.blocker is None:
+            self.best = [op[c] for c, _ in self.calls]
+            self.blocker = op[ret_entry]
+        return len(self.best) + 1
+
+    def _record_partials(self) -> None:
+        """Records the current prefix for every op in it that has no longer one yet."""
+        length = len(self.calls)
+        seq: list[int] | None = None
+        for c, _ in self.calls:
+            i = self.op[c]
+            if self.partial_len[i] < length:
+                if seq is None:
+                    seq = [self.op[x] for x, _ in self.calls]
+                self.partial_len[i] = length
+                self.partial_seq[i] = seq
+
+    def _finish(self, ok: bool) -> bool:
+        self.done = ok
+        if ok:
+            self.best = [self.op[c] for c, _ in self.calls]
+            self.blocker = None
+            if self.verbose:
+                self.partial_len = [len(self.best)] * len(self.history)
+                self.partial_seq = [self.best] * len(self.history)
+        return ok
+
+    def info(self) -> PartitionInfo:
+        """The verdict and evidence so far (UNKNOWN while unfinished)."""
+        if self.done is None:
+            result = CheckResult.UNKNOWN
+        else:
+            result = CheckResult.OK if self.done else CheckResult.ILLEGAL
+        partials: list[list[int]] = []
+        seen: set[int] = set()
+        for seq in self.partial_seq:
+            if seq is not None and id(seq) not in seen:
+                seen.add(id(seq))
+                partials.append(seq)
+        illegal = self.blocker if result is CheckResult.ILLEGAL else None
+        return PartitionInfo(self.history, result, list(self.best), illegal, partials)
+
+
+def search_partitions(
+    model: Model,
+    partitions: list[list[Operation]],
+    *,
+    timeout_s: float | None,
+    verbose: bool = False,
+    max_cache: int = DEFAULT_MAX_CACHE,
+) -> tuple[CheckResult, list[PartitionInfo]]:
+    """Checks every partition, interleaving them in slices of `SLICE_STEPS` steps.
+
+    Stops at the first illegal partition (unless `verbose`, which runs them all
+    to completion, within the same budget). Returns UNKNOWN when `timeout_s`
+    (None or 0: no limit) passes or the caches hold more than `max_cache`
+    configurations before a verdict.
+    """
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    searches = [Search(model, h, verbose=verbose) for h in partitions]
+    active = list(range(len(searches)))
+    illegal = over = False
+    while active and not over and not (illegal and not verbose):
+        still: list[int] = []
+        for k in active:
+            verdict = searches[k].run(SLICE_STEPS)
+            if verdict is None:
+                still.append(k)
+            elif verdict is False:
+                illegal = True
+                if not verbose:
+                    break
+            over = deadline is not None and time.monotonic() > deadline
+            if over or len(searches[k].cache) > max_cache:
+                over = True
+                break
+        active = still
+        over = over or sum(len(s.cache) for s in searches) > max_cache
+    infos = [s.info() for s in searches]
+    if any(i.result is CheckResult.ILLEGAL for i in infos):
+        return CheckResult.ILLEGAL, infos
+    if any(i.result is CheckResult.UNKNOWN for i in infos):
+        return CheckResult.UNKNOWN, infos
+    return CheckResult.OK, infos
