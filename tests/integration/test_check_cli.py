@@ -1,0 +1,114 @@
+"""`sibyl check FILE --checker linearizable`: verdicts as exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+
+
+def corpus_file(rel: str) -> Path:
+    p = CORPORA / rel
+    if not p.is_file():
+        pytest.fail(f"the test corpora are missing: expected {p} (../shared beside the repo)")
+    return p
+
+
+def register_history(tmp_path: Path, read_value: int) -> Path:
+    base = {"f": "write", "key": "k", "value": 5}
+    recs = [
+        {"index": 0, "time": 0, "process": 0, "type": "invoke", **base},
+        {"index": 1, "time": 1, "process": 0, "type": "ok", **base},
+        {"index": 2, "time": 2, "process": 1, "type": "invoke", "f": "read", "key": "k"},
+        {"index": 3, "time": 3, "process": 1, "type": "ok", "f": "read", "key": "k",
+         "siblings": [read_value]},
+    ]  # fmt: skip
+    p = tmp_path / "history.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    return p
+
+
+def test_ok_history_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = register_history(tmp_path, 5)
+    assert main(["check", str(path), "--checker", "linearizable", "--model", "register"]) == 0
+    assert ": ok (" in capsys.readouterr().out
+
+
+def test_illegal_history_exits_1_and_names_the_op(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = register_history(tmp_path, 4)
+    html = tmp_path / "out.html"
+    assert main(["check", str(path), "--html", str(html)]) == 1
+    out = capsys.readouterr().out
+    assert "illegal" in out and "first illegal operation: client 1: read[k]() -> 4" in out
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_corpus_files_with_detected_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    etcd = corpus_file("porcupine/test_data/jepsen/etcd_000.log")
+    assert main(["check", str(etcd), "--model", "etcd-register"]) == 1
+    kv = corpus_file("porcupine/test_data/kv/c01-ok.txt")
+    assert main(["check", str(kv), "--model", "kv"]) == 0
+    multi = corpus_file("knossos/data/multi-register/good/multi-register.edn")
+    args = ["check", str(multi), "--model", "multi-register", "--init", "{:x 0 :y 0}"]
+    assert main(args + ["--format", "edn", "--verbose"]) == 0
+
+
+def test_timeout_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [
+        f'{{:process {i}, :type :invoke, :f :append, :key "k", :value "<{i}>"}}' for i in range(16)
+    ]
+    lines += [
+        f'{{:process {i}, :type :ok, :f :append, :key "k", :value "<{i}>"}}' for i in range(16)
+    ]
+    lines += ['{:process 99, :type :invoke, :f :get, :key "k", :value nil}',
+              '{:process 99, :type :ok, :f :get, :key "k", :value "nope"}']  # fmt: skip
+    p = tmp_path / "hard.edn"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    assert main(["check", str(p), "--model", "kv", "--timeout", "0.3"]) == 2
+    assert "unknown" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = tmp_path / "bad.log"
+    p.write_text("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nnonsense\n", encoding="utf-8")
+    assert main(["check", str(p), "--format", "etcd-log"]) == 2
+    assert f"{p}:2:" in capsys.readouterr().err
+    assert main(["check", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(["check", str(p), "--init", "{:x"]) == 2
+
+
+def test_a_directory_is_not_supported_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(tmp_path)]) == 2
+    assert "run directories are not supported yet" in capsys.readouterr().err
+
+
+def test_unknown_checker_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["check", str(tmp_path), "--checker", "nope"])
+    assert e.value.code == 2
+
+
+def test_the_process_exit_status(tmp_path: Path) -> None:
+    path = register_history(tmp_path, 4)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "check", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr

@@ -1,0 +1,231 @@
+"""The search and the API: properties on generated register histories, timeouts,
+partition scheduling, verbose partial linearizations, and the Model contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from checkers.linearizable import (
+    UNKNOWN,
+    CheckResult,
+    Event,
+    EventKind,
+    Model,
+    NondeterministicModel,
+    Operation,
+    check_events,
+    check_operations,
+    check_operations_info,
+    check_operations_verbose,
+    fill_default,
+)
+from checkers.linearizable.models import cas_register, kv, mutex
+from checkers.result import UNKNOWN as RESULT_UNKNOWN
+
+NEVER_WRITTEN = 99
+SPACING = 10
+
+op_kind = st.one_of(
+    st.tuples(st.just("read")),
+    st.tuples(st.just("write"), st.integers(0, 5)),
+    st.tuples(st.just("cas"), st.integers(0, 5), st.integers(0, 5)),
+)
+# each element: (operation, how long before its linearization point it was called,
+# how long after it returned); mild cases (no overlap) shrink first.
+timed_ops = st.lists(
+    st.tuples(op_kind, st.integers(0, 3 * SPACING), st.integers(0, 3 * SPACING)),
+    min_size=1,
+    max_size=30,
+)
+
+
+def sequential_register(spec: list[tuple[Any, int, int]]) -> list[Operation]:
+    """Runs a real register; op i takes effect at i*SPACING, within [call, return]."""
+    state, ops = 0, []
+    for i, (kind, before, after) in enumerate(spec):
+        point = i * SPACING
+        if kind[0] == "read":
+            inp, out = ("read", None, None), state
+        elif kind[0] == "write":
+            inp, out, state = ("write", None, kind[1]), None, kind[1]
+        else:
+            ok = state == kind[1]
+            inp, out = ("cas", None, (kind[1], kind[2])), ok
+            state = kind[2] if ok else state
+        ops.append(Operation(i, inp, point - before, out, point + after))
+    return ops
+
+
+@settings(max_examples=150, deadline=None)
+@given(timed_ops)
+def test_a_real_register_is_linearizable(spec: list[tuple[Any, int, int]]) -> None:
+    ops = sequential_register(spec)
+    assert check_operations(cas_register(0), ops, timeout=20) is CheckResult.OK
+
+
+@settings(max_examples=150, deadline=None)
+@given(timed_ops, st.integers(0, 1000))
+def test_a_read_of_a_value_never_written_is_illegal(spec: list[Any], pick: int) -> None:
+    ops = sequential_register(spec)
+    reads = [i for i, op in enumerate(ops) if op.input[0] == "read"]
+    assume(reads)
+    i = reads[pick % len(reads)]
+    ops[i] = dataclasses.replace(ops[i], output=NEVER_WRITTEN)
+    assert check_operations(cas_register(0), ops, timeout=20) is CheckResult.ILLEGAL
+
+
+@settings(max_examples=60, deadline=None)
+@given(timed_ops, st.sets(st.integers(0, 29)))
+def test_crashed_operations_may_or_may_not_have_happened(spec: list[Any], crash: set[int]) -> None:
+    ops = sequential_register(spec)
+    end = len(ops) * SPACING + 10 * SPACING
+    for i in crash:
+        if i < len(ops) and ops[i].input[0] != "read":
+            ops[i] = dataclasses.replace(ops[i], output=UNKNOWN, return_=end)
+    assert check_operations(cas_register(0), ops, timeout=20) is CheckResult.OK
+
+
+def appends_then_impossible_get(key: str, n: int, t0: int = 0) -> list[Operation]:
+    """n fully concurrent appends and a get no order can explain: the search must try them all."""
+    ops = [Operation(i, ("append", key, f"<{i}>"), t0, None, t0 + 100) for i in range(n)]
+    ops.append(Operation(n, ("get", key, None), t0 + 200, "impossible", t0 + 201))
+    return ops
+
+
+def test_closed_intervals_touching_ops_are_concurrent() -> None:
+    ops = [
+        Operation(0, ("write", None, 1), 0, None, 5),
+        Operation(1, ("read", None, None), 5, 0, 6),  # called when the write returned
+    ]
+    assert check_operations(cas_register(0), ops) is CheckResult.OK
+    later = [ops[0], dataclasses.replace(ops[1], call=6, return_=7)]
+    assert check_operations(cas_register(0), later) is CheckResult.ILLEGAL
+
+
+def test_a_huge_history_answers_unknown_within_its_budget() -> None:
+    budget = 0.5
+    start = time.monotonic()
+    result = check_operations(kv(), appends_then_impossible_get("k", 16), timeout=budget)
+    elapsed = time.monotonic() - start
+    assert result is CheckResult.UNKNOWN
+    assert elapsed < budget * 1.1 + 1.0
+
+
+def test_the_cache_bound_answers_unknown() -> None:
+    ops = appends_then_impossible_get("k", 12)
+    assert check_operations(kv(), ops, max_cache=1000) is CheckResult.UNKNOWN
+
+
+def test_an_easy_illegal_key_is_not_delayed_by_a_hard_one() -> None:
+    hard = appends_then_impossible_get("hard", 16)
+    easy = [Operation(100, ("get", "easy", None), 0, "never written", 1)]
+    start = time.monotonic()
+    result = check_operations(kv(), hard + easy, timeout=30)
+    assert result is CheckResult.ILLEGAL
+    assert time.monotonic() - start < 10  # far below the timeout; the hard key never ends
+
+
+def test_verbose_reports_partials_and_the_illegal_op() -> None:
+    ops = [
+        Operation(0, ("write", None, 1), 0, None, 10),
+        Operation(1, ("read", None, None), 2, 1, 4),
+        Operation(2, ("read", None, None), 12, 0, 14),
+    ]
+    result, info = check_operations_verbose(cas_register(0), ops)
+    assert result is CheckResult.ILLEGAL
+    (part,) = info.partitions
+    assert part.longest == [0, 1]
+    assert part.illegal == 2
+    assert [0, 1] in part.partials
+    found = info.first_illegal()
+    assert found is not None and found[1] == ops[2]
+    ok, ok_info = check_operations_verbose(cas_register(0), ops[:2])
+    assert ok is CheckResult.OK and ok_info.partitions[0].partials == [[0, 1]]
+
+
+def test_non_verbose_info_names_the_blocking_op() -> None:
+    first = Operation(0, ("acquire", None, None), 0, None, 1)
+    second = dataclasses.replace(first, call=2, return_=3)
+    result, info = check_operations_info(mutex(), [first, second])
+    assert result is CheckResult.ILLEGAL and info.partitions[0].illegal == 1
+
+
+def test_events_are_checked_like_operations() -> None:
+    events = [
+        Event(0, EventKind.CALL, ("write", None, 1), 0),
+        Event(1, EventKind.CALL, ("read", None, None), 1),
+        Event(1, EventKind.RETURN, 1, 1),
+        Event(0, EventKind.RETURN, None, 0),
+    ]
+    assert check_events(cas_register(0), events) is CheckResult.OK
+    with pytest.raises(ValueError, match="no earlier call"):
+        check_events(cas_register(0), [Event(0, EventKind.RETURN, None, 7)])
+    with pytest.raises(ValueError, match="never return"):
+        check_events(cas_register(0), events[:1])
+
+
+def test_the_model_fills_defaults_once_and_is_frozen() -> None:
+    m = Model(init=lambda: 0, step=lambda s, i, o: (True, s))
+    for name in ("partition", "equal", "hash", "describe_operation", "describe_state"):
+        assert getattr(m, name) is not None
+    assert m.partition is not None and m.partition([]) == [[]]
+    assert fill_default(m) is m
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.init = lambda: 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Model(lambda: 0, lambda s, i, o: (True, s))  # type: ignore[misc]
+
+
+def test_custom_equality_states_are_cached_with_the_models_hash() -> None:
+    def step(s: list[int], inp: Any, out: Any) -> tuple[bool, list[int]]:
+        if inp[0] == "write":
+            return True, [inp[2]]
+        return out == s[0], s
+
+    m = Model(init=lambda: [0], step=step, equal=lambda a, b: a == b, hash=lambda s: hash(s[0]))
+    ops = [
+        Operation(0, ("write", None, 3), 0, None, 5),
+        Operation(1, ("read", None, None), 1, 3, 2),
+    ]
+    assert check_operations(m, ops) is CheckResult.OK
+    bad = [ops[0], dataclasses.replace(ops[1], output=4)]
+    assert check_operations(m, bad) is CheckResult.ILLEGAL
+
+
+def test_a_nondeterministic_model_is_checked_over_sets_of_states() -> None:
+    def lossy(s: int, inp: Any, out: Any) -> list[int]:
+        if inp[0] == "write":
+            return [s, inp[2]]  # a write may be lost
+        return [s] if out == s else []
+
+    m = NondeterministicModel(init=lambda: [0], step=lossy).to_model()
+    ops = [
+        Operation(0, ("write", None, 1), 0, None, 1),
+        Operation(0, ("read", None, None), 2, 0, 3),
+    ]
+    assert check_operations(m, ops) is CheckResult.OK
+    assert check_operations(cas_register(0), ops) is CheckResult.ILLEGAL
+    wrong = [ops[0], dataclasses.replace(ops[1], output=2)]
+    assert check_operations(m, wrong) is CheckResult.ILLEGAL
+
+
+def test_sibyl_check_returns_a_result_and_never_raises() -> None:
+    from checkers.history import Op, OpType
+    from checkers.linearizable import check
+
+    h = [
+        Op(0, 0, 1, OpType.INVOKE, "write", key="x", value=1),
+        Op(1, 1, 1, OpType.OK, "write", key="x", value=1),
+        Op(2, 2, 2, OpType.INVOKE, "read", key="x"),
+        Op(3, 3, 2, OpType.OK, "read", key="x", siblings=[2]),
+    ]
+    bad = check(h)
+    assert bad.valid is False and bad.anomalies[0]["type"] == "not-linearizable"
+    assert check(h[:2]).valid is True
+    assert check(h[1:]).valid == RESULT_UNKNOWN  # an unmatched return is an error
