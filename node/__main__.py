@@ -2,6 +2,7 @@
 
 `SIBYL_INTERCEPTS=mod1,mod2` imports those modules first; they may monkeypatch
 node internals to plant a known bug (see tests/intercepts/).
+`SIBYL_EVENT_LOOP=asyncio` runs on the standard event loop instead of uvloop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import importlib
 import logging
 import os
 import sys
+
+import uvloop
 
 from node.config import ConfigError, load_config
 from node.storage import StorageError
@@ -38,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StorageError) as e:
         print(f"node: {e}", file=sys.stderr)
         return 2
-    asyncio.run(server.serve())
+    if os.environ.get("SIBYL_EVENT_LOOP", "uvloop") == "uvloop":
+        uvloop.run(server.serve())
+    else:
+        asyncio.run(server.serve())
     return 0
 
 

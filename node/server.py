@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from node.config import NodeConfig
 from node.core import (
@@ -86,10 +86,10 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="sibyl-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, p: Persist) -> None:
+    def submit(self, batch: list[Persist]) -> None:
         with self._cv:
-            self._queue.append(p)
-            self.backlog += 1
+            self._queue.extend(batch)
+            self.backlog += len(batch)
             self._cv.notify()
 
     def _run(self) -> None:
@@ -124,8 +124,7 @@ class Inbound(asyncio.Protocol):
         self.conn_id = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.conn_id = self.server.register(self)
 
     def data_received(self, data: bytes) -> None:
@@ -148,13 +147,14 @@ class Inbound(asyncio.Protocol):
     def _refuse(self, why: str) -> None:
         peer = self.transport.get_extra_info("peername") if self.transport else None
         log.warning("closing connection from %s: %s", peer, why)
-        self.send(error(None, "protocol", why))
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.server.flush()
+            self.transport.write(encode_frame(error(None, "protocol", why)))
             self.transport.close()
 
     def send(self, msg: Message) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(encode_frame(msg))
+            self.server.cork(self.transport, encode_frame(msg))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.unregister(self.conn_id)
@@ -172,7 +172,7 @@ class PeerLink(asyncio.Protocol):
     def send(self, msg: Message) -> None:
         frame = encode_frame(msg)
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frame)
+            self.server.cork(self.transport, frame)
             return
         if len(self.queue) >= LINK_QUEUE_LIMIT:
             self.queue.clear()
@@ -195,12 +195,11 @@ class PeerLink(asyncio.Protocol):
             self.server.feed(PeerUnreachable(self.name))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         self.connecting = False
-        transport.write(encode_frame(hello("node", self.server.cfg.name)))
-        while self.queue:
-            transport.write(self.queue.popleft())
+        frames = [encode_frame(hello("node", self.server.cfg.name)), *self.queue]
+        self.queue.clear()
+        self.transport.write(b"".join(frames))
 
     def data_received(self, data: bytes) -> None:
         pass  # the peer only answers the hello here; its replies come on its own link
@@ -233,6 +232,26 @@ class NodeServer:
         self._paused = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.writer: Writer | None = None
+        self._corked: dict[asyncio.Transport, list[bytes]] = {}
+        self._persists: list[Persist] = []
+
+    def cork(self, transport: asyncio.Transport, frame: bytes) -> None:
+        """Queues a frame; all frames queued in one loop iteration go out in one write."""
+        if not self._corked:
+            assert self.loop is not None
+            self.loop.call_soon(self.flush)
+        self._corked.setdefault(transport, []).append(frame)
+
+    def flush(self) -> None:
+        corked, self._corked = self._corked, {}
+        for transport, frames in corked.items():
+            if not transport.is_closing():
+                transport.write(b"".join(frames))
+        if self._persists:
+            assert self.writer is not None
+            persists, self._persists = self._persists, []
+            self.writer.submit(persists)
+            self._apply_backpressure()
 
     def register(self, conn: Inbound) -> int:
         self._next_conn += 1
@@ -258,9 +277,10 @@ class NodeServer:
                 if conn is not None:
                     conn.send(e.msg)
             elif isinstance(e, Persist):
-                assert self.writer is not None
-                self.writer.submit(e)
-                self._apply_backpressure()
+                if not self._persists and not self._corked:
+                    assert self.loop is not None
+                    self.loop.call_soon(self.flush)
+                self._persists.append(e)
             elif isinstance(e, SetTimer):
                 assert self.loop is not None
                 self.timers[e.timer] = self.loop.call_later(e.delay_s, self._fire, e.timer)
