@@ -18,6 +18,7 @@ checkers turn it into an "unknown" verdict with that reason.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,7 +27,7 @@ from typing import Any
 
 from checkers.budget import Budget, BudgetExceeded
 from checkers.explain import FaultTimeline
-from checkers.history import HistoryError, Op, OpType, read_jsonl
+from checkers.history import NEMESIS, HistoryError, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result
 
 READ = "read"
@@ -68,8 +69,11 @@ class Read:
     def items(self) -> set[Any]:
         """The cart the client saw: the union of the siblings' items."""
         out: set[Any] = set()
-        for s in self.siblings:
-            out.update(s["items"])
+        try:
+            for s in self.siblings:
+                out.update(s["items"])
+        except TypeError:
+            raise HistoryShapeError(self.index, "sibling items must be numbers or strings") from None
         return out
 
 
@@ -138,12 +142,17 @@ def run_checked(
     an "unknown" Result whose stats name the reason (and the line, if any).
     """
     budget = Budget(time_limit_s)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the records are acyclic; cyclic GC passes over 1M ops cost more than the check
     try:
         return body(load(history, budget), budget)
     except HistoryError as e:
         return Result(UNKNOWN, stats={"reason": str(e), "line": e.line})
     except BudgetExceeded as e:
         return Result(UNKNOWN, stats={"reason": str(e)})
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def load(history: History, budget: Budget) -> CartHistory:
@@ -166,28 +175,31 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
     slots: list[Read | Write | None] = []
     n = 0
     last = None
+    invoke, nemesis = OpType.INVOKE, NEMESIS
     for op in history:
-        budget.tick()
         n += 1
+        if not n & 4095:
+            budget.check()
         last = op
-        if op.is_nemesis:
+        proc = op.process
+        if proc == nemesis:
             out.timeline.record(op)
+        elif op.type is invoke:
+            if proc in open_:
+                raise HistoryShapeError(
+                    op.index, f"process {proc!r} invoked again before its op completed"
+                )
+            open_[proc] = (op, len(slots))
+            slots.append(None)
         elif op.f == REPLICA_READ:
             out.replica_reads.append(_replica_read(op))
-        elif op.type is OpType.INVOKE:
-            if op.process in open_:
-                raise HistoryShapeError(
-                    op.index, f"process {op.process!r} invoked again before its op completed"
-                )
-            open_[op.process] = (op, len(slots))
-            slots.append(None)
         else:
-            if op.process not in open_:
+            pair = open_.pop(proc, None)
+            if pair is None:
                 raise HistoryShapeError(
-                    op.index, f"{op.type.value} of process {op.process!r} has no open invoke"
+                    op.index, f"{op.type.value} of process {proc!r} has no open invoke"
                 )
-            inv, slot = open_.pop(op.process)
-            slots[slot] = _pair(inv, op)
+            slots[pair[1]] = _pair(pair[0], op)
     out.n_ops = n
     out.end_time = last.time if last is not None else 0
     for inv, slot in open_.values():
@@ -226,6 +238,11 @@ def _key(op: Op) -> str:
 def _siblings(op: Op) -> list[dict[str, Any]]:
     if op.siblings is None:
         raise HistoryShapeError(op.index, f"{op.type.value} {op.f} has no 'siblings'")
+    for s in op.siblings:
+        if type(s) is not dict or type(s.get("put")) is not str or type(s.get("items")) is not list:
+            break
+    else:
+        return op.siblings
     for i, s in enumerate(op.siblings):
         if not isinstance(s, dict) or not isinstance(s.get("put"), str):
             raise HistoryShapeError(
@@ -262,11 +279,9 @@ def _outcome(comp: Op | None) -> Outcome:
 
 def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
     outcome = _outcome(comp)
-    extra = dict(inv.extra)
-    if comp is not None:
-        extra.update(comp.extra)
-    put = extra.get("put")
-    parents = extra.get("parents")
+    cx = comp.extra if comp is not None else inv.extra
+    put = cx.get("put", inv.extra.get("put"))
+    parents = cx.get("parents", inv.extra.get("parents"))
     where = comp.index if comp is not None else inv.index
     if put is not None and not isinstance(put, str):
         raise HistoryShapeError(where, f"'put' must be a string, got {put!r}")

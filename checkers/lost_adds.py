@@ -1,0 +1,262 @@
+"""Lost adds for the cart and set workloads, with Jepsen's set-full semantics.
+
+An element is one (key, item) that some `add` tried to put. Every read of the
+key that began after the add was invoked either saw the item (it is in the
+union of the read's siblings) or missed it. Each element gets one status:
+
+* ``stable``: acknowledged, present in the final reads and in every read that
+  began after the add was acknowledged;
+* ``stale``: acknowledged and present in the final reads, but some read that
+  began after the acknowledgement missed it;
+* ``lost``: acknowledged and absent from a final read (the reads marked
+  ``"final": true``; without them, the key's last read);
+* ``never-read``: acknowledged, but no read of the key began after that;
+* ``recovered`` / ``unrecovered``: the add was indeterminate and the item is /
+  is not in the final reads (neither is an error);
+* ``removed``: some remove of the item may have landed; removal is judged by the
+  causality checker, so these are never lost adds;
+* ``not-written``: every add of it failed before writing.
+
+Stable latency (as in Jepsen) is the time from the add's invocation to the
+completion of the last read that missed it (0 if none did). A read that shows
+an item nobody tried to add, or whose every add failed before writing, is an
+``unexpected`` anomaly. Verdict: False if anything is lost or unexpected;
+"unknown" if an acknowledged element was never read; else True.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkers.budget import Budget
+from checkers.cart_history import CartHistory, History, Outcome, Read, Write, run_checked
+from checkers.explain import AnomalySink, explain
+from checkers.result import UNKNOWN, Result, Validity
+
+
+@dataclass(slots=True)
+class Element:
+    """The evidence about one (key, item) gathered over the reads of its key."""
+
+    key: str
+    item: Any
+    adds: list[Write]
+    invoke_time: int
+    ack: Write | None
+    last_present: Read | None = None
+    first_absent: Read | None = None
+    last_absent: Read | None = None
+    first_missed_after_ack: Read | None = None
+    reads_after: int = 0
+    final_missing: list[Read] = field(default_factory=list)
+    status: str = ""
+
+    @property
+    def ack_time(self) -> int | None:
+        return self.ack.time if self.ack is not None else None
+
+
+def check(history: History, *, time_limit_s: float = 60.0, max_anomalies: int = 100) -> Result:
+    """Takes a cart/set history (ops, a JSONL path or a CartHistory); returns the verdict.
+
+    Anomalies: ``lost`` (one per lost element: the key, the item, the adds, the
+    last read that saw it, the first that did not, the final reads missing it,
+    the faults around it) and ``unexpected``. At most `max_anomalies` of each
+    kind are listed; `stats` counts all of them, the elements by status, and
+    gives stable-latency quantiles in ms. Answers "unknown" after
+    `time_limit_s` seconds or on a history it cannot interpret.
+    """
+    return run_checked(
+        lambda h, b: _check(h, b, max_anomalies), history, time_limit_s=time_limit_s
+    )
+
+
+def _check(h: CartHistory, budget: Budget, max_anomalies: int) -> Result:
+    budget.enter("classifying elements")
+    reads_by_key: dict[str, list[Read]] = defaultdict(list)
+    for r in h.reads:
+        reads_by_key[r.key].append(r)
+    writes_by_key: dict[str, list[Write]] = defaultdict(list)
+    for w in h.writes:
+        writes_by_key[w.key].append(w)
+    sink = AnomalySink(max_anomalies)
+    elements: list[Element] = []
+    for key in sorted(set(reads_by_key) | set(writes_by_key)):
+        elements.extend(
+            _check_key(key, reads_by_key.get(key, []), writes_by_key.get(key, []), h, sink, budget)
+        )
+    return _verdict(elements, sink, len(h.reads))
+
+
+def _check_key(
+    key: str,
+    reads: list[Read],
+    writes: list[Write],
+    h: CartHistory,
+    sink: AnomalySink,
+    budget: Budget,
+) -> list[Element]:
+    """Classifies the elements of one key; records lost and unexpected anomalies."""
+    elems, others = _elements(key, writes)
+    possible = {e.item for e in elems + others if e.status != "not-written"}
+    _scan_reads(reads, [e for e in elems if not e.status], possible, sink, h, budget)
+    finals = [r for r in reads if r.final] or reads[-1:]
+    final_items = [(r, r.items()) for r in finals]
+    for e in elems:
+        if not e.status:
+            _classify(e, final_items)
+        if e.status == "lost":
+            sink.add(_explain_lost(e, h))
+    return elems + others
+
+
+def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Element]]:
+    """Returns (elements to judge, elements already settled as removed / not-written)."""
+    adds: dict[Any, list[Write]] = defaultdict(list)
+    removed: set[Any] = set()
+    for w in writes:
+        if w.f == "add":
+            adds[_hashable(w.item)].append(w)
+        elif w.outcome is not Outcome.NOT_WRITTEN:
+            removed.add(_hashable(w.item))
+    elems: list[Element] = []
+    for item, ws in adds.items():
+        live = [w for w in ws if w.outcome is not Outcome.NOT_WRITTEN]
+        acks = [w for w in live if w.outcome is Outcome.OK]
+        e = Element(key, item, ws, min(w.invoke_time for w in ws), min(acks, key=_time, default=None))
+        if item in removed:
+            e.status = "removed"
+        elif not live:
+            e.status = "not-written"
+        elems.append(e)
+    elems.sort(key=lambda e: e.invoke_time)
+    return elems, [Element(key, i, [], 0, None, status="removed") for i in removed - set(adds)]
+
+
+def _time(w: Write) -> int:
+    return w.time
+
+
+def _hashable(item: Any) -> Any:
+    return item if isinstance(item, int | str | float | bool | type(None)) else repr(item)
+
+
+def _scan_reads(
+    reads: list[Read],
+    elems: list[Element],
+    possible: set[Any],
+    sink: AnomalySink,
+    h: CartHistory,
+    budget: Budget,
+) -> None:
+    """Walks the key's reads in invoke order and records each element's evidence.
+
+    Items outside `possible` (no add could have written them) are reported once
+    per key as ``unexpected``.
+    """
+    active: list[Element] = []
+    nxt = 0
+    reported: set[Any] = set()
+    for r in reads:
+        budget.tick()
+        items = r.items()
+        while nxt < len(elems) and elems[nxt].invoke_time < r.invoke_time:
+            active.append(elems[nxt])
+            nxt += 1
+        for e in active:
+            ack_time = e.ack.time if e.ack is not None else e.invoke_time
+            after = r.invoke_time > ack_time
+            e.reads_after += after
+            if e.item in items:
+                e.last_present, e.first_absent = r, None
+                continue
+            e.last_absent = r
+            if e.last_present is not None and e.first_absent is None:
+                e.first_absent = r
+            if after and e.ack is not None and e.first_missed_after_ack is None:
+                e.first_missed_after_ack = r
+        strange = items - possible - reported
+        for item in sorted(strange, key=repr):
+            reported.add(item)
+            sink.add(explain("unexpected", r.key, [r], h.timeline, (r.invoke_time, r.time),
+                             item=item, reason="no add of this item could have written it"))  # fmt: skip
+
+
+def _classify(e: Element, finals: list[tuple[Read, set[Any]]]) -> None:
+    """Sets `e.status` from its evidence and the key's final reads."""
+    since = e.ack_time if e.ack_time is not None else e.invoke_time
+    finals = [(r, items) for r, items in finals if r.invoke_time > since]
+    e.final_missing = [r for r, items in finals if e.item not in items]
+    if e.ack is None:
+        if not finals:
+            e.status = "never-read"
+        else:
+            e.status = "unrecovered" if e.final_missing else "recovered"
+    elif e.reads_after == 0 or not finals:
+        e.status = "never-read"
+    elif e.final_missing:
+        e.status = "lost"
+    elif e.first_missed_after_ack is not None:
+        e.status = "stale"
+    else:
+        e.status = "stable"
+
+
+def _explain_lost(e: Element, h: CartHistory) -> dict[str, Any]:
+    first_missing = e.first_absent or e.first_missed_after_ack or e.final_missing[0]
+    involved: list[Any] = [*e.adds, e.last_present, first_missing, *e.final_missing[:3]]
+    t1 = max(r.time for r in e.final_missing)
+    return explain(
+        "lost",
+        e.key,
+        involved,
+        h.timeline,
+        (e.invoke_time, t1),
+        item=e.item,
+        acknowledged=e.ack.index if e.ack is not None else None,
+        last_seen=e.last_present.index if e.last_present is not None else None,
+        first_missing=first_missing.index,
+        missing_in_final=[r.index for r in e.final_missing],
+    )
+
+
+def _verdict(elements: list[Element], sink: AnomalySink, n_reads: int) -> Result:
+    counts = Counter(e.status for e in elements)
+    latencies = sorted(_stable_latency_ns(e) for e in elements if e.status in ("stable", "stale"))
+    stats: dict[str, Any] = {
+        "elements": len(elements),
+        "reads": n_reads,
+        "status_counts": dict(sorted(counts.items())),
+        "recovered_indeterminate": counts.get("recovered", 0),
+        "unrecovered_indeterminate": counts.get("unrecovered", 0),
+        "stable_latency_ms": _quantiles_ms(latencies),
+        "anomaly_counts": dict(sorted(sink.counts.items())),
+    }
+    acked_never_read = sum(1 for e in elements if e.status == "never-read" and e.ack is not None)
+    valid: Validity
+    if sink.counts:
+        valid = False
+    elif acked_never_read:
+        valid = UNKNOWN
+        stats["reason"] = f"{acked_never_read} acknowledged elements were never read"
+    else:
+        valid = True
+    return Result(valid, sink.items, stats)
+
+
+def _stable_latency_ns(e: Element) -> int:
+    last = e.last_absent.time if e.last_absent is not None else e.invoke_time
+    return max(0, last - e.invoke_time)
+
+
+def _quantiles_ms(sorted_ns: list[int]) -> dict[str, float] | None:
+    if not sorted_ns:
+        return None
+    n = len(sorted_ns)
+
+    def q(p: float) -> float:
+        return round(sorted_ns[min(n - 1, int(p * n))] / 1e6, 3)
+
+    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": q(1.0)}
