@@ -1,0 +1,126 @@
+"""Times the linearizability checker on the shipped corpora, next to Porcupine's times.
+
+Reads `../shared/corpora/{porcupine,knossos}/MANIFEST.tsv`; for every row it
+parses the history (not timed), then times `check_operations` (the median of
+`--repeat` runs after one warm-up, fewer for slow files, parsing excluded, as
+the manifest's `porcupine_seconds` were measured). Prints per-family sums of
+our time and of `porcupine_seconds` for the same files, their ratio, the
+slowest files, and any verdict that differs from the manifest's.
+
+    .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from checkers.linearizable import CheckResult, check_operations, load_history  # noqa: E402
+from checkers.linearizable.files import parse_initial_state  # noqa: E402
+from checkers.linearizable.models import make_model  # noqa: E402
+
+CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+VERDICTS = {"linearizable": CheckResult.OK, "not-linearizable": CheckResult.ILLEGAL}
+SLOW_S = 0.5
+
+
+@dataclass
+class Timing:
+    family: str
+    path: str
+    model: str
+    ours_s: float
+    porcupine_s: float
+    result: CheckResult
+    expected: CheckResult | None
+
+
+def family_of(corpus: str, row: dict[str, str]) -> str:
+    parts = Path(row["path"]).parts
+    where = "/".join(parts[1:-1])
+    return f"{corpus}:{where}[{row['model']}]"
+
+
+def time_row(corpus: str, row: dict[str, str], repeat: int, timeout_s: float) -> Timing:
+    history = load_history(CORPORA / corpus / row["path"])
+    model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
+    runs: list[float] = []
+    result = CheckResult.UNKNOWN
+    for k in range(repeat + 1):
+        start = time.perf_counter()
+        result = check_operations(model, history.operations, timeout=timeout_s)
+        elapsed = time.perf_counter() - start
+        if k > 0 or elapsed > SLOW_S:
+            runs.append(elapsed)
+        if sum(runs) > 3 * SLOW_S:
+            break
+    return Timing(
+        family_of(corpus, row),
+        row["path"],
+        row["model"],
+        statistics.median(runs),
+        float(row["porcupine_seconds"] or "nan"),
+        result,
+        VERDICTS.get(row["expected_verdict"]),
+    )
+
+
+def report(timings: list[Timing]) -> None:
+    fams: dict[str, list[Timing]] = defaultdict(list)
+    for t in timings:
+        fams[t.family].append(t)
+    head = f"{'family':48} {'files':>5} {'ours s':>9} {'porcupine s':>12} {'ratio':>7}"
+    print(head)
+    print("-" * len(head))
+    for fam, ts in fams.items():
+        _line(fam, ts)
+    print("-" * len(head))
+    _line("total", timings)
+    print("\nslowest files:")
+    for t in sorted(timings, key=lambda t: -t.ours_s)[:6]:
+        ratio = t.ours_s / t.porcupine_s if t.porcupine_s else float("nan")
+        print(f"  {t.path} [{t.model}]: {t.ours_s:.4f} s vs {t.porcupine_s:.4f} s ({ratio:.1f}x)")
+    wrong = [t for t in timings if t.expected is not None and t.result is not t.expected]
+    print(f"\nverdicts differing from the manifest: {len(wrong)}")
+    for t in wrong:
+        print(f"  {t.path} [{t.model}]: {t.result.value}, expected {t.expected}")
+
+
+def _line(name: str, ts: list[Timing]) -> None:
+    ours = sum(t.ours_s for t in ts)
+    theirs = sum(t.porcupine_s for t in ts)
+    ratio = ours / theirs if theirs else float("nan")
+    print(f"{name:48} {len(ts):5d} {ours:9.4f} {theirs:12.4f} {ratio:6.2f}x")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs per file (median)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="per-check timeout, seconds")
+    ap.add_argument("--only", default="", help="only rows whose path or model contains this")
+    args = ap.parse_args()
+    timings = []
+    for corpus in ("porcupine", "knossos"):
+        manifest = CORPORA / corpus / "MANIFEST.tsv"
+        if not manifest.is_file():
+            print(f"missing corpus manifest: {manifest}", file=sys.stderr)
+            return 2
+        with manifest.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                if args.only in row["path"] + row["model"]:
+                    timings.append(time_row(corpus, row, args.repeat, args.timeout))
+    report(timings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
