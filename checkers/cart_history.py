@@ -289,6 +289,8 @@ def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
         isinstance(parents, list) and all(isinstance(p, str) for p in parents)
     ):
         raise HistoryShapeError(where, f"'parents' must be a list of put ids, got {parents!r}")
+    if not isinstance(inv.value, int | str) or isinstance(inv.value, bool):
+        raise HistoryShapeError(inv.index, f"{inv.f} value must be an item id, got {inv.value!r}")
     if outcome is Outcome.OK and (put is None or parents is None):
         raise HistoryShapeError(where, f"acknowledged {inv.f} lacks 'put' or 'parents'")
     return Write(
