@@ -73,7 +73,9 @@ class Read:
             for s in self.siblings:
                 out.update(s["items"])
         except TypeError:
-            raise HistoryShapeError(self.index, "sibling items must be numbers or strings") from None
+            raise HistoryShapeError(
+                self.index, "sibling items must be numbers or strings"
+            ) from None
         return out
 
 
@@ -217,9 +219,10 @@ def _pair(inv: Op, comp: Op | None, end_time: int = 0) -> Read | Write | None:
     """Returns the record for one invoke/completion pair (None for other workloads' ops)."""
     if comp is not None and (comp.f != inv.f or comp.key != inv.key):
         raise HistoryShapeError(
-            comp.index, f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
+            comp.index,
+            f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
             f"at op {inv.index} ({inv.f}, {inv.key!r})",
-        )  # fmt: skip
+        )
     if inv.f == READ:
         if comp is None or comp.type is not OpType.OK:
             return None

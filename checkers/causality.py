@@ -142,7 +142,7 @@ def build_graph(h: CartHistory, sink: AnomalySink) -> Versions:
     edges: list[tuple[str, str]] = []
     for w in puts.values():
         _check_ids(w.parents, w.key, w, v, h, sink, "context")
-        edges.extend((p, w.put) for p in w.parents if v.known(p, w.key))
+        edges.extend((p, str(w.put)) for p in w.parents if v.known(p, w.key))
     g.add_edges_from(edges)
     return v
 
@@ -159,14 +159,32 @@ def _check_ids(
     """Records phantom and duplicate put ids among the siblings one get returned."""
     if len(ids) > 1 and len(set(ids)) != len(ids):
         dups = sorted(p for p, n in Counter(ids).items() if n > 1)
-        sink.add(explain("duplicate", key, [rec], h.timeline, (rec.invoke_time, rec.time),
-                         puts=dups, where=where))  # fmt: skip
+        sink.add(
+            explain(
+                "duplicate",
+                key,
+                [rec],
+                h.timeline,
+                (rec.invoke_time, rec.time),
+                puts=dups,
+                where=where,
+            )
+        )
     for p in ids:
         if not v.known(p, key):
             other = v.puts.get(p)
-            sink.add(explain("phantom", key, [rec], h.timeline, (rec.invoke_time, rec.time),
-                             put=p, where=where,
-                             written_to_key=other.key if other is not None else None))  # fmt: skip
+            sink.add(
+                explain(
+                    "phantom",
+                    key,
+                    [rec],
+                    h.timeline,
+                    (rec.invoke_time, rec.time),
+                    put=p,
+                    where=where,
+                    written_to_key=other.key if other is not None else None,
+                )
+            )
 
 
 def _topological_order(v: Versions, h: CartHistory, sink: AnomalySink) -> bool:
@@ -177,8 +195,9 @@ def _topological_order(v: Versions, h: CartHistory, sink: AnomalySink) -> bool:
         cyc = [u for u, _ in nx.find_cycle(v.graph)]
         w = v.puts[cyc[0]]
         t0 = min(v.puts[p].invoke_time for p in cyc)
-        sink.add(explain("cycle", w.key, [v.puts[p] for p in cyc], h.timeline, (t0, w.time),
-                         puts=cyc))  # fmt: skip
+        sink.add(
+            explain("cycle", w.key, [v.puts[p] for p in cyc], h.timeline, (t0, w.time), puts=cyc)
+        )
         return True
     by_key: dict[str, list[str]] = defaultdict(list)
     pos = v.pos
@@ -232,9 +251,18 @@ def _check_antichain(
     for lo in ids:
         for hi in ids:
             if lo != hi and v.precedes(lo, hi):
-                sink.add(explain("dominated-sibling", r.key, [r, v.puts[lo], v.puts[hi]],
-                                 h.timeline, (r.invoke_time, r.time),
-                                 dominated=lo, by=hi, read=r.index))  # fmt: skip
+                sink.add(
+                    explain(
+                        "dominated-sibling",
+                        r.key,
+                        [r, v.puts[lo], v.puts[hi]],
+                        h.timeline,
+                        (r.invoke_time, r.time),
+                        dominated=lo,
+                        by=hi,
+                        read=r.index,
+                    )
+                )
                 break
 
 
@@ -263,10 +291,21 @@ def _check_coverage(
                 if cover >> v.pos[str(w.put)] & 1:
                     covered += 1
                 else:
-                    sink.add(explain("uncovered", key, [w, r], h.timeline, (w.invoke_time, r.time),
-                                     put=w.put, final_read=r.index))  # fmt: skip
+                    sink.add(
+                        explain(
+                            "uncovered",
+                            key,
+                            [w, r],
+                            h.timeline,
+                            (w.invoke_time, r.time),
+                            put=w.put,
+                            final_read=r.index,
+                        )
+                    )
     stats["acknowledged_puts"] = sum(len(ws) for ws in acked.values())
     stats["covered_checks"] = covered
     if missing:
-        return [f"{len(missing)} keys with acknowledged puts have no final read, e.g. {missing[0]!r}"]
+        return [
+            f"{len(missing)} keys with acknowledged puts have no final read, e.g. {missing[0]!r}"
+        ]
     return []

@@ -119,12 +119,30 @@ def _compare(key: str, rnd: Round, h: CartHistory, sink: AnomalySink) -> None:
             {"nodes": [r.node for r in rs], "puts": sorted(_put_ids(rs[0]))}
             for rs in by_sibs.values()
         ]
-        sink.add(explain("divergent-siblings", key, reads, h.timeline, window,
-                         round=reads[0].round, groups=groups))  # fmt: skip
+        sink.add(
+            explain(
+                "divergent-siblings",
+                key,
+                reads,
+                h.timeline,
+                window,
+                round=reads[0].round,
+                groups=groups,
+            )
+        )
     if len(by_ctx) > 1:
         groups = [{"nodes": [r.node for r in rs], "context": c} for c, rs in by_ctx.items()]
-        sink.add(explain("divergent-context", key, reads, h.timeline, window,
-                         round=reads[0].round, groups=groups))  # fmt: skip
+        sink.add(
+            explain(
+                "divergent-context",
+                key,
+                reads,
+                h.timeline,
+                window,
+                round=reads[0].round,
+                groups=groups,
+            )
+        )
 
 
 def _put_ids(rr: ReplicaRead) -> list[str]:

@@ -68,9 +68,7 @@ def check(history: History, *, time_limit_s: float = 60.0, max_anomalies: int = 
     gives stable-latency quantiles in ms. Answers "unknown" after
     `time_limit_s` seconds or on a history it cannot interpret.
     """
-    return run_checked(
-        lambda h, b: _check(h, b, max_anomalies), history, time_limit_s=time_limit_s
-    )
+    return run_checked(lambda h, b: _check(h, b, max_anomalies), history, time_limit_s=time_limit_s)
 
 
 def _check(h: CartHistory, budget: Budget, max_anomalies: int) -> Result:
@@ -125,7 +123,9 @@ def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Elemen
     for item, ws in adds.items():
         live = [w for w in ws if w.outcome is not Outcome.NOT_WRITTEN]
         acks = [w for w in live if w.outcome is Outcome.OK]
-        e = Element(key, item, ws, min(w.invoke_time for w in ws), min(acks, key=_time, default=None))
+        e = Element(
+            key, item, ws, min(w.invoke_time for w in ws), min(acks, key=_time, default=None)
+        )
         if item in removed:
             e.status = "removed"
         elif not live:
@@ -180,8 +180,17 @@ def _scan_reads(
         strange = items - possible - reported
         for item in sorted(strange, key=repr):
             reported.add(item)
-            sink.add(explain("unexpected", r.key, [r], h.timeline, (r.invoke_time, r.time),
-                             item=item, reason="no add of this item could have written it"))  # fmt: skip
+            sink.add(
+                explain(
+                    "unexpected",
+                    r.key,
+                    [r],
+                    h.timeline,
+                    (r.invoke_time, r.time),
+                    item=item,
+                    reason="no add of this item could have written it",
+                )
+            )
 
 
 def _classify(e: Element, finals: list[tuple[Read, set[Any]]]) -> None:

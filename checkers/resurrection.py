@@ -58,9 +58,19 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
             if rm_put not in legit:
                 legit[rm_put] = _legit_carriers(v, key, rm.item, rm_put, budget)
             if not legit[rm_put].get(p, False):
-                out.append(explain("resurrected", key, [rm, v.puts[p], r], h.timeline,
-                                   (rm.invoke_time, r.time), item=rm.item, remove=rm_put,
-                                   version=p, read=r.index))  # fmt: skip
+                out.append(
+                    explain(
+                        "resurrected",
+                        key,
+                        [rm, v.puts[p], r],
+                        h.timeline,
+                        (rm.invoke_time, r.time),
+                        item=rm.item,
+                        remove=rm_put,
+                        version=p,
+                        read=r.index,
+                    )
+                )
     return out
 
 

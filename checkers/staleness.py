@@ -82,13 +82,23 @@ def _check(
         key_adds, key_reads = adds.get(key, []), reads.get(key, [])
         items = [r.items() for r in key_reads]
         _t_visibility(key_adds, key_reads, items, edges_ns, per_add, seen, visible, budget)
-        for r, its, k, missed in _k_staleness(key_adds, key_reads, items, budget):
+        for r, k, missed in _k_staleness(key_adds, key_reads, items, budget):
             ks[k] += 1
             if max_k is not None and k > max_k:
-                sink.add(explain("k-stale-read", key, [r, *missed[:5]], h.timeline,
-                                 (min(w.invoke_time for w in missed), r.time), k=k,
-                                 missed_items=[w.item for w in missed[:20]]))  # fmt: skip
-    return Result(False if sink.counts else True, sink.items, _stats(edges_ns, seen, visible, ks, sink))
+                sink.add(
+                    explain(
+                        "k-stale-read",
+                        key,
+                        [r, *missed[:5]],
+                        h.timeline,
+                        (min(w.invoke_time for w in missed), r.time),
+                        k=k,
+                        missed_items=[w.item for w in missed[:20]],
+                    )
+                )
+    return Result(
+        False if sink.counts else True, sink.items, _stats(edges_ns, seen, visible, ks, sink)
+    )
 
 
 def _visible_adds(h: CartHistory) -> dict[str, list[Write]]:
@@ -129,15 +139,15 @@ def _t_visibility(
 
 def _k_staleness(
     adds: list[Write], reads: list[Read], items: list[set[Any]], budget: Budget
-) -> list[tuple[Read, set[Any], int, list[Write]]]:
-    """For each read: (read, items, k, the acknowledged adds it missed)."""
+) -> list[tuple[Read, int, list[Write]]]:
+    """For each read: (read, k, the acknowledged adds it missed)."""
     acks = [w.time for w in adds]
     out = []
     for r, its in zip(reads, items):
         budget.tick()
         before = adds[: bisect_left(acks, r.invoke_time)]
         missed = [w for w in before if w.item not in its]
-        out.append((r, its, len(missed), missed))
+        out.append((r, len(missed), missed))
     return out
 
 

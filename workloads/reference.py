@@ -285,16 +285,32 @@ class Simulation:
     def _done(self, p: _Pending, typ: OpType, error: str | None) -> None:
         extra: dict[str, Any] = {}
         if p.f == "read" and typ is OpType.OK:
-            self._emit(p.process, typ, "read", key=p.key, siblings=siblings_of(p.get),
-                       context=encode_context(p.get.vv), node=p.coord)  # fmt: skip
+            self._emit(
+                p.process,
+                typ,
+                "read",
+                key=p.key,
+                siblings=siblings_of(p.get),
+                context=encode_context(p.get.vv),
+                node=p.coord,
+            )
         else:
             if p.put is not None:
                 extra = {"put": p.put, "parents": p.parents}
                 if typ is OpType.OK and p.f == "add":
                     self.added[p.key].append(p.item)
             ctx = encode_context(p.get.vv) if p.put is not None else None
-            self._emit(p.process, typ, p.f, key=p.key, value=p.item, context=ctx,
-                       node=p.coord, error=error, extra=extra)  # fmt: skip
+            self._emit(
+                p.process,
+                typ,
+                p.f,
+                key=p.key,
+                value=p.item,
+                context=ctx,
+                node=p.coord,
+                error=error,
+                extra=extra,
+            )
         nxt = p.process
         if typ is OpType.INFO:
             nxt = self.next_process
@@ -327,9 +343,16 @@ class Simulation:
             for n in self.prefs[k]:
                 self.now += 1000
                 obj = state(k, n) or self.store[n].get(k, EMPTY)
-                self._emit("checker", OpType.OK, "replica-read", key=k, node=n,
-                           siblings=siblings_of(obj), context=encode_context(obj.vv),
-                           extra={"round": rnd})  # fmt: skip
+                self._emit(
+                    "checker",
+                    OpType.OK,
+                    "replica-read",
+                    key=k,
+                    node=n,
+                    siblings=siblings_of(obj),
+                    context=encode_context(obj.vv),
+                    extra={"round": rnd},
+                )
 
     def _final_reads(self) -> None:
         base = self.next_process
@@ -339,8 +362,16 @@ class Simulation:
                 self.now += 1000
                 self._emit(base + i, OpType.INVOKE, "read", key=k, extra={"final": True})
                 self.now += 1000
-                self._emit(base + i, OpType.OK, "read", key=k, siblings=siblings_of(obj),
-                           context=encode_context(obj.vv), node=n, extra={"final": True})  # fmt: skip
+                self._emit(
+                    base + i,
+                    OpType.OK,
+                    "read",
+                    key=k,
+                    siblings=siblings_of(obj),
+                    context=encode_context(obj.vv),
+                    node=n,
+                    extra={"final": True},
+                )
 
 
 def generate(config: ReferenceConfig, seed: int) -> list[Op]:
