@@ -58,6 +58,8 @@ class NodeConfig:
     quorum: str = "sloppy"
     request_timeout_ms: int = 1000
     probe_interval_ms: int = 500
+    handoff_interval_ms: int = 500
+    antientropy_interval_ms: int = 1000
     max_clock_entries: int = 32
     read_repair: bool = True
 
@@ -84,6 +86,8 @@ _INTS = {
     "partitions": (1, 1 << 16),
     "request_timeout_ms": (1, 600_000),
     "probe_interval_ms": (1, 600_000),
+    "handoff_interval_ms": (1, 600_000),
+    "antientropy_interval_ms": (0, 3_600_000),
     "max_clock_entries": (1, 10_000),
 }
 _CHOICES = {"conflict": ("siblings", "lww"), "quorum": ("sloppy", "strict")}

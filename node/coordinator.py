@@ -1,4 +1,4 @@
-"""Get and put as per-request state machines (Riak's get/put FSMs), and message dispatch.
+"""Get and put as per-request state machines (Riak's get/put FSMs).
 
 * get: ask the first N healthy nodes of the preference list (sloppy quorum),
   answer once R replied, merging with `sync`; the context is the merged clock.
@@ -8,7 +8,13 @@
   forwards it there. The coordinator applies the put to its local object (a
   fresh dot of its actor), then sends the whole new object to the other
   targets as a sync write. W counts the coordinator's own durable write.
-* A target found unreachable mid-request is replaced by the next healthy spare.
+* A fallback (a target standing in for an unhealthy primary) gets the write as
+  a hint for that primary; a target found unreachable mid-request is replaced
+  by the next healthy spare, which inherits its hint.
+* strict mode: primaries only; a put first reads a quorum and supersedes all
+  it saw, with a timestamp above every sibling's; a get returns the one
+  sibling that wins the total order (timestamp, dot) and, before answering,
+  writes the merged object back until W primaries hold it.
 
 A reply never claims more than happened: "ok" for a put means W replicas had
 it durably; any error on a put is indeterminate (it may have landed).
@@ -19,8 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from node import versions
-from node.core import Node, validate_key, validate_value
-from node.protocol import Message, error
+from node.core import Node
+from node.protocol import Message
 from node.versions import Clock, Versioned, VersionError
 
 
@@ -37,6 +43,14 @@ class Origin:
             self.node.send(self.peer, {"t": "fwd_reply", "id": self.rid, "result": msg})
 
 
+def hint_map(node: Node, key: str, targets: list[str]) -> dict[str, str]:
+    """For each fallback among `targets`, the unhealthy primary it stands in for."""
+    primaries = node.primaries(key)
+    missing = [p for p in primaries if p not in targets]
+    fallbacks = [t for t in targets if t not in primaries]
+    return dict(zip(fallbacks, missing, strict=False))
+
+
 class Request:
     """Shared lifecycle: registered under an id, one timeout, answered at most once."""
 
@@ -45,6 +59,8 @@ class Request:
         self.id = node.new_id()
         self.answered = False
         self.pending: set[str] = set()
+        self.targets, self.spares = node.targets(key)
+        self.hints = hint_map(node, key, self.targets)
         node.requests[self.id] = self
         self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.on_timeout)
 
@@ -59,6 +75,23 @@ class Request:
     def finish(self) -> None:
         self.node.requests.pop(self.id, None)
         self.node.cancel(self.timer)
+
+    def substitute(self, peer: str) -> str | None:
+        """Replaces an unreachable target by the next spare (inheriting its hint), if any."""
+        if not self.spares:
+            return None
+        spare = self.spares.pop(0)
+        primary = self.hints.pop(peer, peer if peer in self.node.primaries(self.key) else None)
+        if primary is not None:
+            self.hints[spare] = primary
+        return spare
+
+    def send_sync(self, peer: str, obj: bytes, rid: int) -> None:
+        """A sync write of `obj` to `peer`, as a hint when `peer` is a fallback."""
+        msg: Message = {"t": "sync", "id": rid, "key": self.key, "obj": obj}
+        if peer in self.hints:
+            msg["hint"] = self.hints[peer]
+        self.node.send(peer, msg)
 
     def on_reply(self, peer: str, msg: Message) -> None:
         raise NotImplementedError
@@ -75,8 +108,9 @@ class GetRequest(Request):
 
     def __init__(self, node: Node, origin: Origin, key: str) -> None:
         super().__init__(node, origin, key)
-        self.targets, self.spares = node.targets(key)
         self.replies: dict[str, Versioned] = {}
+        self.holders: set[str] = set()  # strict mode: replicas known to hold the merged object
+        self.writing_back: Versioned | None = None
 
     def start(self) -> None:
         # Remote targets first: a local read answers at once and may complete the request.
@@ -86,12 +120,18 @@ class GetRequest(Request):
 
     def ask(self, target: str) -> None:
         if target == self.node.name:
-            self.got(target, self.node.local(self.key))
+            self.got(target, self.node.replica_view(self.key, self.hints.get(target)))
         else:
             self.pending.add(target)
-            self.node.send(target, {"t": "read", "id": self.id, "key": self.key})
+            msg: Message = {"t": "read", "id": self.id, "key": self.key}
+            if target in self.hints:
+                msg["hint"] = self.hints[target]
+            self.node.send(target, msg)
 
     def on_reply(self, peer: str, msg: Message) -> None:
+        if msg.get("t") == "sync_ok":
+            self.written_back(peer)
+            return
         if peer not in self.pending or msg.get("t") != "read_ok":
             return
         try:
@@ -105,17 +145,18 @@ class GetRequest(Request):
         self.pending.discard(peer)
         self.replies[peer] = obj
         if len(self.replies) >= self.node.cfg.r and not self.answered:
-            merged = self.merged()
-            self.answer(
-                {
-                    "t": "ok",
-                    "siblings": merged.values,
-                    "context": versions.encode_context(merged.clock),
-                    "node": self.node.name,
-                }
-            )
-        if not self.pending:
+            if self.node.cfg.quorum == "strict":
+                self.write_back()
+            else:
+                self.respond(self.merged())
+        if not self.pending and self.writing_back is None:
             self.done()
+
+    def respond(self, merged: Versioned) -> None:
+        sibs = versions.lww_winner(merged.siblings) if self.node.cfg.quorum == "strict" else None
+        values = merged.values if sibs is None else [s.value for s in sibs]
+        ctx = versions.encode_context(merged.clock)
+        self.answer({"t": "ok", "siblings": values, "context": ctx, "node": self.node.name})
 
     def merged(self) -> Versioned:
         out = versions.EMPTY
@@ -123,40 +164,71 @@ class GetRequest(Request):
             out = self.node.sync(out, obj)
         return out
 
+    def write_back(self) -> None:
+        """Strict mode: answer only once W replicas hold the merged object."""
+        merged = self.merged()
+        self.writing_back = merged
+        self.holders = {p for p, obj in self.replies.items() if obj == merged}
+        if len(self.holders) >= self.node.cfg.w:
+            self.respond(merged)
+            self.writing_back = None
+            return
+        payload = versions.encode(merged)
+        for peer, obj in self.replies.items():
+            if obj == merged:
+                continue
+            if peer == self.node.name:
+                self.node.merge_into_local(self.key, merged)
+                self.node.when_durable(self.key, lambda: self.written_back(self.node.name))
+            else:
+                self.send_sync(peer, payload, self.id)
+
+    def written_back(self, peer: str) -> None:
+        if self.writing_back is None or self.answered:
+            return
+        self.holders.add(peer)
+        if len(self.holders) >= self.node.cfg.w:
+            self.respond(self.writing_back)
+            self.writing_back = None
+            self.done()
+
     def on_unreachable(self, peer: str) -> None:
         if peer not in self.pending:
             return
         self.pending.discard(peer)
-        if self.spares:
-            self.ask(self.spares.pop(0))
-        elif not self.pending:
+        spare = self.substitute(peer)
+        if spare is not None:
+            self.ask(spare)
+        elif not self.pending and self.writing_back is None:
             self.done()
 
     def on_timeout(self) -> None:
         for peer in sorted(self.pending):
             self.node.mark_down(peer)
         self.pending.clear()
+        self.writing_back = None
         self.done()
 
     def done(self) -> None:
         if not self.answered:
             have, need = len(self.replies), self.node.cfg.r
-            self.fail("unavailable", f"only {have} of R={need} replicas answered")
+            self.fail("unavailable", f"only {have} of R={need} replicas answered in time")
         if self.node.cfg.read_repair and self.replies:
             self.repair(self.merged())
         self.finish()
 
     def repair(self, merged: Versioned) -> None:
         """Sends `merged` to every replica whose reply lagged (no reply wanted)."""
+        payload = b""
         for peer, obj in self.replies.items():
             if obj == merged:
                 continue
             self.node.count("read_repairs")
             if peer == self.node.name:
-                self.node.merge_into_local(self.key, merged)
+                self.node.merge_into_local(self.key, merged, self.hints.get(peer, ""))
             else:
-                msg = {"t": "sync", "id": 0, "key": self.key, "obj": versions.encode(merged)}
-                self.node.send(peer, msg)
+                payload = payload or versions.encode(merged)
+                self.send_sync(peer, payload, 0)
 
 
 class PutRequest(Request):
@@ -164,21 +236,52 @@ class PutRequest(Request):
 
     def __init__(self, node: Node, origin: Origin, key: str) -> None:
         super().__init__(node, origin, key)
-        self.targets, self.spares = node.targets(key)
         self.acks = 0
         self.payload = b""
+        self.context: Clock = {}
+        self.value = b""
+        self.reads: dict[str, Versioned] | None = None  # strict mode's quorum read
 
     def start(self, context: Clock, value: bytes) -> None:
+        self.context, self.value = context, value
+        if self.node.cfg.quorum == "strict":
+            self.reads = {}
+            for target in self.targets:
+                if target == self.node.name:
+                    continue
+                self.pending.add(target)
+                self.node.send(target, {"t": "read", "id": self.id, "key": self.key})
+            self.read_reply(self.node.name, self.node.local(self.key))
+        else:
+            self.write(context, self.node.now.wall_ms)
+
+    def read_reply(self, peer: str, obj: Versioned) -> None:
+        assert self.reads is not None
+        self.pending.discard(peer)
+        self.reads[peer] = obj
+        if len(self.reads) >= self.node.cfg.r:
+            seen = versions.EMPTY
+            for o in self.reads.values():
+                seen = versions.sync(seen, o)
+            newest = max((s.timestamp_ms for s in seen.siblings), default=0)
+            self.reads = None
+            self.pending.clear()
+            self.write(
+                versions.merge(self.context, seen.clock), max(self.node.now.wall_ms, newest + 1)
+            )
+
+    def write(self, context: Clock, ts_ms: int) -> None:
         node = self.node
         local = node.local(self.key)
         if node.cfg.conflict == "lww":
-            new = versions.update_lww(local, value, node.actor, node.now.wall_ms)
+            new = versions.update_lww(local, self.value, node.actor, ts_ms)
         else:
-            new = versions.update(
-                local, context, value, node.actor, node.now.wall_ms, node.cfg.max_clock_entries
-            )
+            new = versions.update(local, context, self.value, node.actor, ts_ms,
+                                  node.cfg.max_clock_entries)  # fmt: skip
         self.pending.add(node.name)
         node.store(self.key, new, lambda: self.ack(node.name))
+        if node.name in self.hints:
+            node.handoff.store_hint(self.hints[node.name], self.key, new)
         self.payload = versions.encode(new)
         for target in self.targets:
             if target != node.name:
@@ -186,8 +289,7 @@ class PutRequest(Request):
 
     def replicate(self, target: str) -> None:
         self.pending.add(target)
-        msg = {"t": "sync", "id": self.id, "key": self.key, "obj": self.payload}
-        self.node.send(target, msg)
+        self.send_sync(target, self.payload, self.id)
 
     def ack(self, peer: str) -> None:
         if peer not in self.pending:
@@ -200,15 +302,23 @@ class PutRequest(Request):
             self.done()
 
     def on_reply(self, peer: str, msg: Message) -> None:
-        if msg.get("t") == "sync_ok":
+        t = msg.get("t")
+        if t == "sync_ok":
             self.ack(peer)
+        elif t == "read_ok" and self.reads is not None and peer in self.pending:
+            try:
+                obj = versions.decode(msg["obj"]) if msg.get("obj") else versions.EMPTY
+            except VersionError:
+                obj = versions.EMPTY
+            self.read_reply(peer, obj)
 
     def on_unreachable(self, peer: str) -> None:
         if peer not in self.pending:
             return
         self.pending.discard(peer)
-        if self.spares:
-            self.replicate(self.spares.pop(0))
+        spare = self.substitute(peer) if self.reads is None else None
+        if spare is not None:
+            self.replicate(spare)
         elif not self.pending:
             self.done()
 
@@ -239,7 +349,7 @@ class ForwardRequest(Request):
 
     def try_next(self) -> None:
         if not self.candidates:
-            self.fail("unavailable", "no replica of this key is reachable")
+            self.fail("unavailable", "no replica of this key answered; the put may have landed")
             self.finish()
             return
         target = self.candidates.pop(0)
@@ -259,163 +369,3 @@ class ForwardRequest(Request):
     def on_timeout(self) -> None:
         self.fail("timeout", "the coordinator did not answer in time; the put may have landed")
         self.finish()
-
-
-class Dispatcher:
-    """Routes client requests and peer messages to handlers and in-flight requests."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    def client_request(self, conn: int, msg: Message) -> None:
-        handler = CLIENT_HANDLERS.get(msg["t"])
-        if handler is None:
-            known = ", ".join(sorted(CLIENT_HANDLERS))
-            self.node.reply(
-                conn,
-                error(
-                    msg.get("id"),
-                    "bad_request",
-                    f"unknown request type {msg['t']!r}; known: {known}",
-                ),
-            )
-            return
-        handler(self.node, Origin(self.node, msg.get("id"), conn=conn), msg)
-
-    def peer_message(self, peer: str, msg: Message) -> None:
-        t = msg["t"]
-        handler = PEER_HANDLERS.get(t)
-        if handler is not None:
-            handler(self.node, peer, msg)
-            return
-        if t in ("read_ok", "sync_ok", "fwd_reply", "pong"):
-            self.node.mark_up(peer)
-            request = self.node.requests.get(msg.get("id", 0))
-            if request is not None:
-                request.on_reply(peer, msg)
-            return
-        self.node.log("warning", f"ignored unknown message type {t!r} from {peer}")
-
-    def unreachable(self, peer: str) -> None:
-        for request in list(self.node.requests.values()):
-            request.on_unreachable(peer)
-
-
-# --- client requests --------------------------------------------------------
-
-
-def client_get(node: Node, origin: Origin, msg: Message) -> None:
-    key = validate_key(msg)
-    if isinstance(key, dict):
-        origin.answer(key)
-        return
-    GetRequest(node, origin, key).start()
-
-
-def client_put(node: Node, origin: Origin, msg: Message, hops: int = 0) -> None:
-    key = validate_key(msg)
-    value = validate_value(msg) if isinstance(key, str) else key
-    if isinstance(key, dict) or isinstance(value, dict):
-        origin.answer(key if isinstance(key, dict) else value)  # type: ignore[arg-type]
-        return
-    raw_ctx = msg.get("context") or b""
-    try:
-        context = versions.decode_context(raw_ctx) if isinstance(raw_ctx, bytes) else None
-    except VersionError:
-        context = None
-    if context is None:
-        origin.answer(error(None, "bad_request", "field 'context' must be a context from a get"))
-        return
-    targets, _ = node.targets(key)
-    if node.name in targets or hops > 0 or not targets:
-        PutRequest(node, origin, key).start(context, value)
-    else:
-        body = {"key": key, "value": value, "context": raw_ctx}
-        ForwardRequest(node, origin, key, list(targets)).start(body)
-
-
-def client_ping(node: Node, origin: Origin, msg: Message) -> None:
-    origin.answer({"t": "pong", "node": node.name})
-
-
-def client_local_get(node: Node, origin: Origin, msg: Message) -> None:
-    """Debug: this replica's own state of a key, without coordination or repair."""
-    key = validate_key(msg)
-    if isinstance(key, dict):
-        origin.answer(key)
-        return
-    obj = node.local(key)
-    origin.answer(
-        {
-            "t": "ok",
-            "siblings": obj.values,
-            "context": versions.encode_context(obj.clock),
-            "clock": versions.describe(obj),
-            "node": node.name,
-        }
-    )
-
-
-def client_status(node: Node, origin: Origin, msg: Message) -> None:
-    """Debug: who this node is, what it thinks of its peers, and its wall clock."""
-    origin.answer(
-        {
-            "t": "ok",
-            "node": node.name,
-            "actor": node.actor,
-            "wall_ms": node.now.wall_ms,
-            "down": sorted(node.down),
-            "counters": dict(sorted(node.counters.items())),
-            "ring": list(node.ring.owners),
-            "in_flight": len(node.requests),
-        }
-    )
-
-
-CLIENT_HANDLERS = {
-    "get": client_get,
-    "put": client_put,
-    "ping": client_ping,
-    "local_get": client_local_get,
-    "status": client_status,
-}
-
-# --- peer requests ----------------------------------------------------------
-
-
-def peer_read(node: Node, peer: str, msg: Message) -> None:
-    key = msg.get("key")
-    obj = node.local(key) if isinstance(key, str) else versions.EMPTY
-    payload = versions.encode(obj) if obj.siblings or obj.clock else None
-    node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": payload})
-
-
-def peer_sync(node: Node, peer: str, msg: Message) -> None:
-    key, data, rid = msg.get("key"), msg.get("obj"), msg.get("id")
-    try:
-        if not isinstance(key, str) or not isinstance(data, bytes):
-            raise VersionError("sync needs a string key and object bytes")
-        incoming = versions.decode(data)
-    except VersionError as e:
-        node.log("error", f"dropped a malformed sync from {peer}: {e}")
-        return
-    node.merge_into_local(key, incoming)
-    node.count("syncs_applied")
-    if rid:
-        node.when_durable(key, lambda: node.send(peer, {"t": "sync_ok", "id": rid}))
-
-
-def peer_fwd_put(node: Node, peer: str, msg: Message) -> None:
-    client_put(node, Origin(node, msg.get("id"), peer=peer), msg, hops=1)
-
-
-def peer_ping(node: Node, peer: str, msg: Message) -> None:
-    node.send(peer, {"t": "pong", "id": msg.get("id", 0)})
-
-
-PEER_HANDLERS = {
-    "read": peer_read,
-    "sync": peer_sync,
-    "fwd_put": peer_fwd_put,
-    "ping": peer_ping,
-}

@@ -29,7 +29,7 @@ from node import versions
 from node.config import NodeConfig
 from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, Message, error
 from node.ring import Ring
-from node.storage import Storage
+from node.storage import OBJECTS, Storage, Write
 from node.versions import Versioned
 
 # --- events ----------------------------------------------------------------
@@ -101,7 +101,7 @@ class CancelTimer:
 @dataclass(frozen=True, slots=True)
 class Persist:
     token: int
-    items: tuple[tuple[str, bytes], ...]
+    items: tuple[Write, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +143,19 @@ class Node:
         self.counters: dict[str, int] = {}
         self._out: list[Effect] = []
         self._next_id = 1
-        self._dirty: dict[str, tuple[Versioned, int]] = {}
-        self._token_key: dict[int, str] = {}
+        self._dirty: dict[tuple[str, str], tuple[Versioned | None, int]] = {}
+        self._token_key: dict[int, tuple[str, str]] = {}
+        self.change_listeners: list[Callable[[str, Versioned], None]] = []
         self._on_durable: dict[int, list[Callable[[], None]]] = {}
         self._timers: dict[int, Callable[[], None]] = {}
         self.requests: dict[int, Any] = {}
-        from node.coordinator import Dispatcher  # the coordinator builds on this module
+        # These modules build on this one, so they are imported here, not at the top.
+        from node.antientropy import AntiEntropy
+        from node.dispatch import Dispatcher
+        from node.handoff import Handoff
 
+        self.handoff = Handoff(self)
+        self.antientropy = AntiEntropy(self)
         self.dispatch = Dispatcher(self)
 
     # --- the entry point ---------------------------------------------------
@@ -158,6 +164,8 @@ class Node:
         """Effects to run once at boot (the failure detector's first probe timer)."""
         self.now = now
         self.every(self.cfg.probe_interval_ms / 1000, self._probe)
+        self.handoff.start()
+        self.antientropy.start()
         return self._take()
 
     def handle(self, event: Event, now: Now) -> list[Effect]:
@@ -225,25 +233,39 @@ class Node:
 
     # --- local store --------------------------------------------------------
 
-    def local(self, key: str) -> Versioned:
-        """The newest local state of `key`, durable or not."""
-        pending = self._dirty.get(key)
+    def local(self, key: str, space: str = OBJECTS) -> Versioned:
+        """The newest local state of `key` in `space` (objects, or a hint store), durable or not."""
+        pending = self._dirty.get((space, key))
         if pending is not None:
-            return pending[0]
-        data = self.storage.read(key)
+            return pending[0] or versions.EMPTY
+        data = self.storage.read(key, space)
         return versions.EMPTY if data is None else versions.decode(data)
 
-    def store(self, key: str, obj: Versioned, on_durable: Callable[[], None] | None) -> None:
-        """Makes `obj` the local state of `key`; calls `on_durable` once it is on disk."""
-        token = self.new_id()
-        self._dirty[key] = (obj, token)
-        self._token_key[token] = key
-        self._on_durable[token] = [on_durable] if on_durable else []
-        self._out.append(Persist(token, ((key, versions.encode(obj)),)))
+    def store(
+        self,
+        key: str,
+        obj: Versioned | None,
+        on_durable: Callable[[], None] | None,
+        space: str = OBJECTS,
+    ) -> None:
+        """Makes `obj` the local state of `key` in `space` (None deletes it).
 
-    def when_durable(self, key: str, callback: Callable[[], None]) -> None:
+        Calls `on_durable` once the write is on disk, and tells the change
+        listeners (anti-entropy) about every change to the replica store.
+        """
+        token = self.new_id()
+        self._dirty[(space, key)] = (obj, token)
+        self._token_key[token] = (space, key)
+        self._on_durable[token] = [on_durable] if on_durable else []
+        data = None if obj is None else versions.encode(obj)
+        self._out.append(Persist(token, ((space, key, data),)))
+        if space == OBJECTS and obj is not None:
+            for listener in self.change_listeners:
+                listener(key, obj)
+
+    def when_durable(self, key: str, callback: Callable[[], None], space: str = OBJECTS) -> None:
         """Calls `callback` once the current local state of `key` is on disk (maybe now)."""
-        pending = self._dirty.get(key)
+        pending = self._dirty.get((space, key))
         if pending is None:
             callback()
         else:
@@ -257,12 +279,12 @@ class Node:
         for callback in self._on_durable.pop(token, []):
             callback()
 
-    def merge_into_local(self, key: str, incoming: Versioned) -> Versioned:
+    def merge_into_local(self, key: str, incoming: Versioned, space: str = OBJECTS) -> Versioned:
         """Sync-merges `incoming` into the local state (never overwrites); returns the result."""
-        local = self.local(key)
+        local = self.local(key, space)
         merged = self.sync(local, incoming)
         if merged != local:
-            self.store(key, merged, None)
+            self.store(key, merged, None, space)
         return merged
 
     def sync(self, a: Versioned, b: Versioned) -> Versioned:
@@ -289,6 +311,15 @@ class Node:
     def _probe(self) -> None:
         for peer in sorted(self.down):
             self.send(peer, {"t": "ping", "id": 0})
+
+    def primaries(self, key: str) -> list[str]:
+        """The first N nodes of the key's preference list, healthy or not."""
+        return self.ring.walk(self.ring.partition_of(key))[: self.cfg.n]
+
+    def replica_view(self, key: str, hint: str | None) -> Versioned:
+        """What this node holds for `key`: its replica, merged with the hint for `hint` if any."""
+        obj = self.local(key)
+        return obj if hint is None else self.sync(obj, self.local(key, hint))
 
     def targets(self, key: str) -> tuple[list[str], list[str]]:
         """(the first N healthy nodes of the preference list, the healthy spares after them)."""

@@ -17,24 +17,40 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS hints (
+    target TEXT NOT NULL, key TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (target, key));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
+
+OBJECTS = ""
+"""The space of a node's own replicas; any other space name is a hint store for that target."""
+
+Write = tuple[str, str, bytes | None]
+"""(space, key, data): data None deletes. Space OBJECTS is the replica store, else hints."""
 
 
 @runtime_checkable
 class Storage(Protocol):
     """A node's disk: objects by key plus small named metadata values."""
 
-    def read(self, key: str) -> bytes | None:
-        """The stored bytes of `key`, or None."""
+    def read(self, key: str, space: str = OBJECTS) -> bytes | None:
+        """The stored bytes of `key` in `space`, or None."""
         ...
 
-    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Stores all `items` atomically; durable when it returns."""
+    def write(self, items: Sequence[Write]) -> None:
+        """Applies all `items` atomically, in order; durable when it returns."""
+        ...
+
+    def hints(self, target: str, limit: int) -> list[tuple[str, bytes]]:
+        """Up to `limit` hints held for `target`, as (key, data), by key."""
+        ...
+
+    def hint_counts(self) -> dict[str, int]:
+        """How many hints are held per target."""
         ...
 
     def keys(self) -> Iterator[str]:
@@ -74,21 +90,34 @@ class SQLiteStorage:
         conn.execute("PRAGMA synchronous=FULL")
         return conn
 
-    def read(self, key: str) -> bytes | None:
-        row = self._r.execute("SELECT data FROM objects WHERE key=?", (key,)).fetchone()
+    def read(self, key: str, space: str = OBJECTS) -> bytes | None:
+        if space == OBJECTS:
+            row = self._r.execute("SELECT data FROM objects WHERE key=?", (key,)).fetchone()
+        else:
+            q = "SELECT data FROM hints WHERE target=? AND key=?"
+            row = self._r.execute(q, (space, key)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
+    def write(self, items: Sequence[Write]) -> None:
         if not items:
             return
         with self._wlock:
             self._w.execute("BEGIN IMMEDIATE")
             try:
-                self._w.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?)", items)
+                for space, key, data in items:
+                    self._w.execute(*_statement(space, key, data))
             except BaseException:
                 self._w.execute("ROLLBACK")
                 raise
             self._w.execute("COMMIT")
+
+    def hints(self, target: str, limit: int) -> list[tuple[str, bytes]]:
+        q = "SELECT key, data FROM hints WHERE target=? ORDER BY key LIMIT ?"
+        return [(k, bytes(d)) for k, d in self._r.execute(q, (target, limit))]
+
+    def hint_counts(self) -> dict[str, int]:
+        q = "SELECT target, COUNT(*) FROM hints GROUP BY target ORDER BY target"
+        return {t: n for t, n in self._r.execute(q)}
 
     def keys(self) -> Iterator[str]:
         rows = self._r.execute("SELECT key FROM objects ORDER BY key").fetchall()
@@ -108,21 +137,42 @@ class SQLiteStorage:
         self._r.close()
 
 
+def _statement(space: str, key: str, data: bytes | None) -> tuple[str, tuple[Any, ...]]:
+    if space == OBJECTS:
+        if data is None:
+            return "DELETE FROM objects WHERE key=?", (key,)
+        return "INSERT OR REPLACE INTO objects VALUES (?, ?)", (key, data)
+    if data is None:
+        return "DELETE FROM hints WHERE target=? AND key=?", (space, key)
+    return "INSERT OR REPLACE INTO hints VALUES (?, ?, ?)", (space, key, data)
+
+
 class MemoryStorage:
     """An in-memory disk for the simulator and unit tests."""
 
     def __init__(self) -> None:
-        self._durable: dict[str, bytes] = {}
+        self._spaces: dict[str, dict[str, bytes]] = {OBJECTS: {}}
         self._meta: dict[str, bytes] = {}
 
-    def read(self, key: str) -> bytes | None:
-        return self._durable.get(key)
+    def read(self, key: str, space: str = OBJECTS) -> bytes | None:
+        return self._spaces.get(space, {}).get(key)
 
-    def write(self, items: Sequence[tuple[str, bytes]]) -> None:
-        self._durable.update(items)
+    def write(self, items: Sequence[Write]) -> None:
+        for space, key, data in items:
+            bucket = self._spaces.setdefault(space, {})
+            if data is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = data
+
+    def hints(self, target: str, limit: int) -> list[tuple[str, bytes]]:
+        return sorted(self._spaces.get(target, {}).items())[:limit] if target else []
+
+    def hint_counts(self) -> dict[str, int]:
+        return {t: len(b) for t, b in sorted(self._spaces.items()) if t and b}
 
     def keys(self) -> Iterator[str]:
-        return iter(sorted(self._durable))
+        return iter(sorted(self._spaces[OBJECTS]))
 
     def meta_get(self, name: str) -> bytes | None:
         return self._meta.get(name)

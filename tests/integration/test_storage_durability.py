@@ -17,7 +17,7 @@ from node.storage import SQLiteStorage
 s = SQLiteStorage(sys.argv[1])
 i = 0
 while True:
-    s.write([(f"k{i}", b"v%d" % i)])
+    s.write([("", f"k{i}", b"v%d" % i)])
     print(i, flush=True)  # the acknowledgement: printed only after write() returned
     i += 1
 """
