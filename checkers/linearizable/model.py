@@ -102,6 +102,11 @@ class Model:
       defaults: `==` and Python's `hash`.
     - `describe_operation(input, output)` and `describe_state(state)` make text
       for reports and the visualization.
+    - `read_only(input, output) -> bool`, an optional hint beyond Porcupine's
+      fields: True promises that the operation leaves the state unchanged in
+      every state where it is legal (a read, a cas that failed). The search
+      then linearizes it greedily and never branches on it. A wrong promise
+      gives wrong verdicts; leave it None when unsure.
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.
@@ -114,6 +119,7 @@ class Model:
     hash: Callable[[Any], int] | None = None
     describe_operation: Callable[[Any, Any], str] | None = None
     describe_state: Callable[[Any], str] | None = None
+    read_only: Callable[[Any, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)

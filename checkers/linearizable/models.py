@@ -16,6 +16,7 @@ read value of `UNKNOWN` in a micro-op or a register read matches any state.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -76,6 +77,7 @@ def cas_register(init: Any = None) -> Model:
         partition=partition_by_key,
         describe_operation=describe_triple,
         describe_state=repr,
+        read_only=lambda inp, out: inp[0] == "read" or (inp[0] == "cas" and out is False),
     )
 
 
@@ -90,6 +92,10 @@ def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
     return False, state
 
 
+def _is_get(inp: Any, out: Any) -> bool:
+    return bool(inp[0] == "get")
+
+
 def kv() -> Model:
     """Porcupine's key-value model: get / put / append on strings, partitioned by key."""
     return Model(
@@ -98,16 +104,15 @@ def kv() -> Model:
         partition=partition_by_key,
         describe_operation=describe_triple,
         describe_state=repr,
+        read_only=_is_get,
     )
 
 
 def _kv_map_step(state: tuple[tuple[str, str], ...], inp: Any, out: Any) -> tuple[bool, Any]:
     f, key = inp[0], inp[1]
-    current = ""
-    for k, v in state:
-        if k == key:
-            current = v
-            break
+    i = bisect_left(state, (key,))
+    present = i < len(state) and state[i][0] == key
+    current = state[i][1] if present else ""
     if f == "get":
         return (out is UNKNOWN or out == current), state
     if f == "put":
@@ -116,9 +121,7 @@ def _kv_map_step(state: tuple[tuple[str, str], ...], inp: Any, out: Any) -> tupl
         new = current + inp[2]
     else:
         return False, state
-    d = dict(state)
-    d[key] = new
-    return True, tuple(sorted(d.items()))
+    return True, state[:i] + ((key, new),) + state[i + 1 if present else i :]
 
 
 def kv_nopartition() -> Model:
@@ -131,6 +134,7 @@ def kv_nopartition() -> Model:
         step=_kv_map_step,
         describe_operation=describe_triple,
         describe_state=lambda s: repr(dict(s)),
+        read_only=_is_get,
     )
 
 

@@ -76,9 +76,10 @@ class Search:
         self.verbose = verbose
         self.step = model.step
         self.wrap = _wrapper(model)
+        self.read_only = getattr(model, "read_only", None)
         self.state: Any = model.init()
         self.lin = 0
-        self.calls: list[tuple[int, Any]] = []
+        self.calls: list[tuple[int, Any, bool]] = []
         self.cache: set[Any] = set()
         self.done: bool | None = None
         self.best: list[int] = []
@@ -103,7 +104,11 @@ class Search:
         self.bit = [0] * size
         self.inp: list[Any] = [None] * size
         self.out: list[Any] = [None] * size
+        self.need = [0] * size
+        self.ro = [False] * size
+        read_only = self.read_only
         ret_entry = {i: k + 1 for k, (_, kind, i) in enumerate(order) if kind == 1}
+        self._break_symmetry(history, order)
         for k, (_, kind, i) in enumerate(order):
             e = k + 1
             self.op[e] = i
@@ -112,26 +117,67 @@ class Search:
                 self.bit[e] = 1 << i
                 self.inp[e] = history[i].input
                 self.out[e] = history[i].output
+                self.ro[e] = bool(read_only and read_only(history[i].input, history[i].output))
         self.e = self.nxt[0]
+
+    def _break_symmetry(self, history: list[Operation], order: list[tuple[int, int, int]]) -> None:
+        """Orders interchangeable operations: each may be linearized only after its twin.
+
+        Two operations are interchangeable when they have equal input and output
+        and no call falls between their returns; swapping them in any
+        linearization gives another one with the same states, so the search
+        keeps only the one that linearizes them in call order.
+        """
+        block: dict[int, int] = {}
+        calls_seen = 0
+        for _, kind, i in order:
+            if kind == 0:
+                calls_seen += 1
+            else:
+                block[i] = calls_seen
+        last: dict[Any, int] = {}
+        for k, (_, kind, i) in enumerate(order):
+            if kind == 1:
+                continue
+            op = history[i]
+            try:
+                twin_key = (op.input, op.output, block[i])
+                twin = last.get(twin_key)
+            except TypeError:  # unhashable input or output: no twins
+                continue
+            if twin is not None:
+                self.need[k + 1] = 1 << twin
+            last[twin_key] = i
 
     def run(self, steps: int) -> bool | None:
         """Advances at most `steps` steps; True ok, False illegal, None unfinished."""
         if self.done is not None or self.e == self.tail:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, mat, bit = self.nxt, self.prv, self.mat, self.bit
-        inp, out, step, wrap = self.inp, self.out, self.step, self.wrap
+        inp, out, step, wrap, need, ro = (
+            self.inp,
+            self.out,
+            self.step,
+            self.wrap,
+            self.need,
+            self.ro,
+        )
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         for _ in range(steps):
             m = mat[e]
             if m:
+                r = need[e]
+                if r and not lin & r:
+                    e = nxt[e]
+                    continue
                 ok, new_state = step(state, inp[e], out[e])
                 if ok:
                     new_lin = lin | bit[e]
                     key = (new_lin, new_state if wrap is None else wrap(new_state))
                     if key not in cache:
                         cache.add(key)
-                        calls.append((e, state))
+                        calls.append((e, state, ro[e]))
                         state, lin = new_state, new_lin
                         p, q = prv[e], nxt[e]
                         nxt[p], prv[q] = q, p
@@ -141,6 +187,9 @@ class Search:
                         if e == tail:
                             return self._finish(True)
                         continue
+                    if ro[e]:  # the greedy move was tried already: no alternative helps
+                        e = m
+                        continue
                 e = nxt[e]
                 continue
             if len(calls) >= best_len:
@@ -149,14 +198,14 @@ class Search:
                 return self._finish(False)
             if self.verbose:
                 self._record_partials()
-            e, state = calls.pop()
+            e, state, forced = calls.pop()
             lin ^= bit[e]
             m = mat[e]
             nxt[prv[m]] = m
             prv[nxt[m]] = m
             nxt[prv[e]] = e
             prv[nxt[e]] = e
-            e = nxt[e]
+            e = m if forced else nxt[e]
         self.e, self.state, self.lin = e, state, lin
         return None
 
@@ -164,7 +213,7 @@ class Search:
         """Remembers the current prefix as the longest and the op whose return blocked it."""
         op = self.op
         if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _ in self.calls]
+            self.best = [op[c] for c, _, _ in self.calls]
             self.blocker = op[ret_entry]
         return len(self.best) + 1
 
@@ -172,18 +221,18 @@ class Search:
         """Records the current prefix for every op in it that has no longer one yet."""
         length = len(self.calls)
         seq: list[int] | None = None
-        for c, _ in self.calls:
+        for c, _, _ in self.calls:
             i = self.op[c]
             if self.partial_len[i] < length:
                 if seq is None:
-                    seq = [self.op[x] for x, _ in self.calls]
+                    seq = [self.op[x] for x, _, _ in self.calls]
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _ in self.calls]
+            self.best = [self.op[c] for c, _, _ in self.calls]
             self.blocker = None
             if self.verbose:
                 self.partial_len = [len(self.best)] * len(self.history)

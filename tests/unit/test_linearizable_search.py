@@ -4,6 +4,7 @@ partition scheduling, verbose partial linearizations, and the Model contract."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from checkers.linearizable import (
     check_operations_verbose,
     fill_default,
 )
-from checkers.linearizable.models import cas_register, kv, mutex
+from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
 
 NEVER_WRITTEN = 99
@@ -229,3 +230,75 @@ def test_sibyl_check_returns_a_result_and_never_raises() -> None:
     assert bad.valid is False and bad.anomalies[0]["type"] == "not-linearizable"
     assert check(h[:2]).valid is True
     assert check(h[1:]).valid == RESULT_UNKNOWN  # an unmatched return is an error
+
+
+def brute_force(model: Model, ops: list[Operation]) -> bool:
+    """Tries every order that respects real time (op a before b when a returned before b's call)."""
+    assert model.partition is not None
+    for part in model.partition(ops):
+        if not any(_replays(model, order) for order in itertools.permutations(part)):
+            return False
+    return True
+
+
+def _replays(model: Model, order: tuple[Operation, ...]) -> bool:
+    for i, a in enumerate(order):
+        if any(b.return_ < a.call for b in order[i + 1 :]):
+            return False
+    state = model.init()
+    for op in order:
+        ok, state = model.step(state, op.input, op.output)
+        if not ok:
+            return False
+    return True
+
+
+random_register_op = st.builds(
+    lambda kind, key, a, b, out, call, length: Operation(
+        0,
+        (kind, key, None if kind == "read" else (a if kind == "write" else (a, b))),
+        call,
+        {"read": a, "write": None, "cas": out}[kind] if out is not None else UNKNOWN,
+        call + length,
+    ),
+    st.sampled_from(["read", "write", "cas"]),
+    st.sampled_from(["x", "y"]),
+    st.integers(0, 2),
+    st.integers(0, 2),
+    st.sampled_from([True, False, None]),
+    st.integers(0, 12),
+    st.integers(0, 8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(random_register_op, min_size=1, max_size=7))
+def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
+    model = cas_register(0)
+    expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
+    assert check_operations(model, ops) is expected
+    verbose, _ = check_operations_verbose(model, ops)
+    assert verbose is expected
+    plain = dataclasses.replace(model, read_only=None)  # no greedy reads
+    assert check_operations(plain, ops) is expected
+
+
+random_kv_op = st.builds(
+    lambda kind, arg, out, call, length: Operation(
+        0, (kind, "k", None if kind == "get" else arg), call, out if kind == "get" else None,
+        call + length,
+    ),
+    st.sampled_from(["get", "put", "append"]),
+    st.sampled_from(["a", "b"]),
+    st.sampled_from(["", "a", "b", "ab", "ba", "aa", UNKNOWN]),
+    st.integers(0, 12),
+    st.integers(0, 8),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(random_kv_op, min_size=1, max_size=7))
+def test_the_kv_search_agrees_with_brute_force(ops: list[Operation]) -> None:
+    expected = CheckResult.OK if brute_force(kv(), ops) else CheckResult.ILLEGAL
+    assert check_operations(kv(), ops) is expected
+    assert check_operations(kv_nopartition(), ops) is expected
