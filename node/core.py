@@ -21,14 +21,14 @@ Invariants the node keeps:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from node import versions
 from node.config import NodeConfig
 from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, Message, error
-from node.ring import Ring
+from node.ring import Member, Ring
 from node.storage import OBJECTS, Storage, Write
 from node.versions import Versioned
 
@@ -153,7 +153,10 @@ class Node:
         from node.antientropy import AntiEntropy
         from node.dispatch import Dispatcher
         from node.handoff import Handoff
+        from node.membership import Membership
 
+        self.ring_listeners: list[Callable[[Ring], None]] = []
+        self.membership = Membership(self)
         self.handoff = Handoff(self)
         self.antientropy = AntiEntropy(self)
         self.dispatch = Dispatcher(self)
@@ -164,6 +167,7 @@ class Node:
         """Effects to run once at boot (the failure detector's first probe timer)."""
         self.now = now
         self.every(self.cfg.probe_interval_ms / 1000, self._probe)
+        self.membership.start()
         self.handoff.start()
         self.antientropy.start()
         return self._take()
@@ -311,6 +315,16 @@ class Node:
     def _probe(self) -> None:
         for peer in sorted(self.down):
             self.send(peer, {"t": "ping", "id": 0})
+
+    def set_members(self, members: Sequence[Member]) -> None:
+        """Rebuilds the ring for `members` (in join order) and tells the ring listeners."""
+        ring = Ring(members, self.cfg.partitions)
+        if ring.owners == self.ring.owners and ring.members == self.ring.members:
+            return
+        self.ring = ring
+        self.down &= {m.name for m in members}
+        for listener in self.ring_listeners:
+            listener(ring)
 
     def primaries(self, key: str) -> list[str]:
         """The first N nodes of the key's preference list, healthy or not."""

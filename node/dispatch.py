@@ -9,7 +9,7 @@ anti-entropy exchange; replies are routed to the request that awaits them.
 
 from __future__ import annotations
 
-from node import antientropy, versions
+from node import antientropy, membership, versions
 from node.coordinator import ForwardRequest, GetRequest, Origin, PutRequest
 from node.core import Node, validate_key, validate_value
 from node.protocol import Message, error
@@ -136,6 +136,7 @@ CLIENT_HANDLERS = {
     "ping": client_ping,
     "local_get": client_local_get,
     "status": client_status,
+    **membership.CLIENT_HANDLERS,
 }
 
 # --- peer requests ----------------------------------------------------------
@@ -184,5 +185,6 @@ PEER_HANDLERS = {
     "fwd_put": peer_fwd_put,
     "ping": peer_ping,
     **antientropy.PEER_HANDLERS,
+    **membership.PEER_HANDLERS,
 }
 REPLIES = ("read_ok", "sync_ok", "fwd_reply", "pong")

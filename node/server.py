@@ -269,7 +269,7 @@ class NodeServer:
     def execute(self, effects: list[Effect]) -> None:
         for e in effects:
             if isinstance(e, SendPeer):
-                link = self.links.get(e.peer)
+                link = self.links.get(e.peer) or self._new_link(e.peer)
                 if link is not None:
                     link.send(e.msg)
             elif isinstance(e, Reply):
@@ -290,6 +290,13 @@ class NodeServer:
                     handle.cancel()
             elif isinstance(e, Log):
                 log.log(logging.getLevelName(e.level.upper()), "%s", e.message)
+
+    def _new_link(self, peer: str) -> PeerLink | None:
+        addr = self.node.membership.address_of(peer)
+        if addr is None or peer == self.cfg.name:
+            return None
+        link = self.links[peer] = PeerLink(self, peer, addr[0], addr[1])
+        return link
 
     def _fire(self, timer: int) -> None:
         self.timers.pop(timer, None)
