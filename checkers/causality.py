@@ -279,33 +279,40 @@ def _check_coverage(
         if w.outcome is Outcome.OK:
             acked[w.key].append(w)
     missing = sorted(k for k in acked if k not in finals)
-    covered = 0
+    uncovered = 0
     for key, ws in acked.items():
-        for r in finals.get(key, []):
+        covers = [(r, _cover(v, r)) for r in finals.get(key, [])]
+        for w in ws:
             budget.tick()
-            cover = 0
-            for s in r.siblings:
-                if v.known(s["put"], key):
-                    cover |= v.anc[s["put"]]
-            for w in ws:
-                if cover >> v.pos[str(w.put)] & 1:
-                    covered += 1
-                else:
-                    sink.add(
-                        explain(
-                            "uncovered",
-                            key,
-                            [w, r],
-                            h.timeline,
-                            (w.invoke_time, r.time),
-                            put=w.put,
-                            final_read=r.index,
-                        )
+            bit = 1 << v.pos[str(w.put)]
+            lacking = [r for r, c in covers if not c & bit]
+            if lacking:
+                uncovered += 1
+                t1 = max(r.time for r in lacking)
+                sink.add(
+                    explain(
+                        "uncovered",
+                        key,
+                        [w, *lacking[:3]],
+                        h.timeline,
+                        (w.invoke_time, t1),
+                        put=w.put,
+                        final_reads=[r.index for r in lacking],
                     )
+                )
     stats["acknowledged_puts"] = sum(len(ws) for ws in acked.values())
-    stats["covered_checks"] = covered
+    stats["uncovered_puts"] = uncovered
     if missing:
         return [
             f"{len(missing)} keys with acknowledged puts have no final read, e.g. {missing[0]!r}"
         ]
     return []
+
+
+def _cover(v: Versions, r: Read) -> int:
+    """The bitset of puts ≼ some sibling of read `r`."""
+    cover = 0
+    for s in r.siblings:
+        if v.known(s["put"], r.key):
+            cover |= v.anc[s["put"]]
+    return cover

@@ -216,7 +216,7 @@ def _classify(e: Element, finals: list[tuple[Read, set[Any]]]) -> None:
 def _explain_lost(e: Element, h: CartHistory) -> dict[str, Any]:
     first_missing = e.first_absent or e.first_missed_after_ack or e.final_missing[0]
     involved: list[Any] = [*e.adds, e.last_present, first_missing, *e.final_missing[:3]]
-    t1 = max(r.time for r in e.final_missing)
+    t1 = first_missing.time
     return explain(
         "lost",
         e.key,

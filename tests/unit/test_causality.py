@@ -74,7 +74,7 @@ def test_acknowledged_put_not_covered_by_final_read() -> None:
     final = b.read(3, "k", [("p1-2", [1, 2, 3])], final=True)
     r = causality.check(b.ops)
     assert kinds(r) == ["uncovered"]
-    assert r.anomalies[0]["details"] == {"put": "p2-2", "final_read": final}
+    assert r.anomalies[0]["details"] == {"put": "p2-2", "final_reads": [final]}
 
 
 def test_removed_item_back_without_a_concurrent_branch_is_resurrected() -> None:
