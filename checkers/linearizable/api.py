@@ -28,7 +28,7 @@ from checkers.linearizable.model import (
     Operation,
 )
 from checkers.linearizable.models import make_model
-from checkers.linearizable.search import DEFAULT_MAX_CACHE, search_partitions
+from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
 
@@ -62,14 +62,14 @@ def check_operations_verbose(
     history: Sequence[Operation],
     timeout: float | None = None,
     *,
-    max_cache: int = DEFAULT_MAX_CACHE,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> tuple[CheckResult, LinearizationInfo]:
     """Checks `history`; returns the verdict and the evidence for every partition.
 
     `timeout` in seconds (None or 0: no limit). Runs every partition to the
     end, so it may answer UNKNOWN where `check_operations` finds ILLEGAL.
     """
-    return _check(model, history, timeout, verbose=True, max_cache=max_cache)
+    return _check(model, history, timeout, verbose=True, max_cache_bytes=max_cache_bytes)
 
 
 def check_operations(
@@ -77,17 +77,17 @@ def check_operations(
     history: Sequence[Operation],
     timeout: float | None = None,
     *,
-    max_cache: int = DEFAULT_MAX_CACHE,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> CheckResult:
     """Checks `history` against `model`: OK, ILLEGAL, or UNKNOWN if `timeout` s passed first."""
-    return _check(model, history, timeout, verbose=False, max_cache=max_cache)[0]
+    return _check(model, history, timeout, verbose=False, max_cache_bytes=max_cache_bytes)[0]
 
 
 def check_operations_info(
     model: Model, history: Sequence[Operation], timeout: float | None = None
 ) -> tuple[CheckResult, LinearizationInfo]:
     """Like `check_operations` (stops at the first illegal partition), with its evidence."""
-    return _check(model, history, timeout, verbose=False, max_cache=DEFAULT_MAX_CACHE)
+    return _check(model, history, timeout, verbose=False, max_cache_bytes=DEFAULT_MAX_CACHE_BYTES)
 
 
 def check_events(
@@ -110,13 +110,13 @@ def _check(
     timeout: float | None,
     *,
     verbose: bool,
-    max_cache: int,
+    max_cache_bytes: int,
 ) -> tuple[CheckResult, LinearizationInfo]:
     start = time.monotonic()
     assert model.partition is not None
     partitions = [p for p in model.partition(list(history)) if p]
     result, infos = search_partitions(
-        model, partitions, timeout_s=timeout, verbose=verbose, max_cache=max_cache
+        model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
     return result, LinearizationInfo(result, infos, elapsed_s=time.monotonic() - start)
 

@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
 
-SLICE_STEPS = 4000
-"""Steps a partition runs before the scheduler moves on (about a millisecond)."""
+SLICE_S = 0.002
+"""How long a partition runs before the scheduler moves on (the slice adapts its step count)."""
 
-DEFAULT_MAX_CACHE = 3_000_000
-"""Configurations kept across all partitions before the answer becomes unknown (memory bound)."""
+DEFAULT_MAX_CACHE_BYTES = 1 << 30
+"""Estimated cache memory, over all partitions, past which the answer becomes unknown."""
+
+_ENTRY_BYTES = 160
+"""Estimated bytes per cached configuration, besides its bitset (n/8 bytes for n operations)."""
 
 
 class _Keyed:
@@ -48,18 +52,29 @@ class _Keyed:
         return isinstance(other, _Keyed) and self._eq(self.state, other.state)
 
 
-def _wrapper(model: Model) -> Callable[[Any], Any] | None:
-    """Returns the cache-key wrapper for a model with custom equality, else None."""
+def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
+    """Returns the step the search calls and the initial search state.
+
+    With default equality these are the model's own; with a custom `equal` /
+    `hash`, states travel wrapped in `_Keyed` so that the cache uses them.
+    """
+    step = model.step
     if not model.custom_equality:
-        return None
-    eq = model.equal
-    h = model.hash
+        return step, model.init()
+    eq, h = model.equal, model.hash
     assert eq is not None and h is not None
 
-    def wrap(state: Any) -> _Keyed:
-        return _Keyed(state, h(state), eq)
+    def keyed(state: _Keyed, inp: Any, out: Any) -> tuple[bool, _Keyed]:
+        ok, new = step(state.state, inp, out)
+        return ok, _Keyed(new, h(new), eq)
 
-    return wrap
+    init = model.init()
+    return keyed, _Keyed(init, h(init), eq)
+
+
+Meta = tuple[int, int, Any, Any, int, bool]
+"""Per call entry: (its return entry, bit of the twin it must follow or 0, input,
+output, its own bit, read-only)."""
 
 
 class Search:
@@ -74,10 +89,7 @@ class Search:
     def __init__(self, model: Model, history: list[Operation], *, verbose: bool = False) -> None:
         self.history = history
         self.verbose = verbose
-        self.step = model.step
-        self.wrap = _wrapper(model)
-        self.read_only = getattr(model, "read_only", None)
-        self.state: Any = model.init()
+        self.step, self.state = _keyed_step(model)
         self.lin = 0
         self.calls: list[tuple[int, Any, bool]] = []
         self.cache: set[Any] = set()
@@ -87,9 +99,9 @@ class Search:
         n = len(history)
         self.partial_len = [0] * n
         self.partial_seq: list[list[int] | None] = [None] * n
-        self._thread(history)
+        self._thread(history, model.read_only)
 
-    def _thread(self, history: list[Operation]) -> None:
+    def _thread(self, history: list[Operation], read_only: Callable[..., bool] | None) -> None:
         """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail."""
         order = sorted(
             [(op.call, 0, i) for i, op in enumerate(history)]
@@ -99,29 +111,23 @@ class Search:
         self.tail = size - 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
-        self.mat = [0] * size
         self.op = [-1] * size
-        self.bit = [0] * size
-        self.inp: list[Any] = [None] * size
-        self.out: list[Any] = [None] * size
-        self.need = [0] * size
-        self.ro = [False] * size
-        read_only = self.read_only
+        self.meta: list[Any] = [None] * size  # Meta for call entries, None for returns
         ret_entry = {i: k + 1 for k, (_, kind, i) in enumerate(order) if kind == 1}
-        self._break_symmetry(history, order)
+        need = self._twins(history, order)
         for k, (_, kind, i) in enumerate(order):
-            e = k + 1
-            self.op[e] = i
+            self.op[k + 1] = i
             if kind == 0:
-                self.mat[e] = ret_entry[i]
-                self.bit[e] = 1 << i
-                self.inp[e] = history[i].input
-                self.out[e] = history[i].output
-                self.ro[e] = bool(read_only and read_only(history[i].input, history[i].output))
+                op = history[i]
+                ro = bool(read_only and read_only(op.input, op.output))
+                self.meta[k + 1] = (ret_entry[i], need.get(i, 0), op.input, op.output, 1 << i, ro)
         self.e = self.nxt[0]
 
-    def _break_symmetry(self, history: list[Operation], order: list[tuple[int, int, int]]) -> None:
+    @staticmethod
+    def _twins(history: list[Operation], order: list[tuple[int, int, int]]) -> dict[int, int]:
         """Orders interchangeable operations: each may be linearized only after its twin.
+
+        Returns, for each operation that has an earlier-called twin, the twin's bit.
 
         Two operations are interchangeable when they have equal input and output
         and no call falls between their returns; swapping them in any
@@ -136,7 +142,8 @@ class Search:
             else:
                 block[i] = calls_seen
         last: dict[Any, int] = {}
-        for k, (_, kind, i) in enumerate(order):
+        need: dict[int, int] = {}
+        for _, kind, i in order:
             if kind == 1:
                 continue
             op = history[i]
@@ -146,38 +153,31 @@ class Search:
             except TypeError:  # unhashable input or output: no twins
                 continue
             if twin is not None:
-                self.need[k + 1] = 1 << twin
+                need[i] = 1 << twin
             last[twin_key] = i
+        return need
 
     def run(self, steps: int) -> bool | None:
         """Advances at most `steps` steps; True ok, False illegal, None unfinished."""
         if self.done is not None or self.e == self.tail:
             return self._finish(True) if self.done is None else self.done
-        nxt, prv, mat, bit = self.nxt, self.prv, self.mat, self.bit
-        inp, out, step, wrap, need, ro = (
-            self.inp,
-            self.out,
-            self.step,
-            self.wrap,
-            self.need,
-            self.ro,
-        )
+        nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         for _ in range(steps):
-            m = mat[e]
-            if m:
-                r = need[e]
-                if r and not lin & r:
+            d = meta[e]
+            if d is not None:
+                m, need, i, o, b, ro = d
+                if need and not lin & need:
                     e = nxt[e]
                     continue
-                ok, new_state = step(state, inp[e], out[e])
+                ok, new_state = step(state, i, o)
                 if ok:
-                    new_lin = lin | bit[e]
-                    key = (new_lin, new_state if wrap is None else wrap(new_state))
+                    new_lin = lin | b
+                    key = (new_lin, new_state)
                     if key not in cache:
                         cache.add(key)
-                        calls.append((e, state, ro[e]))
+                        calls.append((e, state, ro))
                         state, lin = new_state, new_lin
                         p, q = prv[e], nxt[e]
                         nxt[p], prv[q] = q, p
@@ -187,7 +187,7 @@ class Search:
                         if e == tail:
                             return self._finish(True)
                         continue
-                    if ro[e]:  # the greedy move was tried already: no alternative helps
+                    if ro:  # the greedy move was tried already: no alternative helps
                         e = m
                         continue
                 e = nxt[e]
@@ -199,8 +199,8 @@ class Search:
             if self.verbose:
                 self._record_partials()
             e, state, forced = calls.pop()
-            lin ^= bit[e]
-            m = mat[e]
+            m, _, _, _, b, _ = meta[e]
+            lin ^= b
             nxt[prv[m]] = m
             prv[nxt[m]] = m
             nxt[prv[e]] = e
@@ -239,6 +239,10 @@ class Search:
                 self.partial_seq = [self.best] * len(self.history)
         return ok
 
+    def cache_bytes(self) -> int:
+        """An estimate of the memory the cache holds."""
+        return len(self.cache) * (_ENTRY_BYTES + len(self.history) // 8)
+
     def info(self) -> PartitionInfo:
         """The verdict and evidence so far (UNKNOWN while unfinished)."""
         if self.done is None:
@@ -255,41 +259,69 @@ class Search:
         return PartitionInfo(self.history, result, list(self.best), illegal, partials)
 
 
+@dataclass
+class _Budget:
+    """Time and memory left, and the slice length that keeps slices near `SLICE_S`."""
+
+    deadline: float | None
+    max_cache_bytes: int
+    quantum: int = 1024
+    cache_bytes: int = 0
+
+    def adapt(self, elapsed_s: float) -> None:
+        if elapsed_s < SLICE_S / 2:
+            self.quantum = min(self.quantum * 2, 1 << 16)
+        elif elapsed_s > SLICE_S * 2:
+            self.quantum = max(self.quantum // 2, 1)
+
+    def run(self, search: Search) -> bool | None:
+        """Runs one slice of `search`, accounting for its time and cache growth."""
+        start, before = time.monotonic(), search.cache_bytes()
+        verdict = search.run(self.quantum)
+        self.adapt(time.monotonic() - start)
+        self.cache_bytes += search.cache_bytes() - before
+        return verdict
+
+    def spent(self) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return True
+        return self.cache_bytes > self.max_cache_bytes
+
+
 def search_partitions(
     model: Model,
     partitions: list[list[Operation]],
     *,
     timeout_s: float | None,
     verbose: bool = False,
-    max_cache: int = DEFAULT_MAX_CACHE,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> tuple[CheckResult, list[PartitionInfo]]:
-    """Checks every partition, interleaving them in slices of `SLICE_STEPS` steps.
+    """Checks every partition, interleaving them in slices of about `SLICE_S` seconds.
 
     Stops at the first illegal partition (unless `verbose`, which runs them all
     to completion, within the same budget). Returns UNKNOWN when `timeout_s`
-    (None or 0: no limit) passes or the caches hold more than `max_cache`
-    configurations before a verdict.
+    (None or 0: no limit) passes, or the caches grow past about
+    `max_cache_bytes`, before a verdict.
     """
     deadline = time.monotonic() + timeout_s if timeout_s else None
+    budget = _Budget(deadline, max_cache_bytes)
     searches = [Search(model, h, verbose=verbose) for h in partitions]
     active = list(range(len(searches)))
     illegal = over = False
     while active and not over and not (illegal and not verbose):
         still: list[int] = []
         for k in active:
-            verdict = searches[k].run(SLICE_STEPS)
+            verdict = budget.run(searches[k])
             if verdict is None:
                 still.append(k)
             elif verdict is False:
                 illegal = True
                 if not verbose:
                     break
-            over = deadline is not None and time.monotonic() > deadline
-            if over or len(searches[k].cache) > max_cache:
-                over = True
+            over = budget.spent()
+            if over:
                 break
         active = still
-        over = over or sum(len(s.cache) for s in searches) > max_cache
     infos = [s.info() for s in searches]
     if any(i.result is CheckResult.ILLEGAL for i in infos):
         return CheckResult.ILLEGAL, infos

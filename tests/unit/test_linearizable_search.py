@@ -120,7 +120,7 @@ def test_a_huge_history_answers_unknown_within_its_budget() -> None:
 
 def test_the_cache_bound_answers_unknown() -> None:
     ops = appends_then_impossible_get("k", 12)
-    assert check_operations(kv(), ops, max_cache=1000) is CheckResult.UNKNOWN
+    assert check_operations(kv(), ops, max_cache_bytes=100_000) is CheckResult.UNKNOWN
 
 
 def test_an_easy_illegal_key_is_not_delayed_by_a_hard_one() -> None:
