@@ -27,7 +27,7 @@ from checkers.linearizable.model import (
     Model,
     Operation,
 )
-from checkers.linearizable.models import make_model
+from checkers.linearizable.models import check_vocabulary, make_model
 from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
@@ -175,6 +175,7 @@ def check(history: Sequence[Op], *, model: str = "cas-register", timeout_s: floa
     try:
         parsed = parse_sibyl_jsonl((dump_op(op) for op in history), "<history>")
         m = make_model(model)
+        check_vocabulary(model, parsed.operations)
         _, info = check_operations_info(m, parsed.operations, timeout_s)
     except ValueError as e:
         return Result(UNKNOWN, stats={"error": str(e)})

@@ -187,26 +187,39 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
     )
 
 
-MODELS: dict[str, Callable[[Any], Model]] = {
-    "cas-register": lambda init: cas_register(init),
-    "register": lambda init: cas_register(init),
-    "etcd-register": lambda init: cas_register(init),
-    "kv": lambda init: kv(),
-    "kv-partitioned": lambda init: kv(),
-    "kv-nopartition": lambda init: kv_nopartition(),
-    "mutex": lambda init: mutex(),
-    "multi-register": lambda init: multi_register(init if isinstance(init, dict) else None),
-}
-"""Model constructors by name (the names of the corpora manifests, plus short aliases).
+_REGISTER = frozenset({"read", "write", "cas"})
+_KV = frozenset({"get", "put", "append"})
+_MUTEX = frozenset({"acquire", "release"})
+_TXN = frozenset({"txn"})
 
-Each takes the initial state (or None for the model's default).
-"""
+MODELS: dict[str, tuple[Callable[[Any], Model], frozenset[str]]] = {
+    "cas-register": (cas_register, _REGISTER),
+    "register": (cas_register, _REGISTER),
+    "etcd-register": (cas_register, _REGISTER),
+    "kv": (lambda init: kv(), _KV),
+    "kv-partitioned": (lambda init: kv(), _KV),
+    "kv-nopartition": (lambda init: kv_nopartition(), _KV),
+    "mutex": (lambda init: mutex(), _MUTEX),
+    "multi-register": (lambda init: multi_register(init if isinstance(init, dict) else None), _TXN),
+}
+"""Models by name (the corpora manifests' names, plus short aliases): a constructor
+taking the initial state (None: the model's default), and the `f`s it understands."""
 
 
 def make_model(name: str, init: Any = None) -> Model:
     """Returns the named model; raises ValueError naming the known models."""
-    try:
-        return MODELS[name](init)
-    except KeyError:
+    if name not in MODELS:
         known = ", ".join(sorted(MODELS))
-        raise ValueError(f"unknown model {name!r}; known models: {known}") from None
+        raise ValueError(f"unknown model {name!r}; known models: {known}")
+    return MODELS[name][0](init)
+
+
+def check_vocabulary(name: str, history: list[Operation]) -> None:
+    """Raises ValueError if the history has operations the named model does not know."""
+    known = MODELS[name][1] if name in MODELS else frozenset()
+    foreign = sorted({op.input[0] for op in history} - known)
+    if foreign:
+        fits = sorted(n for n, (_, fs) in MODELS.items() if {op.input[0] for op in history} <= fs)
+        hint = f"; models that fit: {', '.join(fits)}" if fits else ""
+        raise ValueError(f"model {name!r} understands {', '.join(sorted(known))} operations, "
+                         f"but the history has {', '.join(map(str, foreign))}{hint}")  # fmt: skip

@@ -20,7 +20,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.api import describe_illegal
 from checkers.linearizable.files import parse_initial_state
-from checkers.linearizable.models import MODELS
+from checkers.linearizable.models import MODELS, check_vocabulary
 from checkers.linearizable.parsers import FORMATS
 
 CHECKERS = ("linearizable",)
@@ -54,14 +54,19 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         parsed = load_history(path, args.format)
-        model = make_model(args.model or parsed.suggested_model, parse_initial_state(args.init))
+        name = args.model or parsed.suggested_model
+        model = make_model(name, parse_initial_state(args.init))
+        check_vocabulary(name, parsed.operations)
     except (ParseError, ValueError) as e:
         print(f"sibyl check: {e}", file=sys.stderr)
         return 2
     check = check_operations_verbose if args.verbose else check_operations_info
-    result, info = check(model, parsed.operations, args.timeout)
+    try:
+        result, info = check(model, parsed.operations, args.timeout)
+    except Exception as e:  # noqa: BLE001 - a checker crash is an unknown verdict, not a crash
+        print(f"sibyl check: the checker failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
     info.add_annotations(parsed.annotations)
-    name = args.model or parsed.suggested_model
     print(f"{path}: {result.value} ({len(parsed.operations)} operations, "
           f"{len(info.partitions)} partitions, model {name}, {info.elapsed_s:.3f} s)")  # fmt: skip
     illegal = describe_illegal(model, info)

@@ -112,3 +112,12 @@ def test_the_process_exit_status(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
+
+
+def test_a_model_that_does_not_fit_the_history_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = register_history(tmp_path, 5)
+    assert main(["check", str(path), "--model", "kv"]) == 2
+    err = capsys.readouterr().err
+    assert "understands append, get, put" in err and "models that fit: cas-register" in err
