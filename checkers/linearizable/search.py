@@ -12,6 +12,14 @@ Invariant of the cache (Lowe): a configuration is the set of linearized
 operations (a bitset, held in a Python int) plus the model state. Two paths that
 reach the same configuration have the same future, so each is explored once.
 
+Two reductions keep the verdict and prune the search (both are checked against
+brute force in the tests):
+- twins: operations with equal input and output whose returns have no call
+  between them are interchangeable; they are linearized in call order only.
+- read-only operations (the model's `read_only` hint): one that is legal now
+  is linearized at once, and the search never branches on it, because moving
+  it earlier in any linearization keeps every state.
+
 A `Search` runs in slices of steps, so a scheduler can interleave partitions and
 stop at the first illegal one while a hard partition is still running.
 """
@@ -305,13 +313,15 @@ def search_partitions(
     """
     deadline = time.monotonic() + timeout_s if timeout_s else None
     budget = _Budget(deadline, max_cache_bytes)
-    searches = [Search(model, h, verbose=verbose) for h in partitions]
+    searches: list[Search | None] = [None] * len(partitions)  # built when first scheduled
     active = list(range(len(searches)))
     illegal = over = False
     while active and not over and not (illegal and not verbose):
         still: list[int] = []
         for k in active:
-            verdict = budget.run(searches[k])
+            search = searches[k] or Search(model, partitions[k], verbose=verbose)
+            searches[k] = search
+            verdict = budget.run(search)
             if verdict is None:
                 still.append(k)
             elif verdict is False:
@@ -322,7 +332,10 @@ def search_partitions(
             if over:
                 break
         active = still
-    infos = [s.info() for s in searches]
+    infos = [
+        s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
+        for s, h in zip(searches, partitions)
+    ]
     if any(i.result is CheckResult.ILLEGAL for i in infos):
         return CheckResult.ILLEGAL, infos
     if any(i.result is CheckResult.UNKNOWN for i in infos):

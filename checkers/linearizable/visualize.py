@@ -5,7 +5,7 @@ For each partition the page draws one row per client with a bar per operation
 visible). The longest linearizable prefix is drawn green and numbered in
 linearization order, with the state after each step on hover; the operation
 that could not follow it is red, with a marker at its return (the illegal
-point). Annotations (e.g. nemesis faults) are shaded bands. With a verbose
+point). A line joins the linearization points in order. Annotations (e.g. nemesis faults) are shaded bands. With a verbose
 check, clicking an operation shows the longest partial linearization holding it.
 """
 
@@ -183,10 +183,12 @@ function draw() {
     g.onclick = () => { const j = P.partials.findIndex(p => p.seq.includes(id));
       chosen = j < 0 || chosen === j ? null : j; draw(); };
   });
-  let pts = seq.map(id => { const o = P.ops[id];
-    return [(x(o.s) + x(o.e)) / 2, TOP + row.get(o.c) * ROW + ROW / 2]; });
+  let t = -1;  // linearization points: each at or after its call and the previous point
+  const pts = seq.map(id => { const o = P.ops[id]; t = Math.min(Math.max(t, o.s), o.e);
+    return [x(t), TOP + row.get(o.c) * ROW + ROW / 2]; });
   if (pts.length > 1) el("polyline", {points: pts.map(p => p.join(",")).join(" "), fill: "none",
     stroke: "#1a7f37", "stroke-width": 1.5, opacity: 0.6}, svg);
+  pts.forEach(p => el("circle", {cx: p[0], cy: p[1], r: 3, fill: "#1a7f37"}, svg));
   if (P.illegal !== null && chosen === null) {
     const o = P.ops[P.illegal], xx = x(o.e);
     el("line", {x1: xx, x2: xx, y1: TOP - 16, y2: H, stroke: "#c62828", "stroke-width": 2}, svg);
