@@ -5,8 +5,9 @@ For each partition the page draws one row per client with a bar per operation
 visible). The longest linearizable prefix is drawn green and numbered in
 linearization order, with the state after each step on hover; the operation
 that could not follow it is red, with a marker at its return (the illegal
-point). A line joins the linearization points in order. Annotations (e.g. nemesis faults) are shaded bands. With a verbose
-check, clicking an operation shows the longest partial linearization holding it.
+point). A line joins the linearization points in order. Annotations (e.g.
+nemesis faults) are shaded bands. With a verbose check, clicking an operation
+shows the longest partial linearization holding it.
 """
 
 from __future__ import annotations
