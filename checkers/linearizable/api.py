@@ -17,8 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from checkers.history import Op, dump_op
-from checkers.linearizable.files import parse_sibyl_jsonl
+from checkers.history import Op
+from checkers.linearizable.files import sibyl_operations
 from checkers.linearizable.model import (
     CheckResult,
     Event,
@@ -173,7 +173,7 @@ def check(history: Sequence[Op], *, model: str = "cas-register", timeout_s: floa
     Never raises: malformed histories give an "unknown" Result with the error.
     """
     try:
-        parsed = parse_sibyl_jsonl((dump_op(op) for op in history), "<history>")
+        parsed = sibyl_operations((op, op.index) for op in history)
         m = make_model(model)
         check_vocabulary(model, parsed.operations)
         _, info = check_operations_info(m, parsed.operations, timeout_s)

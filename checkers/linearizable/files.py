@@ -93,22 +93,28 @@ def _numbered(lines: Iterable[str], cursor: list[int]) -> Iterator[str]:
 
 def parse_sibyl_jsonl(lines: Iterable[str], source: str = "<jsonl>") -> ParsedHistory:
     """Reads a Sibyl register history (JSON Lines) into cas-register operations by key."""
+    cursor = [0]
+    try:
+        ops = ((op, cursor[0]) for op in parse_jsonl(_numbered(lines, cursor), source))
+        return sibyl_operations(ops, source)
+    except HistoryError as e:
+        raise ParseError(source, e.line, e.message) from None
+
+
+def sibyl_operations(ops: Iterable[tuple[Op, int]], source: str = "<history>") -> ParsedHistory:
+    """Turns Sibyl `Op`s, each with its line number, into operations and fault annotations."""
     p = _Pairer(source)
     annotations: list[Annotation] = []
     open_faults: dict[Any, tuple[int, str]] = {}
-    cursor = [0]
-    try:
-        for op in parse_jsonl(_numbered(lines, cursor), source):
-            if op.is_nemesis:
-                _nemesis(op, p.time, open_faults, annotations)
-            elif op.f != "replica-read" and op.process != "checker":
-                _jsonl_op(p, op, source, cursor[0])
-    except HistoryError as e:
-        raise ParseError(source, e.line, e.message) from None
-    ops = p.finish()
+    for op, line in ops:
+        if op.is_nemesis:
+            _nemesis(op, p.time, open_faults, annotations)
+        elif op.f != "replica-read" and op.process != "checker":
+            _jsonl_op(p, op, source, line)
+    operations = p.finish()
     for start, label in open_faults.values():
         annotations.append(Annotation(start, p.time, label + " (never stopped)"))
-    return ParsedHistory(ops, "jsonl", "cas-register", annotations)
+    return ParsedHistory(operations, "jsonl", "cas-register", annotations)
 
 
 def detect_format(text: str, source: str = "<history>") -> str:

@@ -77,9 +77,10 @@ class _Pairer:
             prev = self.open[process].line
             raise ParseError(self.source, line, f"process {process!r} invokes again, but its "
                              f"operation from line {prev} has not completed")  # fmt: skip
-        client = self.clients.setdefault(process, len(self.clients))
         if isinstance(process, int) and not isinstance(process, bool):
             client = process
+        else:  # a named process: a negative id, so it never meets a numbered one
+            client = self.clients.setdefault(process, -1 - len(self.clients))
         self.open[process] = _Open(client, inp, self._tick(), line)
         self.fs.add(inp[0])
 
