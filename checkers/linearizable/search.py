@@ -110,60 +110,46 @@ class Search:
         self._thread(history, model.read_only)
 
     def _thread(self, history: list[Operation], read_only: Callable[..., bool] | None) -> None:
-        """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail."""
+        """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail.
+
+        Also orders twins: operations with equal input and output and no call
+        between their returns are interchangeable (swapping two in any
+        linearization gives another with the same states), so each may be
+        linearized only after its earlier-called twin.
+        """
+        n = len(history)
         order = sorted(
             [(op.call, 0, i) for i, op in enumerate(history)]
             + [(op.return_, 1, i) for i, op in enumerate(history)]
         )
-        size = len(order) + 2
+        size = 2 * n + 2
         self.tail = size - 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
         self.op = [-1] * size
-        self.meta: list[Any] = [None] * size  # Meta for call entries, None for returns
-        ret_entry = {i: k + 1 for k, (_, kind, i) in enumerate(order) if kind == 1}
-        need = self._twins(history, order)
-        for k, (_, kind, i) in enumerate(order):
-            self.op[k + 1] = i
-            if kind == 0:
-                op = history[i]
-                ro = bool(read_only and read_only(op.input, op.output))
-                self.meta[k + 1] = (ret_entry[i], need.get(i, 0), op.input, op.output, 1 << i, ro)
-        self.e = self.nxt[0]
-
-    @staticmethod
-    def _twins(history: list[Operation], order: list[tuple[int, int, int]]) -> dict[int, int]:
-        """Orders interchangeable operations: each may be linearized only after its twin.
-
-        Returns, for each operation that has an earlier-called twin, the twin's bit.
-
-        Two operations are interchangeable when they have equal input and output
-        and no call falls between their returns; swapping them in any
-        linearization gives another one with the same states, so the search
-        keeps only the one that linearizes them in call order.
-        """
-        block: dict[int, int] = {}
-        calls_seen = 0
-        for _, kind, i in order:
-            if kind == 0:
-                calls_seen += 1
+        ret_entry, block, calls_seen = [0] * n, [0] * n, 0
+        for k, (_, kind, i) in enumerate(order, 1):
+            self.op[k] = i
+            if kind:
+                ret_entry[i], block[i] = k, calls_seen
             else:
-                block[i] = calls_seen
+                calls_seen += 1
+        self.meta: list[Any] = [None] * size  # Meta for call entries, None for returns
         last: dict[Any, int] = {}
-        need: dict[int, int] = {}
-        for _, kind, i in order:
-            if kind == 1:
+        for k, (_, kind, i) in enumerate(order, 1):
+            if kind:
                 continue
             op = history[i]
+            inp, out = op.input, op.output
+            twin_key = (inp, out, block[i])
             try:
-                twin_key = (op.input, op.output, block[i])
                 twin = last.get(twin_key)
+                last[twin_key] = i
             except TypeError:  # unhashable input or output: no twins
-                continue
-            if twin is not None:
-                need[i] = 1 << twin
-            last[twin_key] = i
-        return need
+                twin = None
+            ro = bool(read_only and read_only(inp, out))
+            self.meta[k] = (ret_entry[i], 0 if twin is None else 1 << twin, inp, out, 1 << i, ro)
+        self.e = self.nxt[0]
 
     def run(self, steps: int) -> bool | None:
         """Advances at most `steps` steps; True ok, False illegal, None unfinished."""
