@@ -251,9 +251,7 @@ def test_bad_toxic_is_400(proxy: toxiproxy.Proxy, toxic: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("body", [b"{", b"not json", b"", b'{"name": '], ids=repr)
-def test_malformed_json_is_400_and_server_keeps_running(
-    server: ServerProcess, body: bytes
-) -> None:
+def test_malformed_json_is_400_and_server_keeps_running(server: ServerProcess, body: bytes) -> None:
     status, answer = raw(server, "POST", "/proxies", body)
     assert status == 400
     assert isinstance(answer["error"], str) and answer["error"]
