@@ -257,16 +257,11 @@ def _siblings(op: Op) -> list[dict[str, Any]]:
 
 
 def _read(inv: Op, comp: Op) -> Read:
+    key = inv.key if inv.key is not None else _key(inv)
+    final = bool(comp.extra.get("final") or inv.extra.get("final"))
+    sibs = _siblings(comp)
     return Read(
-        key=_key(inv),
-        invoke_index=inv.index,
-        index=comp.index,
-        invoke_time=inv.time,
-        time=comp.time,
-        process=inv.process,
-        node=comp.node,
-        siblings=_siblings(comp),
-        final=bool(comp.extra.get("final") or inv.extra.get("final")),
+        key, inv.index, comp.index, inv.time, comp.time, inv.process, comp.node, sibs, final
     )
 
 
@@ -283,34 +278,60 @@ def _outcome(comp: Op | None) -> Outcome:
 def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
     outcome = _outcome(comp)
     cx = comp.extra if comp is not None else inv.extra
-    put = cx.get("put", inv.extra.get("put"))
-    parents = cx.get("parents", inv.extra.get("parents"))
+    put = cx.get("put") or inv.extra.get("put")
+    parents = cx.get("parents")
+    if parents is None:
+        parents = inv.extra.get("parents")
     where = comp.index if comp is not None else inv.index
-    if put is not None and not isinstance(put, str):
+    _check_write(inv, where, outcome, put, parents)
+    if outcome is Outcome.NOT_WRITTEN:
+        put = None
+    if comp is None:
+        return Write(
+            inv.f,
+            _key(inv),
+            inv.value,
+            inv.index,
+            None,
+            inv.time,
+            end_time,
+            inv.process,
+            None,
+            outcome,
+            put,
+            parents or [],
+            None,
+        )
+    return Write(
+        inv.f,
+        _key(inv),
+        inv.value,
+        inv.index,
+        comp.index,
+        inv.time,
+        comp.time,
+        inv.process,
+        comp.node,
+        outcome,
+        put,
+        parents or [],
+        comp.error,
+    )
+
+
+def _check_write(inv: Op, where: int, outcome: Outcome, put: Any, parents: Any) -> None:
+    """Raises HistoryShapeError unless the write's item, put id and parents are well formed."""
+    if put is not None and type(put) is not str:
         raise HistoryShapeError(where, f"'put' must be a string, got {put!r}")
-    if parents is not None and not (
-        isinstance(parents, list) and all(isinstance(p, str) for p in parents)
+    if parents is not None and (
+        type(parents) is not list or not all(type(p) is str for p in parents)
     ):
         raise HistoryShapeError(where, f"'parents' must be a list of put ids, got {parents!r}")
-    if not isinstance(inv.value, int | str) or isinstance(inv.value, bool):
-        raise HistoryShapeError(inv.index, f"{inv.f} value must be an item id, got {inv.value!r}")
+    value = inv.value
+    if type(value) is not int and type(value) is not str:
+        raise HistoryShapeError(inv.index, f"{inv.f} value must be an item id, got {value!r}")
     if outcome is Outcome.OK and (put is None or parents is None):
         raise HistoryShapeError(where, f"acknowledged {inv.f} lacks 'put' or 'parents'")
-    return Write(
-        f=inv.f,
-        key=_key(inv),
-        item=inv.value,
-        invoke_index=inv.index,
-        index=comp.index if comp is not None else None,
-        invoke_time=inv.time,
-        time=comp.time if comp is not None else end_time,
-        process=inv.process,
-        node=comp.node if comp is not None else None,
-        outcome=outcome,
-        put=put if outcome is not Outcome.NOT_WRITTEN else None,
-        parents=parents or [],
-        error=comp.error if comp is not None else None,
-    )
 
 
 def _replica_read(op: Op) -> ReplicaRead:

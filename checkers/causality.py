@@ -26,16 +26,12 @@ puts, bounded by `ancestry_budget_bytes` (beyond it the verdict is "unknown").
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from checkers.budget import Budget
 from checkers.cart_history import (
     CartHistory,
     History,
-    HistoryShapeError,
     Outcome,
     Read,
     Write,
@@ -44,26 +40,7 @@ from checkers.cart_history import (
 from checkers.explain import AnomalySink, explain
 from checkers.result import UNKNOWN, Result, Validity
 from checkers.resurrection import find_resurrections
-
-
-@dataclass
-class Versions:
-    """The causal graph and the per-key ancestry bitsets derived from it."""
-
-    graph: nx.DiGraph
-    puts: dict[str, Write]
-    order: dict[str, list[str]] = field(default_factory=dict)
-    pos: dict[str, int] = field(default_factory=dict)
-    anc: dict[str, int] = field(default_factory=dict)
-
-    def known(self, put: str, key: str) -> bool:
-        """True if `put` was written by some put to `key`."""
-        w = self.puts.get(put)
-        return w is not None and w.key == key
-
-    def precedes(self, u: str, v: str) -> bool:
-        """u ≼ v: u is an ancestor of v or equal to it (both known, same key)."""
-        return bool(self.anc[v] >> self.pos[u] & 1)
+from checkers.version_graph import Versions, build_graph, fill_ancestry
 
 
 def check(
@@ -90,24 +67,25 @@ def check(
 def _check(h: CartHistory, budget: Budget, max_anomalies: int, mem_bytes: int) -> Result:
     sink = AnomalySink(max_anomalies)
     budget.enter("building the version graph")
-    v = build_graph(h, sink)
+    v = build_graph(h)
     stats: dict[str, Any] = {
         "puts": v.graph.number_of_nodes(),
-        "edges": v.graph.number_of_edges(),
+        "edges": v.n_edges,
         "indeterminate_puts": sum(1 for w in v.puts.values() if w.outcome is not Outcome.OK),
+        "ancestry_bytes": v.ancestry_bytes(),
     }
+    for w in v.puts.values():
+        _check_ids(w.parents, w.key, w, v, h, sink, "context")
     reasons: list[str] = []
-    budget.enter("ordering the version graph")
-    cycle = _topological_order(v, h, sink)
-    if cycle:
-        reasons.append("the version graph has a cycle: ancestry checks skipped")
+    if stats["ancestry_bytes"] > mem_bytes:
+        need = stats["ancestry_bytes"]
+        reasons.append(f"ancestry needs {need} bytes > ancestry_budget_bytes={mem_bytes}")
     else:
-        need = sum(len(o) ** 2 // 8 for o in v.order.values())
-        stats["ancestry_bytes"] = need
-        if need > mem_bytes:
-            reasons.append(f"ancestry needs {need} bytes > ancestry_budget_bytes={mem_bytes}")
-        else:
-            _ancestry(v, budget)
+        budget.enter("ordering versions and computing ancestry")
+        cycle = fill_ancestry(v, budget)
+        if cycle:
+            _report_cycle(cycle, v, h, sink)
+            reasons.append("the version graph has a cycle: ancestry checks skipped")
     budget.enter("checking reads")
     _check_reads(v, h, sink, budget, ancestry=not reasons)
     if not reasons:
@@ -121,30 +99,6 @@ def _check(h: CartHistory, budget: Budget, max_anomalies: int, mem_bytes: int) -
     if reasons:
         stats["reason"] = "; ".join(reasons)
     return Result(valid, sink.items, stats)
-
-
-def build_graph(h: CartHistory, sink: AnomalySink) -> Versions:
-    """Returns the version graph: one vertex per put that may have been written.
-
-    A parent that no put to the key wrote is recorded as a ``phantom`` (the get
-    step returned it) and gets no edge; a repeated parent as a ``duplicate``.
-    """
-    puts: dict[str, Write] = {}
-    for w in h.writes:
-        if w.put is None:
-            continue
-        if w.put in puts:
-            raise HistoryShapeError(w.invoke_index, f"put id {w.put!r} is used twice")
-        puts[w.put] = w
-    g: nx.DiGraph = nx.DiGraph()
-    g.add_nodes_from(puts)
-    v = Versions(g, puts)
-    edges: list[tuple[str, str]] = []
-    for w in puts.values():
-        _check_ids(w.parents, w.key, w, v, h, sink, "context")
-        edges.extend((p, str(w.put)) for p in w.parents if v.known(p, w.key))
-    g.add_edges_from(edges)
-    return v
 
 
 def _check_ids(
@@ -170,9 +124,11 @@ def _check_ids(
                 where=where,
             )
         )
+    puts = v.puts
     for p in ids:
-        if not v.known(p, key):
-            other = v.puts.get(p)
+        w = puts.get(p)
+        if w is None or w.key != key:
+            other = w
             sink.add(
                 explain(
                     "phantom",
@@ -187,50 +143,44 @@ def _check_ids(
             )
 
 
-def _topological_order(v: Versions, h: CartHistory, sink: AnomalySink) -> bool:
-    """Fills `v.order` (per key) and `v.pos`; returns True (and records it) on a cycle."""
-    try:
-        order = list(nx.topological_sort(v.graph))
-    except nx.NetworkXUnfeasible:
-        cyc = [u for u, _ in nx.find_cycle(v.graph)]
-        w = v.puts[cyc[0]]
-        t0 = min(v.puts[p].invoke_time for p in cyc)
-        sink.add(
-            explain("cycle", w.key, [v.puts[p] for p in cyc], h.timeline, (t0, w.time), puts=cyc)
-        )
-        return True
-    by_key: dict[str, list[str]] = defaultdict(list)
-    pos = v.pos
-    for p in order:
-        lst = by_key[v.puts[p].key]
-        pos[p] = len(lst)
-        lst.append(p)
-    v.order = dict(by_key)
-    return False
-
-
-def _ancestry(v: Versions, budget: Budget) -> None:
-    """Fills `v.anc`: for each put, the bitset of its ancestors-or-self within its key."""
-    anc, pos, pred = v.anc, v.pos, v.graph.pred
-    for order in v.order.values():
-        for p in order:
-            budget.tick()
-            a = 1 << pos[p]
-            for q in pred[p]:
-                a |= anc[q]
-            anc[p] = a
+def _report_cycle(cycle: list[str], v: Versions, h: CartHistory, sink: AnomalySink) -> None:
+    ws = [v.puts[p] for p in cycle]
+    t0 = min(w.invoke_time for w in ws)
+    t1 = max(w.time for w in ws)
+    sink.add(explain("cycle", ws[0].key, ws, h.timeline, (t0, t1), puts=cycle))
 
 
 def _check_reads(
     v: Versions, h: CartHistory, sink: AnomalySink, budget: Budget, *, ancestry: bool
 ) -> None:
-    """Checks every read for phantoms, duplicates and (with ancestry) dominated siblings."""
-    for r in h.reads:
-        budget.tick()
-        ids = [s["put"] for s in r.siblings]
-        _check_ids(ids, r.key, r, v, h, sink, "read")
+    """Checks every read for phantoms, duplicates and (with ancestry) dominated siblings.
+
+    Also records in `v.seen` each distinct (put, items) version and the first
+    read that showed it.
+    """
+    puts, seen = v.puts, v.seen
+    for n, r in enumerate(h.reads):
+        if not n & 1023:
+            budget.check()
+        key = r.key
+        ids = []
+        suspect = False
+        for s in r.siblings:
+            p = s["put"]
+            ids.append(p)
+            w = puts.get(p)
+            if w is None or w.key != key:
+                suspect = True
+                continue
+            variants = seen.get(p)
+            if variants is None:
+                seen[p] = [(s["items"], r)]
+            elif variants[0][0] is not s["items"] and all(i != s["items"] for i, _ in variants):
+                variants.append((s["items"], r))
+        if suspect or len(ids) > 1:
+            _check_ids(ids, key, r, v, h, sink, "read")
         if ancestry and len(ids) > 1:
-            known = sorted({p for p in ids if v.known(p, r.key)})
+            known = sorted({p for p in ids if v.known(p, key)})
             if len(known) > 1:
                 _check_antichain(known, r, v, h, sink)
 
@@ -281,25 +231,25 @@ def _check_coverage(
     missing = sorted(k for k in acked if k not in finals)
     uncovered = 0
     for key, ws in acked.items():
-        covers = [(r, _cover(v, r)) for r in finals.get(key, [])]
+        covers = _distinct_covers(v, finals.get(key, []))
         for w in ws:
             budget.tick()
             bit = 1 << v.pos[str(w.put)]
-            lacking = [r for r, c in covers if not c & bit]
-            if lacking:
-                uncovered += 1
-                t1 = max(r.time for r in lacking)
-                sink.add(
-                    explain(
-                        "uncovered",
-                        key,
-                        [w, *lacking[:3]],
-                        h.timeline,
-                        (w.invoke_time, t1),
-                        put=w.put,
-                        final_reads=[r.index for r in lacking],
-                    )
+            if all(c & bit for c in covers):
+                continue
+            lacking = [r for c, rs in covers.items() if not c & bit for r in rs]
+            uncovered += 1
+            sink.add(
+                explain(
+                    "uncovered",
+                    key,
+                    [w, *lacking[:3]],
+                    h.timeline,
+                    (w.invoke_time, max(r.time for r in lacking)),
+                    put=w.put,
+                    final_reads=sorted(r.index for r in lacking),
                 )
+            )
     stats["acknowledged_puts"] = sum(len(ws) for ws in acked.values())
     stats["uncovered_puts"] = uncovered
     if missing:
@@ -309,10 +259,13 @@ def _check_coverage(
     return []
 
 
-def _cover(v: Versions, r: Read) -> int:
-    """The bitset of puts ≼ some sibling of read `r`."""
-    cover = 0
-    for s in r.siblings:
-        if v.known(s["put"], r.key):
-            cover |= v.anc[s["put"]]
-    return cover
+def _distinct_covers(v: Versions, reads: list[Read]) -> dict[int, list[Read]]:
+    """Groups reads by their cover: the bitset of puts ≼ some sibling of the read."""
+    out: dict[int, list[Read]] = defaultdict(list)
+    for r in reads:
+        cover = 0
+        for s in r.siblings:
+            if v.known(s["put"], r.key):
+                cover |= v.anc[s["put"]]
+        out[cover].append(r)
+    return out

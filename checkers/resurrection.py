@@ -16,72 +16,72 @@ the parent descends from R) or carries x at all (when it does not).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from checkers.budget import Budget
 from checkers.cart_history import CartHistory, Read, Write
 from checkers.explain import explain
-
-if TYPE_CHECKING:
-    from checkers.causality import Versions
+from checkers.version_graph import Versions
 
 
 def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict[str, Any]]:
     """Returns one ``resurrected`` anomaly per (remove, version) that shows x without cause.
 
-    Needs `v` with ancestry filled in. Each anomaly names the remove, the first
-    read that showed the item again and the version it was in.
+    Needs `v` with ancestry and `v.seen` (the versions reads showed) filled in.
+    Each anomaly names the remove, the version and the first read that showed it.
     """
     removes: dict[str, dict[Any, list[Write]]] = defaultdict(lambda: defaultdict(list))
+    masks: dict[str, int] = defaultdict(int)
     for w in v.puts.values():
-        if w.f == "remove" and _hashable(w.item):
+        if w.f == "remove" and w.put is not None:
             removes[w.key][w.item].append(w)
-    out: list[dict[str, Any]] = []
-    hits: dict[str, dict[tuple[str, str], Read]] = defaultdict(dict)
-    for r in h.reads:
+            masks[w.key] |= 1 << v.pos[w.put]
+    hits: dict[tuple[str, str], Read] = {}
+    for p, variants in v.seen.items():
         budget.tick()
-        by_item = removes.get(r.key)
-        if by_item is None:
+        key = v.puts[p].key
+        if not v.anc[p] & masks.get(key, 0):
             continue
-        for s in r.siblings:
-            p = s["put"]
-            if not v.known(p, r.key):
-                continue
-            for x in by_item.keys() & s["items"]:
+        by_item = removes[key]
+        for items, r in variants:
+            for x in by_item.keys() & items:
                 for rm in by_item[x]:
-                    if v.anc[p] >> v.pos[str(rm.put)] & 1:
-                        hits[r.key].setdefault((str(rm.put), p), r)
+                    if v.precedes(str(rm.put), p):
+                        hits.setdefault((str(rm.put), p), r)
+    return _judge(hits, v, h, budget)
+
+
+def _judge(
+    hits: dict[tuple[str, str], Read], v: Versions, h: CartHistory, budget: Budget
+) -> list[dict[str, Any]]:
+    """Keeps the (remove, version) hits whose version carries the item illegitimately."""
+    out: list[dict[str, Any]] = []
     legit: dict[str, dict[str, bool]] = {}
-    for key, found in hits.items():
-        for (rm_put, p), r in found.items():
-            rm = v.puts[rm_put]
-            if rm_put not in legit:
-                legit[rm_put] = _legit_carriers(v, key, rm.item, rm_put, budget)
-            if not legit[rm_put].get(p, False):
-                out.append(
-                    explain(
-                        "resurrected",
-                        key,
-                        [rm, v.puts[p], r],
-                        h.timeline,
-                        (rm.invoke_time, r.time),
-                        item=rm.item,
-                        remove=rm_put,
-                        version=p,
-                        read=r.index,
-                    )
+    for (rm_put, p), r in sorted(hits.items(), key=lambda kv: kv[1].index):
+        rm = v.puts[rm_put]
+        if rm_put not in legit:
+            legit[rm_put] = _legit_carriers(v, rm.key, rm.item, rm_put, budget)
+        if not legit[rm_put].get(p, False):
+            out.append(
+                explain(
+                    "resurrected",
+                    rm.key,
+                    [rm, v.puts[p], r],
+                    h.timeline,
+                    (rm.invoke_time, r.time),
+                    item=rm.item,
+                    remove=rm_put,
+                    version=p,
+                    read=r.index,
                 )
+            )
     return out
-
-
-def _hashable(x: Any) -> bool:
-    return isinstance(x, int | str | float | bool | type(None))
 
 
 def _legit_carriers(v: Versions, key: str, x: Any, removal: str, budget: Budget) -> dict[str, bool]:
     """For each descendant of `removal`, whether it carries x through a legitimate path."""
     bit = 1 << v.pos[removal]
-    anc, pred, puts = v.anc, v.graph.pred, v.puts
+    anc, pred, puts = v.anc, v.parents, v.puts
     carries: dict[str, bool] = {}
     legit: dict[str, bool] = {}
     for p in v.order[key]:

@@ -1,0 +1,148 @@
+"""The causal graph of versions: one vertex per put, an edge from each parent.
+
+A put's parents are the siblings its get step returned (its context), so an
+edge u → v means v's writer had seen u, and u ≼ v (u is an ancestor of v or
+v itself) is reachability. `build_graph` makes the networkx DiGraph; only
+parents written by some put to the same key get edges (the others are
+phantoms, reported by the caller).
+
+`fill_ancestry` orders each key's puts topologically (a depth-first
+post-order, fast when parents come first in invoke order, as they nearly
+always do) and gives each put the bitset of its ancestors-or-self over that
+order: a Python int whose bit i is the key's i-th put. A key with m puts costs
+m²/8 bytes. A cycle (a put preceding itself) stops it and is returned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from checkers.budget import Budget
+from checkers.cart_history import CartHistory, HistoryShapeError, Read, Write
+
+
+@dataclass
+class Versions:
+    """The graph, the puts by id, and (after `fill_ancestry`) order, positions and bitsets."""
+
+    graph: nx.DiGraph
+    puts: dict[str, Write]
+    parents: dict[str, list[str]] = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)
+    pos: dict[str, int] = field(default_factory=dict)
+    anc: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, list[tuple[list[Any], Read]]] = field(default_factory=dict)
+    n_edges: int = 0
+
+    def known(self, put: str, key: str) -> bool:
+        """True if `put` was written by some put to `key`."""
+        w = self.puts.get(put)
+        return w is not None and w.key == key
+
+    def precedes(self, u: str, v: str) -> bool:
+        """u ≼ v: u is an ancestor of v or equal to it (both known, same key)."""
+        return bool(self.anc[v] >> self.pos[u] & 1)
+
+    def ancestry_bytes(self) -> int:
+        """What `fill_ancestry` would need: the sum over keys of m²/8 for m puts."""
+        sizes: dict[str, int] = defaultdict(int)
+        for w in self.puts.values():
+            sizes[w.key] += 1
+        return sum(m * m // 8 for m in sizes.values())
+
+
+def build_graph(h: CartHistory) -> Versions:
+    """Returns the version graph: one vertex per put that may have been written.
+
+    Raises HistoryShapeError if two writes claim the same put id.
+    """
+    puts: dict[str, Write] = {}
+    for w in h.writes:
+        if w.put is None:
+            continue
+        if w.put in puts:
+            raise HistoryShapeError(w.invoke_index, f"put id {w.put!r} is used twice")
+        puts[w.put] = w
+    g: nx.DiGraph = nx.DiGraph()
+    g.add_nodes_from(puts)
+    v = Versions(g, puts)
+    edges: list[tuple[str, str]] = []
+    parents = v.parents
+    for p, w in puts.items():
+        key = w.key
+        ps = []
+        for q in w.parents:
+            wq = puts.get(q)
+            if wq is not None and wq.key == key and q not in ps:
+                ps.append(q)
+                edges.append((q, p))
+        parents[p] = ps
+    g.add_edges_from(edges)
+    v.n_edges = len(edges)
+    return v
+
+
+def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
+    """Fills `v.order`, `v.pos` and `v.anc`; returns a cycle's put ids if there is one."""
+    anc, parents, puts, pos = v.anc, v.parents, v.puts, v.pos
+    order: dict[str, list[str]] = defaultdict(list)
+    for n, root in enumerate(puts):
+        if not n & 1023:
+            budget.check()
+        if root in anc:
+            continue
+        a = 0
+        for q in parents[root]:
+            aq = anc.get(q)
+            if aq is None:
+                break
+            a |= aq
+        else:  # every parent placed already: the common case, inlined `_place`
+            lst = order[puts[root].key]
+            pos[root] = i = len(lst)
+            lst.append(root)
+            anc[root] = a | 1 << i
+            continue
+        if not _place_tree(v, order, root, budget):
+            return [u for u, _ in nx.find_cycle(v.graph, root)]
+    v.order = dict(order)
+    return None
+
+
+def _place(v: Versions, order: dict[str, list[str]], p: str) -> None:
+    """Appends `p` (all of whose parents are placed) to its key's order; sets its bitset."""
+    lst = order[v.puts[p].key]
+    v.pos[p] = len(lst)
+    lst.append(p)
+    a = 1 << v.pos[p]
+    anc = v.anc
+    for q in v.parents[p]:
+        a |= anc[q]
+    anc[p] = a
+
+
+def _place_tree(v: Versions, order: dict[str, list[str]], root: str, budget: Budget) -> bool:
+    """Places `root` after its unplaced ancestors (iterative DFS); False on a cycle."""
+    anc, parents = v.anc, v.parents
+    stack = [(root, iter(parents[root]))]
+    on_stack = {root}
+    while stack:
+        budget.tick()
+        node, it = stack[-1]
+        for q in it:
+            if q in anc:
+                continue
+            if q in on_stack:
+                return False
+            on_stack.add(q)
+            stack.append((q, iter(parents[q])))
+            break
+        else:
+            stack.pop()
+            on_stack.discard(node)
+            _place(v, order, node)
+    return True
