@@ -34,7 +34,13 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
-"""Output marker: the operation may have taken effect (at any point after its call) or not."""
+"""Output marker: the operation may have taken effect (at any point after its call) or not.
+
+Contract: a model's `step` accepts an operation whose output is UNKNOWN in every
+state (if it did not take effect, it changes nothing). The search relies on it:
+an UNKNOWN operation still open when every other one has returned is optional,
+and is never linearized where it would leave the state as it is.
+"""
 
 
 @dataclass(frozen=True, slots=True)

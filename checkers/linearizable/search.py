@@ -19,6 +19,11 @@ brute force in the tests):
 - read-only operations (the model's `read_only` hint): one that is legal now
   is linearized at once, and the search never branches on it, because moving
   it earlier in any linearization keeps every state.
+- optional operations (output `UNKNOWN`, returning after every call: crashed
+  ones): their returns go last, the search succeeds once only they are left
+  (they can all be appended, the model accepts them anywhere), and it never
+  linearizes one where it would not change the state (appending it instead
+  keeps every state).
 
 A `Search` runs in slices of steps, so a scheduler can interleave partitions and
 stop at the first illegal one while a hard partition is still running.
@@ -31,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
+from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
 SLICE_S = 0.002
 """How long a partition runs before the scheduler moves on (the slice adapts its step count)."""
@@ -118,23 +123,29 @@ class Search:
         linearized only after its earlier-called twin.
         """
         n = len(history)
+        last_call = max((op.call for op in history), default=0)
+        end = max((op.return_ for op in history), default=0)
+        optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
         order = sorted(
             [(op.call, 0, i) for i, op in enumerate(history)]
-            + [(op.return_, 1, i) for i, op in enumerate(history)]
+            + [(end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)]
         )
         size = 2 * n + 2
         self.tail = size - 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
         self.op = [-1] * size
+        self.meta: list[Any] = [
+            None
+        ] * size  # Meta for calls; None, or False if optional, for returns
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         for k, (_, kind, i) in enumerate(order, 1):
             self.op[k] = i
             if kind:
                 ret_entry[i], block[i] = k, calls_seen
+                self.meta[k] = False if kind == 2 else None
             else:
                 calls_seen += 1
-        self.meta: list[Any] = [None] * size  # Meta for call entries, None for returns
         last: dict[Any, int] = {}
         for k, (_, kind, i) in enumerate(order, 1):
             if kind:
@@ -147,7 +158,7 @@ class Search:
                 last[twin_key] = i
             except TypeError:  # unhashable input or output: no twins
                 twin = None
-            ro = bool(read_only and read_only(inp, out))
+            ro = None if optional[i] else bool(read_only and read_only(inp, out))
             self.meta[k] = (ret_entry[i], 0 if twin is None else 1 << twin, inp, out, 1 << i, ro)
         self.e = self.nxt[0]
 
@@ -160,12 +171,15 @@ class Search:
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         for _ in range(steps):
             d = meta[e]
-            if d is not None:
+            if d:
                 m, need, i, o, b, ro = d
                 if need and not lin & need:
                     e = nxt[e]
                     continue
                 ok, new_state = step(state, i, o)
+                if ro is None and new_state == state:  # optional and changes nothing here
+                    e = nxt[e]
+                    continue
                 if ok:
                     new_lin = lin | b
                     key = (new_lin, new_state)
@@ -179,6 +193,7 @@ class Search:
                         nxt[p], prv[q] = q, p
                         e = nxt[0]
                         if e == tail:
+                            self.lin = lin
                             return self._finish(True)
                         continue
                     if ro:  # the greedy move was tried already: no alternative helps
@@ -186,6 +201,9 @@ class Search:
                         continue
                 e = nxt[e]
                 continue
+            if d is False:  # only optional operations are left: append them at the end
+                self.lin = lin
+                return self._finish(True)
             if len(calls) >= best_len:
                 best_len = self._record_best(e)
             if not calls:
@@ -227,6 +245,7 @@ class Search:
         self.done = ok
         if ok:
             self.best = [self.op[c] for c, _, _ in self.calls]
+            self.best += [i for i in range(len(self.history)) if not self.lin >> i & 1]
             self.blocker = None
             if self.verbose:
                 self.partial_len = [len(self.best)] * len(self.history)
