@@ -47,12 +47,14 @@ class Timing:
 
 
 def family_of(corpus: str, row: dict[str, str]) -> str:
+    """Names a row's family: corpus, directory and model."""
     parts = Path(row["path"]).parts
     where = "/".join(parts[1:-1])
     return f"{corpus}:{where}[{row['model']}]"
 
 
 def time_row(corpus: str, row: dict[str, str], repeat: int, timeout_s: float) -> Timing:
+    """Parses a row's history (untimed) and times its check."""
     history = load_history(CORPORA / corpus / row["path"])
     model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
     runs: list[float] = []
@@ -78,6 +80,7 @@ def time_row(corpus: str, row: dict[str, str], repeat: int, timeout_s: float) ->
 
 
 def report(timings: list[Timing]) -> None:
+    """Prints per-family sums, the slowest files and any wrong verdict."""
     fams: dict[str, list[Timing]] = defaultdict(list)
     for t in timings:
         fams[t.family].append(t)
@@ -109,6 +112,7 @@ def _line(name: str, ts: list[Timing]) -> None:
 
 
 def main() -> int:
+    """Times every manifest row; returns 2 if a corpus is missing."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per file (median)")
     ap.add_argument("--timeout", type=float, default=60.0, help="per-check timeout, seconds")

@@ -134,12 +134,15 @@ class Reader:
         self.last_line = text.count("\n") + 1
 
     def at_end(self) -> bool:
+        """True when every token was read."""
         return self.pos >= len(self.tokens)
 
     def peek(self) -> Token | None:
+        """The next token, not consumed; None at the end."""
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
     def next(self, expecting: str) -> Token:
+        """Consumes the next token; at the end, an EdnError saying what was `expecting`."""
         if self.pos >= len(self.tokens):
             raise EdnError(self.last_line, f"unexpected end of input, expected {expecting}")
         tok = self.tokens[self.pos]

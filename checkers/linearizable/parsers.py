@@ -73,6 +73,7 @@ class _Pairer:
         return self.time
 
     def call(self, process: Any, inp: Any, line: int) -> None:
+        """Opens an operation for `process`; an already open one is an error."""
         if process in self.open:
             prev = self.open[process].line
             raise ParseError(self.source, line, f"process {process!r} invokes again, but its "
@@ -91,13 +92,16 @@ class _Pairer:
         return self.open.pop(process)
 
     def complete(self, process: Any, output: Any, line: int, what: str = "completion") -> None:
+        """Closes the open operation of `process` with `output`; none open is an error."""
         o = self._take(process, line, what)
         self.ops.append(Operation(o.client, o.input, o.call, output, self._tick()))
 
     def drop(self, process: Any, line: int) -> None:
+        """Forgets the open operation of `process`: it definitely did not happen."""
         self._take(process, line, ":fail")
 
     def crash(self, process: Any, line: int) -> None:
+        """Leaves the operation of `process` open to the end, with an UNKNOWN output."""
         self.crashed.append(self._take(process, line, ":info"))
 
     def finish(self) -> list[Operation]:
@@ -108,6 +112,7 @@ class _Pairer:
         return self.ops
 
     def suggested_model(self, default: str) -> str:
+        """The model whose operations the history used (`default` for registers)."""
         if self.fs & {"get", "put", "append"}:
             return "kv"
         if self.fs & {"acquire", "release"}:

@@ -282,6 +282,7 @@ class _Budget:
     cache_bytes: int = 0
 
     def adapt(self, elapsed_s: float) -> None:
+        """Halves or doubles the slice length when a slice ran far from `SLICE_S`."""
         if elapsed_s < SLICE_S / 2:
             self.quantum = min(self.quantum * 2, 1 << 16)
         elif elapsed_s > SLICE_S * 2:
@@ -296,6 +297,7 @@ class _Budget:
         return verdict
 
     def spent(self) -> bool:
+        """True once the deadline passed or the caches outgrew their budget."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             return True
         return self.cache_bytes > self.max_cache_bytes

@@ -28,6 +28,7 @@ _STATUS = {CheckResult.OK: 0, CheckResult.ILLEGAL: 1, CheckResult.UNKNOWN: 2}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Registers `sibyl check` (one `--checker` choice today: linearizable)."""
     p = sub.add_parser("check", help="check a history file or run directory")
     p.add_argument("path", help="history file or run directory")
     p.add_argument("--checker", choices=CHECKERS, default="linearizable", help="which checker")
