@@ -60,7 +60,7 @@ _TOKEN = re.compile(
     """,
     re.X | re.S,
 )
-_INT = re.compile(r"[+-]?\d+N?")
+_INT = re.compile(r"[+-]?\d{1,4000}N?")  # longer is an error, not a slow conversion
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
 _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r"}

@@ -99,6 +99,10 @@ def parse_sibyl_jsonl(lines: Iterable[str], source: str = "<jsonl>") -> ParsedHi
         return sibyl_operations(ops, source)
     except HistoryError as e:
         raise ParseError(source, e.line, e.message) from None
+    except ParseError:
+        raise
+    except (ValueError, RecursionError) as e:  # json's limits: huge numbers, deep nesting
+        raise ParseError(source, cursor[0], f"cannot decode the line: {e}") from None
 
 
 def sibyl_operations(ops: Iterable[tuple[Op, int]], source: str = "<history>") -> ParsedHistory:

@@ -72,8 +72,17 @@ class _Pairer:
         self.time += 1
         return self.time
 
+    def _hashable(self, value: Any, line: int) -> None:
+        try:
+            hash(value)
+        except TypeError:
+            raise ParseError(
+                self.source, line, f"values must not contain maps: {value!r:.60}"
+            ) from None
+
     def call(self, process: Any, inp: Any, line: int) -> None:
         """Opens an operation for `process`; an already open one is an error."""
+        self._hashable(inp, line)
         if process in self.open:
             prev = self.open[process].line
             raise ParseError(self.source, line, f"process {process!r} invokes again, but its "
@@ -93,6 +102,7 @@ class _Pairer:
 
     def complete(self, process: Any, output: Any, line: int, what: str = "completion") -> None:
         """Closes the open operation of `process` with `output`; none open is an error."""
+        self._hashable(output, line)
         o = self._take(process, line, what)
         self.ops.append(Operation(o.client, o.input, o.call, output, self._tick()))
 
@@ -125,9 +135,9 @@ class _Pairer:
 # --- Porcupine's etcd logs ----------------------------------------------------------
 
 _ETCD_LINE = re.compile(
-    r"INFO\s+jepsen\.util\s+-\s+(\d+)\s+(:invoke|:ok|:fail|:info)\s+(:read|:write|:cas)\s+(.+?)\s*"
+    r"INFO\s+jepsen\.util\s+-\s+(\d{1,18})\s+(:invoke|:ok|:fail|:info)\s+(:read|:write|:cas)\s+(.+?)\s*"
 )
-_ETCD_VALUE = re.compile(r"nil|-?\d+|\[\s*(-?\d+)\s+(-?\d+)\s*\]|:[\w-]+")
+_ETCD_VALUE = re.compile(r"nil|-?\d{1,18}|\[\s*(-?\d{1,18})\s+(-?\d{1,18})\s*\]|:[\w-]+")
 _ETCD_EXPECTED = ("expected 'INFO  jepsen.util - <process> <:invoke|:ok|:fail|:info> "
                   "<:read|:write|:cas> <value>'")  # fmt: skip
 
@@ -222,12 +232,16 @@ def _edn_input(f: str, op: dict[Any, Any], source: str, line: int) -> Any:
         return (f, key, value)
     if f == "txn":
         return (f, key, _micro_ops(value, source, line))
+    if f in ("put", "append") and not isinstance(value, str):
+        raise ParseError(source, line, f"a :{f} invoke needs a string :value, got {value!r:.60}")
     if f in ("write", "put", "append"):
         return (f, key, value)
     return (f, key, None)
 
 
 def _edn_output(f: str, value: Any, source: str, line: int) -> Any:
+    if f == "get" and not (value is None or isinstance(value, str)):
+        raise ParseError(source, line, f"a :get returns a string or nil, got {value!r:.60}")
     if f in ("read", "get"):
         return UNKNOWN if value is None else value
     if f == "cas":

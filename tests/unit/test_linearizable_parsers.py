@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkers.linearizable import UNKNOWN, CheckResult, ParseError, check_operations
 from checkers.linearizable.edn import EdnError, Keyword, Reader, Symbol
-from checkers.linearizable.files import detect_format, load_history, parse_initial_state
+from checkers.linearizable.files import detect_format, load_history, parse_initial_state, parse_text
 from checkers.linearizable.models import make_model
 
 ETCD_OK = """INFO  jepsen.util - 0\t:invoke\t:write\t1
@@ -236,3 +238,50 @@ def test_initial_states() -> None:
     assert parse_initial_state("{:x 0 :y 0}") == {Keyword("x"): 0, Keyword("y"): 0}
     with pytest.raises(ValueError, match="neither JSON nor EDN"):
         parse_initial_state("{:x")
+
+
+SAMPLES = {
+    "etcd-log": ETCD_OK,
+    "edn": KNOSSOS,
+    "jsonl": jsonl(
+        rec(0, 0, "invoke", "cas", key="a", value=[1, 2]),
+        rec(1, 0, "ok", "read", key="a", siblings=[{"value": 1}]),
+    ),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(SAMPLES)),
+    st.integers(0, 10_000),
+    st.integers(0, 6),
+    st.text(alphabet='[](){}":;,#\\\\ \n\t0123456789-:abcdefinlxy_', max_size=12),
+)
+def test_mangled_input_only_ever_raises_parse_error(fmt: str, at: int, cut: int, junk: str) -> None:
+    text = SAMPLES[fmt]
+    at %= len(text) + 1
+    mangled = text[:at] + junk + text[at + cut :]
+    for f in (fmt, None):
+        try:
+            parsed = parse_text(mangled, f, "fuzz")
+        except ParseError as e:
+            assert e.source == "fuzz" and e.line >= 0
+            continue
+        model = make_model(parsed.suggested_model, 0)
+        assert check_operations(model, parsed.operations, timeout=2) in CheckResult
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text"),
+    [
+        ("edn", "[" + "9" * 5000 + "]"),
+        ("etcd-log", "INFO  jepsen.util - " + "9" * 5000 + "\t:invoke\t:read\tnil\n"),
+        ("jsonl", '{"index": ' + "9" * 5000 + "}\n"),
+        ("jsonl", "[" * 100_000 + "\n"),
+        ("edn", "[{:process 0, :type :invoke, :f :write, :value {:a 1}}]"),
+        ("edn", '[{:process 0, :type :invoke, :f :append, :key "k", :value 3}]'),
+    ],
+)
+def test_pathological_input_is_a_parse_error(fmt: str, text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_text(text, fmt, "odd")
