@@ -67,6 +67,8 @@ class LocalCluster:
     nodes: dict[str, NodeProc]
     settings: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: Extra environment per node name, applied on every start (e.g. libfaketime's file).
+    node_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # --- creation and persistence -------------------------------------------
 
@@ -93,13 +95,15 @@ class LocalCluster:
                 f"no cluster at {path.parent} ({e}); run 'sibyl cluster up'"
             ) from None
         nodes = {n["name"]: NodeProc(**n) for n in raw["nodes"]}
-        return cls(path.parent, nodes, raw.get("settings", {}), raw.get("env", {}))
+        settings, env = raw.get("settings", {}), raw.get("env", {})
+        return cls(path.parent, nodes, settings, env, raw.get("node_env", {}))
 
     def save(self) -> None:
         raw = {
             "nodes": [asdict(n) for n in self.nodes.values()],
             "settings": self.settings,
             "env": self.env,
+            "node_env": self.node_env,
         }
         tmp = self.dir / "cluster.json.tmp"
         tmp.write_text(json.dumps(raw, indent=2))
@@ -129,12 +133,13 @@ class LocalCluster:
     # --- process control ----------------------------------------------------
 
     def start(self, name: str, env: Mapping[str, str] | None = None) -> int:
-        """Starts node `name` in its own session; returns its pid."""
+        """Starts node `name` in its own session (environment: ours, then `self.env`,
+        then `self.node_env[name]`, then `env`); returns its pid."""
         proc = self.nodes[name]
         if proc.pid is not None and pid_alive(proc.pid):
             return proc.pid
         nd = self.node_dir(name)
-        full_env = {**os.environ, **self.env, **(env or {})}
+        full_env = {**os.environ, **self.env, **self.node_env.get(name, {}), **(env or {})}
         with open(nd / "node.log", "ab") as logf:
             p = subprocess.Popen(
                 [sys.executable, "-m", "node", "--config", str(nd / "node.toml")],
