@@ -1,7 +1,13 @@
-"""`sibyl check FILE --checker linearizable`: verdicts as exit codes 0 / 1 / 2."""
+"""`sibyl check FILE --checker linearizable`: verdicts as exit codes 0 / 1 / 2.
+
+Most tests drive the command's own parser (as `harness.cli` registers it), so
+they do not depend on the other commands; the last runs the real `sibyl`
+entry point in a subprocess.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,10 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.commands import check
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+
+
+def main(argv: list[str]) -> int:
+    """Parses `argv` like `sibyl` does for its `check` command and runs it."""
+    parser = argparse.ArgumentParser(prog="sibyl")
+    check.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 def corpus_file(rel: str) -> Path:
