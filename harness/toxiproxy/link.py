@@ -34,25 +34,44 @@ log = logging.getLogger("sibyl.toxiproxy")
 QUEUE_HIGH_BYTES = 256 * 1024
 #: ...and reads again below this many.
 QUEUE_LOW_BYTES = 64 * 1024
+#: Size of a side's first read buffer...
+READ_BUFFER_BYTES = 64 * 1024
+#: ...grown (×4 at a time) up to this size while reads keep filling it (bulk traffic).
+MAX_READ_BUFFER_BYTES = 1024 * 1024
 
 
-class Side(asyncio.Protocol):
+class Side(asyncio.BufferedProtocol):
     """One socket of a link. Reads feed `out` (the half it is the source of); write
-    flow control throttles `into` (the half it is the destination of)."""
+    flow control throttles `into` (the half it is the destination of).
+
+    Reads go into one reusable buffer (no allocation per read; it grows while reads
+    fill it, so only bulk links pay for a large one), handed to the
+    destination transport as a view. The transport may keep that view while it
+    cannot send it all, so every transport's write high-water mark is 0: any unsent
+    byte pauses the reading side until the transport has drained completely, and
+    only then is the buffer filled again."""
 
     def __init__(self, link: Link) -> None:
         self.link = link
         self.transport: asyncio.Transport | None = None
         self.out: Half | None = None
         self.into: Half | None = None
+        self._buffer = memoryview(bytearray(READ_BUFFER_BYTES))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        transport.set_write_buffer_limits(high=0)
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.out is not None:
-            self.out.feed(data)
+            self.out.feed(self._buffer[:nbytes])
+        size = len(self._buffer)
+        if nbytes == size and size < MAX_READ_BUFFER_BYTES:
+            self._buffer = memoryview(bytearray(size * 4))
 
     def eof_received(self) -> bool:
         if self.out is not None:
@@ -107,13 +126,15 @@ class Half:
         self.link.reset()
 
     # -- input --
-    def feed(self, data: bytes) -> None:
-        """Takes bytes read from the source."""
+    def feed(self, view: memoryview) -> None:
+        """Takes bytes read from the source (a view of the source's read buffer,
+        which is reused once the destination has drained)."""
         if self.direct:
             transport = self.dest.transport
             if transport is not None and not self.link.closed:
-                transport.write(data)
+                transport.write(view)
             return
+        data = bytes(view)
         self.queue.append(Chunk(data, self._loop.time()))
         self.queued_bytes += len(data)
         if self.queued_bytes > QUEUE_HIGH_BYTES and not self._queue_full:
@@ -257,7 +278,8 @@ class Link:
         return f"proxy {self.name}"
 
     def connect(self, toxics: list[tuple[int, ToxicSpec]]) -> None:
-        """Joins the two sides once both sockets exist, attaching `toxics` (order, spec)."""
+        """Joins the two sides with a half each way, attaching `toxics` (order, spec).
+        Called when the client is accepted, before the upstream is dialled."""
         self.halves[Stream.UPSTREAM] = Half(self, Stream.UPSTREAM, self.client, self.upstream)
         self.halves[Stream.DOWNSTREAM] = Half(self, Stream.DOWNSTREAM, self.upstream, self.client)
         for order, spec in toxics:

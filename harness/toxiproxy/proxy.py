@@ -114,24 +114,21 @@ class Proxy:
         order = next(self._orders)
         self.toxics[spec.name] = (order, spec)
         for link in self.links.values():
-            if link.halves:
-                link.halves[spec.stream].attach(spec, order)
+            link.halves[spec.stream].attach(spec, order)
 
     def update_toxic(self, spec: ToxicSpec) -> None:
         """Replaces the toxic of the same name, on live links too."""
         order, _ = self.toxics[spec.name]
         self.toxics[spec.name] = (order, spec)
         for link in self.links.values():
-            if link.halves:
-                link.halves[spec.stream].update(spec)
+            link.halves[spec.stream].update(spec)
 
     def remove_toxic(self, name: str) -> None:
         """Removes a toxic; data it held on live links passes on. 404 when absent."""
         spec = self.toxic(name)
         del self.toxics[name]
         for link in self.links.values():
-            if link.halves:
-                link.halves[spec.stream].detach(name)
+            link.halves[spec.stream].detach(name)
 
     def remove_all_toxics(self) -> None:
         for name in list(self.toxics):
@@ -157,6 +154,9 @@ class Proxy:
         link = Link(self.spec.name, self.rng, forget)
         self.links[link_id] = link
         link.client = _ClientSide(link, self)
+        # Join the halves now, before the upstream socket exists, so that nothing it
+        # sends (even at once, even just a FIN) can arrive before there is a pipe.
+        link.connect(sorted(self.toxics.values(), key=lambda item: item[0]))
         return link.client
 
     def _dial(self, link: Link) -> None:
@@ -185,7 +185,6 @@ class Proxy:
             if link.upstream.transport is not None:
                 link.upstream.transport.abort()
             return
-        link.connect(sorted(self.toxics.values(), key=lambda item: item[0]))
         assert link.client.transport is not None
         link.client.transport.resume_reading()
 
@@ -202,8 +201,3 @@ class _ClientSide(Side):
         assert self.transport is not None
         self.transport.pause_reading()
         self.proxy._dial(self.link)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        if not self.link.halves:  # left before the upstream answered
-            self.link.close()

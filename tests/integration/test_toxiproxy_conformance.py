@@ -84,9 +84,10 @@ class EchoServer:
 
 
 class CloserServer:
-    """Accepts and immediately closes every connection."""
+    """Accepts every connection, sends `banner` at once, and closes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, banner: bytes = b"") -> None:
+        self.banner = banner
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -97,7 +98,8 @@ class CloserServer:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            conn.close()
+            with conn:
+                conn.sendall(self.banner)
 
     def close(self) -> None:
         self.listener.close()
@@ -403,6 +405,17 @@ def test_slow_close_delays_close(tp: toxiproxy.Toxiproxy) -> None:
     finally:
         made.destroy()
         closer.close()
+
+
+def test_upstream_that_speaks_first_and_closes_is_relayed(tp: toxiproxy.Toxiproxy) -> None:
+    greeter = CloserServer(banner=b"hello, bye")
+    made = tp.create(upstream=f"127.0.0.1:{greeter.port}", name=f"greeter{next(_names)}")
+    try:
+        with connect(made) as sock:
+            assert b"".join(read_to_eof(sock)) == b"hello, bye"
+    finally:
+        made.destroy()
+        greeter.close()
 
 
 def test_upstream_down_fails_the_client_cleanly(
