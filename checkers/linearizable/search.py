@@ -85,9 +85,10 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-Meta = tuple[int, int, Any, Any, int, bool]
-"""Per call entry: (its return entry, bit of the twin it must follow or 0, input,
-output, its own bit, read-only)."""
+Meta = tuple[int, int, Any, Any, int, bool | None]
+"""Per call entry: (its return entry, 1 + the index of the twin it must follow or 0,
+input, output, its operation's index, read-only: True, False, or None if optional).
+Bits are shifted when needed: a table of them would take O(n^2) memory."""
 
 
 class Search:
@@ -159,7 +160,7 @@ class Search:
             except TypeError:  # unhashable input or output: no twins
                 twin = None
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            self.meta[k] = (ret_entry[i], 0 if twin is None else 1 << twin, inp, out, 1 << i, ro)
+            self.meta[k] = (ret_entry[i], 0 if twin is None else twin + 1, inp, out, i, ro)
         self.e = self.nxt[0]
 
     def run(self, steps: int) -> bool | None:
@@ -172,8 +173,8 @@ class Search:
         for _ in range(steps):
             d = meta[e]
             if d:
-                m, need, i, o, b, ro = d
-                if need and not lin & need:
+                m, twin, i, o, b, ro = d
+                if twin and not lin >> (twin - 1) & 1:
                     e = nxt[e]
                     continue
                 ok, new_state = step(state, i, o)
@@ -181,7 +182,7 @@ class Search:
                     e = nxt[e]
                     continue
                 if ok:
-                    new_lin = lin | b
+                    new_lin = lin | 1 << b
                     key = (new_lin, new_state)
                     if key not in cache:
                         cache.add(key)
@@ -212,7 +213,7 @@ class Search:
                 self._record_partials()
             e, state, forced = calls.pop()
             m, _, _, _, b, _ = meta[e]
-            lin ^= b
+            lin ^= 1 << b
             nxt[prv[m]] = m
             prv[nxt[m]] = m
             nxt[prv[e]] = e
