@@ -307,3 +307,13 @@ def test_the_kv_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     expected = CheckResult.OK if brute_force(kv(), ops) else CheckResult.ILLEGAL
     assert check_operations(kv(), ops) is expected
     assert check_operations(kv_nopartition(), ops) is expected
+
+
+def test_a_long_history_stays_within_its_budget() -> None:
+    ops = sequential_register([(("write", i % 5), 5, 5) for i in range(30_000)])
+    ops.append(Operation(1, ("read", None, None), 10**9, NEVER_WRITTEN, 10**9 + 1))
+    budget = 1.0
+    start = time.monotonic()
+    result = check_operations(cas_register(0), ops, timeout=budget)
+    assert result in (CheckResult.UNKNOWN, CheckResult.ILLEGAL)
+    assert time.monotonic() - start < budget * 1.1 + 1.0
