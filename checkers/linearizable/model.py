@@ -105,7 +105,8 @@ class Model:
       independently (P-compositionality); default: one partition.
     - `init() -> state`; `step(state, input, output) -> (ok, new_state)`, pure.
     - `equal(a, b)` and `hash(state)` must agree (equal states hash equal);
-      defaults: `==` and Python's `hash`.
+      defaults: `==` and Python's `hash`. `hash` is used only with a custom
+      `equal` (with `==`, states are compared as they are).
     - `describe_operation(input, output)` and `describe_state(state)` make text
       for reports and the visualization.
     - `read_only(input, output) -> bool`, an optional hint beyond Porcupine's
