@@ -246,7 +246,8 @@ class Search:
         self.done = ok
         if ok:
             self.best = [self.op[c] for c, _, _ in self.calls]
-            self.best += [i for i in range(len(self.history)) if not self.lin >> i & 1]
+            rest = [i for i in range(len(self.history)) if not self.lin >> i & 1]
+            self.best += sorted(rest, key=lambda i: self.history[i].call)  # optional ones
             self.blocker = None
             if self.verbose:
                 self.partial_len = [len(self.best)] * len(self.history)
