@@ -281,6 +281,11 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     assert verbose is expected
     plain = dataclasses.replace(model, read_only=None)  # no greedy reads
     assert check_operations(plain, ops) is expected
+    result, info = check_operations_info(model, ops)
+    if result is CheckResult.OK:  # the witness is a linearization of every partition
+        for part in info.partitions:
+            assert sorted(part.longest) == list(range(len(part.history)))
+            assert _replays(model, tuple(part.history[i] for i in part.longest))
 
 
 def _kv_op(kind: str, arg: str, out: Any, call: int, length: int, crashed: bool) -> Operation:
