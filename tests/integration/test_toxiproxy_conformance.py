@@ -170,7 +170,7 @@ def recv_exactly(sock: socket.socket, n: int, timeout_s: float = WAIT_S) -> byte
 def read_to_eof(sock: socket.socket, timeout_s: float = WAIT_S) -> list[bytes]:
     """Reads until EOF before the deadline; returns the pieces as received."""
     deadline = time.monotonic() + timeout_s
-    pieces = []
+    pieces: list[bytes] = []
     while True:
         sock.settimeout(max(deadline - time.monotonic(), 0.001))
         piece = sock.recv(65536)
@@ -385,8 +385,8 @@ def test_slicer_splits_writes(proxy: toxiproxy.Proxy) -> None:
     payload = bytes(range(100))
     with connect(proxy) as sock:
         sock.sendall(payload)
-        pieces = []
-        while sum(map(len, pieces)) < len(payload):
+        pieces: list[bytes] = []
+        while sum(len(p) for p in pieces) < len(payload):
             pieces.append(sock.recv(len(payload)))
             assert pieces[-1], "EOF before the sliced payload arrived"
     assert b"".join(pieces) == payload
