@@ -113,6 +113,9 @@ def _check(
     max_cache_bytes: int,
 ) -> tuple[CheckResult, LinearizationInfo]:
     start = time.monotonic()
+    for k, op in enumerate(history):
+        if op.return_ < op.call:
+            raise ValueError(f"operation {k} returns ({op.return_}) before its call ({op.call})")
     assert model.partition is not None
     partitions = [p for p in model.partition(list(history)) if p]
     result, infos = search_partitions(

@@ -322,3 +322,8 @@ def test_a_long_history_stays_within_its_budget() -> None:
     result = check_operations(cas_register(0), ops, timeout=budget)
     assert result in (CheckResult.UNKNOWN, CheckResult.ILLEGAL)
     assert time.monotonic() - start < budget * 1.1 + 1.0
+
+
+def test_an_operation_returning_before_its_call_is_an_error() -> None:
+    with pytest.raises(ValueError, match="returns .* before its call"):
+        check_operations(cas_register(0), [Operation(0, ("read", None, None), 5, 0, 4)])
