@@ -79,7 +79,10 @@ def check_operations(
     *,
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> CheckResult:
-    """Checks `history` against `model`: OK, ILLEGAL, or UNKNOWN if `timeout` s passed first."""
+    """Checks `history` against `model`: OK, ILLEGAL, or UNKNOWN if `timeout` s passed first.
+
+    Raises ValueError for an operation that returns before its call.
+    """
     return _check(model, history, timeout, verbose=False, max_cache_bytes=max_cache_bytes)[0]
 
 
