@@ -136,6 +136,31 @@ class Client:
         """Debug: the node's name, actor, wall clock, view of peers and counters."""
         return await self.call({"t": "status"})
 
+    async def join(
+        self,
+        seed: str | None = None,
+        *,
+        node: str | None = None,
+        addr: str | None = None,
+        weight: int | None = None,
+    ) -> dict[str, Any]:
+        """Membership: with `seed` ("host:port"), this node joins the cluster through that seed
+        (a removed node rejoins); with `node`, this node adds that member (reachable at `addr`).
+        Returns this node's membership view; joining completes asynchronously (see `members`)."""
+        msg: Message = {"t": "join"}
+        for field_name, v in (("seed", seed), ("node", node), ("addr", addr), ("weight", weight)):
+            if v is not None:
+                msg[field_name] = v
+        return await self.call(msg)
+
+    async def leave(self, node: str | None = None) -> dict[str, Any]:
+        """Membership: `node` (default the connected node) leaves; it is tombstoned cluster-wide."""
+        return await self.call({"t": "leave"} if node is None else {"t": "leave", "node": node})
+
+    async def members(self) -> dict[str, Any]:
+        """Membership view: "members" in join order, "tombstones", "history_length", "joining"."""
+        return await self.call({"t": "members"})
+
     async def ping(self) -> str:
         """Returns the node's name."""
         return str((await self.call({"t": "ping"})).get("node"))

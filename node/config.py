@@ -14,6 +14,11 @@ Example::
     name = "n1"
     addr = "127.0.0.1:7001"   # how *this* node reaches n1 (may be a proxy)
     weight = 1
+
+`members` is the membership a node starts with (and its address book, which
+wins over gossiped addresses). `seeds` (member names or "host:port") are the
+nodes it gossips with periodically; a node whose `members` lists only itself
+and whose seeds name some other node joins the cluster through a seed.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ class NodeConfig:
     antientropy_interval_ms: int = 1000
     max_clock_entries: int = 32
     read_repair: bool = True
+    seeds: tuple[str, ...] = ()
+    gossip_interval_ms: int = 500
+    seed_interval_ms: int = 2000
 
     @property
     def ring_members(self) -> list[Member]:
@@ -89,6 +97,8 @@ _INTS = {
     "handoff_interval_ms": (1, 600_000),
     "antientropy_interval_ms": (0, 3_600_000),
     "max_clock_entries": (1, 10_000),
+    "gossip_interval_ms": (1, 600_000),
+    "seed_interval_ms": (1, 3_600_000),
 }
 _CHOICES = {"conflict": ("siblings", "lww"), "quorum": ("sloppy", "strict")}
 
@@ -116,6 +126,23 @@ def _members(src: str, raw: Any) -> tuple[Peer, ...]:
     return tuple(out)
 
 
+def _seeds(src: str, raw: Any, members: tuple[Peer, ...]) -> tuple[str, ...]:
+    """Seeds: each a member name from the table, or a "host:port" address."""
+    what = 'an array of member names or "host:port" strings'
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise ConfigError(f"{src}: field 'seeds' must be {what}, got {raw!r}")
+    names = {m.name for m in members}
+    for s in raw:
+        if s not in names:
+            try:
+                parse_addr(s, "seed")
+            except ConfigError:
+                raise ConfigError(
+                    f"{src}: field 'seeds': {s!r} is neither a member name nor \"host:port\""
+                ) from None
+    return tuple(raw)
+
+
 def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
     """Validates a parsed config; raises ConfigError naming `src` and the field."""
     for key in ("name", "listen", "data_dir", "members"):
@@ -127,7 +154,7 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
     members = _members(src, raw["members"])
     if raw["name"] not in {m.name for m in members}:
         raise ConfigError(f"{src}: 'members' must include this node ({raw['name']!r})")
-    known = {"name", "listen", "data_dir", "members", "read_repair", *_INTS, *_CHOICES}
+    known = {"name", "listen", "data_dir", "members", "read_repair", "seeds", *_INTS, *_CHOICES}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _INTS:
@@ -142,6 +169,8 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
             if not isinstance(value, bool):
                 raise ConfigError(f"{src}: field 'read_repair' must be true or false")
             kwargs[key] = value
+        elif key == "seeds":
+            kwargs[key] = _seeds(src, value, members)
     unknown = sorted(k for k in raw if k not in known)
     if unknown:
         raise ConfigError(f"{src}: unknown field {unknown[0]!r}; known fields: {sorted(known)}")
