@@ -1,0 +1,545 @@
+"""The nemesis: faults as data records, and their execution with verification.
+
+A `Fault` is a plain record (what, when, on whom, with which parameters) that
+round-trips through JSON (`schedule.json`); it is validated when built, so a bad
+kind, shape, parameter or time is refused with a `FaultError` naming the field.
+A `Nemesis` carries faults out on a `LocalCluster` meshed by a `Mesh` (and, for
+clock faults, a `ClockControl`):
+
+* `start(fault)` applies the fault and *verifies* it took effect before it
+  returns the realised details (which links were cut, which pids were killed,
+  the measured skew). If verification fails it raises `NemesisError` and the
+  fault stays in `active`, so `heal_all` still reverts it.
+* `stop(fault)` reverts one fault and verifies the revert.
+* `heal_all()` reverts everything still active, then sweeps (every toxic off
+  every proxy, killed nodes restarted, paused nodes resumed, clocks reset),
+  collecting failures and raising one `NemesisError` at the end.
+
+Always heal: `async with Nemesis(...) as nemesis:` calls `heal_all()` on the way
+out, on errors and on Ctrl-C too (the cancelled task still runs the heal; a
+second Ctrl-C interrupts it). Randomness (which node, which half) comes only
+from the `random.Random` passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+
+from harness import partitions
+from harness.clock import (
+    ClockControl,
+    ClockUnavailable,
+    measure_offset_s,
+    remove_shm,
+    require_libfaketime,
+)
+from harness.cluster import LocalCluster, pid_alive
+from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
+from harness.partitions import Link, Shape, sorted_links
+from harness.toxiproxy import ToxicKind
+
+Details = dict[str, Any]
+
+
+class FaultKind(StrEnum):
+    """What a fault does."""
+
+    PARTITION = "partition"
+    KILL = "kill"
+    PAUSE = "pause"
+    CLOCK = "clock"
+    LATENCY = "latency"
+    BANDWIDTH = "bandwidth"
+
+
+class ClockOp(StrEnum):
+    """What a clock fault does to its targets' wall clocks."""
+
+    BUMP = "bump"  # move by delta_s from the current offset
+    STROBE = "strobe"  # flip between 0 and delta_s every period_ms
+    RESET = "reset"  # back to real time
+
+
+class FaultError(ValueError):
+    """A fault record that cannot be run; the message names the field."""
+
+
+class NemesisError(RuntimeError):
+    """A fault could not be applied, verified or reverted; the message says which."""
+
+
+# --- faults as data ---------------------------------------------------------------
+
+Check = Callable[[str, Any], None]
+
+
+def _number(integer: bool = False, minimum: float | None = None) -> Check:
+    def check(where: str, value: Any) -> None:
+        kinds = (int,) if integer else (int, float)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or not math.isfinite(float(value))
+        ):
+            raise FaultError(f"{where} must be {'an integer' if integer else 'a number'}, "
+                             f"got {value!r}")  # fmt: skip
+        if minimum is not None and float(value) < minimum:
+            raise FaultError(f"{where} must be at least {minimum}, got {value!r}")
+
+    return check
+
+
+def _one_of(values: type[StrEnum]) -> Check:
+    def check(where: str, value: Any) -> None:
+        if value not in {v.value for v in values}:
+            known = ", ".join(v.value for v in values)
+            raise FaultError(f"{where} must be one of {known}, got {value!r}")
+
+    return check
+
+
+def _links(where: str, value: Any) -> None:
+    pairs = isinstance(value, list | tuple) and all(
+        isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(n, str) for n in x)
+        for x in value
+    )
+    if not pairs or not value:
+        raise FaultError(f"{where} must be a non-empty list of [src, dst] pairs, got {value!r}")
+
+
+#: Per kind: parameter -> (required, check). Any other parameter is refused.
+PARAMS: dict[FaultKind, dict[str, tuple[bool, Check]]] = {
+    FaultKind.PARTITION: {"shape": (True, _one_of(Shape)), "links": (False, _links)},
+    FaultKind.KILL: {},
+    FaultKind.PAUSE: {},
+    FaultKind.CLOCK: {"op": (False, _one_of(ClockOp)), "delta_s": (False, _number()),
+                      "period_ms": (False, _number(True, 1))},
+    FaultKind.LATENCY: {"latency_ms": (True, _number(True, 0)),
+                        "jitter_ms": (False, _number(True, 0)), "links": (False, _links)},
+    FaultKind.BANDWIDTH: {"rate_kbps": (True, _number(True, 0)), "links": (False, _links)},
+}  # fmt: skip
+FIELDS = ("id", "kind", "start_s", "end_s", "targets", "params")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: `kind` on `targets` (node names; empty: the nemesis picks) from
+    `start_s` to `end_s` (seconds since the test began), with `params`:
+
+    * partition: `shape` (halves, one, majorities-ring, bridge, one-way) or
+      `links` ([[src, dst], ...]: cut exactly these); targets: the nodes the
+      shape splits (default all);
+    * kill, pause: none (stop restarts / resumes);
+    * clock: `op` (bump, strobe, reset; default bump), `delta_s` (bump, strobe),
+      `period_ms` (strobe, default 200); stop resets the targets' clocks;
+    * latency (`latency_ms`, `jitter_ms`) and bandwidth (`rate_kbps`, KB/s): on
+      what each link's source sends, for every link into or out of a target
+      (client links included), or for explicit `links` ("client" may be a source).
+
+    Construction checks everything that does not need the cluster and raises
+    FaultError naming the field; `check_names` checks the names against it."""
+
+    id: int
+    kind: FaultKind
+    start_s: float
+    end_s: float
+    targets: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"fault {self.id!r}: field"
+        _number(True, 0)(f"{where} 'id'", self.id)
+        _one_of(FaultKind)(f"{where} 'kind'", self.kind)
+        object.__setattr__(self, "kind", FaultKind(self.kind))
+        _number(minimum=0)(f"{where} 'start_s'", self.start_s)
+        _number(minimum=self.start_s)(f"{where} 'end_s' (not before start_s)", self.end_s)
+        if isinstance(self.targets, str) or not all(isinstance(t, str) for t in self.targets):
+            raise FaultError(
+                f"{where} 'targets' must be a list of node names, got {self.targets!r}"
+            )
+        object.__setattr__(self, "targets", tuple(self.targets))
+        if not isinstance(self.params, Mapping):
+            raise FaultError(f"{where} 'params' must be an object, got {self.params!r}")
+        object.__setattr__(self, "params", dict(self.params))
+        self._check_params(where)
+
+    def _check_params(self, where: str) -> None:
+        spec = PARAMS[self.kind]
+        for key in self.params:
+            if key not in spec:
+                raise FaultError(f"{where} 'params.{key}' is not a parameter of a {self.kind} "
+                                 f"fault (allowed: {', '.join(spec) or 'none'})")  # fmt: skip
+        for key, (required, check) in spec.items():
+            if key in self.params:
+                check(f"{where} 'params.{key}'", self.params[key])
+            elif required and not (key == "shape" and "links" in self.params):
+                raise FaultError(f"{where} 'params.{key}' is required for a {self.kind} fault")
+        op = self.params.get("op", ClockOp.BUMP)
+        if self.kind is FaultKind.CLOCK and op != ClockOp.RESET and "delta_s" not in self.params:
+            raise FaultError(f"{where} 'params.delta_s' is required for a clock {op}")
+
+    def check_names(self, nodes: Sequence[str]) -> None:
+        """Raises FaultError naming the field when a target or link end is not one of
+        `nodes` ("client" may be a link's source), or a link joins a node to itself."""
+        known = sorted(nodes)
+        unknown = sorted(set(self.targets) - set(known))
+        if unknown:
+            raise FaultError(f"fault {self.id}: field 'targets' names unknown nodes {unknown} "
+                             f"(known: {known})")  # fmt: skip
+        links = self.params.get("links", ())
+        bad = [[a, b] for a, b in links
+               if a == b or b not in known or (a not in known and a != CLIENT)]  # fmt: skip
+        if bad:
+            raise FaultError(f"fault {self.id}: field 'params.links' has links {bad} with an "
+                             f"unknown node or from a node to itself (known: {known})")  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (as in schedule.json)."""
+        return {"id": self.id, "kind": self.kind.value, "start_s": self.start_s,
+                "end_s": self.end_s, "targets": list(self.targets),
+                "params": json.loads(json.dumps(dict(self.params)))}  # fmt: skip
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Fault:
+        """Reads the JSON form; raises FaultError naming a missing, unknown or bad field."""
+        if not isinstance(d, Mapping):
+            raise FaultError(f"a fault must be a JSON object, got {d!r}")
+        extra = sorted(set(d) - set(FIELDS))
+        missing = [f for f in FIELDS[:4] if f not in d]
+        if extra or missing:
+            what = f"unknown field {extra[0]!r}" if extra else f"field {missing[0]!r} is missing"
+            raise FaultError(f"fault {d.get('id')!r}: {what} (fields: {', '.join(FIELDS)})")
+        targets = d.get("targets", [])
+        if not isinstance(targets, list | tuple):
+            raise FaultError(f"fault {d['id']!r}: field 'targets' must be a list, got {targets!r}")
+        return Fault(d["id"], d["kind"], d["start_s"], d["end_s"], tuple(targets),
+                     d.get("params", {}))  # fmt: skip
+
+
+# --- execution --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the nemesis waits for evidence."""
+
+    silence_s: float = 0.5  # a cut link or a paused/killed node stays silent this long
+    ready_s: float = 20.0  # a healed link or restarted node answers within this
+    clock_slack_s: float = 0.5  # a measured skew may differ from the target by this
+
+
+class Nemesis:
+    """Applies, verifies and reverts faults on one meshed cluster. `active` maps
+    fault ids to the faults in force, with their targets as realised."""
+
+    def __init__(
+        self, cluster: LocalCluster, mesh: Mesh, clock: ClockControl | None,
+        rng: random.Random, timing: Timing = Timing(),
+    ) -> None:  # fmt: skip
+        self.cluster, self.mesh, self.clock, self.rng = cluster, mesh, clock, rng
+        self.timing = timing
+        self.active: dict[int, Fault] = {}
+        self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
+        self.killed: set[str] = set()  # killed by this nemesis and not restarted yet
+
+    async def __aenter__(self) -> Nemesis:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.heal_all()
+
+    async def start(self, fault: Fault) -> Details:
+        """Applies `fault` and verifies it; returns the realised details ("targets",
+        and per kind "links", "pids", "skew_s", "measured_ms"). Raises FaultError for
+        unknown names or an id already active (nothing applied), ClockUnavailable for
+        a clock fault without libfaketime, NemesisError when the fault does not show."""
+        if fault.id in self.active:
+            raise FaultError(f"fault {fault.id}: field 'id' is already active")
+        fault.check_names(list(self.cluster.nodes))
+        if fault.kind is FaultKind.CLOCK and self.clock is None:
+            require_libfaketime()  # raises with the install hint when it is missing
+            raise ClockUnavailable("clock faults need a ClockControl: ClockControl.create("
+                                   "cluster).install() before the nodes start")  # fmt: skip
+        resolved = replace(fault, targets=self._resolve_targets(fault))
+        self.active[fault.id] = resolved
+        starts: dict[FaultKind, Callable[[Fault], Awaitable[Details]]] = {
+            FaultKind.PARTITION: self._start_partition, FaultKind.KILL: self._start_kill,
+            FaultKind.PAUSE: self._start_pause, FaultKind.CLOCK: self._start_clock,
+            FaultKind.LATENCY: self._start_slow, FaultKind.BANDWIDTH: self._start_slow,
+        }  # fmt: skip
+        return {"targets": list(resolved.targets), **await starts[fault.kind](resolved)}
+
+    async def stop(self, fault: Fault) -> Details:
+        """Reverts the active fault with `fault.id` and verifies the revert; returns
+        details. A fault that is not active is left alone ({"active": False})."""
+        resolved = self.active.get(fault.id)
+        if resolved is None:
+            return {"active": False}
+        stops: dict[FaultKind, Callable[[Fault], Awaitable[Details]]] = {
+            FaultKind.PARTITION: self._stop_toxics, FaultKind.KILL: self._stop_kill,
+            FaultKind.PAUSE: self._stop_pause, FaultKind.CLOCK: self._stop_clock,
+            FaultKind.LATENCY: self._stop_toxics, FaultKind.BANDWIDTH: self._stop_toxics,
+        }  # fmt: skip
+        details = await stops[resolved.kind](resolved)
+        del self.active[fault.id]
+        self.links.pop(fault.id, None)
+        return {"targets": list(resolved.targets), **details}
+
+    async def heal_all(self) -> None:
+        """Reverts every active fault (newest first), then removes every toxic, resumes
+        paused nodes, restarts nodes this nemesis killed, resets every clock, and
+        checks that every proxy is clean and every running node answers through its
+        client proxy. Idempotent. Every step runs even if an earlier one failed; the
+        failures are raised together as one NemesisError at the end."""
+        errors: list[str] = []
+        for fault in sorted(self.active.values(), key=lambda f: (f.start_s, f.id), reverse=True):
+            await _collect(errors, f"stop fault {fault.id} ({fault.kind})", self.stop(fault))
+        self.active.clear()
+        self.links.clear()
+        await _collect(errors, "reset proxies", asyncio.to_thread(self.mesh.reset))
+        for name in [n for n, proc in self.cluster.nodes.items() if proc.paused]:
+            await _collect(errors, f"resume {name}", asyncio.to_thread(self.cluster.resume, name))
+        for name in sorted(self.killed):
+            await _collect(errors, f"restart {name}", self._restart(name))
+        if self.clock is not None:
+            await _collect(errors, "reset clocks", _now(self.clock.reset))
+        await _collect(errors, "final check", self._check_healed())
+        if errors:
+            raise NemesisError("heal_all could not restore everything: " + "; ".join(errors))
+
+    def _resolve_targets(self, fault: Fault) -> tuple[str, ...]:
+        """The fault's own targets, else: every node for a partition, the nodes of its
+        explicit links, or one node picked with the rng (not one already killed)."""
+        if fault.targets:
+            return tuple(sorted(set(fault.targets)))
+        nodes = sorted(self.cluster.nodes)
+        if "links" in fault.params:
+            return tuple(sorted({n for link in fault.params["links"] for n in link} - {CLIENT}))
+        if fault.kind is FaultKind.PARTITION:
+            return tuple(nodes)
+        return (self.rng.choice([n for n in nodes if n not in self.killed] or nodes),)
+
+    def _running(self, name: str) -> bool:
+        proc = self.cluster.nodes[name]
+        return proc.pid is not None and not proc.paused and pid_alive(proc.pid)
+
+    # --- links: partitions, latency, bandwidth ----------------------------------------
+
+    async def _start_partition(self, fault: Fault) -> Details:
+        if "links" in fault.params:
+            cut = frozenset((a, b) for a, b in fault.params["links"])
+        else:
+            cut = partitions.cut_for(fault.params["shape"], list(fault.targets), self.rng)
+        self.links[fault.id] = cut
+        await asyncio.to_thread(self.mesh.cut, cut, _tag(fault))
+        passing = await leaking(self.mesh, cut, self.timing.silence_s)
+        if passing:
+            raise NemesisError(f"fault {fault.id}: links still pass traffic when cut: {passing}")
+        return {"links": sorted_links(cut)}
+
+    async def _start_slow(self, fault: Fault) -> Details:
+        links = self._slow_links(fault)
+        self.links[fault.id] = links
+        p = fault.params
+        if fault.kind is FaultKind.LATENCY:
+            kind, attrs = (
+                ToxicKind.LATENCY,
+                {"latency": p["latency_ms"], "jitter": p.get("jitter_ms", 0)},
+            )
+        else:
+            kind, attrs = ToxicKind.BANDWIDTH, {"rate": p["rate_kbps"]}
+        await asyncio.to_thread(self.mesh.add_toxic, links, _tag(fault), kind, attrs)
+        await self._check_tagged(fault, links, present=True)
+        details: Details = {"links": sorted_links(links)}
+        if fault.kind is FaultKind.LATENCY:
+            details["measured_ms"] = await self._verify_latency(fault, links)
+        return details
+
+    def _slow_links(self, fault: Fault) -> frozenset[Link]:
+        if "links" in fault.params:
+            return frozenset((a, b) for a, b in fault.params["links"])
+        return frozenset(link for link in self.mesh.proxies if set(fault.targets) & set(link))
+
+    async def _verify_latency(self, fault: Fault, links: frozenset[Link]) -> float | None:
+        """Times one ping through a slowed link (a client link if there is one) whose
+        node runs: it must take at least latency - jitter. None if no node runs."""
+        usable = sorted((x for x in links if self._running(x[1])), key=lambda x: x[0] != CLIENT)
+        if not usable:
+            return None
+        floor_s = (fault.params["latency_ms"] - fault.params.get("jitter_ms", 0)) / 1000
+        took = await ping_s(self.mesh.link_addr(usable[0]), self.timing.ready_s + 2 * floor_s)
+        if took < floor_s:
+            raise NemesisError(f"fault {fault.id}: a ping through {usable[0]} took "
+                               f"{took * 1000:.0f} ms, under the {floor_s * 1000:.0f} ms "
+                               "the latency toxic should add")  # fmt: skip
+        return round(took * 1000, 1)
+
+    async def _check_tagged(self, fault: Fault, links: frozenset[Link], present: bool) -> None:
+        tagged = await asyncio.to_thread(self.mesh.tagged, _tag(fault), links)
+        wrong = [link for link, has in tagged.items() if has != present]
+        if wrong:
+            state = "missing" if present else "still present"
+            raise NemesisError(f"fault {fault.id}: toxics {state} on links {wrong}")
+
+    async def _stop_toxics(self, fault: Fault) -> Details:
+        links = self.links.get(fault.id, frozenset())
+        await asyncio.to_thread(self.mesh.remove_tagged, _tag(fault), links)
+        await self._check_tagged(fault, links, present=False)
+        if fault.kind is FaultKind.PARTITION:
+            others = [v for k, v in self.links.items()
+                      if k != fault.id and self.active[k].kind is FaultKind.PARTITION]  # fmt: skip
+            healed = links - frozenset().union(*others)
+            addrs = {x: self.mesh.link_addr(x) for x in healed if self._running(x[1])}
+            dead = await silent(addrs, self.timing.ready_s)
+            if dead:
+                raise NemesisError(f"fault {fault.id}: healed links still silent: {dead}")
+        return {"links": sorted_links(links)}
+
+    # --- processes --------------------------------------------------------------------
+
+    async def _start_kill(self, fault: Fault) -> Details:
+        pids = {name: self.cluster.nodes[name].pid for name in fault.targets}
+        for name, pid in pids.items():
+            self.killed.add(name)
+            await asyncio.to_thread(self.cluster.kill, name)
+            if pid is not None and pid_alive(pid):
+                raise NemesisError(f"fault {fault.id}: {name} (pid {pid}) survived kill -9")
+            if pid is not None and self.clock is not None:
+                remove_shm(pid)
+        await self._verify_down(fault)
+        return {"pids": pids}
+
+    async def _stop_kill(self, fault: Fault) -> Details:
+        return {"pids": {name: await self._restart(name) for name in fault.targets}}
+
+    async def _restart(self, name: str) -> int:
+        """Starts a node this nemesis killed and waits until it answers."""
+        pid = await asyncio.to_thread(self.cluster.start, name)
+        self.killed.discard(name)
+        if self.clock is not None:
+            self.clock.track()
+        if await silent({name: self.cluster.addr(name)}, self.timing.ready_s):
+            log = self.cluster.node_dir(name) / "node.log"
+            raise NemesisError(f"{name} (pid {pid}) does not answer after restart; see {log}")
+        return pid
+
+    async def _start_pause(self, fault: Fault) -> Details:
+        for name in fault.targets:
+            await asyncio.to_thread(self.cluster.pause, name)
+        deadline = time.monotonic() + self.timing.silence_s
+        while running := [n for n in fault.targets if not _stopped(self.cluster.nodes[n].pid)]:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)  # polling /proc until the signal lands
+        if running:
+            raise NemesisError(f"fault {fault.id}: nodes still run after SIGSTOP: {running}")
+        await self._verify_down(fault)
+        return {"pids": {n: self.cluster.nodes[n].pid for n in fault.targets}}
+
+    async def _verify_down(self, fault: Fault) -> None:
+        targets = list(fault.targets)
+        probes = [answers(self.cluster.addr(n), self.timing.silence_s) for n in targets]
+        awake = [n for n, ok in zip(targets, await asyncio.gather(*probes)) if ok]
+        if awake:
+            raise NemesisError(f"fault {fault.id}: nodes still answer a ping: {awake}")
+
+    async def _stop_pause(self, fault: Fault) -> Details:
+        for name in fault.targets:
+            await asyncio.to_thread(self.cluster.resume, name)
+        addrs = {n: self.cluster.addr(n) for n in fault.targets if self._running(n)}
+        dead = await silent(addrs, self.timing.ready_s)
+        if dead:
+            raise NemesisError(f"fault {fault.id}: resumed nodes do not answer: {dead}")
+        return {}
+
+    # --- clocks -----------------------------------------------------------------------
+
+    async def _start_clock(self, fault: Fault) -> Details:
+        assert self.clock is not None
+        op = ClockOp(fault.params.get("op", ClockOp.BUMP))
+        delta_s = float(fault.params.get("delta_s", 0.0))
+        for name in fault.targets:
+            if op is ClockOp.BUMP:
+                self.clock.bump(name, delta_s)
+            elif op is ClockOp.STROBE:
+                period_s = fault.params.get("period_ms", 200) / 1000
+                duration_s = (fault.end_s - fault.start_s) or 3600.0
+                self.clock.start_strobe(name, (0.0, delta_s), period_s, duration_s)
+            else:
+                self.clock.reset([name])
+        expected = {n: (0.0, delta_s) if op is ClockOp.STROBE else (self.clock.offset_s(n),)
+                    for n in fault.targets}  # fmt: skip
+        return {"op": op.value, "skew_s": await self._verify_clocks(fault, expected)}
+
+    async def _stop_clock(self, fault: Fault) -> Details:
+        assert self.clock is not None
+        self.clock.reset(fault.targets)
+        return {"skew_s": await self._verify_clocks(fault, {n: (0.0,) for n in fault.targets})}
+
+    async def _verify_clocks(
+        self, fault: Fault, expected: Mapping[str, tuple[float, ...]]
+    ) -> dict[str, float | None]:
+        """Each running target's wall clock, as its `status()` reports it, must be within
+        the slack of one of its expected offsets; down nodes read None (unverified)."""
+        measured: dict[str, float | None] = {}
+        for name, allowed in expected.items():
+            if not self._running(name):
+                measured[name] = None
+                continue
+            skew = await measure_offset_s(*self.cluster.addr(name), timeout_s=self.timing.ready_s)
+            measured[name] = round(skew, 3)
+            if min(abs(skew - a) for a in allowed) > self.timing.clock_slack_s:
+                slack_s = self.timing.clock_slack_s
+                raise NemesisError(f"fault {fault.id}: {name}'s wall clock is {skew:+.3f} s off, "
+                                   f"expected one of {allowed} ± {slack_s} s")  # fmt: skip
+        return measured
+
+    async def _check_healed(self) -> None:
+        dirty = await asyncio.to_thread(self.mesh.dirty)
+        if dirty:
+            raise NemesisError(f"proxies not clean after reset: {dirty}")
+        addrs = {n: self.mesh.client_addr(n) for n in self.cluster.nodes if self._running(n)}
+        dead = await silent(addrs, self.timing.ready_s)
+        if dead:
+            raise NemesisError(f"nodes do not answer through their client proxies: {dead}")
+
+
+def _tag(fault: Fault) -> str:
+    """The prefix of the toxics that belong to `fault`."""
+    return f"f{fault.id}"
+
+
+def _stopped(pid: int | None) -> bool:
+    """True when process `pid` is stopped (state T in /proc) or gone."""
+    if pid is None:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("R", "S", "D")
+
+
+async def _now(fn: Callable[[], object]) -> None:
+    """Runs a quick synchronous step on the loop's thread (as a heal step)."""
+    fn()
+
+
+async def _collect(errors: list[str], what: str, step: Awaitable[object]) -> None:
+    """Awaits one heal step; a failure is recorded in `errors` instead of raised."""
+    try:
+        await step
+    except Exception as e:  # noqa: BLE001 - heal_all must try every step
+        errors.append(f"{what}: {type(e).__name__}: {e}")
