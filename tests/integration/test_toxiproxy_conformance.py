@@ -325,6 +325,35 @@ def test_timeout_zero_stalls_until_removed(proxy: toxiproxy.Proxy, echo: EchoSer
         assert recv_exactly(sock, 4) == b"held"
 
 
+def test_toxics_apply_to_live_connections(proxy: toxiproxy.Proxy, echo: EchoServer) -> None:
+    with connect(proxy) as sock:
+        assert round_trip_s(sock) < WAIT_S
+        proxy.add_toxic(type="latency", name="slow", attributes={"latency": LATENCY_MS})
+        assert round_trip_s(sock) >= LATENCY_MS / 1000
+        proxy.add_toxic(type="timeout", name="cut", stream="upstream", attributes={"timeout": 0})
+        echo.drain()
+        sock.sendall(b"during")
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(16)
+        assert echo.arrivals.empty()
+        proxy.destroy_toxic("cut")
+        proxy.destroy_toxic("slow")
+        assert recv_exactly(sock, 6) == b"during"
+        assert round_trip_s(sock) < WAIT_S
+
+
+def test_update_toxic_applies_to_live_connections(
+    server: ServerProcess, proxy: toxiproxy.Proxy
+) -> None:
+    proxy.add_toxic(type="latency", name="lat", attributes={"latency": 0})
+    with connect(proxy) as sock:
+        assert round_trip_s(sock) < WAIT_S
+        body = json.dumps({"attributes": {"latency": LATENCY_MS}}).encode()
+        assert raw(server, "PATCH", f"/proxies/{proxy.name}/toxics/lat", body)[0] == 200
+        assert round_trip_s(sock) >= LATENCY_MS / 1000
+
+
 def test_timeout_closes_after_its_delay(proxy: toxiproxy.Proxy) -> None:
     proxy.add_toxic(type="timeout", attributes={"timeout": 300})
     start = time.monotonic()
@@ -485,3 +514,42 @@ def test_silent_server_times_out_with_a_clear_error() -> None:
         start = time.monotonic()
         assert not client.running()
         assert time.monotonic() - start < WAIT_S
+
+
+# -- replay --
+
+
+def _toxicity_pattern(seed: int, upstream_port: int, connections: int) -> list[bool]:
+    """Which of `connections` successive connections a 50% limit_data toxic hit."""
+    proc = start_server(seed=seed, prefer_real=False)
+    try:
+        made = proc.client.create_proxy("replay", f"127.0.0.1:{upstream_port}")
+        proc.client.add_toxic("replay", "limit_data", toxicity=0.5, attributes={"bytes": 1})
+        pattern = []
+        for _ in range(connections):
+            with socket.create_connection(("127.0.0.1", made.listen_port), timeout=WAIT_S) as sock:
+                sock.sendall(b"abc")
+                pattern.append(b"".join(read_to_eof_after(sock, 3)) == b"a")
+        return pattern
+    finally:
+        proc.stop()
+
+
+def read_to_eof_after(sock: socket.socket, n: int) -> list[bytes]:
+    """Reads up to n bytes, stopping early at EOF (then closes our side)."""
+    sock.settimeout(WAIT_S)
+    pieces: list[bytes] = []
+    while sum(len(p) for p in pieces) < n:
+        piece = sock.recv(n)
+        if not piece:
+            break
+        pieces.append(piece)
+    return pieces
+
+
+def test_same_seed_replays_toxicity(server: ServerProcess, echo: EchoServer) -> None:
+    if server.kind is not ServerKind.SIBYL:
+        pytest.skip("the real toxiproxy-server ignores its seed")
+    first = _toxicity_pattern(11, echo.port, 10)
+    assert first == _toxicity_pattern(11, echo.port, 10)
+    assert any(first) and not all(first)  # seed 11 mixes both outcomes
