@@ -127,24 +127,23 @@ class Search:
         last_call = max((op.call for op in history), default=0)
         end = max((op.return_ for op in history), default=0)
         optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
-        order = sorted(
-            [(op.call, 0, i) for i, op in enumerate(history)]
-            + [(end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)]
-        )
+        entries = [(op.call, 0, i) for i, op in enumerate(history)]
+        entries += [
+            (end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)
+        ]
+        order = sorted(entries)
         size = 2 * n + 2
         self.tail = size - 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
-        self.op = [-1] * size
-        self.meta: list[Any] = [
-            None
-        ] * size  # Meta for calls; None, or False if optional, for returns
+        op_of = [-1] * size
+        meta: list[Any] = [None] * size  # Meta for calls; None, or False if optional, for returns
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         for k, (_, kind, i) in enumerate(order, 1):
-            self.op[k] = i
+            op_of[k] = i
             if kind:
                 ret_entry[i], block[i] = k, calls_seen
-                self.meta[k] = False if kind == 2 else None
+                meta[k] = False if kind == 2 else None
             else:
                 calls_seen += 1
         last: dict[Any, int] = {}
@@ -155,12 +154,13 @@ class Search:
             inp, out = op.input, op.output
             twin_key = (inp, out, block[i])
             try:
-                twin = last.get(twin_key)
+                twin = last.get(twin_key, -1)
                 last[twin_key] = i
             except TypeError:  # unhashable input or output: no twins
-                twin = None
+                twin = -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            self.meta[k] = (ret_entry[i], 0 if twin is None else twin + 1, inp, out, i, ro)
+            meta[k] = (ret_entry[i], twin + 1, inp, out, i, ro)
+        self.op, self.meta = op_of, meta
         self.e = self.nxt[0]
 
     def run(self, steps: int) -> bool | None:
