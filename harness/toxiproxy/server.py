@@ -59,7 +59,8 @@ def load_config(path: Path) -> list[ProxySpec]:
     try:
         return parse_populate(body)
     except ApiError as exc:
-        raise ConfigError(f"config file {path}: {exc.message}") from None
+        detail = exc.message.removeprefix("bad request body: ")
+        raise ConfigError(f"config file {path}: {detail}") from None
 
 
 class ToxiproxyServer:
