@@ -121,10 +121,11 @@ def _check(
             raise ValueError(f"operation {k} returns ({op.return_}) before its call ({op.call})")
     assert model.partition is not None
     partitions = [p for p in model.partition(list(history)) if p]
-    result, infos = search_partitions(
+    result, infos, reason = search_partitions(
         model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
-    return result, LinearizationInfo(result, infos, elapsed_s=time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    return result, LinearizationInfo(result, infos, elapsed_s=elapsed, unknown_reason=reason)
 
 
 _VALIDITY: dict[CheckResult, Validity] = {

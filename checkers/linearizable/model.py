@@ -235,6 +235,8 @@ class LinearizationInfo:
     partitions: list[PartitionInfo]
     annotations: list[Annotation] = field(default_factory=list)
     elapsed_s: float = 0.0
+    unknown_reason: str = ""
+    """Why the result is UNKNOWN: "timeout" or "memory" (the cache budget)."""
 
     def add_annotations(self, annotations: Sequence[Annotation]) -> None:
         """Adds intervals (e.g. nemesis faults) to draw over the history."""

@@ -298,11 +298,11 @@ class _Budget:
         self.cache_bytes += search.cache_bytes() - before
         return verdict
 
-    def spent(self) -> bool:
-        """True once the deadline passed or the caches outgrew their budget."""
+    def spent(self) -> str:
+        """Why the budget is spent ("timeout", "memory"), or "" while it lasts."""
         if self.deadline is not None and time.monotonic() > self.deadline:
-            return True
-        return self.cache_bytes > self.max_cache_bytes
+            return "timeout"
+        return "memory" if self.cache_bytes > self.max_cache_bytes else ""
 
 
 def search_partitions(
@@ -312,19 +312,20 @@ def search_partitions(
     timeout_s: float | None,
     verbose: bool = False,
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-) -> tuple[CheckResult, list[PartitionInfo]]:
+) -> tuple[CheckResult, list[PartitionInfo], str]:
     """Checks every partition, interleaving them in slices of about `SLICE_S` seconds.
 
     Stops at the first illegal partition (unless `verbose`, which runs them all
     to completion, within the same budget). Returns UNKNOWN when `timeout_s`
     (None or 0: no limit) passes, or the caches grow past about
-    `max_cache_bytes`, before a verdict.
+    `max_cache_bytes`, before a verdict; the third value then says which
+    ("timeout" or "memory").
     """
     deadline = time.monotonic() + timeout_s if timeout_s else None
     budget = _Budget(deadline, max_cache_bytes)
     searches: list[Search | None] = [None] * len(partitions)  # built when first scheduled
     active = list(range(len(searches)))
-    illegal = over = False
+    illegal, over = False, ""
     while active and not over and not (illegal and not verbose):
         still: list[int] = []
         for k in active:
@@ -346,7 +347,7 @@ def search_partitions(
         for s, h in zip(searches, partitions)
     ]
     if any(i.result is CheckResult.ILLEGAL for i in infos):
-        return CheckResult.ILLEGAL, infos
+        return CheckResult.ILLEGAL, infos, ""
     if any(i.result is CheckResult.UNKNOWN for i in infos):
-        return CheckResult.UNKNOWN, infos
-    return CheckResult.OK, infos
+        return CheckResult.UNKNOWN, infos, over
+    return CheckResult.OK, infos, ""

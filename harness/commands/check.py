@@ -74,7 +74,8 @@ def _run(args: argparse.Namespace) -> int:
     if illegal is not None:
         print(illegal)
     if result is CheckResult.UNKNOWN:
-        print(f"no verdict within {args.timeout} s")
+        why = "the cache outgrew its memory budget" if info.unknown_reason == "memory" else ""
+        print(why or f"no verdict within {args.timeout} s")
     if args.html:
         out = visualize(model, info, args.html, title=path.name)
         print(f"visualization: {out}")

@@ -121,6 +121,8 @@ def test_a_huge_history_answers_unknown_within_its_budget() -> None:
 def test_the_cache_bound_answers_unknown() -> None:
     ops = appends_then_impossible_get("k", 12)
     assert check_operations(kv(), ops, max_cache_bytes=100_000) is CheckResult.UNKNOWN
+    result, info = check_operations_verbose(kv(), ops, max_cache_bytes=100_000)
+    assert result is CheckResult.UNKNOWN and info.unknown_reason == "memory"
 
 
 def test_an_easy_illegal_key_is_not_delayed_by_a_hard_one() -> None:
