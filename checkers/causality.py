@@ -232,10 +232,13 @@ def _check_coverage(
     uncovered = 0
     for key, ws in acked.items():
         covers = _distinct_covers(v, finals.get(key, []))
+        common = -1
+        for c in covers:
+            common &= c
+        budget.tick()
         for w in ws:
-            budget.tick()
             bit = 1 << v.pos[str(w.put)]
-            if all(c & bit for c in covers):
+            if common & bit:
                 continue
             lacking = [r for c, rs in covers.items() if not c & bit for r in rs]
             uncovered += 1

@@ -49,7 +49,6 @@ class Element:
     first_absent: Read | None = None
     last_absent: Read | None = None
     first_missed_after_ack: Read | None = None
-    reads_after: int = 0
     final_missing: list[Read] = field(default_factory=list)
     status: str = ""
 
@@ -102,9 +101,10 @@ def _check_key(
     _scan_reads(reads, [e for e in elems if not e.status], possible, sink, h, budget)
     finals = [r for r in reads if r.final] or reads[-1:]
     final_items = [(r, r.items()) for r in finals]
+    last_start = reads[-1].invoke_time if reads else None
     for e in elems:
         if not e.status:
-            _classify(e, final_items)
+            _classify(e, final_items, last_start)
         if e.status == "lost":
             sink.add(_explain_lost(e, h))
     return elems + others
@@ -112,35 +112,39 @@ def _check_key(
 
 def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Element]]:
     """Returns (elements to judge, elements already settled as removed / not-written)."""
-    adds: dict[Any, list[Write]] = defaultdict(list)
+    adds: dict[Any, list[Write]] = {}
     removed: set[Any] = set()
     for w in writes:
         if w.f == "add":
-            adds[_hashable(w.item)].append(w)
+            ws = adds.get(w.item)
+            if ws is None:
+                adds[w.item] = [w]
+            else:
+                ws.append(w)
         elif w.outcome is not Outcome.NOT_WRITTEN:
-            removed.add(_hashable(w.item))
+            removed.add(w.item)
     elems: list[Element] = []
     for item, ws in adds.items():
-        live = [w for w in ws if w.outcome is not Outcome.NOT_WRITTEN]
-        acks = [w for w in live if w.outcome is Outcome.OK]
-        e = Element(
-            key, item, ws, min(w.invoke_time for w in ws), min(acks, key=_time, default=None)
-        )
+        e = _element(key, item, ws)
         if item in removed:
             e.status = "removed"
-        elif not live:
-            e.status = "not-written"
         elems.append(e)
     elems.sort(key=lambda e: e.invoke_time)
     return elems, [Element(key, i, [], 0, None, status="removed") for i in removed - set(adds)]
 
 
-def _time(w: Write) -> int:
-    return w.time
-
-
-def _hashable(item: Any) -> Any:
-    return item if isinstance(item, int | str | float | bool | type(None)) else repr(item)
+def _element(key: str, item: Any, ws: list[Write]) -> Element:
+    """The element for the adds `ws` of one item: earliest invoke, earliest acknowledgement."""
+    if len(ws) == 1:
+        w = ws[0]
+        e = Element(key, item, ws, w.invoke_time, w if w.outcome is Outcome.OK else None)
+    else:
+        acks = [w for w in ws if w.outcome is Outcome.OK]
+        ack = min(acks, key=lambda w: w.time) if acks else None
+        e = Element(key, item, ws, min(w.invoke_time for w in ws), ack)
+    if all(w.outcome is Outcome.NOT_WRITTEN for w in ws):
+        e.status = "not-written"
+    return e
 
 
 def _scan_reads(
@@ -156,26 +160,26 @@ def _scan_reads(
     Items outside `possible` (no add could have written them) are reported once
     per key as ``unexpected``.
     """
-    active: list[Element] = []
+    active: dict[Any, Element] = {}
     nxt = 0
     reported: set[Any] = set()
     for r in reads:
         budget.tick()
         items = r.items()
-        while nxt < len(elems) and elems[nxt].invoke_time < r.invoke_time:
-            active.append(elems[nxt])
+        start = r.invoke_time
+        while nxt < len(elems) and elems[nxt].invoke_time < start:
+            active[elems[nxt].item] = elems[nxt]
             nxt += 1
-        for e in active:
-            ack_time = e.ack.time if e.ack is not None else e.invoke_time
-            after = r.invoke_time > ack_time
-            e.reads_after += after
-            if e.item in items:
-                e.last_present, e.first_absent = r, None
-                continue
+        for item in active.keys() & items:
+            e = active[item]
+            e.last_present, e.first_absent = r, None
+        for item in active.keys() - items:
+            e = active[item]
             e.last_absent = r
             if e.last_present is not None and e.first_absent is None:
                 e.first_absent = r
-            if after and e.ack is not None and e.first_missed_after_ack is None:
+            ack = e.ack
+            if ack is not None and start > ack.time and e.first_missed_after_ack is None:
                 e.first_missed_after_ack = r
         strange = items - possible - reported
         for item in sorted(strange, key=repr):
@@ -193,8 +197,8 @@ def _scan_reads(
             )
 
 
-def _classify(e: Element, finals: list[tuple[Read, set[Any]]]) -> None:
-    """Sets `e.status` from its evidence and the key's final reads."""
+def _classify(e: Element, finals: list[tuple[Read, set[Any]]], last_start: int | None) -> None:
+    """Sets `e.status` from its evidence, the key's final reads and its last read's start."""
     since = e.ack_time if e.ack_time is not None else e.invoke_time
     finals = [(r, items) for r, items in finals if r.invoke_time > since]
     e.final_missing = [r for r, items in finals if e.item not in items]
@@ -203,7 +207,7 @@ def _classify(e: Element, finals: list[tuple[Read, set[Any]]]) -> None:
             e.status = "never-read"
         else:
             e.status = "unrecovered" if e.final_missing else "recovered"
-    elif e.reads_after == 0 or not finals:
+    elif last_start is None or last_start <= since or not finals:
         e.status = "never-read"
     elif e.final_missing:
         e.status = "lost"

@@ -37,17 +37,18 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
             removes[w.key][w.item].append(w)
             masks[w.key] |= 1 << v.pos[w.put]
     hits: dict[tuple[str, str], Read] = {}
-    for p, variants in v.seen.items():
+    anc, seen = v.anc, v.seen
+    for key, mask in masks.items():
         budget.tick()
-        key = v.puts[p].key
-        if not v.anc[p] & masks.get(key, 0):
-            continue
         by_item = removes[key]
-        for items, r in variants:
-            for x in by_item.keys() & items:
-                for rm in by_item[x]:
-                    if v.precedes(str(rm.put), p):
-                        hits.setdefault((str(rm.put), p), r)
+        for p in v.order[key]:
+            if not anc[p] & mask or p not in seen:
+                continue
+            for items, r in seen[p]:
+                for x in by_item.keys() & items:
+                    for rm in by_item[x]:
+                        if v.precedes(str(rm.put), p):
+                            hits.setdefault((str(rm.put), p), r)
     return _judge(hits, v, h, budget)
 
 
