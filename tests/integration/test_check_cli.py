@@ -117,9 +117,8 @@ def test_unknown_checker_is_rejected(tmp_path: Path) -> None:
 
 
 def test_through_the_sibyl_command_line(tmp_path: Path) -> None:
-    from harness.cli import (
-        main as sibyl_main,
-    )  # here, so that other commands cannot break collection
+    # imported here, so that a broken sibling command cannot break this module's collection
+    from harness.cli import main as sibyl_main
 
     assert sibyl_main(["check", str(register_history(tmp_path, 5))]) == 0
 
