@@ -92,7 +92,7 @@ async def _serve_connection(
             await _write(writer, _error(431, "request header block too large"), close=True)
             return
         try:
-            request, keep_alive = await _parse(head, reader)
+            request, keep_alive = await _parse(head, reader, writer)
         except BadRequest as exc:
             await _write(writer, _error(exc.status, str(exc)), close=True)
             return
@@ -108,7 +108,9 @@ async def _serve_connection(
             return
 
 
-async def _parse(head: bytes, reader: asyncio.StreamReader) -> tuple[Request, bool]:
+async def _parse(
+    head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> tuple[Request, bool]:
     try:
         text = head.decode("latin-1")
     except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes any byte
@@ -124,6 +126,8 @@ async def _parse(head: bytes, reader: asyncio.StreamReader) -> tuple[Request, bo
         if not sep or not name.strip():
             raise BadRequest(400, f"malformed header line {line[:100]!r}")
         headers[name.strip().lower()] = value.strip()
+    if headers.get("expect", "").lower() == "100-continue":  # curl, for larger bodies
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     body = await _read_body(headers, reader)
     segments = tuple(unquote(s) for s in urlsplit(target).path.split("/") if s)
     connection = headers.get("connection", "").lower()
