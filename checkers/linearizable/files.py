@@ -17,9 +17,9 @@ from checkers.linearizable.edn import EdnError, Reader
 from checkers.linearizable.model import Annotation
 from checkers.linearizable.parsers import (
     FORMATS,
+    Pairer,
     ParsedHistory,
     ParseError,
-    _Pairer,
     parse_edn,
     parse_etcd_log,
 )
@@ -55,7 +55,7 @@ def _register_input(op: Op, source: str, line: int) -> Any:
     return ("write", op.key, _hashable(op.value))
 
 
-def _jsonl_op(p: _Pairer, op: Op, source: str, line: int) -> None:
+def _jsonl_op(p: Pairer, op: Op, source: str, line: int) -> None:
     if op.f not in _REGISTER_FS:
         raise ParseError(source, line, f"the linearizable checker reads register ops "
                          f"(f = read, write or cas), got f={op.f!r}")  # fmt: skip
@@ -72,7 +72,7 @@ def _jsonl_op(p: _Pairer, op: Op, source: str, line: int) -> None:
 
 def _nemesis(op: Op, time: int, open_: dict[Any, tuple[int, str]], out: list[Annotation]) -> None:
     v = op.value if isinstance(op.value, dict) else {}
-    ident = v.get("id", op.f)
+    ident = _hashable(v.get("id", op.f))
     label = str(v.get("kind") or op.f)
     if v.get("shape"):
         label += f" {v['shape']}"
@@ -107,7 +107,7 @@ def parse_sibyl_jsonl(lines: Iterable[str], source: str = "<jsonl>") -> ParsedHi
 
 def sibyl_operations(ops: Iterable[tuple[Op, int]], source: str = "<history>") -> ParsedHistory:
     """Turns Sibyl `Op`s, each with its line number, into operations and fault annotations."""
-    p = _Pairer(source)
+    p = Pairer(source)
     annotations: list[Annotation] = []
     open_faults: dict[Any, tuple[int, str]] = {}
     for op, line in ops:

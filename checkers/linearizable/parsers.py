@@ -56,7 +56,7 @@ class _Open:
     line: int
 
 
-class _Pairer:
+class Pairer:
     """Matches calls and completions per process; positions are the times."""
 
     def __init__(self, source: str) -> None:
@@ -155,7 +155,7 @@ def _etcd_value(text: str) -> Any:
     return int(text)
 
 
-def _etcd_event(p: _Pairer, proc: int, typ: str, f: str, value: Any, line: int) -> str | None:
+def _etcd_event(p: Pairer, proc: int, typ: str, f: str, value: Any, line: int) -> str | None:
     """Applies one etcd log line; returns an error message if the combination is unknown."""
     f = f[1:]
     if typ == ":invoke":
@@ -181,7 +181,7 @@ def _etcd_event(p: _Pairer, proc: int, typ: str, f: str, value: Any, line: int) 
 
 def parse_etcd_log(text: str, source: str = "<etcd-log>") -> ParsedHistory:
     """Reads a Porcupine/Jepsen etcd log into cas-register operations (one key, None)."""
-    p = _Pairer(source)
+    p = Pairer(source)
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -251,7 +251,7 @@ def _edn_output(f: str, value: Any, source: str, line: int) -> Any:
     return None
 
 
-def _edn_op(p: _Pairer, op: Any, source: str, line: int) -> None:
+def _edn_op(p: Pairer, op: Any, source: str, line: int) -> None:
     if not isinstance(op, dict):
         raise ParseError(source, line, f"expected an op map {{:process … :type … :f …}}, "
                          f"got {op!r:.60}")  # fmt: skip
@@ -276,7 +276,7 @@ def _edn_op(p: _Pairer, op: Any, source: str, line: int) -> None:
 
 def parse_edn(text: str, source: str = "<edn>") -> ParsedHistory:
     """Reads a Knossos EDN history (or a Porcupine kv file) with Knossos's semantics."""
-    p = _Pairer(source)
+    p = Pairer(source)
     try:
         for op, line in read_top_level(text):
             _edn_op(p, op, source, line)
