@@ -99,20 +99,26 @@ def remove_shm(pid: int) -> bool:
 class ClockControl:
     """Skews the wall clocks of a `LocalCluster`'s nodes, one timestamp file each.
 
-    `install()` must run before the nodes start: it writes each file (offset 0) and
-    puts the preload environment in `cluster.node_env`, so every start of a node,
-    restarts included, gets its own file."""
+    Construct it before the nodes start: construction finds libfaketime (raising
+    ClockUnavailable with the install hint when it is missing) and `install()`s:
+    it writes each node's file (offset 0) and puts the preload environment in
+    `cluster.node_env`, so every start of a node, restarts included, reads it."""
 
     cluster: LocalCluster
-    library: Path
+    library: Path | None = None  # default: find_libfaketime()
     offsets: dict[str, float] = field(default_factory=dict)
     pids: set[int] = field(default_factory=set)
     strobes: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.library is None:
+            self.library = require_libfaketime()
+        self.install()
+
     @classmethod
     def create(cls, cluster: LocalCluster) -> ClockControl:
-        """A control for `cluster`; raises ClockUnavailable when libfaketime is missing."""
-        return cls(cluster, require_libfaketime())
+        """The same as `ClockControl(cluster)`."""
+        return cls(cluster)
 
     def file_of(self, name: str) -> Path:
         return self.cluster.node_dir(name) / "faketime"
@@ -128,7 +134,7 @@ class ClockControl:
 
     def install(self) -> None:
         """Writes offset 0 for every node and records each node's preload environment
-        in the cluster (saved with it). Run before starting the nodes."""
+        in the cluster (saved with it). Idempotent; done by the constructor."""
         for name in self.cluster.nodes:
             self.cluster.node_dir(name).mkdir(parents=True, exist_ok=True)
             self.set_offset(name, 0.0)

@@ -100,6 +100,17 @@ class Mesh:
             raise
         return mesh
 
+    @classmethod
+    async def start(
+        cls, cluster: LocalCluster, *, seed: int | None = None, log_path: Path | None = None
+    ) -> Mesh:
+        """`create` from asyncio (the HTTP calls run in a thread)."""
+        return await asyncio.to_thread(cls.create, cluster, seed=seed, log_path=log_path)
+
+    async def stop(self) -> None:
+        """`close` from asyncio."""
+        await asyncio.to_thread(self.close)
+
     @property
     def client(self) -> ToxiproxyClient:
         return self.server.client

@@ -48,8 +48,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     mesh = Mesh.create(cluster, seed=1)
     clock, why = None, ""
     try:
-        clock = ClockControl.create(cluster)
-        clock.install()
+        clock = ClockControl(cluster)  # finds libfaketime and installs it in node_env
     except ClockUnavailable as e:
         why = str(e)
     try:
