@@ -160,17 +160,28 @@ def result_from_info(model: Model, info: LinearizationInfo) -> Result:
     return Result(_VALIDITY[info.result], anomalies, stats)
 
 
+def state_after(model: Model, history: Sequence[Operation], prefix: Sequence[int]) -> Any:
+    """Replays `prefix` (indices into `history`) from `model.init()`; returns the state."""
+    state = model.init()
+    for i in prefix:
+        op = history[i]
+        _, state = model.step(state, op.input, op.output)
+    return state
+
+
 def describe_illegal(model: Model, info: LinearizationInfo) -> str | None:
     """One line naming the first operation that cannot be linearized, or None."""
     found = info.first_illegal()
     if found is None:
         return None
     part, op = found
-    assert model.describe_operation is not None
+    assert model.describe_operation is not None and model.describe_state is not None
+    state = model.describe_state(state_after(model, part.history, part.longest))
     return (
         f"first illegal operation: client {op.client_id}: "
         f"{model.describe_operation(op.input, op.output)} (call {op.call}, return {op.return_});"
-        f" it cannot follow the longest linearizable prefix of {len(part.longest)} operations"
+        f" it cannot follow the longest linearizable prefix of {len(part.longest)} operations,"
+        f" after which the state is {state}"
     )
 
 
