@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,17 +69,25 @@ class LocalCluster:
     env: dict[str, str] = field(default_factory=dict)
     #: Extra environment per node name, applied on every start (e.g. libfaketime's file).
     node_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: When set, each config lists only its own node plus these seeds (gossip discovers the rest).
+    seed_nodes: list[str] = field(default_factory=list)
 
     # --- creation and persistence -------------------------------------------
 
     @classmethod
-    def create(cls, dir: str | Path, count: int, **settings: Any) -> LocalCluster:
-        """Lays out `count` nodes (n1..nN) with free ports; `settings` go into every config."""
+    def create(
+        cls, dir: str | Path, count: int, seed_nodes: Sequence[str] = (), **settings: Any
+    ) -> LocalCluster:
+        """Lays out `count` nodes (n1..nN) with free ports; `settings` go into every config.
+
+        With `seed_nodes` (names), each config lists only its own node and those seeds'
+        addresses; the nodes then find each other by gossip. Otherwise every config
+        lists every node (a static membership)."""
         d = Path(dir).resolve()
         d.mkdir(parents=True, exist_ok=True)
         ports = free_ports(count)
         nodes = {f"n{i + 1}": NodeProc(f"n{i + 1}", ports[i]) for i in range(count)}
-        cluster = cls(d, nodes, dict(settings))
+        cluster = cls(d, nodes, dict(settings), seed_nodes=list(seed_nodes))
         cluster.write_configs()
         cluster.save()
         return cluster
@@ -96,7 +104,9 @@ class LocalCluster:
             ) from None
         nodes = {n["name"]: NodeProc(**n) for n in raw["nodes"]}
         settings, env = raw.get("settings", {}), raw.get("env", {})
-        return cls(path.parent, nodes, settings, env, raw.get("node_env", {}))
+        cluster = cls(path.parent, nodes, settings, env, raw.get("node_env", {}))
+        cluster.seed_nodes = list(raw.get("seed_nodes", []))
+        return cluster
 
     def save(self) -> None:
         raw = {
@@ -104,6 +114,7 @@ class LocalCluster:
             "settings": self.settings,
             "env": self.env,
             "node_env": self.node_env,
+            "seed_nodes": self.seed_nodes,
         }
         tmp = self.dir / "cluster.json.tmp"
         tmp.write_text(json.dumps(raw, indent=2))
@@ -118,17 +129,44 @@ class LocalCluster:
 
     def write_configs(self, addr_for: Callable[[str, str], Addr] | None = None) -> None:
         """(Re)writes every node's config; `addr_for(src, dst)` picks how src reaches dst."""
+        for name in self.nodes:
+            self.write_config(name, addr_for)
+
+    def write_config(
+        self,
+        name: str,
+        addr_for: Callable[[str, str], Addr] | None = None,
+        seed_nodes: Sequence[str] | None = None,
+    ) -> None:
+        """(Re)writes node `name`'s config: every node as members, or, with seed nodes
+        (default `self.seed_nodes`), only itself plus the seeds' addresses."""
         route = addr_for or (lambda src, dst: self.addr(dst))
-        for name, proc in self.nodes.items():
-            nd = self.node_dir(name)
-            nd.mkdir(parents=True, exist_ok=True)
-            members = [
-                {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1}
-                for m in self.nodes
-            ]
-            cfg = {"name": name, "listen": f"{HOST}:{proc.port}", "data_dir": str(nd / "data"),
-                   **self.settings, "members": members}  # fmt: skip
-            (nd / "node.toml").write_text(to_toml(cfg))
+        seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
+        nd = self.node_dir(name)
+        nd.mkdir(parents=True, exist_ok=True)
+        listed = [name] if seed_nodes else list(self.nodes)
+        members = [
+            {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1} for m in listed
+        ]
+        seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
+        cfg = {"name": name, "listen": f"{HOST}:{self.nodes[name].port}",
+               "data_dir": str(nd / "data"), **self.settings,
+               **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
+        (nd / "node.toml").write_text(to_toml(cfg))
+
+    def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
+        """Lays out one more node (default name n<k+1>) with a free port, without starting it.
+
+        Its config lists every node (static membership), or, with `seed_nodes` (default
+        the cluster's own), only itself and those seeds; the running nodes' configs are
+        left alone. The node joins the running cluster by gossip once started."""
+        name = name or f"n{len(self.nodes) + 1}"
+        if name in self.nodes:
+            raise ClusterError(f"node {name} already exists in {self.dir}")
+        self.nodes[name] = NodeProc(name, free_ports(1)[0])
+        self.write_config(name, seed_nodes=seed_nodes)
+        self.save()
+        return name
 
     # --- process control ----------------------------------------------------
 
