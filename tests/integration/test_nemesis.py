@@ -266,6 +266,31 @@ def test_context_manager_heals_on_error(lab: Lab) -> None:
     asyncio.run(scenario())
 
 
+def test_cancelling_the_task_still_heals(lab: Lab) -> None:
+    """What Ctrl-C does under asyncio.run: the main task is cancelled mid-test."""
+
+    async def scenario() -> None:
+        started = asyncio.Event()
+
+        async def body() -> None:
+            async with lab.nemesis(seed=5) as nemesis:
+                await nemesis.start(
+                    Fault(25, FaultKind.PARTITION, 0, 1, params={"shape": "bridge"})
+                )
+                await nemesis.start(Fault(26, FaultKind.KILL, 0, 1))
+                started.set()
+                await asyncio.Event().wait()  # a test that never ends on its own
+
+        task = asyncio.get_running_loop().create_task(body())
+        await asyncio.wait_for(started.wait(), READY_S)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await assert_healed(lab)
+
+    asyncio.run(scenario())
+
+
 def test_unknown_targets_are_refused_before_anything_happens(lab: Lab) -> None:
     async def scenario() -> None:
         nemesis = lab.nemesis()
