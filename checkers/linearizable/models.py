@@ -16,7 +16,6 @@ read value of `UNKNOWN` in a micro-op or a register read matches any state.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -108,32 +107,43 @@ def kv() -> Model:
     )
 
 
-def _kv_map_step(state: tuple[tuple[str, str], ...], inp: Any, out: Any) -> tuple[bool, Any]:
-    f, key = inp[0], inp[1]
-    i = bisect_left(state, (key,))
-    present = i < len(state) and state[i][0] == key
-    current = state[i][1] if present else ""
-    if f == "get":
-        return (out is UNKNOWN or out == current), state
-    if f == "put":
-        new = inp[2]
-    elif f == "append":
-        new = current + inp[2]
-    else:
-        return False, state
-    return True, state[:i] + ((key, new),) + state[i + 1 if present else i :]
-
-
 def kv_nopartition() -> Model:
     """The kv model over one map of all keys, not partitioned (Porcupine's slow variant).
 
-    States are sorted tuples of (key, value) pairs; absent keys read as "".
+    A state is a tuple of values, one slot per key in the order keys first
+    appear (the model remembers the slots), without trailing empty strings;
+    absent keys read as "".
     """
+    slots: dict[Any, int] = {}
+    keys: list[Any] = []
+
+    def step(state: tuple[str, ...], inp: Any, out: Any) -> tuple[bool, tuple[str, ...]]:
+        f, key = inp[0], inp[1]
+        k = slots.get(key)
+        if k is None:
+            k = slots[key] = len(keys)
+            keys.append(key)
+        current = state[k] if k < len(state) else ""
+        if f == "get":
+            return (out is UNKNOWN or out == current), state
+        if f == "put":
+            new = inp[2]
+        elif f == "append":
+            new = current + inp[2]
+        else:
+            return False, state
+        if k >= len(state):
+            state += ("",) * (k + 1 - len(state))
+        state = state[:k] + (new,) + state[k + 1 :]
+        while state and not state[-1]:
+            state = state[:-1]
+        return True, state
+
     return Model(
         init=tuple,
-        step=_kv_map_step,
+        step=step,
         describe_operation=describe_triple,
-        describe_state=lambda s: repr(dict(s)),
+        describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s) if v}),
         read_only=_is_get,
     )
 

@@ -290,8 +290,10 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
             assert _replays(model, tuple(part.history[i] for i in part.longest))
 
 
-def _kv_op(kind: str, arg: str, out: Any, call: int, length: int, crashed: bool) -> Operation:
-    inp = (kind, "k", None if kind == "get" else arg)
+def _kv_op(
+    kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool
+) -> Operation:
+    inp = (kind, key, None if kind == "get" else arg)
     if crashed:  # never returned: may or may not have happened
         return Operation(0, inp, call, UNKNOWN, 100)
     return Operation(0, inp, call, out if kind == "get" else None, call + length)
@@ -300,7 +302,8 @@ def _kv_op(kind: str, arg: str, out: Any, call: int, length: int, crashed: bool)
 random_kv_op = st.builds(
     _kv_op,
     st.sampled_from(["get", "put", "append"]),
-    st.sampled_from(["a", "b"]),
+    st.sampled_from(["k", "j"]),
+    st.sampled_from(["a", "b", ""]),
     st.sampled_from(["", "a", "b", "ab", "ba", "aa", UNKNOWN]),
     st.integers(0, 12),
     st.integers(0, 8),
