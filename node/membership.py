@@ -1,7 +1,7 @@
 """Gossip membership: an explicit join/leave history, merged by gossip, defines the ring.
 
-The history is a set of events, at most one per (member, version): a join or a
-leave, stamped with a Lamport sequence number `seq` (one more than any seq its
+The history is a set of `Change` events, at most one per (member, version): a
+join or a leave, stamped with a Lamport sequence number `seq` (one more than any seq its
 author knew) and the member's weight. Two events with the same (member,
 version) resolve to the greater (leave beats join, then higher seq, then
 weight), so `merge` is a union that is commutative, associative and
@@ -24,10 +24,7 @@ Failure detection is local: a member that does not acknowledge gossip within
 `request_timeout_ms` is marked down (routed around); core re-probes down peers
 with pings, and any answer brings it back into use.
 
-On a ring change every local key whose primaries gained nodes is sent to them
-as a sync write that they acknowledge once durable, a bounded batch per round,
-retried until acknowledged. Local copies are never deleted: the local object
-must keep every live dot of this node's actor (see core.py).
+Each round also moves a bounded batch of data to new owners (see ownership.py).
 """
 
 from __future__ import annotations
@@ -39,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from node import versions
 from node.config import NodeConfig, parse_addr
+from node.ownership import Mover
 from node.protocol import Message, error
-from node.ring import Member, Ring
+from node.ring import Member
 
 if TYPE_CHECKING:
     from node.coordinator import Origin
@@ -50,8 +47,6 @@ if TYPE_CHECKING:
 
 SEED_ALIAS = "seed@"
 """Prefix of the peer name used for a seed known only by address."""
-MOVE_BATCH = 64
-"""Keys in flight to new owners per node at a time."""
 META_KEY = "membership"
 
 
@@ -64,7 +59,7 @@ _RANK = {Kind.JOIN: 0, Kind.LEAVE: 1}
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Change:
     """`name`'s `version`-th membership change, made at Lamport time `seq`."""
 
     seq: int
@@ -74,20 +69,20 @@ class Event:
     weight: int = 1
 
     def rank(self) -> tuple[int, int, int]:
-        """Which of two events with the same (name, version) wins: the greater rank."""
+        """Of two changes with the same (name, version), the greater rank wins."""
         return (_RANK[self.kind], self.seq, self.weight)
 
     def encode(self) -> list[Any]:
         return [self.seq, self.name, self.version, self.kind.value, self.weight]
 
 
-History = Mapping[tuple[str, int], Event]
+History = Mapping[tuple[str, int], Change]
 Addrs = Mapping[str, tuple[int, str]]
 """name -> (stamp, "host:port") as the node itself reported it; the higher stamp wins."""
 
 
-def merge(history: History, events: Iterable[Event]) -> dict[tuple[str, int], Event]:
-    """The union of `history` and `events`, the greater-ranked event per (name, version)."""
+def merge(history: History, events: Iterable[Change]) -> dict[tuple[str, int], Change]:
+    """The union of `history` and `events`, the greater-ranked change per (name, version)."""
     out = dict(history)
     for e in events:
         old = out.get((e.name, e.version))
@@ -96,14 +91,14 @@ def merge(history: History, events: Iterable[Event]) -> dict[tuple[str, int], Ev
     return out
 
 
-def ordered(history: History) -> list[Event]:
+def ordered(history: History) -> list[Change]:
     """The history as a log: by (seq, name, version), the same on every node."""
     return sorted(history.values(), key=lambda e: (e.seq, e.name, e.version))
 
 
-def states(history: History) -> dict[str, Event]:
-    """Each name's current state: its highest-version event."""
-    out: dict[str, Event] = {}
+def states(history: History) -> dict[str, Change]:
+    """Each name's current state: its highest-version change."""
+    out: dict[str, Change] = {}
     for e in history.values():
         if e.name not in out or e.version > out[e.name].version:
             out[e.name] = e
@@ -121,18 +116,18 @@ def tombstones(history: History) -> list[str]:
     return sorted(n for n, e in states(history).items() if e.kind is Kind.LEAVE)
 
 
-def change(history: History, name: str, kind: Kind, weight: int = 1) -> Event:
-    """A new event for `name`: the next version, after every seq in `history`."""
+def next_change(history: History, name: str, kind: Kind, weight: int = 1) -> Change:
+    """A new change for `name`: its next version, ordered after every seq in `history`."""
     current = states(history).get(name)
     seq = max((e.seq for e in history.values()), default=0) + 1
-    return Event(seq, name, current.version + 1 if current else 1, kind, weight)
+    return Change(seq, name, current.version + 1 if current else 1, kind, weight)
 
 
-def bootstrap(cfg: NodeConfig) -> list[Event]:
+def bootstrap(cfg: NodeConfig) -> list[Change]:
     """Joins for the configured members in config order; none if this node joins via a seed."""
     if len(cfg.members) == 1 and seeds_elsewhere(cfg):
         return []
-    return [Event(i + 1, p.name, 1, Kind.JOIN, p.weight) for i, p in enumerate(cfg.members)]
+    return [Change(i + 1, p.name, 1, Kind.JOIN, p.weight) for i, p in enumerate(cfg.members)]
 
 
 def seeds_elsewhere(cfg: NodeConfig) -> bool:
@@ -141,8 +136,8 @@ def seeds_elsewhere(cfg: NodeConfig) -> bool:
     return any(s not in (cfg.name, me) for s in cfg.seeds)
 
 
-def decode_events(raw: Any) -> list[Event]:
-    """Events from their wire form; raises ValueError saying what is malformed."""
+def decode_changes(raw: Any) -> list[Change]:
+    """Changes from their wire form; raises ValueError (only) saying what is malformed."""
     if not isinstance(raw, list):
         raise ValueError("history must be a list")
     out = []
@@ -153,7 +148,7 @@ def decode_events(raw: Any) -> list[Event]:
         ok = _pos(seq, 0) and _pos(version, 1) and _pos(weight, 1) and kind in ("join", "leave")
         if not (ok and isinstance(name, str) and name):
             raise ValueError(f"malformed history event {item!r}")
-        out.append(Event(seq, name, version, Kind(kind), weight))
+        out.append(Change(seq, name, version, Kind(kind), weight))
     return out
 
 
@@ -193,7 +188,7 @@ class Membership:
         self.me = f"{cfg.host}:{cfg.port}"
         self.weight = next(p.weight for p in cfg.members if p.name == cfg.name)
         self.configured = {p.name: (p.host, p.port) for p in cfg.members}
-        self.history: dict[tuple[str, int], Event] = {}
+        self.history: dict[tuple[str, int], Change] = {}
         self.addrs: dict[str, tuple[int, str]] = {}
         self.seeds = list(cfg.seeds)
         self.joining = False
@@ -216,13 +211,13 @@ class Membership:
 
     # --- state --------------------------------------------------------------
 
-    def load(self) -> tuple[dict[tuple[str, int], Event], dict[str, tuple[int, str]]]:
+    def load(self) -> tuple[dict[tuple[str, int], Change], dict[str, tuple[int, str]]]:
         raw = self.node.storage.meta_get(META_KEY)
         if raw is None:
             return {}, {}
         try:
             body = msgpack.unpackb(raw, raw=False)
-            return merge({}, decode_events(body["history"])), decode_addrs(body["addrs"])
+            return merge({}, decode_changes(body["history"])), decode_addrs(body["addrs"])
         except (ValueError, KeyError, TypeError) as e:
             self.node.log("error", f"stored membership unreadable ({e}); starting from the config")
             return {}, {}
@@ -234,7 +229,7 @@ class Membership:
             "addrs": {n: list(a) for n, a in sorted(self.addrs.items())},
         }
 
-    def absorb(self, events: Iterable[Event], addrs: Addrs) -> bool:
+    def absorb(self, events: Iterable[Change], addrs: Addrs) -> bool:
         """Merges events and addresses; persists, then rebuilds the ring, if anything changed."""
         history, known = merge(self.history, events), merge_addrs(self.addrs, addrs)
         if history == self.history and known == self.addrs:
@@ -247,7 +242,7 @@ class Membership:
     def absorb_message(self, peer: str, msg: Message) -> bool:
         """Merges a peer's gossip payload; a malformed one is logged and ignored."""
         try:
-            events = decode_events(msg.get("history", []))
+            events = decode_changes(msg.get("history", []))
             addrs = decode_addrs(msg.get("addrs", {}))
         except ValueError as e:
             self.node.log("error", f"dropped malformed gossip from {peer}: {e}")
@@ -344,90 +339,9 @@ class Membership:
             self.node.log("warning", f"{peer} asked to join but was removed; refusing")
             return "refused"
         if state is not Kind.JOIN:
-            self.absorb([change(self.history, peer, Kind.JOIN, weight)], {})
+            self.absorb([next_change(self.history, peer, Kind.JOIN, weight)], {})
             self.node.log("info", f"{peer} joined through this node")
         return "joined"
-
-
-class Transfer:
-    """One key in flight to a node that became its primary; registered in `node.requests`."""
-
-    def __init__(self, mover: Mover, target: str, key: str) -> None:
-        self.mover, self.target, self.key = mover, target, key
-        node = mover.node
-        self.id = node.new_id()
-        node.requests[self.id] = self
-        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.finish)
-        obj = versions.encode(node.local(key))
-        node.send(target, {"t": "sync", "id": self.id, "key": key, "obj": obj})
-
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if peer == self.target and msg.get("t") == "sync_ok":
-            self.mover.delivered(self.target, self.key)
-            self.finish()
-
-    def on_unreachable(self, peer: str) -> None:
-        if peer == self.target:
-            self.finish()
-
-    def finish(self) -> None:
-        node = self.mover.node
-        node.requests.pop(self.id, None)
-        node.cancel(self.timer)
-        self.mover.in_flight.discard((self.target, self.key))
-
-
-class Mover:
-    """Sends each local key to the primaries it gained on ring changes, until they acknowledge."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.ring: Ring | None = None
-        self.pending: dict[str, set[str]] = {}
-        self.in_flight: set[tuple[str, str]] = set()
-        node.ring_listeners.append(self.on_ring)
-
-    def watch(self) -> None:
-        """Starts tracking ring changes from the current ring."""
-        self.ring = self.node.ring
-
-    def on_ring(self, ring: Ring) -> None:
-        old, self.ring = self.ring, ring
-        if old is None:
-            return
-        node, n = self.node, self.node.cfg.n
-        for key in node.storage.keys():
-            before = old.preference_list(key, n)
-            gained = [p for p in ring.preference_list(key, n) if p not in before]
-            gained = [p for p in gained if p != node.name]
-            if gained:
-                self.pending.setdefault(key, set()).update(gained)
-
-    def step(self) -> None:
-        """Sends up to MOVE_BATCH pending (key, new primary) pairs to reachable primaries."""
-        node = self.node
-        budget = MOVE_BATCH - len(self.in_flight)
-        for key in list(self.pending):
-            if budget <= 0:
-                return
-            targets = self.pending[key] & set(node.primaries(key))
-            if not targets:
-                del self.pending[key]
-                continue
-            self.pending[key] = targets
-            for target in sorted(targets):
-                if budget > 0 and (target, key) not in self.in_flight and target not in node.down:
-                    self.in_flight.add((target, key))
-                    Transfer(self, target, key)
-                    budget -= 1
-
-    def delivered(self, target: str, key: str) -> None:
-        self.node.count("keys_moved")
-        targets = self.pending.get(key)
-        if targets is not None:
-            targets.discard(target)
-            if not targets:
-                del self.pending[key]
 
 
 # --- peer messages ------------------------------------------------------------
@@ -469,9 +383,12 @@ def client_join(node: Node, origin: Origin, msg: Message) -> None:
     m, rid = node.membership, msg.get("id")
     seed, name, addr, weight = msg.get("seed"), msg.get("node"), msg.get("addr"), msg.get("weight")
     try:
-        for text in (seed, addr):
-            if text is not None:
-                parse_addr(text, "field")
+        for field, text in (("seed", seed), ("addr", addr)):
+            if text is not None and parse_addr(text, f"field {field!r}") == (
+                node.cfg.host,
+                node.cfg.port,
+            ):
+                raise ValueError(f"field {field!r} is this node's own address {text!r}")
     except ValueError as e:
         origin.answer(error(rid, "bad_request", str(e)))
         return
@@ -483,7 +400,7 @@ def client_join(node: Node, origin: Origin, msg: Message) -> None:
     elif isinstance(name, str) and name and (weight is None or _pos(weight, 1)):
         if m.state_of(name) is not Kind.JOIN:
             known = {name: (0, addr)} if isinstance(addr, str) else {}
-            m.absorb([change(m.history, name, Kind.JOIN, weight or 1)], known)
+            m.absorb([next_change(m.history, name, Kind.JOIN, weight or 1)], known)
     else:
         why = "join needs 'seed' (\"host:port\") or 'node' (a name) with an optional 'addr'"
         origin.answer(error(rid, "bad_request", why + " and a positive integer 'weight'"))
@@ -500,7 +417,7 @@ def client_leave(node: Node, origin: Origin, msg: Message) -> None:
     elif live == [name]:
         origin.answer(error(msg.get("id"), "bad_request", f"{name!r} is the last member"))
     else:
-        m.absorb([change(m.history, name, Kind.LEAVE)], {})
+        m.absorb([next_change(m.history, name, Kind.LEAVE)], {})
         client_members(node, origin, msg)
 
 

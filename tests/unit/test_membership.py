@@ -35,15 +35,13 @@ from node.core import (
     TimerFired,
 )
 from node.membership import (
-    Event as HEvent,
-)
-from node.membership import (
+    Change,
     Kind,
-    change,
     decode_addrs,
-    decode_events,
-    merge,
+    decode_changes,
     members,
+    merge,
+    next_change,
     ordered,
     tombstones,
 )
@@ -53,7 +51,7 @@ from node.storage import MemoryStorage
 J, L = Kind.JOIN, Kind.LEAVE
 
 events = st.builds(
-    HEvent,
+    Change,
     seq=st.integers(0, 6),
     name=st.sampled_from(["n1", "n2", "n3"]),
     version=st.integers(1, 3),
@@ -64,7 +62,7 @@ events = st.builds(
 
 @given(st.lists(events), st.lists(events), st.lists(events))
 def test_merge_is_commutative_associative_and_idempotent(
-    a: list[HEvent], b: list[HEvent], c: list[HEvent]
+    a: list[Change], b: list[Change], c: list[Change]
 ) -> None:
     ha, hb, hc = merge({}, a), merge({}, b), merge({}, c)
     assert merge(ha, hb.values()) == merge(hb, ha.values())
@@ -76,20 +74,20 @@ def test_merge_is_commutative_associative_and_idempotent(
 
 
 def test_members_are_in_join_order_and_a_stale_join_cannot_revive_a_tombstone() -> None:
-    h = merge({}, [HEvent(1, "n2", 1, J), HEvent(1, "n1", 1, J), HEvent(2, "n3", 1, J)])
+    h = merge({}, [Change(1, "n2", 1, J), Change(1, "n1", 1, J), Change(2, "n3", 1, J)])
     assert [m.name for m in members(h)] == ["n1", "n2", "n3"]
     stale = dict(h)
-    h = merge(h, [change(h, "n2", L)])
+    h = merge(h, [next_change(h, "n2", L)])
     assert tombstones(h) == ["n2"]
     assert merge(h, stale.values()) == h  # gossip from before the leave changes nothing
     assert [m.name for m in members(merge(stale, h.values()))] == ["n1", "n3"]
-    rejoined = merge(h, [change(h, "n2", J)])  # an explicit rejoin is a newer version
+    rejoined = merge(h, [next_change(h, "n2", J)])  # an explicit rejoin is a newer version
     assert [m.name for m in members(rejoined)] == ["n1", "n3", "n2"]
 
 
 def test_concurrent_edits_of_one_version_resolve_leave_first() -> None:
-    h = merge({}, [HEvent(1, "n1", 1, J), HEvent(1, "n2", 1, J)])
-    leave, join = HEvent(3, "n2", 2, L), HEvent(4, "n2", 2, J)
+    h = merge({}, [Change(1, "n1", 1, J), Change(1, "n2", 1, J)])
+    leave, join = Change(3, "n2", 2, L), Change(4, "n2", 2, J)
     assert merge(h, [leave, join]) == merge(h, [join, leave])
     assert tombstones(merge(h, [join, leave])) == ["n2"]
 
@@ -101,7 +99,7 @@ def test_concurrent_edits_of_one_version_resolve_leave_first() -> None:
 )  # fmt: skip
 def test_malformed_events_raise_value_error_only(raw: Any) -> None:
     with pytest.raises(ValueError):
-        decode_events(raw)
+        decode_changes(raw)
 
 
 def test_malformed_addresses_raise_value_error_only() -> None:
@@ -287,3 +285,21 @@ def test_static_config_keeps_its_ring_and_member_order() -> None:
     sim.run(2.0)
     assert all(sim.view(n)[0] == ["n1", "n2", "n3"] for n in sim.nodes)
     assert sim.nodes["n1"].ring.members == (Member("n1"), Member("n2"), Member("n3"))
+
+
+def test_membership_calls_refuse_bad_requests_clearly() -> None:
+    sim = seeded_cluster(2)
+    sim.run(2.0)
+    bad = [
+        ({"t": "join", "seed": "nohost"}, "bad_request", "'seed'"),
+        ({"t": "join", "seed": "127.0.0.1:7001"}, "bad_request", "own address"),
+        ({"t": "join", "node": "n9", "weight": 0}, "bad_request", "weight"),
+        ({"t": "join"}, "bad_request", "'seed'"),
+        ({"t": "leave", "node": "n9"}, "not_member", "n9"),
+    ]
+    for msg, code, words in bad:
+        reply = sim.call("n1", msg)
+        assert reply["t"] == "error" and reply["code"] == code and words in reply["message"], reply
+    assert sim.call("n1", {"t": "leave", "node": "n2"})["members"] == ["n1"]
+    reply = sim.call("n1", {"t": "leave"})
+    assert reply["code"] == "bad_request" and "last member" in reply["message"]

@@ -1,0 +1,108 @@
+"""Ownership transfer: when the ring changes, local keys go to the primaries they gained.
+
+On each ring change (a `node.ring_listeners` callback) every locally stored key
+whose first N preference-list nodes now include nodes that were not among them
+before is queued for those nodes. Each `step()` sends up to `MOVE_BATCH` queued
+(key, node) pairs to reachable targets as sync writes, which the target merges
+with `sync` and acknowledges once durable (`sync_ok`). Unacknowledged pairs are
+retried in later steps; pairs whose target is no longer a primary are dropped.
+
+Local copies are never deleted: core.py's invariant needs the local object to
+keep every live dot of this node's actor, and an extra stale replica is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from node import versions
+from node.protocol import Message
+from node.ring import Ring
+
+if TYPE_CHECKING:
+    from node.core import Node
+
+MOVE_BATCH = 64
+"""(key, new primary) pairs in flight per node at a time."""
+
+
+class Transfer:
+    """One key in flight to a node that became its primary; registered in `node.requests`."""
+
+    def __init__(self, mover: Mover, target: str, key: str) -> None:
+        self.mover, self.target, self.key = mover, target, key
+        node = mover.node
+        self.id = node.new_id()
+        node.requests[self.id] = self
+        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.finish)
+        obj = versions.encode(node.local(key))
+        node.send(target, {"t": "sync", "id": self.id, "key": key, "obj": obj})
+
+    def on_reply(self, peer: str, msg: Message) -> None:
+        if peer == self.target and msg.get("t") == "sync_ok":
+            self.mover.delivered(self.target, self.key)
+            self.finish()
+
+    def on_unreachable(self, peer: str) -> None:
+        if peer == self.target:
+            self.finish()
+
+    def finish(self) -> None:
+        node = self.mover.node
+        node.requests.pop(self.id, None)
+        node.cancel(self.timer)
+        self.mover.in_flight.discard((self.target, self.key))
+
+
+class Mover:
+    """Queues local keys for the primaries they gain on ring changes; sends them until acked."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.ring: Ring | None = None
+        self.pending: dict[str, set[str]] = {}
+        self.in_flight: set[tuple[str, str]] = set()
+        node.ring_listeners.append(self.on_ring)
+
+    def watch(self) -> None:
+        """Tracks ring changes from now on, relative to the current ring."""
+        self.ring = self.node.ring
+
+    def on_ring(self, ring: Ring) -> None:
+        """Queues every local key whose primaries under `ring` include new nodes."""
+        old, self.ring = self.ring, ring
+        if old is None:
+            return
+        node, n = self.node, self.node.cfg.n
+        for key in node.storage.keys():
+            before = old.preference_list(key, n)
+            gained = [p for p in ring.preference_list(key, n) if p not in before]
+            gained = [p for p in gained if p != node.name]
+            if gained:
+                self.pending.setdefault(key, set()).update(gained)
+
+    def step(self) -> None:
+        """Sends up to MOVE_BATCH pending (key, primary) pairs to primaries not marked down."""
+        node = self.node
+        budget = MOVE_BATCH - len(self.in_flight)
+        for key in list(self.pending):
+            if budget <= 0:
+                return
+            targets = self.pending[key] & set(node.primaries(key))
+            if not targets:
+                del self.pending[key]
+                continue
+            self.pending[key] = targets
+            for target in sorted(targets):
+                if budget > 0 and (target, key) not in self.in_flight and target not in node.down:
+                    self.in_flight.add((target, key))
+                    Transfer(self, target, key)
+                    budget -= 1
+
+    def delivered(self, target: str, key: str) -> None:
+        self.node.count("keys_moved")
+        targets = self.pending.get(key)
+        if targets is not None:
+            targets.discard(target)
+            if not targets:
+                del self.pending[key]
