@@ -269,8 +269,8 @@ class Nemesis:
         fault.check_names(list(self.cluster.nodes))
         if fault.kind is FaultKind.CLOCK and self.clock is None:
             require_libfaketime()  # raises with the install hint when it is missing
-            raise ClockUnavailable("clock faults need a ClockControl: ClockControl.create("
-                                   "cluster).install() before the nodes start")  # fmt: skip
+            raise ClockUnavailable("clock faults need a ClockControl: construct "
+                                   "ClockControl(cluster) before the nodes start")  # fmt: skip
         resolved = replace(fault, targets=self._resolve_targets(fault))
         self.active[fault.id] = resolved
         starts: dict[FaultKind, Callable[[Fault], Awaitable[Details]]] = {
@@ -278,7 +278,12 @@ class Nemesis:
             FaultKind.PAUSE: self._start_pause, FaultKind.CLOCK: self._start_clock,
             FaultKind.LATENCY: self._start_slow, FaultKind.BANDWIDTH: self._start_slow,
         }  # fmt: skip
-        return {"targets": list(resolved.targets), **await starts[fault.kind](resolved)}
+        try:
+            details = await starts[fault.kind](resolved)
+        except FaultError:
+            del self.active[fault.id]  # refused before anything was applied
+            raise
+        return {"targets": list(resolved.targets), **details}
 
     async def stop(self, fault: Fault) -> Details:
         """Reverts the active fault with `fault.id` and verifies the revert; returns
@@ -340,7 +345,10 @@ class Nemesis:
         if "links" in fault.params:
             cut = frozenset((a, b) for a, b in fault.params["links"])
         else:
-            cut = partitions.cut_for(fault.params["shape"], list(fault.targets), self.rng)
+            try:
+                cut = partitions.cut_for(fault.params["shape"], list(fault.targets), self.rng)
+            except ValueError as e:
+                raise FaultError(f"fault {fault.id}: field 'params.shape': {e}") from None
         self.links[fault.id] = cut
         await asyncio.to_thread(self.mesh.cut, cut, _tag(fault))
         passing = await leaking(self.mesh, cut, self.timing.silence_s)

@@ -299,6 +299,9 @@ def test_unknown_targets_are_refused_before_anything_happens(lab: Lab) -> None:
         bad_links = {"shape": "halves", "links": [["n1", "n7"]]}
         with pytest.raises(FaultError, match="'params.links'"):
             await nemesis.start(Fault(31, FaultKind.PARTITION, 0, 1, params=bad_links))
+        too_few = {"shape": "majorities-ring"}
+        with pytest.raises(FaultError, match="'params.shape'.*at least 4"):
+            await nemesis.start(Fault(32, FaultKind.PARTITION, 0, 1, ("n1", "n2", "n3"), too_few))
         assert nemesis.active == {}
         await nemesis.heal_all()
         await assert_healed(lab)
