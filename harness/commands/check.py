@@ -6,11 +6,14 @@ Exit status: 0 valid, 1 invalid, 2 unknown (or the input could not be read).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from checkers.linearizable import (
     CheckResult,
+    LinearizationInfo,
+    Model,
     ParseError,
     check_operations_info,
     check_operations_verbose,
@@ -18,7 +21,7 @@ from checkers.linearizable import (
     make_model,
     visualize,
 )
-from checkers.linearizable.api import describe_illegal
+from checkers.linearizable.api import describe_illegal, result_from_info
 from checkers.linearizable.files import parse_initial_state
 from checkers.linearizable.models import MODELS, check_vocabulary
 from checkers.linearizable.parsers import FORMATS
@@ -44,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--verbose", action="store_true", help="compute partial linearizations for every op"
     )
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=_run)
 
 
@@ -68,15 +72,24 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sibyl check: the checker failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     info.add_annotations(parsed.annotations)
-    print(f"{path}: {result.value} ({len(parsed.operations)} operations, "
-          f"{len(info.partitions)} partitions, model {name}, {info.elapsed_s:.3f} s)")  # fmt: skip
-    illegal = describe_illegal(model, info)
-    if illegal is not None:
-        print(illegal)
-    if result is CheckResult.UNKNOWN:
-        why = "the cache outgrew its memory budget" if info.unknown_reason == "memory" else ""
-        print(why or f"no verdict within {args.timeout} s")
+    if args.json:
+        print(json.dumps(result_from_info(model, info).to_dict(), default=repr))
+    else:
+        _print_verdict(args, path, name, model, len(parsed.operations), info)
     if args.html:
         out = visualize(model, info, args.html, title=path.name)
         print(f"visualization: {out}")
     return _STATUS[result]
+
+
+def _print_verdict(
+    args: argparse.Namespace, path: Path, name: str, model: Model, n: int, info: LinearizationInfo
+) -> None:
+    print(f"{path}: {info.result.value} ({n} operations, {len(info.partitions)} partitions, "
+          f"model {name}, {info.elapsed_s:.3f} s)")  # fmt: skip
+    illegal = describe_illegal(model, info)
+    if illegal is not None:
+        print(illegal)
+    if info.result is CheckResult.UNKNOWN:
+        why = "the cache outgrew its memory budget" if info.unknown_reason == "memory" else ""
+        print(why or f"no verdict within {args.timeout} s")

@@ -134,3 +134,9 @@ def test_the_process_exit_status(tmp_path: Path, read_value: int | None, status:
         timeout=60,
     )
     assert proc.returncode == status, proc.stderr
+
+
+def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(register_history(tmp_path, 4)), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["valid"] is False and result["anomalies"][0]["op"] == "read[k]() -> 4"
