@@ -78,8 +78,15 @@ class Mesh:
         cls, cluster: LocalCluster, *, seed: int | None = None, log_path: Path | None = None
     ) -> Mesh:
         """Starts a server, creates every node and client proxy, and rewrites the node
-        configs to route through them. Run before the nodes start (raises
-        ClusterError otherwise). On failure the server is stopped again."""
+        configs to route through them. Run before the nodes start, on a cluster with
+        static membership (raises ClusterError otherwise); nodes added later are not
+        meshed. On failure the server is stopped again."""
+        if cluster.seed_nodes:
+            raise ClusterError(
+                "the mesh needs static membership (every peer in every config, routed through "
+                f"its proxy); this cluster uses seed_nodes {cluster.seed_nodes}, and addresses "
+                "learned by gossip would bypass the proxies"
+            )
         running = [n for n, p in cluster.nodes.items() if p.pid is not None and pid_alive(p.pid)]
         if running:
             raise ClusterError(

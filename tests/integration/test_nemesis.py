@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.clock import ClockControl, ClockUnavailable, measure_offset_s, shm_paths
-from harness.cluster import LocalCluster, pid_alive
+from harness.cluster import ClusterError, LocalCluster, pid_alive
 from harness.mesh import Mesh, answers, leaking, silent
 from harness.nemesis import Fault, FaultError, FaultKind, Nemesis, NemesisError
 from node.client import Client
@@ -83,6 +83,14 @@ def test_mesh_routes_every_peer_through_its_own_proxy(lab: Lab) -> None:
         assert f'addr = "127.0.0.1:{port}"' in config
     assert f'addr = "127.0.0.1:{lab.cluster.nodes["n1"].port}"' in config  # itself: direct
     assert len(lab.mesh.proxies) == 5 * 4 + 5
+
+
+def test_mesh_refuses_what_it_cannot_route(lab: Lab, tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="before starting"):
+        Mesh.create(lab.cluster)
+    gossiping = LocalCluster.create(tmp_path / "gossip", 3, seed_nodes=["n1"])
+    with pytest.raises(ClusterError, match="static membership"):
+        Mesh.create(gossiping)
 
 
 def test_partition_halves_cuts_both_ways_and_heals(lab: Lab) -> None:
