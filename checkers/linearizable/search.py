@@ -280,7 +280,7 @@ class _Budget:
 
     deadline: float | None
     max_cache_bytes: int
-    quantum: int = 1024
+    quantum: int = 64  # grows fast; small at first in case the model's step is slow
     cache_bytes: int = 0
 
     def adapt(self, elapsed_s: float) -> None:

@@ -332,3 +332,16 @@ def test_a_long_history_stays_within_its_budget() -> None:
 def test_an_operation_returning_before_its_call_is_an_error() -> None:
     with pytest.raises(ValueError, match="returns .* before its call"):
         check_operations(cas_register(0), [Operation(0, ("read", None, None), 5, 0, 4)])
+
+
+def test_a_slow_model_still_answers_within_its_budget() -> None:
+    def slow_step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+        time.sleep(0.001)  # a model doing real work on every step
+        return kv().step(state, inp, out)
+
+    slow = dataclasses.replace(kv(), step=slow_step)
+    budget = 0.5
+    start = time.monotonic()
+    result = check_operations(slow, appends_then_impossible_get("k", 10), timeout=budget)
+    assert result is CheckResult.UNKNOWN
+    assert time.monotonic() - start < budget * 1.1 + 1.0
