@@ -124,7 +124,11 @@ def next_change(history: History, name: str, kind: Kind, weight: int = 1) -> Cha
 
 
 def bootstrap(cfg: NodeConfig) -> list[Change]:
-    """Joins for the configured members in config order; none if this node joins via a seed."""
+    """Joins for the configured members, seq by config order; none if this node joins via a seed.
+
+    Nodes that share a config agree on the ring at once. A config that lists existing
+    members in another order than the cluster's history reorders the ring when merged
+    (the higher seq wins), which moves more data: add nodes through a seed instead."""
     if len(cfg.members) == 1 and seeds_elsewhere(cfg):
         return []
     return [Change(i + 1, p.name, 1, Kind.JOIN, p.weight) for i, p in enumerate(cfg.members)]

@@ -137,11 +137,22 @@ class Sim:
         self.replies: dict[int, dict[str, Any]] = {}
         self.seq = count()
 
-    def boot(self, name: str, port: int, listed: list[str], seeds: list[str], **cfg: Any) -> None:
+    def boot(
+        self,
+        name: str,
+        port: int,
+        listed: list[str],
+        seeds: list[str],
+        routes: dict[str, str] | None = None,
+        **cfg: Any,
+    ) -> None:
+        """Boots (or reboots) `name`; its config lists `listed` (at `routes` or their listen
+        addresses) and `seeds`."""
+        routes = routes or {}
         self.by_addr[f"127.0.0.1:{port}"] = name
         self.gen[name] = self.gen.get(name, 0) + 1  # timers of an earlier boot never fire
         raw = {"name": name, "listen": f"127.0.0.1:{port}", "data_dir": "/nonexistent",
-               "members": [{"name": m, "addr": self.addr_of(m)} for m in listed],
+               "members": [{"name": m, "addr": routes.get(m) or self.addr_of(m)} for m in listed],
                "seeds": seeds, "gossip_interval_ms": 100, "seed_interval_ms": 300,
                "request_timeout_ms": 300, "probe_interval_ms": 100, **cfg}  # fmt: skip
         disk = self.disks.setdefault(name, MemoryStorage())
@@ -303,3 +314,16 @@ def test_membership_calls_refuse_bad_requests_clearly() -> None:
     assert sim.call("n1", {"t": "leave", "node": "n2"})["members"] == ["n1"]
     reply = sim.call("n1", {"t": "leave"})
     assert reply["code"] == "bad_request" and "last member" in reply["message"]
+
+
+def test_configured_addresses_win_over_gossiped_ones_and_seeds_resolve_to_names() -> None:
+    sim = seeded_cluster(3)
+    sim.boot("n4", 7004, ["n4", "n1"], [], routes={"n1": "127.0.0.1:9001"})  # n1 via a proxy
+    sim.run(3.0)
+    n4, n2 = sim.nodes["n4"].membership, sim.nodes["n2"].membership
+    assert len({repr(sim.view(n)) for n in sim.nodes}) == 1
+    assert sorted(sim.view("n1")[0]) == ["n1", "n2", "n3", "n4"]
+    assert n4.addrs["n1"][1] == "127.0.0.1:7001"  # what n1 reports about itself...
+    assert n4.address_of("n1") == ("127.0.0.1", 9001)  # ...loses to n4's own config
+    assert n4.address_of("n3") == ("127.0.0.1", 7003)  # learned by gossip
+    assert n2.seed_peers() == ["n1"]  # the seed's address now resolves to its name
