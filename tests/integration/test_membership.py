@@ -155,5 +155,6 @@ def test_a_paused_node_is_routed_around_and_used_again_after_it_resumes(
             await eventually(n3_up_everywhere, 20)
             await write(cluster, "n1", keys[10:], b"after-resume")
             await eventually(lambda: all_on(cluster, ring, keys[10:], b"after-resume"), 20)
+            await eventually(lambda: all_on(cluster, ring, keys[:10], b"while-paused"), 20)
 
         asyncio.run(go())
