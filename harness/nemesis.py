@@ -266,6 +266,8 @@ class Nemesis:
         a clock fault without libfaketime, NemesisError when the fault does not show."""
         if fault.id in self.active:
             raise FaultError(f"fault {fault.id}: field 'id' is already active")
+        if self.clock is not None:
+            self.clock.track()  # so that clock.cleanup() finds these pids' shm files later
         fault.check_names(list(self.cluster.nodes))
         if fault.kind is FaultKind.CLOCK and self.clock is None:
             require_libfaketime()  # raises with the install hint when it is missing
@@ -308,6 +310,8 @@ class Nemesis:
         client proxy. Idempotent. Every step runs even if an earlier one failed; the
         failures are raised together as one NemesisError at the end."""
         errors: list[str] = []
+        if self.clock is not None:
+            self.clock.track()
         for fault in sorted(self.active.values(), key=lambda f: (f.start_s, f.id), reverse=True):
             await _collect(errors, f"stop fault {fault.id} ({fault.kind})", self.stop(fault))
         self.active.clear()
