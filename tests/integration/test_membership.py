@@ -122,6 +122,12 @@ def test_a_leaving_node_is_tombstoned_and_its_keys_reach_the_new_primaries(
             # n5 kept running and gossiping all along, yet it was not re-learned.
             st = await statuses(cluster)
             assert all("n5" not in s["members"] for s in st.values())
+            # Only an explicit join brings it back, as the newest member.
+            c = await Client.connect(*cluster.addr("n5"))
+            await c.join("{}:{}".format(*cluster.addr("n3")))
+            await c.close()
+            again = await converged(cluster, names)
+            assert again.members[-1] == Member("n5")
 
         asyncio.run(go())
 
