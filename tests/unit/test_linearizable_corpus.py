@@ -15,12 +15,13 @@ stated; any other verdict fails. Every other row must get exactly its verdict.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from checkers.linearizable import CheckResult, check_operations, load_history, make_model
+from checkers.linearizable import UNKNOWN, CheckResult, check_operations, load_history, make_model
 from checkers.linearizable.files import parse_initial_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,3 +69,34 @@ def test_manifest_row(corpus: str | None, row: dict[str, str] | None) -> None:
         return
     result = check_operations(model, history.operations, timeout=ROW_TIMEOUT_S)
     assert result is expected, (row["path"], row["model"], result)
+
+
+def op_output_known(output: Any) -> bool:
+    return output is not UNKNOWN and output is not None
+
+
+def _linearizable_rows() -> list[Any]:
+    return [
+        p
+        for p in _rows()
+        if p.values[1] is None or p.values[1]["expected_verdict"] == "linearizable"
+    ]
+
+
+@pytest.mark.parametrize(("corpus", "row"), _linearizable_rows())
+def test_a_linearizable_row_with_one_read_of_a_value_never_written_is_illegal(
+    corpus: str | None, row: dict[str, str] | None
+) -> None:
+    """Real histories, mutated: the middle read that returned a value now returns junk."""
+    if corpus is None or row is None:
+        pytest.fail(f"the test corpora are missing: expected them in {CORPORA}")
+    history = load_history(CORPORA / corpus / row["path"]).operations
+    model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
+    reads = [i for i, op in enumerate(history) if op.input[0] in ("read", "get")]
+    reads = [i for i in reads if op_output_known(history[i].output)]
+    if not reads:
+        return  # nothing to mutate (e.g. a history of writes only)
+    i = reads[len(reads) // 2]
+    junk = "never written" if isinstance(history[i].output, str) else -12345
+    history[i] = dataclasses.replace(history[i], output=junk)
+    assert check_operations(model, history, timeout=ROW_TIMEOUT_S) is CheckResult.ILLEGAL
