@@ -1,39 +1,334 @@
-"""Merkle-tree anti-entropy between replicas of the same partition (being built).
+"""Merkle-tree anti-entropy: replicas of a partition find what differs and sync-merge it.
 
-Interface the node relies on (keep it): `AntiEntropy(node)` registers itself
-as a change listener; `start()` arms the periodic exchange; `roots()` returns
-the Merkle root per partition for the debug API; `PEER_HANDLERS` maps the
-anti-entropy message types to handlers `(node, peer, msg) -> None`.
+Each node keeps one `MerkleTree` per partition (preference-list range) for
+every key in its replica store, updated on every local change (puts, merges,
+read repairs, hint deliveries, repairs from here) and built from storage at
+boot. It *exchanges* the trees of the partitions it replicates, those where it
+is among `ring.walk(p)[:n]`; an ownership change re-selects them (the trees
+already cover every local key, so nothing is re-read).
+
+Every `antientropy_interval_ms` (0 disables) a node starts one exchange with a
+random healthy peer that shares partitions with it. The exchange is one-way
+messages, no state kept between them, each bounded; whatever a message
+cannot carry is found again by the next round:
+
+    A → B  ae_root     roots of the partitions A and B both replicate
+    B → A  ae_buckets  B's bucket hashes of the partitions whose roots differ
+    A → B  ae_keys     A's key digests in the buckets that differ
+    B → A  ae_objects  B's objects for keys A lacks or holds differently,
+                       and the keys B wants from A
+    A → B  ae_objects  A's objects for the wanted keys (unless A's state, after
+                       merging B's, already equals B's)
+
+Repair is `node.merge_into_local` (sync, never overwrite) in both directions,
+so an exchange never loses a sibling and a duplicate or stale message is
+harmless. Only keys whose leaf digests differ travel as objects. Counters
+(`ae_*`, see `COUNTERS`) go to the `status` debug call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgpack
+
+from node import merkle, versions
+from node.merkle import MerkleTree
 from node.protocol import Message
-from node.versions import Versioned
+from node.ring import Ring
+from node.versions import Versioned, VersionError
 
 if TYPE_CHECKING:
     from node.core import Node
 
+MAX_ROOTS = 256
+"""Partition roots per ae_root."""
+MAX_PARTS = 16
+"""Partitions whose bucket hashes go in one ae_buckets."""
+MAX_DIGESTS = 4096
+"""Key digests per ae_keys, and keys asked for per ae_objects."""
+MAX_OBJECTS = 1024
+"""Objects per ae_objects."""
+MAX_OBJECT_BYTES = 4 * 1024 * 1024
+"""Object bytes per ae_objects (a single larger object still goes, alone)."""
+
+COUNTERS = {
+    "ae_exchanges": "exchanges this node started (ae_root sent)",
+    "ae_partitions_differing": "partitions whose roots differed from a peer's",
+    "ae_buckets_compared": "bucket hashes compared with a peer's",
+    "ae_buckets_differing": "bucket hashes that differed",
+    "ae_keys_sent": "objects sent to peers",
+    "ae_keys_received": "objects received from peers",
+    "ae_keys_repaired": "received objects that changed the local replica",
+    "ae_object_bytes_sent": "bytes of objects sent",
+    "ae_bytes_sent": "bytes of all anti-entropy messages sent (msgpack bodies)",
+}
+
+T = TypeVar("T")
+
 
 class AntiEntropy:
-    """Placeholder until the Merkle exchange lands: tracks nothing, exchanges nothing."""
+    """The node's Merkle trees and its side of every exchange."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.trees: dict[int, MerkleTree] = {}
+        self.replicated: list[int] = []
+        self._replicated: frozenset[int] = frozenset()
         node.change_listeners.append(self.on_change)
+        node.ring_listeners.append(self.on_ring)
+        self.rebuild()
 
-    def start(self) -> None:
-        """Arms the periodic exchange (no-op for now)."""
+    # --- the trees ----------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Rebuilds every tree from the durable store (synchronous reads), then re-selects."""
+        self.trees = {}
+        storage = self.node.storage
+        for key in storage.keys():
+            data = storage.read(key)
+            if data is not None:
+                self.track(key, data)
+        self.on_ring(self.node.ring)
+
+    def on_ring(self, ring: Ring) -> None:
+        """Ownership changed: exchange exactly the partitions this node now replicates."""
+        name, n = self.node.name, self.node.cfg.n
+        self.replicated = [p for p in range(ring.partitions) if name in ring.walk(p)[:n]]
+        self._replicated = frozenset(self.replicated)
 
     def on_change(self, key: str, obj: Versioned) -> None:
-        """Called on every change to the local replica store."""
+        """A change listener: the local replica of `key` is now `obj`."""
+        self.track(key, versions.encode(obj))
+
+    def track(self, key: str, data: bytes) -> None:
+        """Sets the leaf of `key` to the digest of its object bytes `data`."""
+        self.tree(self.node.ring.partition_of(key)).set(key, merkle.leaf_hash(key, data))
+
+    def tree(self, partition: int) -> MerkleTree:
+        """The tree of `partition` (created empty on first use)."""
+        tree = self.trees.get(partition)
+        if tree is None:
+            tree = self.trees[partition] = MerkleTree()
+        return tree
 
     def roots(self) -> dict[int, str]:
         """Merkle root (hex) per locally replicated partition."""
-        return {}
+        return {p: self.tree(p).root().hex() for p in self.replicated}
+
+    def shares(self, partition: int, peer: str) -> bool:
+        """True iff this node replicates `partition` and, in its ring view, so does `peer`."""
+        ring, n = self.node.ring, self.node.cfg.n
+        return partition in self._replicated and peer in ring.walk(partition)[:n]
+
+    # --- starting an exchange ---------------------------------------------
+
+    def start(self) -> None:
+        """Arms the periodic exchange (`antientropy_interval_ms`; 0 disables it)."""
+        interval_ms = self.node.cfg.antientropy_interval_ms
+        if interval_ms > 0:
+            self.node.every(interval_ms / 1000, self.exchange_round)
+
+    def exchange_round(self) -> None:
+        """Starts one exchange: sends our roots of the partitions shared with a random peer."""
+        node = self.node
+        peer = self.pick_peer()
+        if peer is None:
+            return
+        shared = [p for p in self.replicated if peer in node.ring.walk(p)[: node.cfg.n]]
+        if len(shared) > MAX_ROOTS:
+            shared = sorted(node.rng.sample(shared, MAX_ROOTS))
+        node.count("ae_exchanges")
+        self.send(peer, {"t": "ae_root", "roots": [[p, self.tree(p).root()] for p in shared]})
+
+    def pick_peer(self) -> str | None:
+        """A random healthy peer replicating some partition with this node, or None."""
+        node = self.node
+        peers = {q for p in self.replicated for q in node.ring.walk(p)[: node.cfg.n]}
+        candidates = sorted(q for q in peers if q != node.name and node.healthy(q))
+        return node.rng.choice(candidates) if candidates else None
+
+    # --- the exchange, one handler per message ---------------------------
+
+    def on_root(self, peer: str, msg: Message) -> None:
+        """B: answers with our bucket hashes of the partitions whose roots differ."""
+        differing = [
+            p
+            for p, root in _rows(msg, "roots", (int, bytes))
+            if self.shares(p, peer) and self.tree(p).root() != root
+        ]
+        if not differing:
+            return
+        if len(differing) > MAX_PARTS:
+            differing = sorted(self.node.rng.sample(differing, MAX_PARTS))
+        self.node.count("ae_partitions_differing", len(differing))
+        parts = [[p, self.tree(p).bucket_hashes()] for p in differing]
+        self.send(peer, {"t": "ae_buckets", "parts": parts})
+
+    def on_buckets(self, peer: str, msg: Message) -> None:
+        """A: sends our key digests in the buckets whose hashes differ (up to MAX_DIGESTS)."""
+        candidates: list[tuple[int, int]] = []
+        for p, hashes in _rows(msg, "parts", (int, list)):
+            if self.shares(p, peer) and len(hashes) == self.tree(p).buckets:
+                diff = merkle.differing_buckets(self.tree(p).bucket_hashes(), hashes)
+                self.node.count("ae_buckets_compared", len(hashes))
+                self.node.count("ae_buckets_differing", len(diff))
+                candidates += [(p, b) for b in diff]
+        ranges = self.describe(rotated(candidates, self.node.rng.randrange(1 << 30)))
+        if ranges:
+            self.send(peer, {"t": "ae_keys", "ranges": ranges})
+
+    def describe(self, buckets: Sequence[tuple[int, int]]) -> list[list[Any]]:
+        """[partition, bucket, lo, hi, [[key, digest], ...]] for whole buckets (a slice of
+        one too large for a message) until MAX_DIGESTS digests; at least one range."""
+        ranges: list[list[Any]] = []
+        budget = MAX_DIGESTS
+        for p, b in buckets:
+            items = self.tree(p).bucket_items(b)
+            lo, hi, chunk = merkle.slice_items(items, MAX_DIGESTS, self.node.rng.randrange(1 << 30))
+            if ranges and len(chunk) > budget:
+                break
+            ranges.append([p, b, lo, hi, [[k, d] for k, d in chunk]])
+            budget -= len(chunk)
+        return ranges
+
+    def on_keys(self, peer: str, msg: Message) -> None:
+        """B: sends our objects the peer lacks or holds differently, and asks for theirs."""
+        give: list[str] = []
+        take: list[str] = []
+        for p, b, lo, hi, digests in _rows(msg, "ranges", (int, int, object, object, list)):
+            if not (self.shares(p, peer) and _bound(lo) and _bound(hi)):
+                continue
+            mine = dict(self.tree(p).bucket_items(b, lo, hi))
+            theirs = {k: d for k, d in _pairs(digests) if self.node.ring.partition_of(k) == p}
+            g, t = merkle.differing_keys(mine, theirs)
+            give += g
+            take += t
+        if give or take:
+            self.send_objects(peer, give, take[:MAX_DIGESTS])
+
+    def on_objects(self, peer: str, msg: Message) -> None:
+        """Merges the objects received; answers with ours for the keys the peer wants."""
+        received: dict[str, bytes] = {}
+        for key, data in _rows(msg, "objs", (str, bytes)):
+            if self.shares(self.node.ring.partition_of(key), peer) and self.repair(peer, key, data):
+                received[key] = data
+        want = [
+            k
+            for k in _strings(msg.get("want"))[:MAX_DIGESTS]
+            if self.shares(self.node.ring.partition_of(k), peer)
+            and not (k in received and received[k] == versions.encode(self.node.local(k)))
+        ]
+        if want:
+            self.send_objects(peer, want, [])
+
+    # --- repair and sending ------------------------------------------------
+
+    def repair(self, peer: str, key: str, data: bytes) -> bool:
+        """Sync-merges a peer's object into the local replica; False if it does not decode."""
+        try:
+            incoming = versions.decode(data)
+        except VersionError as e:
+            self.node.log("error", f"dropped a malformed anti-entropy object from {peer}: {e}")
+            return False
+        self.node.count("ae_keys_received")
+        before = self.node.local(key)
+        if self.node.merge_into_local(key, incoming) != before:
+            self.node.count("ae_keys_repaired")
+        return True
+
+    def send_objects(self, peer: str, keys: list[str], want: list[str]) -> None:
+        """Sends our objects for `keys` (from a random start, up to the caps) and `want`."""
+        objs: list[list[Any]] = []
+        size = 0
+        for key in rotated(keys, self.node.rng.randrange(1 << 30)):
+            obj = self.node.local(key)
+            if not obj.siblings and not obj.clock:
+                self.tree(self.node.ring.partition_of(key)).discard(key)  # stale leaf
+                continue
+            data = versions.encode(obj)
+            if objs and (len(objs) >= MAX_OBJECTS or size + len(data) > MAX_OBJECT_BYTES):
+                break
+            objs.append([key, data])
+            size += len(data)
+        self.node.count("ae_keys_sent", len(objs))
+        self.node.count("ae_object_bytes_sent", size)
+        if objs or want:
+            self.send(peer, {"t": "ae_objects", "objs": objs, "want": want})
+
+    def send(self, peer: str, msg: Message) -> None:
+        """Sends one anti-entropy message, counting its size."""
+        self.node.count("ae_bytes_sent", len(msgpack.packb(msg, use_bin_type=True)))
+        self.node.send(peer, msg)
 
 
-PEER_HANDLERS: dict[str, Callable[[Node, str, Message], None]] = {}
+# --- helpers: rotation and validating what peers sent ----------------------
+
+
+def rotated(items: Sequence[T], start: int) -> list[T]:
+    """`items` starting at index `start` (mod len) and wrapping around: spreads what
+    concurrent exchanges pick when a message cannot carry everything."""
+    if not items:
+        return []
+    i = start % len(items)
+    return [*items[i:], *items[:i]]
+
+
+def _rows(msg: Message, field: str, types: tuple[type, ...]) -> list[list[Any]]:
+    """The rows of list field `field` that have exactly the given element types (bool is
+    not an int); malformed rows are skipped."""
+    raw = msg.get(field)
+    if not isinstance(raw, list):
+        return []
+    return [
+        row
+        for row in raw
+        if isinstance(row, list)
+        and len(row) == len(types)
+        and all(isinstance(x, t) and not isinstance(x, bool) for x, t in zip(row, types))
+    ]
+
+
+def _pairs(raw: list[Any]) -> list[tuple[str, bytes]]:
+    """The well-formed [key, digest] pairs of a digest list."""
+    return [
+        (row[0], row[1])
+        for row in raw
+        if isinstance(row, list)
+        and len(row) == 2
+        and isinstance(row[0], str)
+        and isinstance(row[1], bytes)
+    ]
+
+
+def _strings(raw: Any) -> list[str]:
+    return [x for x in raw if isinstance(x, str)] if isinstance(raw, list) else []
+
+
+def _bound(x: Any) -> bool:
+    return x is None or isinstance(x, str)
+
+
+def peer_ae_root(node: Node, peer: str, msg: Message) -> None:
+    node.antientropy.on_root(peer, msg)
+
+
+def peer_ae_buckets(node: Node, peer: str, msg: Message) -> None:
+    node.antientropy.on_buckets(peer, msg)
+
+
+def peer_ae_keys(node: Node, peer: str, msg: Message) -> None:
+    node.antientropy.on_keys(peer, msg)
+
+
+def peer_ae_objects(node: Node, peer: str, msg: Message) -> None:
+    node.antientropy.on_objects(peer, msg)
+
+
+PEER_HANDLERS: dict[str, Callable[[Node, str, Message], None]] = {
+    "ae_root": peer_ae_root,
+    "ae_buckets": peer_ae_buckets,
+    "ae_keys": peer_ae_keys,
+    "ae_objects": peer_ae_objects,
+}
