@@ -17,7 +17,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checkers.linearizable.model import UNKNOWN, LinearizationInfo, Model, PartitionInfo
+from checkers.linearizable.model import (
+    UNKNOWN,
+    Annotation,
+    LinearizationInfo,
+    Model,
+    PartitionInfo,
+)
 
 MAX_PARTIALS = 200
 """Partial linearizations drawn per partition (each costs a replay of the model)."""
@@ -37,8 +43,20 @@ def _replay(model: Model, part: PartitionInfo, seq: list[int]) -> list[str]:
     return out
 
 
-def _partition_data(model: Model, part: PartitionInfo, rank: dict[int, int], n: int) -> Any:
+def _annotations(notes: list[Annotation], rank: dict[int, int]) -> list[dict[str, Any]]:
+    return [
+        {"s": rank[a.start], "e": rank[a.end], "label": a.label, "client": a.client_id,
+         "details": a.details, "color": a.color}
+        for a in notes
+    ]  # fmt: skip
+
+
+def _partition_data(model: Model, part: PartitionInfo, notes: list[Annotation], n: int) -> Any:
+    """One partition's drawing data; times are ranks among its own and the annotations' times."""
     assert model.describe_operation is not None
+    times = {t for op in part.history for t in (op.call, op.return_)}
+    times |= {t for a in notes for t in (a.start, a.end)}
+    rank = {t: r for r, t in enumerate(sorted(times))}
     pos = {op: k for k, op in enumerate(part.longest)}
     states = _replay(model, part, part.longest)
     ops = []
@@ -68,29 +86,21 @@ def _partition_data(model: Model, part: PartitionInfo, rank: dict[int, int], n: 
         "longest": part.longest,
         "illegal": part.illegal,
         "partials": partials,
+        "ticks": len(rank),
+        "annotations": _annotations(notes, rank),
     }
 
 
 def page_data(model: Model, info: LinearizationInfo, title: str = "") -> dict[str, Any]:
-    """The JSON the page draws: partitions (bad ones first), annotations, verdict."""
-    times = {t for p in info.partitions for op in p.history for t in (op.call, op.return_)}
-    times |= {t for a in info.annotations for t in (a.start, a.end)}
-    rank = {t: r for r, t in enumerate(sorted(times))}
+    """The JSON the page draws: the verdict and the partitions, illegal ones first."""
     order = sorted(range(len(info.partitions)), key=lambda k: info.partitions[k].result.value)
     order.sort(key=lambda k: info.partitions[k].result.value != "illegal")
-    parts = [_partition_data(model, info.partitions[k], rank, k + 1) for k in order]
-    notes = [
-        {"s": rank[a.start], "e": rank[a.end], "label": a.label, "client": a.client_id,
-         "details": a.details, "color": a.color}
-        for a in info.annotations
-    ]  # fmt: skip
+    notes = list(info.annotations)
     return {
         "title": title,
         "result": info.result.value,
         "elapsed_s": round(info.elapsed_s, 4),
-        "ticks": len(rank),
-        "partitions": parts,
-        "annotations": notes,
+        "partitions": [_partition_data(model, info.partitions[k], notes, k + 1) for k in order],
     }
 
 
@@ -146,11 +156,11 @@ function draw() {
   svg.innerHTML = "";
   const clients = [...new Set(P.ops.map(o => o.c))].sort((a, b) => a - b);
   const row = new Map(clients.map((c, i) => [c, i]));
-  const ticks = Math.max(D.ticks, 2), W = Math.max(900, Math.min(ticks * 14, 60000));
+  const ticks = Math.max(P.ticks, 2), W = Math.max(900, Math.min(ticks * 14, 60000));
   const x = (t) => LEFT + (t / (ticks - 1)) * (W - LEFT - 20);
   const H = TOP + clients.length * ROW + 20;
   svg.setAttribute("width", W); svg.setAttribute("height", H);
-  for (const a of D.annotations) {
+  for (const a of P.annotations) {
     const y = a.client === null ? TOP - 14 : TOP + row.get(a.client) * ROW;
     if (a.client !== null && !row.has(a.client)) continue;
     const h = a.client === null ? H - TOP : ROW;

@@ -42,7 +42,8 @@ def test_the_page_is_self_contained_and_carries_the_evidence(tmp_path: Path) -> 
     assert bad["ops"][bad["illegal"]]["d"] == "read[x]() -> 0"
     assert [op["lin"] for op in bad["ops"]] == [0, 1, -1]
     assert bad["ops"][0]["st"] == "1" and bad["partials"]
-    assert data["annotations"][0]["label"].startswith("partition halves")
+    assert bad["annotations"][0]["label"].startswith("partition halves")
+    assert bad["ticks"] == 8  # its own 6 distinct times and the annotation's 2
 
 
 def test_page_data_for_an_ok_history() -> None:
@@ -51,4 +52,4 @@ def test_page_data_for_an_ok_history() -> None:
     data = page_data(model, info)
     assert result is CheckResult.OK and data["result"] == "ok"
     assert data["partitions"][0]["illegal"] is None
-    assert data["ticks"] == 4
+    assert data["partitions"][0]["ticks"] == 4
