@@ -31,6 +31,7 @@ stop at the first illegal one while a hard partition is still running.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,8 +39,14 @@ from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
-SLICE_S = 0.002
-"""How long a partition runs before the scheduler moves on (the slice adapts its step count)."""
+FIRST_SLICE_STEPS = 64
+"""Steps each partition runs in the scheduler's first round; each round doubles it."""
+
+MAX_SLICE_STEPS = 8192
+"""The longest slice, in steps (a few milliseconds for the models here)."""
+
+DEADLINE_EVERY_STEPS = 64
+"""How often a slice looks at the clock, so that even a slow model meets its deadline."""
 
 DEFAULT_MAX_CACHE_BYTES = 1 << 30
 """Estimated cache memory, over all partitions, past which the answer becomes unknown."""
@@ -163,14 +170,20 @@ class Search:
         self.op, self.meta = op_of, meta
         self.e = self.nxt[0]
 
-    def run(self, steps: int) -> bool | None:
-        """Advances at most `steps` steps; True ok, False illegal, None unfinished."""
+    def run(self, steps: int, deadline: float = math.inf) -> bool | None:
+        """Advances at most `steps` steps, or until the monotonic clock passes `deadline`.
+
+        Returns True (linearizable), False (illegal) or None (unfinished).
+        """
         if self.done is not None or self.e == self.tail:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
-        for _ in range(steps):
+        every = DEADLINE_EVERY_STEPS - 1
+        for n in range(steps):
+            if not n & every and time.monotonic() > deadline:
+                break
             d = meta[e]
             if d:
                 m, twin, i, o, b, ro = d
@@ -276,31 +289,32 @@ class Search:
 
 @dataclass
 class _Budget:
-    """Time and memory left, and the slice length that keeps slices near `SLICE_S`."""
+    """Time and memory left, and the slice length of the current round.
 
-    deadline: float | None
+    Slices are counted in steps, not seconds, so the schedule (and so which
+    illegal partition is found first) is the same on every run; the clock is
+    only read to stop at the deadline.
+    """
+
+    deadline: float
     max_cache_bytes: int
-    quantum: int = 64  # grows fast; small at first in case the model's step is slow
+    quantum: int = FIRST_SLICE_STEPS
     cache_bytes: int = 0
 
-    def adapt(self, elapsed_s: float) -> None:
-        """Halves or doubles the slice length when a slice ran far from `SLICE_S`."""
-        if elapsed_s < SLICE_S / 2:
-            self.quantum = min(self.quantum * 2, 1 << 16)
-        elif elapsed_s > SLICE_S * 2:
-            self.quantum = max(self.quantum // 2, 1)
+    def next_round(self) -> None:
+        """Doubles the slice length, up to `MAX_SLICE_STEPS`."""
+        self.quantum = min(self.quantum * 2, MAX_SLICE_STEPS)
 
     def run(self, search: Search) -> bool | None:
-        """Runs one slice of `search`, accounting for its time and cache growth."""
-        start, before = time.monotonic(), search.cache_bytes()
-        verdict = search.run(self.quantum)
-        self.adapt(time.monotonic() - start)
+        """Runs one slice of `search`, accounting for its cache growth."""
+        before = search.cache_bytes()
+        verdict = search.run(self.quantum, self.deadline)
         self.cache_bytes += search.cache_bytes() - before
         return verdict
 
     def spent(self) -> str:
         """Why the budget is spent ("timeout", "memory"), or "" while it lasts."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if time.monotonic() > self.deadline:
             return "timeout"
         return "memory" if self.cache_bytes > self.max_cache_bytes else ""
 
@@ -313,7 +327,7 @@ def search_partitions(
     verbose: bool = False,
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> tuple[CheckResult, list[PartitionInfo], str]:
-    """Checks every partition, interleaving them in slices of about `SLICE_S` seconds.
+    """Checks every partition, interleaving them in rounds of slices of steps.
 
     Stops at the first illegal partition (unless `verbose`, which runs them all
     to completion, within the same budget). Returns UNKNOWN when `timeout_s`
@@ -321,7 +335,7 @@ def search_partitions(
     `max_cache_bytes`, before a verdict; the third value then says which
     ("timeout" or "memory").
     """
-    deadline = time.monotonic() + timeout_s if timeout_s else None
+    deadline = time.monotonic() + timeout_s if timeout_s else math.inf
     budget = _Budget(deadline, max_cache_bytes)
     searches: list[Search | None] = [None] * len(partitions)  # built when first scheduled
     active = list(range(len(searches)))
@@ -342,6 +356,7 @@ def search_partitions(
             if over:
                 break
         active = still
+        budget.next_round()
     infos = [
         s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
         for s, h in zip(searches, partitions)

@@ -345,3 +345,15 @@ def test_a_slow_model_still_answers_within_its_budget() -> None:
     result = check_operations(slow, appends_then_impossible_get("k", 10), timeout=budget)
     assert result is CheckResult.UNKNOWN
     assert time.monotonic() - start < budget * 1.1 + 1.0
+
+
+def test_the_reported_illegal_operation_is_the_same_on_every_run() -> None:
+    ops = appends_then_impossible_get("hard", 9)
+    ops += [Operation(50 + k, ("get", f"easy{k}", None), k, "junk", k + 1) for k in range(5)]
+    reports = set()
+    for _ in range(3):
+        result, info = check_operations_info(kv(), ops, timeout=30)
+        found = info.first_illegal()
+        assert result is CheckResult.ILLEGAL and found is not None
+        reports.add(found[1])
+    assert len(reports) == 1
