@@ -6,14 +6,19 @@ clock. It reads frames, feeds events to the core, and carries out the effects:
 * peers are reached over one outbound connection each (to the address in the
   config, which may be a fault proxy); replies travel on the replier's own
   outbound connection, so every directed link can be cut on its own;
-* `Persist` effects go to one writer thread that commits everything queued in
-  one SQLite transaction (one fsync for many writes), then feeds `Persisted`;
+* `Persist` effects are group-committed: at the end of each loop iteration,
+  after the queued frames are written out (so replicas start their own writes
+  in parallel), everything queued is committed in one SQLite transaction with
+  one fsync, and then `Persisted` is fed for each. The commit runs on the loop
+  thread on purpose: a second Python thread would hand the GIL over through
+  `pthread_cond_timedwait`, which libfaketime wraps, and that made a skewed
+  node about 50x slower;
 * a malformed or oversized frame gets an error reply and that connection is
   closed; every other connection keeps being served.
 
 Every queue is bounded: a peer link drops its backlog (and reports the peer
-unreachable) past `LINK_QUEUE_LIMIT` frames; inbound reading pauses while the
-writer's backlog is above `WRITE_BACKLOG_HIGH`.
+unreachable) past `LINK_QUEUE_LIMIT` frames or `LINK_BUFFER_LIMIT` unsent
+bytes; writes never queue beyond one loop iteration.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import logging
 import os
 import random
 import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -60,8 +64,7 @@ from node.protocol import (
 from node.storage import SQLiteStorage
 
 LINK_QUEUE_LIMIT = 20_000
-WRITE_BACKLOG_HIGH = 20_000
-WRITE_BACKLOG_LOW = 5_000
+LINK_BUFFER_LIMIT = 64 * 1024 * 1024
 CONNECT_TIMEOUT_S = 1.0
 log = logging.getLogger("sibyl.node")
 
@@ -71,45 +74,6 @@ class SystemClock:
 
     def now(self) -> Now:
         return Now(time.time_ns() // 1_000_000, time.monotonic())
-
-
-class Writer:
-    """One thread committing queued writes in batches: one fsync per batch."""
-
-    def __init__(self, storage: SQLiteStorage, done: Callable[[list[int]], object]) -> None:
-        self.storage = storage
-        self.done = done
-        self._queue: deque[Persist] = deque()
-        self._cv = threading.Condition()
-        self._stop = False
-        self.backlog = 0
-        self._thread = threading.Thread(target=self._run, name="sibyl-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, batch: list[Persist]) -> None:
-        with self._cv:
-            self._queue.extend(batch)
-            self.backlog += len(batch)
-            self._cv.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._queue and not self._stop:
-                    self._cv.wait()
-                if self._stop and not self._queue:
-                    return
-                batch = list(self._queue)
-                self._queue.clear()
-            items = [item for p in batch for item in p.items]
-            self.storage.write(items)
-            self.done([p.token for p in batch])
-
-    def close(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
-        self._thread.join(timeout=10)
 
 
 class Inbound(asyncio.Protocol):
@@ -172,6 +136,9 @@ class PeerLink(asyncio.Protocol):
     def send(self, msg: Message) -> None:
         frame = encode_frame(msg)
         if self.transport is not None and not self.transport.is_closing():
+            if self.transport.get_write_buffer_size() > LINK_BUFFER_LIMIT:
+                self.transport.abort()  # a black-holed peer: give up on it, do not buffer forever
+                return
             self.server.cork(self.transport, frame)
             return
         if len(self.queue) >= LINK_QUEUE_LIMIT:
@@ -229,9 +196,7 @@ class NodeServer:
         self.timers: dict[int, asyncio.TimerHandle] = {}
         self.stopping = False
         self._next_conn = 0
-        self._paused = False
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.writer: Writer | None = None
         self._corked: dict[asyncio.Transport, list[bytes]] = {}
         self._persists: list[Persist] = []
 
@@ -248,23 +213,22 @@ class NodeServer:
             if not transport.is_closing():
                 transport.write(b"".join(frames))
         if self._persists:
-            assert self.writer is not None
             persists, self._persists = self._persists, []
-            self.writer.submit(persists)
-            self._apply_backpressure()
+            self.storage.write([item for p in persists for item in p.items])
+            assert self.loop is not None
+            self.loop.call_soon(self._persisted, [p.token for p in persists])
 
     def register(self, conn: Inbound) -> int:
         self._next_conn += 1
         self.conns[self._next_conn] = conn
-        if self._paused and conn.transport is not None:
-            conn.transport.pause_reading()
         return self._next_conn
 
     def unregister(self, conn_id: int) -> None:
         self.conns.pop(conn_id, None)
 
     def feed(self, event: Event) -> None:
-        self.execute(self.node.handle(event, self.clock.now()))
+        if not self.stopping:  # the store closes on the way out
+            self.execute(self.node.handle(event, self.clock.now()))
 
     def execute(self, effects: list[Effect]) -> None:
         for e in effects:
@@ -303,33 +267,12 @@ class NodeServer:
         self.feed(TimerFired(timer))
 
     def _persisted(self, tokens: list[int]) -> None:
-        assert self.writer is not None
-        with self.writer._cv:
-            self.writer.backlog -= len(tokens)
         for token in tokens:
             self.feed(Persisted(token))
-        self._apply_backpressure()
-
-    def _apply_backpressure(self) -> None:
-        assert self.writer is not None
-        backlog = self.writer.backlog
-        if not self._paused and backlog > WRITE_BACKLOG_HIGH:
-            self._set_reading(False)
-        elif self._paused and backlog < WRITE_BACKLOG_LOW:
-            self._set_reading(True)
-
-    def _set_reading(self, on: bool) -> None:
-        self._paused = not on
-        for conn in self.conns.values():
-            if conn.transport is not None and not conn.transport.is_closing():
-                (conn.transport.resume_reading if on else conn.transport.pause_reading)()
 
     async def serve(self, ready: Callable[[], Any] | None = None) -> None:
         """Serves until SIGTERM/SIGINT (or `stop()`); durable writes are flushed on the way out."""
         self.loop = loop = asyncio.get_running_loop()
-        self.writer = Writer(
-            self.storage, lambda toks: loop.call_soon_threadsafe(self._persisted, toks)
-        )
         self._stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_event.set)
@@ -344,7 +287,10 @@ class NodeServer:
         server.close()
         for handle in self.timers.values():
             handle.cancel()
-        self.writer.close()
+        self.flush()
+        for conn in list(self.conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
         self.storage.close()
         log.info("node %s stopped", self.cfg.name)
 

@@ -34,13 +34,7 @@ class Case:
 CASES = [
     Case("tests.intercepts.reissued_dots", scenarios.amnesia, "want both"),
     Case("tests.intercepts.sync_overwrites", scenarios.concurrent_blind_puts, "want all"),
-    Case(
-        "tests.intercepts.ack_before_fsync",
-        scenarios.crash_after_ack,
-        "after the crash",
-        conditions=("tests.intercepts.slow_disk",),
-        settings={"request_timeout_ms": 8000},
-    ),
+    Case("tests.intercepts.ack_before_fsync", scenarios.crash_after_ack, "after the crash"),
 ]
 IDS = [c.bug.rsplit(".", 1)[1] for c in CASES]
 
