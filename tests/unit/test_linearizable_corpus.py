@@ -79,7 +79,8 @@ def _linearizable_rows() -> list[Any]:
     return [
         p
         for p in _rows()
-        if p.values[1] is None or p.values[1]["expected_verdict"] == "linearizable"
+        if p.values[1] is None
+        or (p.values[1]["expected_verdict"] == "linearizable" and not _is_stress_row(p.values[1]))
     ]
 
 
