@@ -41,9 +41,11 @@ class Recorder:
             self._file.flush()
         return op
 
-    def invoke(self, process: int | str, f: str, key: str | None = None, value: Any = None) -> Op:
-        """Records the start of an op."""
-        op = Op(len(self.ops), self.now(), process, OpType.INVOKE, f, key, value)
+    def invoke(
+        self, process: int | str, f: str, key: str | None = None, value: Any = None, **extra: Any
+    ) -> Op:
+        """Records the start of an op (`extra`: fields known at invoke, e.g. a put id)."""
+        op = Op(len(self.ops), self.now(), process, OpType.INVOKE, f, key, value, extra=extra)
         return self.record(op)
 
     def complete(self, invoke: Op, type: OpType, **fields: Any) -> Op:

@@ -1,39 +1,109 @@
-"""`sibyl run`: the main job. For now, the shopping-cart siblings demo on a local cluster."""
+"""`sibyl run` and `sibyl replay`: the main job, and rerunning a stored run exactly."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import random
-import time
-from pathlib import Path
+import shlex
+import sys
 
 from rich.console import Console
 
-from harness.demo import run_demo
+from harness.generator import DEFAULT_NEMESES, ScheduleError, parse_nemeses
+from harness.nemesis import Fault
+from harness.runner import RunConfig, run_test
+from harness.store import StoreError, find_run, read_json
+from workloads import WORKLOADS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
-        help="run the main job on the local lab",
-        description="Start a local cluster, have concurrent writers add items to one shopping "
-        "cart without reading each other's writes (so siblings appear), reconcile them, "
-        "print what happened and stop the cluster. Exit 0 if no add was lost.",
+        help="run a test: workload + faults on a local cluster, then check",
+        description="Start a local cluster behind a fault-proxy mesh, run a workload while the "
+        "nemesis injects faults, heal, let the cluster quiesce, read every key from every node, "
+        "and check the history. Writes store/<test>/<time>/ (store/latest points at it). "
+        "Exit status: 0 valid, 1 invalid, 2 unknown, 255 crashed.",
     )
     p.add_argument("--nodes", type=int, default=5, help="cluster size (default 5)")
-    p.add_argument("--writers", type=int, default=5, help="concurrent blind writers (default 5)")
+    p.add_argument("--workload", choices=sorted(WORKLOADS), default="cart")
+    p.add_argument("--nemesis", default=",".join(DEFAULT_NEMESES),
+                   help="comma list of partition,kill,pause,clock,latency,bandwidth, or none "
+                   f"(default {','.join(DEFAULT_NEMESES)})")  # fmt: skip
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds of chaos (default 60)")
+    p.add_argument("--rate", type=float, default=200.0, help="client ops/s in total (default 200)")
+    p.add_argument("--concurrency", type=int, default=10, help="client processes (default 10)")
     p.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
+    p.add_argument("--mode", choices=("sloppy", "strict"), default="sloppy", help="quorum mode")
+    p.add_argument("--conflict", choices=("siblings", "lww"), default="siblings")
+    p.add_argument("--n", type=int, default=3, help="replicas per key (default 3)")
+    p.add_argument("--r", type=int, default=2, help="read quorum (default 2)")
+    p.add_argument("--w", type=int, default=2, help="write quorum incl. the coordinator (2)")
+    p.add_argument("--quiesce", type=float, default=5.0, help="seconds between heal and reads")
     p.add_argument("--store", default="store", help="where run directories go (default store)")
+    p.add_argument("--keep-cluster", action="store_true", help="leave the nodes running")
+    p.add_argument("--intercept", action="append", default=[], metavar="MODULE",
+                   help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
     p.set_defaults(func=_run)
+    r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
+    r.add_argument("run_dir", help="a run directory, e.g. store/latest")
+    r.add_argument("--store", default=None, help="where the new run goes (default: as before)")
+    r.set_defaults(func=_replay)
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    for name in ("nodes", "concurrency"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1")
+    if args.time_limit <= 0 or args.rate <= 0:
+        raise ValueError("--time-limit and --rate must be positive")
+    return RunConfig(
+        nodes=args.nodes, workload=args.workload, nemesis=parse_nemeses(args.nemesis),
+        time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
+        seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
+        store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
+        intercepts=tuple(args.intercept),
+    )  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
-    run_dir = Path(args.store) / "demo" / time.strftime("%Y%m%dT%H%M%S")
-    console = Console()
-    status = asyncio.run(run_demo(run_dir, args.nodes, args.writers, seed, console))
-    console.print(
-        f"rerun with: sibyl run --nodes {args.nodes} --writers {args.writers} --seed {seed}"
-    )
-    return status
+    try:
+        cfg = _config(args)
+    except (ValueError, ScheduleError) as e:
+        print(f"sibyl run: {e}", file=sys.stderr)
+        return 2
+    if cfg.seed is None:
+        import random
+
+        cfg.seed = random.SystemRandom().randrange(1 << 31)
+    command = shlex.join(["sibyl", "run", *_flags(cfg)])
+    return run_test(cfg, command, Console()).status
+
+
+def _flags(cfg: RunConfig) -> list[str]:
+    """The full command line that reproduces `cfg` (every option spelled out)."""
+    out = ["--nodes", str(cfg.nodes), "--workload", cfg.workload,
+           "--nemesis", ",".join(cfg.nemesis) or "none", "--time-limit", f"{cfg.time_limit_s:g}",
+           "--rate", f"{cfg.rate:g}", "--concurrency", str(cfg.concurrency),
+           "--seed", str(cfg.seed), "--mode", cfg.mode, "--conflict", cfg.conflict,
+           "--n", str(cfg.n), "--r", str(cfg.r), "--w", str(cfg.w),
+           "--quiesce", f"{cfg.quiesce_s:g}", "--store", cfg.store]  # fmt: skip
+    if cfg.keep_cluster:
+        out.append("--keep-cluster")
+    for m in cfg.intercepts:
+        out += ["--intercept", m]
+    return out
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        run_dir = find_run(args.run_dir)
+        cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
+        schedule = read_json(run_dir / "schedule.json")
+        faults = [Fault.from_dict(f) for f in schedule.get("realised") or schedule["planned"]]
+    except (StoreError, KeyError, ValueError, TypeError) as e:
+        print(f"sibyl replay: {e}", file=sys.stderr)
+        return 2
+    if args.store:
+        cfg.store = args.store
+    command = f"sibyl replay {shlex.quote(str(run_dir))}"
+    return run_test(cfg, command, Console(), faults=faults).status

@@ -1,0 +1,293 @@
+"""The phase engine of a run: client workers and the nemesis concurrently, then heal,
+quiesce, final reads.
+
+Phases: chaos (clients + faults for `time_limit_s`), heal (every fault
+reverted), quiesce (clients stop; handoff and anti-entropy catch up), final
+reads (every key through every node, then rounds of per-replica debug reads
+until the replicas agree or a deadline passes). Every op is recorded at invoke
+and at completion; a process whose op ends in `info` is retired and a fresh
+process id takes its place (Jepsen's rule). The runner does no checking of its
+own: the workload's checkers read the history afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from checkers.history import OpType
+from harness.history import Recorder
+from node.client import Client, NodeError
+from node.ring import Member, Ring
+from workloads.base import INDETERMINATE, Completion, Workload, b64
+
+Addr = tuple[str, int]
+
+
+class FaultInjector(Protocol):
+    """What the runner needs from a nemesis (see harness/nemesis.py)."""
+
+    async def start(self, fault: Any) -> dict[str, Any]: ...
+
+    async def stop(self, fault: Any) -> dict[str, Any]: ...
+
+    async def heal_all(self) -> None: ...
+
+
+@dataclass
+class Progress:
+    """Live counters the progress display reads."""
+
+    phase: str = "setup"
+    started: float = field(default_factory=time.monotonic)
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    active_faults: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> int:
+        return self.ok + self.fail + self.info
+
+
+@dataclass
+class RunPlan:
+    """Everything a run needs besides the cluster: timing, clients, faults."""
+
+    time_limit_s: float
+    concurrency: int
+    rate: float
+    seed: int
+    faults: Sequence[Any] = ()
+    quiesce_s: float = 3.0
+    op_timeout_s: float = 2.0
+    converge_timeout_s: float = 15.0
+    n: int = 3
+
+
+class Engine:
+    """Drives one workload against nodes reached at `client_addrs`, recording everything."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        recorder: Recorder,
+        client_addrs: dict[str, Addr],
+        direct_addrs: dict[str, Addr],
+        nemesis: FaultInjector | None,
+        plan: RunPlan,
+        progress: Progress | None = None,
+    ) -> None:
+        self.workload, self.rec, self.plan = workload, recorder, plan
+        self.client_addrs, self.direct_addrs = client_addrs, direct_addrs
+        self.nemesis = nemesis
+        self.progress = progress or Progress()
+        self.nodes = sorted(client_addrs)
+        self._next_process = plan.concurrency
+        self.realised: list[dict[str, Any]] = []
+
+    async def run(self) -> None:
+        """All phases; the nemesis is always healed, even when a phase fails."""
+        try:
+            self.progress.phase = "chaos"
+            deadline = time.monotonic() + self.plan.time_limit_s
+            async with asyncio.TaskGroup() as tasks:  # one failure cancels the rest
+                tasks.create_task(self._nemesis(deadline))
+                for slot in range(self.plan.concurrency):
+                    tasks.create_task(self._worker(slot, deadline))
+        finally:
+            self.progress.phase = "heal"
+            await self._heal()
+        self.progress.phase = "quiesce"
+        await asyncio.sleep(self.plan.quiesce_s)
+        self.progress.phase = "final reads"
+        await self._final_reads()
+        self.progress.phase = "replica reads"
+        await self._replica_reads()
+        self.progress.phase = "done"
+
+    # --- clients ----------------------------------------------------------
+
+    async def _worker(self, slot: int, deadline: float) -> None:
+        process = slot
+        rng = random.Random(f"{self.plan.seed}/{slot}")
+        node = self.nodes[slot % len(self.nodes)]
+        client: Client | None = None
+        pace = self.plan.concurrency / self.plan.rate if self.plan.rate > 0 else 0.0
+        while time.monotonic() < deadline:
+            if client is None:
+                client = await self._connect(node, deadline)
+                if client is None:
+                    return
+            spec = self.workload.next_op(rng, process)
+            invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
+            done = await self._apply(client, spec, process)
+            self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+            self._count(done.type)
+            if done.type is OpType.INFO:
+                process = self._fresh_process()
+                await client.close()
+                client = None
+            if pace:
+                await asyncio.sleep(rng.expovariate(1.0 / pace))
+        if client is not None:
+            await client.close()
+
+    async def _connect(self, node: str, deadline: float) -> Client | None:
+        while time.monotonic() < deadline:
+            try:
+                return await Client.connect(
+                    *self.client_addrs[node], timeout_s=self.plan.op_timeout_s
+                )
+            except (ConnectionError, TimeoutError, OSError):
+                await asyncio.sleep(0.1)
+        return None
+
+    async def _apply(self, client: Client, spec: Any, process: int) -> Completion:
+        learned: dict[str, Any] = dict(spec.extra)
+        try:
+            return await asyncio.wait_for(
+                self.workload.apply(client, spec, process, learned), self.plan.op_timeout_s
+            )
+        except INDETERMINATE as e:
+            return Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
+
+    def _fresh_process(self) -> int:
+        self._next_process += 1
+        return self._next_process - 1
+
+    def _count(self, t: OpType) -> None:
+        p = self.progress
+        if t is OpType.OK:
+            p.ok += 1
+        elif t is OpType.FAIL:
+            p.fail += 1
+        else:
+            p.info += 1
+
+    # --- nemesis ----------------------------------------------------------
+
+    async def _nemesis(self, deadline: float) -> None:
+        if self.nemesis is None:
+            return
+        t0 = time.monotonic()
+        for fault in sorted(self.plan.faults, key=lambda f: f.start_s):
+            if not await _sleep_until(t0 + fault.start_s, deadline):
+                return
+            self._log_fault("start", fault, await self._try(self.nemesis.start, fault))
+            if not await _sleep_until(t0 + fault.end_s, deadline):
+                return  # still active: the heal phase reverts it
+            self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault))
+
+    async def _try(self, step: Any, fault: Any) -> dict[str, Any]:
+        """A nemesis step; a fault that cannot be applied or verified is recorded, not fatal.
+
+        The heal at the end still reverts whatever part of it took effect.
+        """
+        try:
+            return dict(await step(fault))
+        except (ValueError, RuntimeError) as e:
+            self.progress.notes.append(f"fault {fault.id}: {e}")
+            return {"error": f"{type(e).__name__}: {e}"}
+
+    def _log_fault(self, f: str, fault: Any, details: dict[str, Any]) -> None:
+        record = {**fault.to_dict(), **details}
+        self.rec.nemesis(f, record)
+        if f == "start":
+            self.progress.active_faults[fault.id] = _describe_fault(fault)
+            self.realised.append(record)
+        else:
+            self.progress.active_faults.pop(fault.id, None)
+
+    async def _heal(self) -> None:
+        if self.nemesis is not None:
+            await self.nemesis.heal_all()
+        self.progress.active_faults.clear()
+        self.rec.nemesis("heal", {})
+
+    # --- after the chaos --------------------------------------------------
+
+    async def _final_reads(self) -> None:
+        for node in self.nodes:
+            client = await Client.connect(*self.direct_addrs[node], timeout_s=5.0)
+            try:
+                for key in self.workload.keys():
+                    invoke = self.rec.invoke(f"final-{node}", "read", key)
+                    try:
+                        done = await self.workload.final_read(client, key)
+                    except INDETERMINATE as e:
+                        done = Completion(OpType.FAIL, {"error": f"get: {e}", "final": True})
+                    self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+            finally:
+                await client.close()
+
+    async def _replica_reads(self) -> None:
+        """Rounds of per-replica debug reads of every primary until they agree (or time out)."""
+        clients = {
+            n: await Client.connect(*self.direct_addrs[n], timeout_s=5.0) for n in self.nodes
+        }
+        try:
+            ring = await _ring(clients[self.nodes[0]])
+            deadline = time.monotonic() + self.plan.converge_timeout_s
+            for round_ in range(1, 1000):
+                agreed = await self._replica_round(clients, ring, round_)
+                if agreed or time.monotonic() > deadline:
+                    self.progress.notes.append(
+                        f"replicas {'agree' if agreed else 'still differ'} after {round_} round(s)"
+                    )
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            for c in clients.values():
+                await c.close()
+
+    async def _replica_round(self, clients: dict[str, Client], ring: Ring, round_: int) -> bool:
+        agreed = True
+        for key in self.workload.keys():
+            views = set()
+            for node in ring.preference_list(key, self.plan.n):
+                try:
+                    r = await clients[node].local_get(key)
+                except (NodeError, *INDETERMINATE):
+                    agreed = False
+                    continue
+                sibs = [_decode_value(v) for v in r["siblings"]]
+                ctx = b64(bytes(r["context"]))
+                self.rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx,
+                                    round=round_)  # fmt: skip
+                views.add(ctx + repr(sorted(map(repr, sibs))))
+            agreed = agreed and len(views) <= 1
+        return agreed
+
+
+def _decode_value(raw: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.hex()
+
+
+async def _ring(client: Client) -> Ring:
+    status = await client.status()
+    return Ring([Member(m) for m in status["members"]], len(status["ring"]))
+
+
+async def _sleep_until(when: float, deadline: float) -> bool:
+    """Sleeps until `when`; False (after sleeping to `deadline`) if that comes first."""
+    target = min(when, deadline)
+    await asyncio.sleep(max(0.0, target - time.monotonic()))
+    return when <= deadline
+
+
+def _describe_fault(fault: Any) -> str:
+    shape = fault.params.get("shape") if hasattr(fault, "params") else None
+    kind = str(getattr(fault.kind, "value", fault.kind))
+    targets = ",".join(getattr(fault, "targets", ()) or ())
+    return " ".join(x for x in (kind, shape, targets) if x)

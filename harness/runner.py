@@ -1,0 +1,210 @@
+"""Runs one test end to end: set up the lab, run, tear down, check, store.
+
+`run_test(config)` never leaves a process or a fault behind: the lab is healed
+and stopped in a `finally`, also on Ctrl-C and on crashes, and the run
+directory always ends up with a `results.json` saying what happened. The exit
+code follows Jepsen: 0 valid, 1 invalid, 2 unknown, 255 crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from checkers.result import UNKNOWN, Result, run_safely
+from harness.engine import Engine, Progress, RunPlan
+from harness.generator import DEFAULT_NEMESES, fault_schedule
+from harness.history import Recorder
+from harness.lab import Lab
+from harness.nemesis import Fault
+from harness.progress import live_progress
+from harness.report import CRASHED, exit_code, write_all
+from harness.store import new_run_dir, write_json
+from workloads import WORKLOADS
+
+
+@dataclass
+class RunConfig:
+    """The options of `sibyl run` (stored as config.json; `sibyl replay` reads them back)."""
+
+    nodes: int = 5
+    workload: str = "cart"
+    nemesis: tuple[str, ...] = DEFAULT_NEMESES
+    time_limit_s: float = 60.0
+    rate: float = 200.0
+    concurrency: int = 10
+    seed: int | None = None
+    mode: str = "sloppy"
+    conflict: str = "siblings"
+    n: int = 3
+    r: int = 2
+    w: int = 2
+    store: str = "store"
+    keep_cluster: bool = False
+    quiesce_s: float = 5.0
+    intercepts: tuple[str, ...] = ()
+    node_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test(self) -> str:
+        return f"{self.workload}-{self.mode}-{self.conflict}"
+
+    def settings(self) -> dict[str, Any]:
+        """The node config fields for this run."""
+        return {
+            "n": min(self.n, self.nodes), "r": self.r, "w": self.w,
+            "quorum": self.mode, "conflict": self.conflict,
+            "request_timeout_ms": 1000, "probe_interval_ms": 250,
+            "handoff_interval_ms": 250, "antientropy_interval_ms": 500,
+            **self.node_settings,
+        }  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(RunConfig)}
+        kw: dict[str, Any] = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known
+        }
+        return RunConfig(**kw)
+
+
+@dataclass
+class Outcome:
+    """What a run produced."""
+
+    run_dir: Path
+    status: int
+    doc: dict[str, Any]
+
+
+def run_test(
+    cfg: RunConfig, command: str, console: Console, faults: list[Fault] | None = None
+) -> Outcome:
+    """Runs one test as configured; `faults` replaces the generated schedule (replay)."""
+    if cfg.seed is None:
+        cfg.seed = random.SystemRandom().randrange(1 << 31)
+    run_dir = new_run_dir(cfg.store, cfg.test)
+    console.print(f"[bold]sibyl run[/] {cfg.test}  seed [bold]{cfg.seed}[/]  -> {run_dir}")
+    write_json(run_dir / "config.json", cfg.to_dict())
+    (run_dir / "command.txt").write_text(command + "\n")
+    nodes = [f"n{i + 1}" for i in range(cfg.nodes)]
+    if faults is None:
+        faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed))
+    write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
+    try:
+        return asyncio.run(_run(cfg, run_dir, command, faults, console))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: every fault was healed and every node stopped[/]")
+        return _crashed(cfg, run_dir, command, "interrupted by the user (Ctrl-C)", console)
+    except Exception as e:  # noqa: BLE001 - a crash must still leave a run directory
+        detail = "".join(traceback.format_exception(e))
+        (run_dir / "crash.txt").write_text(detail)
+        console.print(f"[red]crashed: {type(e).__name__}: {e}[/] (details in {run_dir}/crash.txt)")
+        return _crashed(cfg, run_dir, command, f"{type(e).__name__}: {e}", console)
+
+
+async def _run(
+    cfg: RunConfig, run_dir: Path, command: str, faults: list[Fault], console: Console
+) -> Outcome:
+    workload = WORKLOADS[cfg.workload]()
+    progress = Progress()
+    kinds = tuple(sorted({str(f.kind.value) for f in faults}))
+    env = {"SIBYL_INTERCEPTS": ",".join(cfg.intercepts)} if cfg.intercepts else {}
+    recorder = Recorder(run_dir / "history.jsonl")
+    lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
+    plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
+                   quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes))  # fmt: skip
+    engine = Engine(workload, recorder, lab.client_addrs(), lab.direct_addrs(), lab.nemesis,
+                    plan, progress)  # fmt: skip
+    t0 = time.monotonic()
+    try:
+        async with live_progress(progress, cfg.time_limit_s, console):
+            await engine.run()
+    finally:
+        recorder.close()
+        planned = [f.to_dict() for f in faults]
+        write_json(run_dir / "schedule.json", {"planned": planned, "realised": engine.realised})
+        await lab.stop(cfg.keep_cluster)
+        lab.collect_logs(run_dir / "nodes")
+    chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
+    results = _check(workload, recorder, cfg, console)
+    meta = _meta(cfg, command, recorder, chaos_s, progress)
+    doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults])
+    status = exit_code(doc["valid"])
+    _summary(console, doc, results, run_dir, progress)
+    return Outcome(run_dir, status, doc)
+
+
+def _check(
+    workload: Any, recorder: Recorder, cfg: RunConfig, console: Console
+) -> dict[str, Result]:
+    results = {}
+    for name, check in workload.checkers({"time_limit_s": 60.0}).items():
+        t = time.monotonic()
+        results[name] = run_safely(check, recorder.ops)
+        console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
+    return results
+
+
+def _meta(
+    cfg: RunConfig, command: str, rec: Recorder, chaos_s: float, p: Progress
+) -> dict[str, Any]:
+    client_ops = p.completed
+    return {
+        "test": cfg.test,
+        "seed": cfg.seed,
+        "command": command,
+        "config": cfg.to_dict(),
+        "stats": {
+            "ops_completed": client_ops,
+            "ok": p.ok, "fail": p.fail, "info": p.info,
+            "chaos_s": round(chaos_s, 2),
+            "ops_per_s": round(client_ops / chaos_s, 1) if chaos_s else 0,
+            "history_ops": len(rec.ops),
+            "notes": p.notes,
+        },
+    }  # fmt: skip
+
+
+def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console) -> Outcome:
+    doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
+           "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
+    write_json(run_dir / "results.json", doc)
+    console.print(f"run directory: {run_dir}")
+    return Outcome(run_dir, CRASHED, doc)
+
+
+def _summary(
+    console: Console, doc: dict[str, Any], results: dict[str, Result], run_dir: Path, p: Progress
+) -> None:
+    s = doc["stats"]
+    console.print(f"ops: {s['ops_completed']} ({s['ok']} ok, {s['fail']} fail, {s['info']} info), "
+                  f"{s['ops_per_s']} ops/s; {'; '.join(p.notes)}")  # fmt: skip
+    for name, r in results.items():
+        mark = _word(r.valid, "[green]valid[/]", "[red]INVALID[/]", "[yellow]unknown[/]")
+        kinds: dict[str, int] = {}
+        for a in r.anomalies:
+            t = a.get("type") or a.get("kind") if isinstance(a, dict) else type(a).__name__
+            kinds[str(t)] = kinds.get(str(t), 0) + 1
+        extra = f"  anomalies: {kinds}" if kinds else ""
+        if r.stats.get("error"):
+            extra += f"  error: {r.stats['error']}"
+        console.print(f"  {name:12s} {mark}{extra}")
+    word = _word(doc["valid"], "[green]VALID[/]", "[red]INVALID[/]", "[yellow]UNKNOWN[/]")
+    console.print(f"verdict: {word}   run directory: {run_dir}")
+    console.print(f"rerun: {doc['command']}")
+
+
+def _word(valid: Any, yes: str, no: str, unknown: str) -> str:
+    return yes if valid is True else no if valid is False else unknown

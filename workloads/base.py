@@ -1,0 +1,92 @@
+"""What every workload provides: an op generator, a client, final reads and its checkers.
+
+A workload is a small object satisfying `Workload`. The runner asks it for the
+next op of a process (`next_op`, pure given the process's seeded rng), runs it
+with `apply` against one node, and records the `Completion`. After heal and
+quiescence it reads every key on every node with `final_read`, and finally
+hands the history to the workload's checkers.
+
+Outcomes follow Jepsen: `ok` happened; `fail` definitely did not (or, for a
+Dynamo put, may have landed: see docs/history.md); `info` is indeterminate and
+the process is retired.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from checkers.history import Op, OpType
+from checkers.result import Result
+from node.client import Client, ConnectionLost, NodeError
+
+Checker = Callable[[list[Op]], Result]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """An op to invoke: function, key, argument, and fields known at invoke (e.g. a put id)."""
+
+    f: str
+    key: str
+    value: Any = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Completion:
+    """How an op ended, and the fields to record with it."""
+
+    type: OpType
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Workload(Protocol):
+    """An op generator + client + final reads + checkers."""
+
+    name: str
+
+    def keys(self) -> list[str]:
+        """Every key the workload touches (final reads cover all of them)."""
+        ...
+
+    def next_op(self, rng: random.Random, process: int) -> OpSpec:
+        """The next op for `process`; depends only on the rng and the workload's state."""
+        ...
+
+    async def apply(
+        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
+    ) -> Completion:
+        """Runs `spec` through `client`; raises only for indeterminate outcomes.
+
+        Whatever the op learns on the way (the parents a get saw, the context
+        it will send) goes into `learned` at once, so that an op that then
+        times out is still recorded with it.
+        """
+        ...
+
+    async def final_read(self, client: Client, key: str) -> Completion:
+        """One read of `key` after heal, recorded with `final: true`."""
+        ...
+
+    def checkers(self, opts: Mapping[str, Any]) -> dict[str, Checker]:
+        """Checker name -> function from the history to a Result."""
+        ...
+
+
+def b64(data: bytes) -> str:
+    """How contexts appear in histories: base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+INDETERMINATE = (TimeoutError, ConnectionLost, ConnectionError, OSError)
+"""Client exceptions after which nobody knows whether the op took effect."""
+
+
+def node_error(e: NodeError, step: str) -> str:
+    """The `error` field for a node's error reply during `step` (e.g. "get", "put")."""
+    return f"{step}: {e.code}: {e.message}"

@@ -1,0 +1,127 @@
+"""The shopping cart: add and remove unique item ids on a few carts (and `set`: adds only).
+
+An add is get → union the siblings → add the item → put with the context, so
+concurrent adds leave siblings that the next add reconciles. Every stored
+version names the put that made it (docs/history.md), which lets the causality
+checker rebuild the version graph. An acknowledged add must never be lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from checkers import causality, convergence, lost_adds, staleness
+from checkers.history import OpType
+from node.client import Client, NodeError
+from workloads.base import Checker, Completion, OpSpec, b64, node_error
+
+
+def decode_version(raw: bytes) -> dict[str, Any]:
+    """A stored cart version as JSON; undecodable bytes become a visible marker."""
+    try:
+        v = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return {"put": None, "items": [], "undecodable": raw.hex()[:64]}
+    return v if isinstance(v, dict) else {"put": None, "items": [], "undecodable": repr(v)}
+
+
+def union(versions: list[dict[str, Any]]) -> set[int]:
+    """The Dynamo cart reconciliation: every item of every sibling."""
+    out: set[int] = set()
+    for v in versions:
+        out.update(i for i in v.get("items", []) if isinstance(i, int))
+    return out
+
+
+class Cart:
+    """Adds (and some removes) of unique items on `carts` keys."""
+
+    name = "cart"
+
+    def __init__(self, carts: int = 5, remove_ratio: float = 0.1, read_ratio: float = 0.2) -> None:
+        self._keys = [f"cart-{i}" for i in range(carts)]
+        self.remove_ratio = remove_ratio
+        self.read_ratio = read_ratio
+        self._items = itertools.count(1)
+        self._seq = itertools.count(1)
+        self._removable: dict[str, list[int]] = {k: [] for k in self._keys}
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def next_op(self, rng: random.Random, process: int) -> OpSpec:
+        """A read, an add of a fresh item, or the remove of an acknowledged add."""
+        key = rng.choice(self._keys)
+        if rng.random() < self.read_ratio:
+            return OpSpec("read", key)
+        removable = self._removable[key]
+        if removable and rng.random() < self.remove_ratio:
+            item = removable.pop(rng.randrange(len(removable)))
+            return OpSpec("remove", key, item, {"put": f"p{process}-{next(self._seq)}"})
+        return OpSpec("add", key, next(self._items), {"put": f"p{process}-{next(self._seq)}"})
+
+    async def apply(
+        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
+    ) -> Completion:
+        if spec.f == "read":
+            return await self.read(client, spec.key)
+        try:
+            got = await client.get(spec.key)
+        except NodeError as e:
+            return Completion(OpType.FAIL, {"error": node_error(e, "get")})
+        read = [decode_version(s) for s in got.siblings]
+        items = union(read)
+        item = spec.value
+        if spec.f == "remove":
+            items.discard(item)
+        else:
+            items.add(item)
+        put_id = spec.extra["put"]
+        value = json.dumps({"put": put_id, "items": sorted(items)}).encode()
+        fields = {"value": item, "put": put_id, "parents": [v.get("put") for v in read],
+                  "context": b64(got.context), "node": got.node}  # fmt: skip
+        learned.update(fields)
+        try:
+            await client.put(spec.key, value, got.context)
+        except NodeError as e:
+            return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
+        if spec.f == "add":
+            self._removable[spec.key].append(item)
+        return Completion(OpType.OK, fields)
+
+    async def read(self, client: Client, key: str) -> Completion:
+        """A get, recorded with the decoded siblings and the context."""
+        try:
+            got = await client.get(key)
+        except NodeError as e:
+            return Completion(OpType.FAIL, {"error": node_error(e, "get")})
+        siblings = [decode_version(s) for s in got.siblings]
+        return Completion(OpType.OK, {"siblings": siblings, "context": b64(got.context),
+                                      "node": got.node})  # fmt: skip
+
+    async def final_read(self, client: Client, key: str) -> Completion:
+        done = await self.read(client, key)
+        done.fields["final"] = True
+        return done
+
+    def checkers(self, opts: Mapping[str, Any]) -> dict[str, Checker]:
+        limit = float(opts.get("time_limit_s", 60.0))
+        return {
+            "lost_adds": lambda h: lost_adds.check(h, time_limit_s=limit),
+            "causality": lambda h: causality.check(h, time_limit_s=limit),
+            "convergence": lambda h: convergence.check(h, time_limit_s=limit),
+            "staleness": lambda h: staleness.check(h, time_limit_s=limit),
+        }
+
+
+class SetWorkload(Cart):
+    """Add-only: every element is added once and must stay."""
+
+    name = "set"
+
+    def __init__(self, carts: int = 5) -> None:
+        super().__init__(carts, remove_ratio=0.0)
