@@ -39,10 +39,10 @@ from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
-FIRST_SLICE_STEPS = 64
+FIRST_SLICE_STEPS = 1024
 """Steps each partition runs in the scheduler's first round; each round doubles it."""
 
-MAX_SLICE_STEPS = 8192
+MAX_SLICE_STEPS = 16384
 """The longest slice, in steps (a few milliseconds for the models here)."""
 
 DEADLINE_EVERY_STEPS = 64
