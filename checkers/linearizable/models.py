@@ -169,31 +169,42 @@ def mutex() -> Model:
     )
 
 
-def _multi_step(state: tuple[tuple[Any, Any], ...], inp: Any, out: Any) -> tuple[bool, Any]:
-    d = dict(state)
-    micro = inp[2] if out is UNKNOWN else out
-    for f, k, v in micro:
-        if f == "write":
-            d[k] = v
-        elif f == "read":
-            if out is not UNKNOWN and v is not UNKNOWN and d.get(k) != v:
-                return False, state
-        else:
-            return False, state
-    return True, tuple(sorted(d.items(), key=repr))
-
-
 def multi_register(init: dict[Any, Any] | None = None) -> Model:
     """Knossos's multi-register: `txn` of [read k v] / [write k v] micro-ops, atomically.
 
-    A read of UNKNOWN (nil) matches anything. States are (key, value) tuples.
+    A read of UNKNOWN (nil) matches anything; a key never written reads None.
+    A state is a tuple of values, one slot per key in the order keys first
+    appear (the model remembers the slots), without trailing Nones.
     """
-    start = tuple(sorted((init or {}).items(), key=repr))
+    slots: dict[Any, int] = {}
+    keys: list[Any] = []
+
+    def slot(key: Any) -> int:
+        if key not in slots:
+            slots[key] = len(keys)
+            keys.append(key)
+        return slots[key]
+
+    def step(state: tuple[Any, ...], inp: Any, out: Any) -> tuple[bool, tuple[Any, ...]]:
+        values = list(state)
+        for f, k, v in inp[2] if out is UNKNOWN else out:
+            i = slot(k)
+            values += [None] * (i + 1 - len(values))
+            if f == "write":
+                values[i] = v
+            elif f != "read" or (out is not UNKNOWN and v is not UNKNOWN and values[i] != v):
+                return False, state
+        while values and values[-1] is None:
+            values.pop()
+        return True, tuple(values)
+
+    first = init or {}
+    start = tuple(first[k] for k in sorted(first, key=repr) if slot(k) >= 0)
     return Model(
         init=lambda: start,
-        step=_multi_step,
+        step=step,
         describe_operation=lambda i, o: f"txn {list(o if o is not UNKNOWN else i[2])}",
-        describe_state=lambda s: repr(dict(s)),
+        describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s)}),
     )
 
 

@@ -357,3 +357,21 @@ def test_the_reported_illegal_operation_is_the_same_on_every_run() -> None:
         assert result is CheckResult.ILLEGAL and found is not None
         reports.add(found[1])
     assert len(reports) == 1
+
+
+def test_multi_register_transactions() -> None:
+    from checkers.linearizable.models import multi_register
+
+    write = Operation(0, ("txn", None, (("write", "x", 1), ("write", "y", 2))), 0, None, 1)
+    write = dataclasses.replace(write, output=write.input[2])
+    read = Operation(1, ("txn", None, (("read", "x", UNKNOWN), ("read", "y", UNKNOWN))), 2, None, 3)
+    saw = dataclasses.replace(read, output=(("read", "x", 1), ("read", "y", 2)))
+    torn = dataclasses.replace(read, output=(("read", "x", 1), ("read", "y", 0)))
+    blind = dataclasses.replace(read, output=(("read", "x", UNKNOWN), ("read", "y", 2)))
+    model = multi_register({"x": 0, "y": 0})
+    assert check_operations(model, [write, saw]) is CheckResult.OK
+    assert check_operations(model, [write, blind]) is CheckResult.OK
+    assert check_operations(model, [write, torn]) is CheckResult.ILLEGAL
+    crashed = dataclasses.replace(write, output=UNKNOWN, return_=10)
+    assert check_operations(model, [crashed, torn]) is CheckResult.ILLEGAL
+    assert check_operations(model, [crashed, saw]) is CheckResult.OK
