@@ -205,6 +205,7 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
         step=step,
         describe_operation=lambda i, o: f"txn {list(o if o is not UNKNOWN else i[2])}",
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s)}),
+        read_only=lambda inp, out: all(mop[0] == "read" for mop in inp[2]),
     )
 
 
