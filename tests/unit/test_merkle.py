@@ -26,6 +26,7 @@ from node.core import (
     TimerFired,
 )
 from node.merkle import MerkleTree
+from node.ring import Member
 from node.storage import MemoryStorage
 from node.versions import Dot, Sibling, Versioned
 
@@ -290,3 +291,21 @@ def test_trees_are_built_from_storage_at_boot() -> None:
         "k1", versions.encode(obj("a", b"v"))
     )
     assert node.antientropy.roots()[p] != MerkleTree().root().hex()
+
+
+def test_an_ownership_change_reselects_the_exchanged_trees() -> None:
+    sim = Sim(antientropy_interval_ms=100)
+    n1 = sim.nodes["n1"]
+    keys = replicated_keys(sim, "n1", 20)
+    for k in keys:
+        sim.write("n1", k, obj("a", b"v"))
+    before = set(n1.antientropy.roots())
+    n1.set_members([Member(n) for n in ("n1", "n3", "n4", "n5")])
+    after = set(n1.antientropy.roots())
+    assert after == {p for p in range(n1.ring.partitions) if "n1" in n1.ring.walk(p)[:3]}
+    assert after != before
+    for k in keys:  # every local key is still in its partition's tree
+        p = n1.ring.partition_of(k)
+        assert n1.antientropy.tree(p).digest(k) == merkle.leaf_hash(
+            k, versions.encode(obj("a", b"v"))
+        )
