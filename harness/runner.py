@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import random
 import time
 import traceback
@@ -120,7 +121,7 @@ async def _run(
     workload = WORKLOADS[cfg.workload]()
     progress = Progress()
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
-    env = {"SIBYL_INTERCEPTS": ",".join(cfg.intercepts)} if cfg.intercepts else {}
+    env = _intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
     lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
@@ -208,3 +209,11 @@ def _summary(
 
 def _word(valid: Any, yes: str, no: str, unknown: str) -> str:
     return yes if valid is True else no if valid is False else unknown
+
+
+def _intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
+    """Node environment that imports `intercepts` (modules importable from here)."""
+    if not intercepts:
+        return {}
+    path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
+    return {"SIBYL_INTERCEPTS": ",".join(intercepts), "PYTHONPATH": path}
