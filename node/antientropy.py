@@ -198,7 +198,9 @@ class AntiEntropy:
         give: list[str] = []
         take: list[str] = []
         for p, b, lo, hi, digests in _rows(msg, "ranges", (int, int, object, object, list)):
-            if not (self.shares(p, peer) and _bound(lo) and _bound(hi)):
+            if not (self.shares(p, peer) and 0 <= b < self.tree(p).buckets):
+                continue
+            if not (_bound(lo) and _bound(hi)):
                 continue
             mine = dict(self.tree(p).bucket_items(b, lo, hi))
             theirs = {k: d for k, d in _pairs(digests) if self.node.ring.partition_of(k) == p}

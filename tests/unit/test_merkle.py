@@ -309,3 +309,22 @@ def test_an_ownership_change_reselects_the_exchanged_trees() -> None:
         assert n1.antientropy.tree(p).digest(k) == merkle.leaf_hash(
             k, versions.encode(obj("a", b"v"))
         )
+
+
+def test_malformed_exchange_messages_are_ignored() -> None:
+    sim = Sim(antientropy_interval_ms=100)
+    n1 = sim.nodes["n1"]
+    p = n1.antientropy.replicated[0]
+    bad = [
+        {"t": "ae_root", "roots": "x"},
+        {"t": "ae_root", "roots": [[p, "not bytes"], [True, b""], [p]]},
+        {"t": "ae_buckets", "parts": [[p, [b"x"]], [p, "y"], ["p", []]]},
+        {"t": "ae_keys", "ranges": [[p, 999, None, None, []], [p, -1, None, None, []]]},
+        {"t": "ae_keys", "ranges": [[p, 0, 5, None, []], [p, 0, None, None, [["k", 1], 7]]]},
+        {"t": "ae_objects", "objs": [["k", b"\xc1"], [1, b""]], "want": [1, None, "zz"]},
+        {"t": "ae_objects"},
+    ]
+    peer = next(q for q in n1.ring.walk(p)[:3] if q != "n1")
+    for msg in bad:
+        effects = n1.handle(PeerMessage(peer, msg), sim.now())
+        assert not [e for e in effects if isinstance(e, Persist)]
