@@ -196,11 +196,18 @@ class Engine:
             return {"error": f"{type(e).__name__}: {e}"}
 
     def _log_fault(self, f: str, fault: Any, details: dict[str, Any]) -> None:
+        """Records a nemesis start/stop; a start also joins the realised schedule.
+
+        The realised fault names what actually happened (resolved targets, the
+        exact links cut), so `sibyl replay` repeats it rather than redrawing it.
+        """
         record = {**fault.to_dict(), **details}
+        if "shape" in fault.params:
+            record["shape"] = fault.params["shape"]
         self.rec.nemesis(f, record)
         if f == "start":
             self.progress.active_faults[fault.id] = _describe_fault(fault)
-            self.realised.append(record)
+            self.realised.append(_realised(fault, details))
         else:
             self.progress.active_faults.pop(fault.id, None)
 
@@ -284,6 +291,17 @@ async def _sleep_until(when: float, deadline: float) -> bool:
     target = min(when, deadline)
     await asyncio.sleep(max(0.0, target - time.monotonic()))
     return when <= deadline
+
+
+def _realised(fault: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """The fault as it was applied, as a Fault record (JSON form)."""
+    d = fault.to_dict()
+    if "error" in details:
+        return d
+    d["targets"] = list(details.get("targets", d["targets"]))
+    if "links" in details and d["kind"] in ("partition", "latency", "bandwidth"):
+        d["params"] = {**d["params"], "links": details["links"]}
+    return d
 
 
 def _describe_fault(fault: Any) -> str:

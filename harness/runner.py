@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from checkers.history import Op, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.generator import DEFAULT_NEMESES, fault_schedule
@@ -28,7 +29,7 @@ from harness.lab import Lab
 from harness.nemesis import Fault
 from harness.progress import live_progress
 from harness.report import CRASHED, exit_code, write_all
-from harness.store import new_run_dir, write_json
+from harness.store import new_run_dir, read_json, write_json
 from workloads import WORKLOADS
 
 
@@ -139,7 +140,7 @@ async def _run(
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
-    results = _check(workload, recorder, cfg, console)
+    results = _check(workload, recorder.ops, console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults])
     status = exit_code(doc["valid"])
@@ -147,15 +148,39 @@ async def _run(
     return Outcome(run_dir, status, doc)
 
 
-def _check(
-    workload: Any, recorder: Recorder, cfg: RunConfig, console: Console
-) -> dict[str, Result]:
+def _check(workload: Any, ops: list[Op], console: Console) -> dict[str, Result]:
     results = {}
     for name, check in workload.checkers({"time_limit_s": 60.0}).items():
         t = time.monotonic()
-        results[name] = run_safely(check, recorder.ops)
+        results[name] = run_safely(check, ops)
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
     return results
+
+
+def recheck(run_dir: Path, console: Console) -> int:
+    """Re-runs the workload's checkers on a stored run and rewrites its reports.
+
+    Raises StoreError / HistoryError naming the file when the run cannot be read.
+    """
+    cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
+    ops = read_jsonl(run_dir / "history.jsonl")
+    old = _optional_json(run_dir / "results.json")
+    console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)")
+    results = _check(WORKLOADS[cfg.workload](), ops, console)
+    meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
+    meta.setdefault("test", cfg.test)
+    meta.setdefault("seed", cfg.seed)
+    meta.setdefault("command", f"sibyl check {run_dir}")
+    meta.setdefault("stats", {"ops_completed": 0, "ok": 0, "fail": 0, "info": 0,
+                              "chaos_s": 0, "ops_per_s": 0})  # fmt: skip
+    faults = _optional_json(run_dir / "schedule.json").get("planned", [])
+    doc = write_all(run_dir, results, meta, list(faults))
+    _summary(console, doc, results, run_dir, Progress())
+    return exit_code(doc["valid"])
+
+
+def _optional_json(path: Path) -> dict[str, Any]:
+    return dict(read_json(path)) if path.is_file() else {}
 
 
 def _meta(

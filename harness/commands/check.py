@@ -1,4 +1,4 @@
-"""`sibyl check`: run a checker on a stored history file.
+"""`sibyl check`: run a checker on a stored history file, or re-check a run directory.
 
 Exit status: 0 valid, 1 invalid, 2 unknown (or the input could not be read).
 """
@@ -51,12 +51,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _check_run(path: Path) -> int:
+    """A run directory: re-run its workload's checkers and rewrite its reports."""
+    from rich.console import Console
+
+    from checkers.history import HistoryError
+    from harness.runner import recheck
+    from harness.store import StoreError, find_run
+
+    try:
+        return recheck(find_run(path), Console())
+    except (StoreError, HistoryError, KeyError) as e:
+        print(f"sibyl check: {e}", file=sys.stderr)
+        return 2
+
+
 def _run(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.is_dir():
-        print(f"sibyl check: {path} is a directory; run directories are not supported yet, "
-              "pass the history file", file=sys.stderr)  # fmt: skip
-        return 2
+        return _check_run(path)
     try:
         parsed = load_history(path, args.format)
         name = args.model or parsed.suggested_model

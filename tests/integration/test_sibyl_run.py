@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from harness.cli import main
 from harness.cluster import pid_alive
 from harness.runner import Outcome, RunConfig, run_test
 
@@ -56,6 +57,15 @@ def test_sloppy_register_under_partitions_is_not_linearizable(tmp_path: Path) ->
     o = run(tmp_path, time_limit_s=8.0, workload="register", nemesis=("partition",))
     assert o.status == 1
     assert o.doc["checkers"]["linearizable"]["valid"] is False
+    # sibyl replay reruns the same configuration with the same realised fault schedule.
+    original = json.loads((o.run_dir / "schedule.json").read_text())
+    main(["replay", str(o.run_dir), "--store", str(tmp_path / "replayed")])
+    (again,) = (tmp_path / "replayed").glob("register-*/2*/schedule.json")
+    replayed = json.loads(again.read_text())
+    assert [f["id"] for f in replayed["planned"]] == [f["id"] for f in original["realised"]]
+    assert replayed["planned"][0]["params"] == original["realised"][0]["params"]
+    config = json.loads((again.parent / "config.json").read_text())
+    assert config["seed"] == 1234 and config["workload"] == "register"
 
 
 def test_strict_register_is_linearizable(tmp_path: Path) -> None:
