@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from checkers.history import Op, read_jsonl
+from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.generator import DEFAULT_NEMESES, fault_schedule
@@ -187,6 +187,9 @@ def _meta(
     cfg: RunConfig, command: str, rec: Recorder, chaos_s: float, p: Progress
 ) -> dict[str, Any]:
     client_ops = p.completed
+    recorded = sum(
+        1 for op in rec.ops if isinstance(op.process, int) and op.type is not OpType.INVOKE
+    )
     return {
         "test": cfg.test,
         "seed": cfg.seed,
@@ -198,6 +201,8 @@ def _meta(
             "chaos_s": round(chaos_s, 2),
             "ops_per_s": round(client_ops / chaos_s, 1) if chaos_s else 0,
             "history_ops": len(rec.ops),
+            "recorded_client_completions": recorded,
+            "recorded_to_client_ratio": round(recorded / client_ops, 4) if client_ops else None,
             "notes": p.notes,
         },
     }  # fmt: skip
