@@ -71,10 +71,10 @@ def _check(h: CartHistory, budget: Budget, max_anomalies: int, mem_bytes: int) -
     stats: dict[str, Any] = {
         "puts": v.graph.number_of_nodes(),
         "edges": v.n_edges,
-        "indeterminate_puts": sum(1 for w in v.puts.values() if w.outcome is not Outcome.OK),
+        "indeterminate_puts": v.indeterminate,
         "ancestry_bytes": v.ancestry_bytes(),
     }
-    for w in v.puts.values():
+    for w in v.suspects:
         _check_ids(w.parents, w.key, w, v, h, sink, "context")
     reasons: list[str] = []
     if stats["ancestry_bytes"] > mem_bytes:

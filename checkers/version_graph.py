@@ -22,12 +22,17 @@ from typing import Any
 import networkx as nx
 
 from checkers.budget import Budget
-from checkers.cart_history import CartHistory, HistoryShapeError, Read, Write
+from checkers.cart_history import CartHistory, HistoryShapeError, Outcome, Read, Write
 
 
 @dataclass
 class Versions:
-    """The graph, the puts by id, and (after `fill_ancestry`) order, positions and bitsets."""
+    """The graph, the puts by id, and (after `fill_ancestry`) order, positions and bitsets.
+
+    `parents` holds each put's known, distinct parents; `suspects` the writes
+    whose context named an unknown or repeated put (to be reported); `seen`
+    each distinct (items, first read) that reads showed for a put.
+    """
 
     graph: nx.DiGraph
     puts: dict[str, Write]
@@ -37,6 +42,9 @@ class Versions:
     anc: dict[str, int] = field(default_factory=dict)
     seen: dict[str, list[tuple[list[Any], Read]]] = field(default_factory=dict)
     n_edges: int = 0
+    suspects: list[Write] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    indeterminate: int = 0
 
     def known(self, put: str, key: str) -> bool:
         """True if `put` was written by some put to `key`."""
@@ -49,10 +57,7 @@ class Versions:
 
     def ancestry_bytes(self) -> int:
         """What `fill_ancestry` would need: the sum over keys of m²/8 for m puts."""
-        sizes: dict[str, int] = defaultdict(int)
-        for w in self.puts.values():
-            sizes[w.key] += 1
-        return sum(m * m // 8 for m in sizes.values())
+        return sum(m * m // 8 for m in self.sizes.values())
 
 
 def build_graph(h: CartHistory) -> Versions:
@@ -61,15 +66,19 @@ def build_graph(h: CartHistory) -> Versions:
     Raises HistoryShapeError if two writes claim the same put id.
     """
     puts: dict[str, Write] = {}
+    sizes: dict[str, int] = defaultdict(int)
+    indeterminate = 0
     for w in h.writes:
         if w.put is None:
             continue
         if w.put in puts:
             raise HistoryShapeError(w.invoke_index, f"put id {w.put!r} is used twice")
         puts[w.put] = w
+        sizes[w.key] += 1
+        indeterminate += w.outcome is not Outcome.OK
     g: nx.DiGraph = nx.DiGraph()
     g.add_nodes_from(puts)
-    v = Versions(g, puts)
+    v = Versions(g, puts, sizes=dict(sizes), indeterminate=indeterminate)
     edges: list[tuple[str, str]] = []
     parents = v.parents
     for p, w in puts.items():
@@ -81,6 +90,8 @@ def build_graph(h: CartHistory) -> Versions:
                 ps.append(q)
                 edges.append((q, p))
         parents[p] = ps
+        if len(ps) != len(w.parents):
+            v.suspects.append(w)
     g.add_edges_from(edges)
     v.n_edges = len(edges)
     return v
@@ -90,7 +101,7 @@ def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
     """Fills `v.order`, `v.pos` and `v.anc`; returns a cycle's put ids if there is one."""
     anc, parents, puts, pos = v.anc, v.parents, v.puts, v.pos
     order: dict[str, list[str]] = defaultdict(list)
-    for n, root in enumerate(puts):
+    for n, (root, w) in enumerate(puts.items()):
         if not n & 1023:
             budget.check()
         if root in anc:
@@ -102,7 +113,7 @@ def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
                 break
             a |= aq
         else:  # every parent placed already: the common case, inlined `_place`
-            lst = order[puts[root].key]
+            lst = order[w.key]
             pos[root] = i = len(lst)
             lst.append(root)
             anc[root] = a | 1 << i

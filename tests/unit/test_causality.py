@@ -38,6 +38,16 @@ def test_phantom_sibling_is_flagged() -> None:
     assert read in a["ops"] and a["processes"] == [3]
 
 
+def test_phantom_in_a_writers_context_is_flagged() -> None:
+    b = HistoryBuilder()
+    add = b.add(1, "k", 1, "p1-1", ["p9-9"])
+    b.read(3, "k", [("p1-1", [1])], final=True)
+    r = causality.check(b.ops)
+    assert kinds(r) == ["phantom"]
+    (a,) = r.anomalies
+    assert a["details"]["where"] == "context" and a["ops"] == [add - 1, add]
+
+
 def test_indeterminate_put_may_appear_but_a_get_failure_may_not() -> None:
     b = HistoryBuilder()
     b.add(1, "k", 1, "p1-1", typ=OpType.FAIL, error="put: timeout")
