@@ -103,11 +103,11 @@ def test_bad_input_exits_2_naming_file_and_line(
     assert main(["check", str(p), "--init", "{:x"]) == 2
 
 
-def test_a_directory_is_not_supported_yet(
+def test_a_directory_that_is_not_a_run_is_refused_clearly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", str(tmp_path)]) == 2
-    assert "run directories are not supported yet" in capsys.readouterr().err
+    assert "is not a run directory" in capsys.readouterr().err
 
 
 def test_unknown_checker_is_rejected(tmp_path: Path) -> None:
