@@ -19,6 +19,7 @@ checkers turn it into an "unknown" verdict with that reason.
 from __future__ import annotations
 
 import gc
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -140,8 +141,9 @@ def run_checked(
 ) -> Result:
     """Indexes `history` and runs `body` on it within `time_limit_s`.
 
-    A history that cannot be read or interpreted, or a blown time budget, gives
-    an "unknown" Result whose stats name the reason (and the line, if any).
+    A history that cannot be read or interpreted, a blown time budget, or an
+    internal error gives an "unknown" Result whose stats name the reason (and
+    the line, if any; a traceback for an internal error).
     """
     budget = Budget(time_limit_s)
     gc_was_enabled = gc.isenabled()
@@ -152,6 +154,9 @@ def run_checked(
         return Result(UNKNOWN, stats={"reason": str(e), "line": e.line})
     except BudgetExceeded as e:
         return Result(UNKNOWN, stats={"reason": str(e)})
+    except Exception as e:  # noqa: BLE001 - a checker bug must give "unknown", not a crash
+        reason = f"checker error: {type(e).__name__}: {e}"
+        return Result(UNKNOWN, stats={"reason": reason, "traceback": traceback.format_exc()})
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -237,3 +237,57 @@ def test_time_budget_gives_unknown(checker: str) -> None:
     history = generate(ReferenceConfig(n_ops=3000), 1)
     r = CHECKERS[checker](history, time_limit_s=0.0)
     assert r.valid == "unknown" and "time limit" in r.stats["reason"]
+
+
+junk = st.one_of(st.none(), st.integers(-2, 3), st.text(max_size=3), st.lists(st.integers(0, 3)))
+siblings_junk = st.one_of(
+    st.none(),
+    st.lists(
+        st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "put": st.sampled_from(["p1-1", "p2-1", "p9-9"]),
+                    "items": st.lists(st.integers(0, 3), max_size=3),
+                }
+            ),
+            junk,
+        ),
+        max_size=3,
+    ),
+)
+rows = st.lists(
+    st.tuples(
+        st.sampled_from(["client", "client", "nemesis", "checker"]),
+        st.sampled_from(list(OpType)),
+        st.sampled_from(["read", "add", "remove", "replica-read", "start", "stop", "heal"]),
+        st.sampled_from(["k", "j", None]),
+        junk,
+        siblings_junk,
+        st.dictionaries(st.sampled_from(["put", "parents", "final", "round"]), junk, max_size=2),
+    ),
+    max_size=12,
+)
+
+
+def odd_history(spec: list[tuple[Any, ...]]) -> list[Op]:
+    """Client rows become an invoke and a completion (of the row's type) on a fresh process."""
+    ops: list[Op] = []
+    for n, (who, typ, f, key, value, sibs, extra) in enumerate(spec):
+        if who == "client":
+            ops.append(Op(len(ops), len(ops), n, OpType.INVOKE, f, key=key, value=value))
+            proc: Any = n
+        else:
+            proc = who
+        op = Op(len(ops), len(ops), proc, typ, f, key=key, value=value, siblings=sibs, extra=extra)
+        ops.append(op)
+    return ops
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows)
+def test_semantically_odd_histories_never_crash_a_checker(spec: list[tuple[Any, ...]]) -> None:
+    history = odd_history(spec)
+    for name, check in CHECKERS.items():
+        r = check(history)
+        assert r.valid in (True, False, "unknown")
+        assert "traceback" not in r.stats, (name, r.stats["reason"], r.stats["traceback"])
