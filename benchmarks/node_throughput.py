@@ -95,7 +95,7 @@ def fsync_floor(n: int = 200) -> float:
         times = []
         for i in range(n):
             t = time.perf_counter()
-            s.write([(f"k{i}", VALUE)])
+            s.write([("", f"k{i}", VALUE)])
             times.append(time.perf_counter() - t)
         s.close()
     return statistics.median(times)
