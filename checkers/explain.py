@@ -149,10 +149,15 @@ def explain(
     """
     recs = [r for r in involved if r is not None]
     ops = sorted({i for r in recs for i in r.indices})
-    procs = sorted({r.process for r in recs}, key=lambda p: (isinstance(p, str), str(p)))
+    procs = sorted({r.process for r in recs}, key=_process_order)
     nodes = sorted({r.node for r in recs if r.node is not None})
     faults = [f.to_dict() for f in timeline.active(*window)]
     return Anomaly(kind, key, ops, procs, nodes, faults, details).to_dict()
+
+
+def _process_order(p: int | str) -> tuple[int, int, str]:
+    """Numbers first, in numeric order, then names."""
+    return (0, p, "") if isinstance(p, int) else (1, 0, str(p))
 
 
 class AnomalySink:
