@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 NEMESIS = "nemesis"
+CHECKER = "checker"
+"""The process of observations the harness makes itself (replica reads)."""
 
 
 class OpType(StrEnum):
@@ -174,14 +176,16 @@ def write_jsonl(ops: Iterable[Op], path: str | Path) -> None:
 def pairs(history: Iterable[Op]) -> Iterator[tuple[Op, Op | None]]:
     """Yields (invoke, completion) for every client op, in invoke order.
 
-    The completion is None when the process never completed (treat as info).
-    Raises HistoryError when a completion has no open invoke on its process.
+    Nemesis records and the harness's own observations (process "checker",
+    e.g. replica reads, which have no invoke) are skipped. The completion is
+    None when the process never completed (treat as info). Raises HistoryError
+    when a completion has no open invoke on its process.
     """
     open_: dict[int | str, Op] = {}
     out: list[list[Any]] = []
     slot: dict[int | str, int] = {}
     for op in history:
-        if op.is_nemesis:
+        if op.is_nemesis or op.process == CHECKER:
             continue
         if op.type is OpType.INVOKE:
             if op.process in open_:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from checkers.history import NEMESIS, Op, OpType, dump_op
+from checkers.history import CHECKER, NEMESIS, Op, OpType, dump_op
 
 
 class Recorder:
@@ -68,7 +68,7 @@ class Recorder:
     def checker_op(self, f: str, key: str, node: str, **fields: Any) -> Op:
         """Records an observation made by the harness itself (e.g. a replica read)."""
         known = {k: fields.pop(k) for k in ("value", "context", "siblings") if k in fields}
-        op = Op(len(self.ops), self.now(), "checker", OpType.OK, f, key, node=node,
+        op = Op(len(self.ops), self.now(), CHECKER, OpType.OK, f, key, node=node,
                 extra=fields, **known)  # fmt: skip
         return self.record(op)
 

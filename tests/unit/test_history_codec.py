@@ -32,3 +32,13 @@ def test_malformed_line_names_line_and_problem(line: str, needle: str) -> None:
 def test_pairs_rejects_completion_without_invoke() -> None:
     with pytest.raises(HistoryError, match="no open invoke"):
         list(pairs([Op(0, 0, 1, OpType.OK, "read")]))
+
+
+def test_pairs_skips_nemesis_and_harness_observations() -> None:
+    ops = [
+        Op(0, 0, 1, OpType.INVOKE, "read", key="k"),
+        Op(1, 1, "nemesis", OpType.INFO, "start", value={}),
+        Op(2, 2, "checker", OpType.OK, "replica-read", key="k", node="n1"),
+        Op(3, 3, 1, OpType.OK, "read", key="k"),
+    ]
+    assert [(i.index, c.index if c else None) for i, c in pairs(ops)] == [(0, 3)]
