@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.cluster import LocalCluster  # noqa: E402
+from harness.cluster import LocalCluster, statuses  # noqa: E402
 from node.client import Client  # noqa: E402
 from node.ring import Member, Ring  # noqa: E402
 
@@ -50,17 +50,6 @@ class Result:
     object_bytes: int
     ae_bytes: int
     exchanges: int
-
-
-async def statuses(cluster: LocalCluster, names: list[str]) -> dict[str, dict]:
-    out = {}
-    for name in names:
-        c = await Client.connect(*cluster.addr(name))
-        try:
-            out[name] = await c.status()
-        finally:
-            await c.close()
-    return out
 
 
 def divergent_keys(ring: Ring, count: int) -> list[str]:

@@ -262,6 +262,20 @@ class LocalCluster:
                     await asyncio.sleep(0.05)
 
 
+async def statuses(
+    cluster: LocalCluster, names: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The `status` debug call of every named (running) node, directly (not proxied)."""
+    out = {}
+    for name in names or list(cluster.nodes):
+        c = await Client.connect(*cluster.addr(name))
+        try:
+            out[name] = await c.status()
+        finally:
+            await c.close()
+    return out
+
+
 def pid_alive(pid: int) -> bool:
     """True if `pid` exists and is not a zombie we could reap."""
     try:

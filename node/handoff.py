@@ -15,43 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from node import versions
-from node.protocol import Message
+from node.delivery import AckedSync
 
 if TYPE_CHECKING:
     from node.core import Node
 
 BATCH = 64
 """Hints sent per target per round; bounds the in-flight deliveries."""
-
-
-class Delivery:
-    """One hint in flight to its primary; registered in `node.requests`."""
-
-    def __init__(self, handoff: Handoff, target: str, key: str, data: bytes) -> None:
-        self.handoff, self.target, self.key, self.data = handoff, target, key, data
-        node = handoff.node
-        self.id = node.new_id()
-        node.requests[self.id] = self
-        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.on_timeout)
-        node.send(target, {"t": "sync", "id": self.id, "key": key, "obj": data})
-
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if peer == self.target and msg.get("t") == "sync_ok":
-            self.handoff.acknowledged(self)
-            self.finish()
-
-    def on_unreachable(self, peer: str) -> None:
-        if peer == self.target:
-            self.finish()
-
-    def on_timeout(self) -> None:
-        self.finish()
-
-    def finish(self) -> None:
-        node = self.handoff.node
-        node.requests.pop(self.id, None)
-        node.cancel(self.timer)
-        self.handoff.in_flight.discard((self.target, self.key))
 
 
 class Handoff:
@@ -76,15 +46,20 @@ class Handoff:
             if target not in node.down and target != node.name:
                 for key, data in node.storage.hints(target, BATCH):
                     if (target, key) not in self.in_flight:
-                        self.in_flight.add((target, key))
-                        Delivery(self, target, key, data)
+                        self.deliver(target, key, data)
 
-    def acknowledged(self, d: Delivery) -> None:
+    def deliver(self, target: str, key: str, data: bytes) -> None:
+        """Sends one hint; it is deleted only once `target` acknowledges it durably."""
+        self.in_flight.add((target, key))
+        AckedSync(self.node, target, key, data,
+                  on_acked=lambda: self.acknowledged(target, key, data),
+                  on_done=lambda: self.in_flight.discard((target, key)))  # fmt: skip
+
+    def acknowledged(self, target: str, key: str, data: bytes) -> None:
         """The primary has the hint durably: delete it unless it changed since it was sent."""
         node = self.node
-        current = node.local(d.key, space=d.target)
-        if versions.encode(current) == d.data:
-            self.delete_hint(d.target, d.key)
+        if versions.encode(node.local(key, space=target)) == data:
+            self.delete_hint(target, key)
             node.count("hints_delivered")
 
     def delete_hint(self, target: str, key: str) -> None:

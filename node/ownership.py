@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from node import versions
-from node.protocol import Message
+from node.delivery import AckedSync
 from node.ring import Ring
 
 if TYPE_CHECKING:
@@ -24,34 +24,6 @@ if TYPE_CHECKING:
 
 MOVE_BATCH = 64
 """(key, new primary) pairs in flight per node at a time."""
-
-
-class Transfer:
-    """One key in flight to a node that became its primary; registered in `node.requests`."""
-
-    def __init__(self, mover: Mover, target: str, key: str) -> None:
-        self.mover, self.target, self.key = mover, target, key
-        node = mover.node
-        self.id = node.new_id()
-        node.requests[self.id] = self
-        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.finish)
-        obj = versions.encode(node.local(key))
-        node.send(target, {"t": "sync", "id": self.id, "key": key, "obj": obj})
-
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if peer == self.target and msg.get("t") == "sync_ok":
-            self.mover.delivered(self.target, self.key)
-            self.finish()
-
-    def on_unreachable(self, peer: str) -> None:
-        if peer == self.target:
-            self.finish()
-
-    def finish(self) -> None:
-        node = self.mover.node
-        node.requests.pop(self.id, None)
-        node.cancel(self.timer)
-        self.mover.in_flight.discard((self.target, self.key))
 
 
 class Mover:
@@ -95,9 +67,16 @@ class Mover:
             self.pending[key] = targets
             for target in sorted(targets):
                 if budget > 0 and (target, key) not in self.in_flight and target not in node.down:
-                    self.in_flight.add((target, key))
-                    Transfer(self, target, key)
+                    self.send(target, key)
                     budget -= 1
+
+    def send(self, target: str, key: str) -> None:
+        """Sends the local object of `key` to `target`, until it acknowledges it durably."""
+        self.in_flight.add((target, key))
+        data = versions.encode(self.node.local(key))
+        AckedSync(self.node, target, key, data,
+                  on_acked=lambda: self.delivered(target, key),
+                  on_done=lambda: self.in_flight.discard((target, key)))  # fmt: skip
 
     def delivered(self, target: str, key: str) -> None:
         self.node.count("keys_moved")

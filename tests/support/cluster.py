@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cluster import LocalCluster
+from harness.cluster import statuses as statuses  # re-exported for the tests
 from node.client import Client
 from node.ring import Member, Ring
 
@@ -67,15 +68,3 @@ async def local_values(cluster: LocalCluster, node: str, keys: list[str]) -> dic
         return {k: sorted((await c.local_get(k))["siblings"]) for k in keys}
     finally:
         await c.close()
-
-
-async def statuses(cluster: LocalCluster, names: list[str] | None = None) -> dict[str, dict]:
-    """The `status` debug call of every named (running) node."""
-    out = {}
-    for name in names or list(cluster.nodes):
-        c = await Client.connect(*cluster.addr(name))
-        try:
-            out[name] = await c.status()
-        finally:
-            await c.close()
-    return out
