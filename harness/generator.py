@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.nemesis import Fault, FaultKind
+from harness.faults import Fault, FaultKind
 from harness.partitions import Shape
 
 DEFAULT_NEMESES = ("partition", "kill", "pause", "clock")

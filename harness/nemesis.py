@@ -1,10 +1,7 @@
-"""The nemesis: faults as data records, and their execution with verification.
+"""The nemesis: the execution of faults on a cluster, with verification.
 
-A `Fault` is a plain record (what, when, on whom, with which parameters) that
-round-trips through JSON (`schedule.json`); it is validated when built, so a bad
-kind, shape, parameter or time is refused with a `FaultError` naming the field.
-A `Nemesis` carries faults out on a `LocalCluster` meshed by a `Mesh` (and, for
-clock faults, a `ClockControl`):
+A `Nemesis` carries `Fault` records (harness/faults.py: validated data) out on
+a `LocalCluster` meshed by a `Mesh` (and, for clock faults, a `ClockControl`):
 
 * `start(fault)` applies the fault and *verifies* it took effect before it
   returns the realised details (which links were cut, which pids were killed,
@@ -24,13 +21,10 @@ from the `random.Random` passed in.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -43,189 +37,20 @@ from harness.clock import (
     require_libfaketime,
 )
 from harness.cluster import LocalCluster, pid_alive
+from harness.faults import PARAMS as PARAMS
+from harness.faults import ClockOp as ClockOp
+from harness.faults import Fault as Fault
+from harness.faults import FaultError as FaultError
+from harness.faults import FaultKind as FaultKind
 from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
-from harness.partitions import Link, Shape, sorted_links
+from harness.partitions import Link, sorted_links
 from harness.toxiproxy import ToxicKind
 
 Details = dict[str, Any]
 
 
-class FaultKind(StrEnum):
-    """What a fault does."""
-
-    PARTITION = "partition"
-    KILL = "kill"
-    PAUSE = "pause"
-    CLOCK = "clock"
-    LATENCY = "latency"
-    BANDWIDTH = "bandwidth"
-
-
-class ClockOp(StrEnum):
-    """What a clock fault does to its targets' wall clocks."""
-
-    BUMP = "bump"  # move by delta_s from the current offset
-    STROBE = "strobe"  # flip between 0 and delta_s every period_ms
-    RESET = "reset"  # back to real time
-
-
-class FaultError(ValueError):
-    """A fault record that cannot be run; the message names the field."""
-
-
 class NemesisError(RuntimeError):
     """A fault could not be applied, verified or reverted; the message says which."""
-
-
-# --- faults as data ---------------------------------------------------------------
-
-Check = Callable[[str, Any], None]
-
-
-def _number(integer: bool = False, minimum: float | None = None) -> Check:
-    def check(where: str, value: Any) -> None:
-        kinds = (int,) if integer else (int, float)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, kinds)
-            or not math.isfinite(float(value))
-        ):
-            raise FaultError(f"{where} must be {'an integer' if integer else 'a number'}, "
-                             f"got {value!r}")  # fmt: skip
-        if minimum is not None and float(value) < minimum:
-            raise FaultError(f"{where} must be at least {minimum}, got {value!r}")
-
-    return check
-
-
-def _one_of(values: type[StrEnum]) -> Check:
-    def check(where: str, value: Any) -> None:
-        if value not in {v.value for v in values}:
-            known = ", ".join(v.value for v in values)
-            raise FaultError(f"{where} must be one of {known}, got {value!r}")
-
-    return check
-
-
-def _links(where: str, value: Any) -> None:
-    pairs = isinstance(value, list | tuple) and all(
-        isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(n, str) for n in x)
-        for x in value
-    )
-    if not pairs or not value:
-        raise FaultError(f"{where} must be a non-empty list of [src, dst] pairs, got {value!r}")
-
-
-#: Per kind: parameter -> (required, check). Any other parameter is refused.
-PARAMS: dict[FaultKind, dict[str, tuple[bool, Check]]] = {
-    FaultKind.PARTITION: {"shape": (True, _one_of(Shape)), "links": (False, _links)},
-    FaultKind.KILL: {},
-    FaultKind.PAUSE: {},
-    FaultKind.CLOCK: {"op": (False, _one_of(ClockOp)), "delta_s": (False, _number()),
-                      "period_ms": (False, _number(True, 1))},
-    FaultKind.LATENCY: {"latency_ms": (True, _number(True, 0)),
-                        "jitter_ms": (False, _number(True, 0)), "links": (False, _links)},
-    FaultKind.BANDWIDTH: {"rate_kbps": (True, _number(True, 0)), "links": (False, _links)},
-}  # fmt: skip
-FIELDS = ("id", "kind", "start_s", "end_s", "targets", "params")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One fault: `kind` on `targets` (node names; empty: the nemesis picks) from
-    `start_s` to `end_s` (seconds since the test began), with `params`:
-
-    * partition: `shape` (halves, one, majorities-ring, bridge, one-way) or
-      `links` ([[src, dst], ...]: cut exactly these); targets: the nodes the
-      shape splits (default all);
-    * kill, pause: none (stop restarts / resumes);
-    * clock: `op` (bump, strobe, reset; default bump), `delta_s` (bump, strobe),
-      `period_ms` (strobe, default 200); stop resets the targets' clocks;
-    * latency (`latency_ms`, `jitter_ms`) and bandwidth (`rate_kbps`, KB/s): on
-      what each link's source sends, for every link into or out of a target
-      (client links included), or for explicit `links` ("client" may be a source).
-
-    Construction checks everything that does not need the cluster and raises
-    FaultError naming the field; `check_names` checks the names against it."""
-
-    id: int
-    kind: FaultKind
-    start_s: float
-    end_s: float
-    targets: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        where = f"fault {self.id!r}: field"
-        _number(True, 0)(f"{where} 'id'", self.id)
-        _one_of(FaultKind)(f"{where} 'kind'", self.kind)
-        object.__setattr__(self, "kind", FaultKind(self.kind))
-        _number(minimum=0)(f"{where} 'start_s'", self.start_s)
-        _number(minimum=self.start_s)(f"{where} 'end_s' (not before start_s)", self.end_s)
-        if isinstance(self.targets, str) or not all(isinstance(t, str) for t in self.targets):
-            raise FaultError(
-                f"{where} 'targets' must be a list of node names, got {self.targets!r}"
-            )
-        object.__setattr__(self, "targets", tuple(self.targets))
-        if not isinstance(self.params, Mapping):
-            raise FaultError(f"{where} 'params' must be an object, got {self.params!r}")
-        object.__setattr__(self, "params", dict(self.params))
-        self._check_params(where)
-
-    def _check_params(self, where: str) -> None:
-        spec = PARAMS[self.kind]
-        for key in self.params:
-            if key not in spec:
-                raise FaultError(f"{where} 'params.{key}' is not a parameter of a {self.kind} "
-                                 f"fault (allowed: {', '.join(spec) or 'none'})")  # fmt: skip
-        for key, (required, check) in spec.items():
-            if key in self.params:
-                check(f"{where} 'params.{key}'", self.params[key])
-            elif required and not (key == "shape" and "links" in self.params):
-                raise FaultError(f"{where} 'params.{key}' is required for a {self.kind} fault")
-        op = self.params.get("op", ClockOp.BUMP)
-        if self.kind is FaultKind.CLOCK and op != ClockOp.RESET and "delta_s" not in self.params:
-            raise FaultError(f"{where} 'params.delta_s' is required for a clock {op}")
-
-    def check_names(self, nodes: Sequence[str]) -> None:
-        """Raises FaultError naming the field when a target or link end is not one of
-        `nodes` ("client" may be a link's source), or a link joins a node to itself."""
-        known = sorted(nodes)
-        unknown = sorted(set(self.targets) - set(known))
-        if unknown:
-            raise FaultError(f"fault {self.id}: field 'targets' names unknown nodes {unknown} "
-                             f"(known: {known})")  # fmt: skip
-        links = self.params.get("links", ())
-        bad = [[a, b] for a, b in links
-               if a == b or b not in known or (a not in known and a != CLIENT)]  # fmt: skip
-        if bad:
-            raise FaultError(f"fault {self.id}: field 'params.links' has links {bad} with an "
-                             f"unknown node or from a node to itself (known: {known})")  # fmt: skip
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form (as in schedule.json)."""
-        return {"id": self.id, "kind": self.kind.value, "start_s": self.start_s,
-                "end_s": self.end_s, "targets": list(self.targets),
-                "params": json.loads(json.dumps(dict(self.params)))}  # fmt: skip
-
-    @staticmethod
-    def from_dict(d: Mapping[str, Any]) -> Fault:
-        """Reads the JSON form; raises FaultError naming a missing, unknown or bad field."""
-        if not isinstance(d, Mapping):
-            raise FaultError(f"a fault must be a JSON object, got {d!r}")
-        extra = sorted(set(d) - set(FIELDS))
-        missing = [f for f in FIELDS[:4] if f not in d]
-        if extra or missing:
-            what = f"unknown field {extra[0]!r}" if extra else f"field {missing[0]!r} is missing"
-            raise FaultError(f"fault {d.get('id')!r}: {what} (fields: {', '.join(FIELDS)})")
-        targets = d.get("targets", [])
-        if not isinstance(targets, list | tuple):
-            raise FaultError(f"fault {d['id']!r}: field 'targets' must be a list, got {targets!r}")
-        return Fault(d["id"], d["kind"], d["start_s"], d["end_s"], tuple(targets),
-                     d.get("params", {}))  # fmt: skip
-
-
-# --- execution --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from rich.console import Console
 from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
+from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.history import Recorder
 from harness.lab import Lab
-from harness.nemesis import Fault
 from harness.progress import live_progress
 from harness.report import CRASHED, exit_code, write_all
 from harness.store import new_run_dir, read_json, write_json

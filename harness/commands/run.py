@@ -8,8 +8,8 @@ import sys
 
 from rich.console import Console
 
+from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, ScheduleError, parse_nemeses
-from harness.nemesis import Fault
 from harness.runner import RunConfig, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
