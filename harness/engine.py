@@ -119,6 +119,7 @@ class Engine:
         node = self.nodes[slot % len(self.nodes)]
         client: Client | None = None
         pace = self.plan.concurrency / self.plan.rate if self.plan.rate > 0 else 0.0
+        next_at = time.monotonic()
         while time.monotonic() < deadline:
             if client is None:
                 client = await self._connect(node, deadline)
@@ -133,8 +134,9 @@ class Engine:
                 process = self._fresh_process()
                 await client.close()
                 client = None
-            if pace:
-                await asyncio.sleep(rng.expovariate(1.0 / pace))
+            if pace:  # a Poisson schedule per worker: op latency does not lower the rate
+                next_at = max(next_at + rng.expovariate(1.0 / pace), time.monotonic() - pace)
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if client is not None:
             await client.close()
 
