@@ -1,0 +1,112 @@
+"""The simulator's network: directed links that drop, delay, duplicate and partition.
+
+Every ordered pair of node names (src, dst) is one link, as in the real lab,
+where each direction runs through its own proxy. A link is either cut (a
+partition: every message on it is lost, silently, like a black-holed proxy) or
+connected with `LinkFaults` (a drop probability, a duplicate probability, an
+extra delay). Whether a message arrives, and after how long, is drawn from the
+simulator's one `random.Random`, so the same seed gives the same fates.
+
+The invariant it keeps: `fates` never returns a delivery on a cut link, and a
+message in flight is delivered only if its link is still connected when it
+arrives (the simulator asks `connected` again at delivery time).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFaults:
+    """What one connected directed link does to each message sent over it.
+
+    `drop` and `duplicate` are probabilities in [0, 1]; `delay_ms` is added to
+    the base latency of every copy.
+    """
+
+    drop: float = 0.0
+    duplicate: float = 0.0
+    delay_ms: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("drop", "duplicate"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"LinkFaults.{name} must be a probability in [0, 1], got {p!r}")
+        if self.delay_ms < 0:
+            raise ValueError(f"LinkFaults.delay_ms must be >= 0, got {self.delay_ms!r}")
+
+
+CLEAN = LinkFaults()
+"""A link that delivers every message exactly once, after the base latency."""
+
+
+class Network:
+    """Link state for every directed pair, and the per-message fate drawn from `rng`.
+
+    Takes the shared `rng` and the base latency range `latency_ms` (inclusive
+    integer milliseconds, drawn per copy, so messages may be reordered).
+    """
+
+    def __init__(self, rng: random.Random, latency_ms: tuple[int, int]) -> None:
+        lo, hi = latency_ms
+        if not 0 <= lo <= hi:
+            raise ValueError(f"latency_ms must be (lo, hi) with 0 <= lo <= hi, got {latency_ms!r}")
+        self.rng = rng
+        self.latency_ms = latency_ms
+        self.cut: set[tuple[str, str]] = set()
+        self.faults: dict[tuple[str, str], LinkFaults] = {}
+
+    # --- changing the links -------------------------------------------------
+
+    def cut_link(self, src: str, dst: str) -> None:
+        """Cuts the one directed link src → dst (messages from src to dst are lost)."""
+        self.cut.add((src, dst))
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        """Cuts both directions between every two nodes in different `groups`.
+
+        Links inside a group, and links of nodes in no group, are left as they are.
+        """
+        sets = [sorted(set(g)) for g in groups]
+        for i, a in enumerate(sets):
+            for b in sets[i + 1 :]:
+                for x in a:
+                    for y in b:
+                        self.cut.update({(x, y), (y, x)})
+
+    def set_faults(self, src: str, dst: str, faults: LinkFaults) -> None:
+        """Makes the directed link src → dst behave as `faults` (CLEAN resets it)."""
+        if faults == CLEAN:
+            self.faults.pop((src, dst), None)
+        else:
+            self.faults[(src, dst)] = faults
+
+    def heal(self) -> None:
+        """Reconnects every link and clears every link fault."""
+        self.cut.clear()
+        self.faults.clear()
+
+    # --- asking about a message ---------------------------------------------
+
+    def connected(self, src: str, dst: str) -> bool:
+        """Whether src → dst is not cut."""
+        return (src, dst) not in self.cut
+
+    def fates(self, src: str, dst: str) -> list[int]:
+        """The delays in ms of each copy of one message sent src → dst now.
+
+        Empty when the message is lost (the link is cut, or the drop chance
+        hit); two entries when it is duplicated. Draws from the rng only for
+        the probabilities that are set, so a clean link costs one draw.
+        """
+        if not self.connected(src, dst):
+            return []
+        f = self.faults.get((src, dst), CLEAN)
+        if f.drop and self.rng.random() < f.drop:
+            return []
+        copies = 2 if f.duplicate and self.rng.random() < f.duplicate else 1
+        return [self.rng.randint(*self.latency_ms) + f.delay_ms for _ in range(copies)]

@@ -1,0 +1,416 @@
+"""A deterministic simulator: a cluster of sans-I/O `Node`s on virtual time.
+
+The simulator plays the part `server.py` plays in production, for every node
+at once: it feeds events to `Node.handle` and carries out the effects. Virtual
+time is an integer count of milliseconds; one heap holds everything due later
+(message deliveries, timers, disk completions, client requests), ordered by
+(time, insertion order). Every choice (latency, drops, duplicates, disk delay,
+node seeds, incarnations) is drawn from one `random.Random(seed)`, so **the
+same seed and the same calls give the same run**, event for event (`trace`).
+
+What it models:
+
+* the network (`sim_network.Network`): per directed link, cut or connected,
+  with drop/duplicate probabilities and extra delay; messages travel as
+  encoded frames (so they are copied, and must fit the wire format); a send to
+  a crashed node fails after `refused_ms` with `PeerUnreachable` (connection
+  refused), a send over a cut link is lost silently (a black-holed proxy);
+* disks: each node has a `MemoryStorage`; a `Persist` effect is written after
+  a random delay, in order per node, then fed back as `Persisted`;
+* clocks: each node's wall clock is `EPOCH_MS + now_ms + skew_ms[node]`, its
+  monotonic clock `now_ms / 1000`;
+* crashes: `crash` drops the node's memory, its unwritten `Persist` effects,
+  its timers and every message in flight to or from it; open client requests
+  to it get a `closed` error (indeterminate). `restart` boots a new `Node`
+  from its disk with `core.boot_actor` (so it takes a fresh actor id);
+* clients: `request` sends a client message (a `ClientRequest` event after one
+  network latency) and collects the `Reply`; a request unanswered after
+  `client_timeout_ms` gets a `timeout` error. A reply is given at most once.
+
+The node code runs unchanged; `core.Node` and `core.boot_actor` are looked up
+on the module at each boot, so an intercept that replaces them applies here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from node import core, versions
+from node.config import NodeConfig, config_from_dict
+from node.core import (
+    CancelTimer,
+    ClientRequest,
+    Effect,
+    Event,
+    Log,
+    Now,
+    PeerMessage,
+    PeerUnreachable,
+    Persist,
+    Persisted,
+    Reply,
+    SendPeer,
+    SetTimer,
+    TimerFired,
+)
+from node.membership import SEED_ALIAS
+from node.protocol import FrameDecoder, Message, encode_frame
+from node.ring import Ring
+from node.sim_network import Network
+from node.storage import OBJECTS, MemoryStorage
+from node.versions import Versioned
+
+EPOCH_MS = 1_700_000_000_000
+"""Wall-clock milliseconds at virtual time 0 (before any skew)."""
+BASE_PORT = 7001
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """The simulated cluster: node count, node settings and the latencies (ms, inclusive).
+
+    `settings` are node config fields (n, r, w, intervals, conflict, ...) given
+    to every node, validated by `config_from_dict`.
+    """
+
+    nodes: int = 5
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    latency_ms: tuple[int, int] = (1, 5)
+    disk_ms: tuple[int, int] = (0, 2)
+    refused_ms: int = 1
+    client_timeout_ms: int = 10_000
+    trace: bool = True
+
+
+# --- what the heap holds ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    src: str
+    src_boot: int
+    dst: str
+    dst_boot: int
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class _Timer:
+    node: str
+    boot: int
+    timer: int
+
+
+@dataclass(frozen=True, slots=True)
+class _DiskWrite:
+    node: str
+    boot: int
+    persist: Persist
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    node: str
+    boot: int
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientSend:
+    node: str
+    conn: int
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientDeadline:
+    conn: int
+
+
+_Item = _Delivery | _Timer | _DiskWrite | _Refused | _ClientSend | _ClientDeadline
+OnReply = Callable[[Message], None]
+
+
+def wire_copy(msg: Message) -> Message:
+    """`msg` as the receiver would decode it from a frame (a fresh copy; raises if unframeable)."""
+    return FrameDecoder().feed(encode_frame(msg))[0]
+
+
+class Simulator:
+    """A cluster of `config.nodes` nodes named n1, n2, ..., all booted at time 0.
+
+    Everything is driven by `random.Random(seed)`. Nothing happens between
+    calls: time moves only in `run_for`, `run_until` and `call`.
+    """
+
+    def __init__(self, seed: int, config: SimConfig | None = None) -> None:
+        self.seed = seed
+        self.config = config or SimConfig()
+        self.rng = random.Random(seed)
+        self.network = Network(self.rng, self.config.latency_ms)
+        self.names = [f"n{i}" for i in range(1, self.config.nodes + 1)]
+        self.disks = {n: MemoryStorage() for n in self.names}
+        self.nodes: dict[str, core.Node] = {}
+        self.boots = dict.fromkeys(self.names, 0)
+        self.skew_ms = dict.fromkeys(self.names, 0)
+        self.now_ms = 0
+        self.trace: list[tuple[Any, ...]] = []
+        self.logs: list[tuple[int, str, str, str]] = []
+        self.replies: dict[int, Message] = {}
+        self._heap: list[tuple[int, int, _Item]] = []
+        self._seq = itertools.count()
+        self._conns = itertools.count(1)
+        self._armed: set[tuple[str, int, int]] = set()
+        self._disk_free_ms = dict.fromkeys(self.names, 0)
+        self._open: dict[int, tuple[str, OnReply | None]] = {}
+        self._by_addr = {self.addr(n): n for n in self.names}
+        self.ring = Ring(self.node_config(self.names[0]).ring_members, self.ring_partitions())
+        for name in self.names:
+            self._boot(name)
+
+    # --- configuration --------------------------------------------------------
+
+    def addr(self, name: str) -> str:
+        """The listen address `name` has in every config (never actually bound)."""
+        return f"127.0.0.1:{BASE_PORT + self.names.index(name)}"
+
+    def node_config(self, name: str) -> NodeConfig:
+        """`name`'s config: every node a static member, plus `config.settings`."""
+        raw = {"name": name, "listen": self.addr(name), "data_dir": f"/simulated/{name}",
+               "members": [{"name": n, "addr": self.addr(n)} for n in self.names],
+               **self.config.settings}  # fmt: skip
+        return config_from_dict(raw, f"<simulator config of {name}>")
+
+    def ring_partitions(self) -> int:
+        return int(self.config.settings.get("partitions", 64))
+
+    def primaries(self, key: str) -> list[str]:
+        """The first N nodes of `key`'s preference list under the static membership."""
+        n = int(self.config.settings.get("n", 3))
+        return self.ring.walk(self.ring.partition_of(key))[:n]
+
+    def now(self, name: str) -> Now:
+        """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
+        return Now(EPOCH_MS + self.now_ms + self.skew_ms[name], self.now_ms / 1000)
+
+    def set_skew(self, name: str, skew_ms: int) -> None:
+        """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
+        self._trace("skew", name, skew_ms)
+        self.skew_ms[name] = skew_ms
+
+    # --- node lifecycle -------------------------------------------------------
+
+    def is_up(self, name: str) -> bool:
+        return name in self.nodes
+
+    def crash(self, name: str) -> None:
+        """Kills `name`: its memory, unwritten Persists, timers and in-flight messages are lost.
+
+        Its disk keeps what was written. Raises ValueError if it is already down.
+        """
+        if name not in self.nodes:
+            raise ValueError(f"cannot crash {name}: it is not running (restart it first)")
+        self._trace("crash", name)
+        del self.nodes[name]
+        self._armed = {t for t in self._armed if t[0] != name}
+        self._disk_free_ms[name] = 0
+        for conn, (node, _) in sorted(self._open.items()):
+            if node == name:
+                self._answer(conn, _error("closed", f"{name} crashed; the request may have landed"))
+
+    def restart(self, name: str) -> None:
+        """Boots a new `Node` for `name` from its disk. Raises ValueError if it is running."""
+        if name in self.nodes:
+            raise ValueError(f"cannot restart {name}: it is running (crash it first)")
+        self._boot(name)
+
+    def _boot(self, name: str) -> None:
+        storage = self.disks[name]
+        actor = core.boot_actor(storage, name, self.rng.getrandbits(32))
+        node = core.Node(self.node_config(name), storage, random.Random(self.rng.getrandbits(64)),
+                         actor)  # fmt: skip
+        self.boots[name] += 1
+        self.nodes[name] = node
+        self._trace("boot", name, actor)
+        self._carry_out(name, node.start(self.now(name)))
+
+    # --- clients --------------------------------------------------------------
+
+    def request(self, node: str, msg: Message, on_reply: OnReply | None = None) -> int:
+        """Sends a client request to `node`; returns its connection id.
+
+        The reply lands in `replies[conn]` and is passed to `on_reply` (which
+        may send further requests). Every request gets exactly one reply: the
+        node's, or an error (`unreachable`, `closed`, `timeout`).
+        """
+        conn = next(self._conns)
+        self._open[conn] = (node, on_reply)
+        wire = wire_copy({**msg, "id": conn})
+        self._push(self.rng.randint(*self.config.latency_ms), _ClientSend(node, conn, wire))
+        self._push(self.config.client_timeout_ms, _ClientDeadline(conn))
+        self._trace("request", node, conn, wire)
+        return conn
+
+    def call(self, node: str, msg: Message) -> Message:
+        """Sends a client request and runs the cluster until it is answered; returns the reply."""
+        conn = self.request(node, msg)
+        self.run_until(lambda: conn in self.replies, self.config.client_timeout_ms)
+        return self.replies.pop(conn)
+
+    def get(self, node: str, key: str) -> Message:
+        """A client get through `node` (see `call`)."""
+        return self.call(node, {"t": "get", "key": key})
+
+    def put(self, node: str, key: str, value: bytes, context: bytes = b"") -> Message:
+        """A client put through `node` (see `call`); an empty context is a blind put."""
+        return self.call(node, {"t": "put", "key": key, "value": value, "context": context})
+
+    def _answer(self, conn: int, msg: Message) -> None:
+        opened = self._open.pop(conn, None)
+        if opened is None:
+            return  # already answered (a late reply after a timeout, say)
+        self.replies[conn] = msg
+        self._trace("reply", conn, msg)
+        if opened[1] is not None:
+            opened[1](msg)
+
+    # --- time -----------------------------------------------------------------
+
+    def run_for(self, ms: int) -> None:
+        """Carries out everything due in the next `ms` milliseconds; time then is now + ms."""
+        self._advance(self.now_ms + ms, None)
+
+    def run_until(self, done: Callable[[], bool], within_ms: int) -> bool:
+        """Runs until `done()` holds (checked after each step) or `within_ms` pass.
+
+        Returns whether `done()` held; time stops at the step that made it hold.
+        """
+        return done() or self._advance(self.now_ms + within_ms, done)
+
+    def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
+        while self._heap and self._heap[0][0] <= end_ms:
+            at, _, item = heapq.heappop(self._heap)
+            self.now_ms = at
+            self._step(item)
+            if done is not None and done():
+                return True
+        self.now_ms = max(self.now_ms, end_ms)
+        return False
+
+    def _push(self, delay_ms: int, item: _Item) -> None:
+        heapq.heappush(self._heap, (self.now_ms + max(0, delay_ms), next(self._seq), item))
+
+    # --- stepping -------------------------------------------------------------
+
+    def _alive(self, name: str, boot: int) -> bool:
+        return name in self.nodes and self.boots[name] == boot
+
+    def _step(self, item: _Item) -> None:
+        if isinstance(item, _Delivery):
+            self._deliver(item)
+        elif isinstance(item, _Timer):
+            if (item.node, item.boot, item.timer) in self._armed:
+                self._armed.discard((item.node, item.boot, item.timer))
+                self._feed(item.node, TimerFired(item.timer))
+        elif isinstance(item, _DiskWrite):
+            if self._alive(item.node, item.boot):
+                self.disks[item.node].write(item.persist.items)
+                self._feed(item.node, Persisted(item.persist.token))
+        elif isinstance(item, _Refused):
+            if self._alive(item.node, item.boot):
+                self._feed(item.node, PeerUnreachable(item.peer))
+        elif isinstance(item, _ClientSend):
+            if item.conn not in self._open:
+                return
+            if item.node in self.nodes:
+                self._feed(item.node, ClientRequest(item.conn, item.msg))
+            else:
+                self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
+        elif isinstance(item, _ClientDeadline):
+            self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
+
+    def _deliver(self, d: _Delivery) -> None:
+        ok = self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)
+        if ok and self.network.connected(d.src, d.dst):
+            self._feed(d.dst, PeerMessage(d.src, d.msg))
+        else:
+            self._trace("lost", d.src, d.dst, d.msg.get("t"))
+
+    def _feed(self, name: str, event: Event) -> None:
+        self._trace("event", name, event)
+        self._carry_out(name, self.nodes[name].handle(event, self.now(name)))
+
+    def _carry_out(self, name: str, effects: list[Effect]) -> None:
+        boot = self.boots[name]
+        for e in effects:
+            if isinstance(e, SendPeer):
+                self._send(name, boot, e.peer, e.msg)
+            elif isinstance(e, Reply):
+                opened = self._open.get(e.conn)
+                if opened is not None and opened[0] == name:
+                    self._answer(e.conn, wire_copy(e.msg))
+            elif isinstance(e, SetTimer):
+                self._armed.add((name, boot, e.timer))
+                self._push(round(e.delay_s * 1000), _Timer(name, boot, e.timer))
+            elif isinstance(e, CancelTimer):
+                self._armed.discard((name, boot, e.timer))
+            elif isinstance(e, Persist):
+                self._schedule_write(name, boot, e)
+            elif isinstance(e, Log):
+                self.logs.append((self.now_ms, name, e.level, e.message))
+
+    def _schedule_write(self, name: str, boot: int, persist: Persist) -> None:
+        """Disk writes complete after a random delay, but in the order they were issued."""
+        at = max(self.now_ms + self.rng.randint(*self.config.disk_ms), self._disk_free_ms[name])
+        self._disk_free_ms[name] = at
+        self._push(at - self.now_ms, _DiskWrite(name, boot, persist))
+
+    def _send(self, src: str, boot: int, peer: str, msg: Message) -> None:
+        dst = self._by_addr.get(peer.removeprefix(SEED_ALIAS), peer)
+        if dst not in self.disks or (dst not in self.nodes and self.network.connected(src, dst)):
+            self._push(self.config.refused_ms, _Refused(src, boot, peer))
+            return
+        fates = self.network.fates(src, dst) if dst in self.nodes else []
+        if not fates:
+            self._trace("lost", src, dst, msg.get("t"))
+        wire = wire_copy(msg)
+        for delay_ms in fates:
+            self._push(delay_ms, _Delivery(src, boot, dst, self.boots[dst], wire))
+
+    # --- inspection -----------------------------------------------------------
+
+    def local(self, name: str, key: str, space: str = OBJECTS) -> Versioned:
+        """`name`'s own state of `key` (its in-memory view if up, else its disk), no repair."""
+        node = self.nodes.get(name)
+        if node is not None:
+            return node.local(key, space)
+        data = self.disks[name].read(key, space)
+        return versions.EMPTY if data is None else versions.decode(data)
+
+    def durable_values(self, key: str) -> list[bytes]:
+        """Every sibling value of `key` on every disk (replicas and hints), sorted, repeats kept."""
+        out: list[bytes] = []
+        for disk in self.disks.values():
+            for space in [OBJECTS, *disk.hint_counts()]:
+                data = disk.read(key, space)
+                if data is not None:
+                    out += versions.decode(data).values
+        return sorted(out)
+
+    def trace_digest(self) -> str:
+        """A SHA-256 of the whole trace: equal digests mean event-for-event equal runs."""
+        return hashlib.sha256(repr(self.trace).encode()).hexdigest()
+
+    def _trace(self, *fields: Any) -> None:
+        if self.config.trace:
+            self.trace.append((self.now_ms, *fields))
+
+
+def _error(code: str, message: str) -> Message:
+    return {"t": "error", "code": code, "message": message}
