@@ -1,16 +1,9 @@
-"""Gossip membership: an explicit join/leave history, merged by gossip, defines the ring.
+"""Gossip membership: the protocol that spreads the join/leave history and defines the ring.
 
-The history is a set of `Change` events, at most one per (member, version): a
-join or a leave, stamped with a Lamport sequence number `seq` (one more than any seq its
-author knew) and the member's weight. Two events with the same (member,
-version) resolve to the greater (leave beats join, then higher seq, then
-weight), so `merge` is a union that is commutative, associative and
-idempotent: nodes that have seen the same events hold the same history. A
-member's state is its highest-version event; the ring is the members whose
-state is a join, in join order (seq, then name). A member whose state is a
-leave is a tombstone: stale gossip carries only older versions, so it cannot
-revive it; only an explicit join (a higher version) can. The history is
-persisted with `storage.meta_put` before it takes effect.
+The history itself (`Change` events and their merge rules, the ring they define)
+is node/membership_history.py; its names stay importable from here. This module
+keeps a node's copy of it: the history is persisted with `storage.meta_put`
+before it takes effect.
 
 Every gossip round a node pushes its history to one random live member, and
 every `seed_interval_ms` to a seed; the receiver merges it and answers with
@@ -29,17 +22,27 @@ Each round also moves a bounded batch of data to new owners (see ownership.py).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from node.config import NodeConfig, parse_addr
+from node.config import parse_addr
+from node.membership_history import Change as Change
+from node.membership_history import History as History
+from node.membership_history import Kind as Kind
+from node.membership_history import bootstrap as bootstrap
+from node.membership_history import decode_changes as decode_changes
+from node.membership_history import is_int_at_least
+from node.membership_history import members as members
+from node.membership_history import merge as merge
+from node.membership_history import next_change as next_change
+from node.membership_history import ordered as ordered
+from node.membership_history import seeds_elsewhere as seeds_elsewhere
+from node.membership_history import states as states
+from node.membership_history import tombstones as tombstones
 from node.ownership import Mover
 from node.protocol import Message, error
-from node.ring import Member
 
 if TYPE_CHECKING:
     from node.coordinator import Origin
@@ -50,110 +53,8 @@ SEED_ALIAS = "seed@"
 META_KEY = "membership"
 
 
-class Kind(enum.Enum):
-    JOIN = "join"
-    LEAVE = "leave"
-
-
-_RANK = {Kind.JOIN: 0, Kind.LEAVE: 1}
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """`name`'s `version`-th membership change, made at Lamport time `seq`."""
-
-    seq: int
-    name: str
-    version: int
-    kind: Kind
-    weight: int = 1
-
-    def rank(self) -> tuple[int, int, int]:
-        """Of two changes with the same (name, version), the greater rank wins."""
-        return (_RANK[self.kind], self.seq, self.weight)
-
-    def encode(self) -> list[Any]:
-        return [self.seq, self.name, self.version, self.kind.value, self.weight]
-
-
-History = Mapping[tuple[str, int], Change]
 Addrs = Mapping[str, tuple[int, str]]
 """name -> (stamp, "host:port") as the node itself reported it; the higher stamp wins."""
-
-
-def merge(history: History, events: Iterable[Change]) -> dict[tuple[str, int], Change]:
-    """The union of `history` and `events`, the greater-ranked change per (name, version)."""
-    out = dict(history)
-    for e in events:
-        old = out.get((e.name, e.version))
-        if old is None or e.rank() > old.rank():
-            out[(e.name, e.version)] = e
-    return out
-
-
-def ordered(history: History) -> list[Change]:
-    """The history as a log: by (seq, name, version), the same on every node."""
-    return sorted(history.values(), key=lambda e: (e.seq, e.name, e.version))
-
-
-def states(history: History) -> dict[str, Change]:
-    """Each name's current state: its highest-version change."""
-    out: dict[str, Change] = {}
-    for e in history.values():
-        if e.name not in out or e.version > out[e.name].version:
-            out[e.name] = e
-    return out
-
-
-def members(history: History) -> list[Member]:
-    """The live members in join order (seq of their current join, then name)."""
-    live = [e for e in states(history).values() if e.kind is Kind.JOIN]
-    return [Member(e.name, e.weight) for e in sorted(live, key=lambda e: (e.seq, e.name))]
-
-
-def tombstones(history: History) -> list[str]:
-    """Names whose current state is a leave, sorted."""
-    return sorted(n for n, e in states(history).items() if e.kind is Kind.LEAVE)
-
-
-def next_change(history: History, name: str, kind: Kind, weight: int = 1) -> Change:
-    """A new change for `name`: its next version, ordered after every seq in `history`."""
-    current = states(history).get(name)
-    seq = max((e.seq for e in history.values()), default=0) + 1
-    return Change(seq, name, current.version + 1 if current else 1, kind, weight)
-
-
-def bootstrap(cfg: NodeConfig) -> list[Change]:
-    """Joins for the configured members, seq by config order; none if this node joins via a seed.
-
-    Nodes that share a config agree on the ring at once. A config that lists existing
-    members in another order than the cluster's history reorders the ring when merged
-    (the higher seq wins), which moves more data: add nodes through a seed instead."""
-    if len(cfg.members) == 1 and seeds_elsewhere(cfg):
-        return []
-    return [Change(i + 1, p.name, 1, Kind.JOIN, p.weight) for i, p in enumerate(cfg.members)]
-
-
-def seeds_elsewhere(cfg: NodeConfig) -> bool:
-    """Whether any configured seed is another node."""
-    me = f"{cfg.host}:{cfg.port}"
-    return any(s not in (cfg.name, me) for s in cfg.seeds)
-
-
-def decode_changes(raw: Any) -> list[Change]:
-    """Changes from their wire form; raises ValueError (only) saying what is malformed."""
-    if not isinstance(raw, list):
-        raise ValueError("history must be a list")
-    out = []
-    for item in raw:
-        if not (isinstance(item, list) and len(item) == 5):
-            raise ValueError(f"malformed history event {item!r}")
-        seq, name, version, kind, weight = item
-        ok = _pos(seq, 0) and _pos(version, 1) and _pos(weight, 1) and kind in ("join", "leave")
-        if not (ok and isinstance(name, str) and name):
-            raise ValueError(f"malformed history event {item!r}")
-        out.append(Change(seq, name, version, Kind(kind), weight))
-    return out
 
 
 def decode_addrs(raw: Any) -> dict[str, tuple[int, str]]:
@@ -163,7 +64,7 @@ def decode_addrs(raw: Any) -> dict[str, tuple[int, str]]:
     out = {}
     for name, entry in raw.items():
         ok = isinstance(name, str) and isinstance(entry, list) and len(entry) == 2
-        if not ok or not _pos(entry[0], 0):
+        if not ok or not is_int_at_least(entry[0], 0):
             raise ValueError(f"malformed address entry {name!r}: {entry!r}")
         parse_addr(entry[1], f"address of {name}")
         out[name] = (entry[0], entry[1])
@@ -177,10 +78,6 @@ def merge_addrs(a: Addrs, b: Addrs) -> dict[str, tuple[int, str]]:
         if name not in out or entry > out[name]:
             out[name] = entry
     return out
-
-
-def _pos(v: Any, lo: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
 
 class Membership:
@@ -373,7 +270,7 @@ def peer_join_req(node: Node, peer: str, msg: Message) -> None:
     m = node.membership
     m.absorb_message(peer, {"addrs": msg.get("addrs", {})})  # its history comes by gossip
     weight = msg.get("weight", 1)
-    weight = weight if _pos(weight, 1) else 1
+    weight = weight if is_int_at_least(weight, 1) else 1
     outcome = m.admit(peer, weight, msg.get("rejoin") is True)
     node.send(peer, {"t": "gossip_ack", "id": msg.get("id"), "join": outcome, **m.digest()})
 
@@ -401,7 +298,7 @@ def client_join(node: Node, origin: Origin, msg: Message) -> None:
             m.seeds.append(seed)
         m.joining = m.rejoin = True
         m.ask_to_join()
-    elif isinstance(name, str) and name and (weight is None or _pos(weight, 1)):
+    elif isinstance(name, str) and name and (weight is None or is_int_at_least(weight, 1)):
         if m.state_of(name) is not Kind.JOIN:
             known = {name: (0, addr)} if isinstance(addr, str) else {}
             m.absorb([next_change(m.history, name, Kind.JOIN, weight or 1)], known)
