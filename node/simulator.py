@@ -16,7 +16,8 @@ What it models:
   a crashed node fails after `refused_ms` with `PeerUnreachable` (connection
   refused), a send over a cut link is lost silently (a black-holed proxy);
 * disks: each node has a `MemoryStorage`; a `Persist` effect is written after
-  a random delay, in order per node, then fed back as `Persisted`;
+  a random delay (plus the node's `disk_delay_ms`), in order per node, then
+  fed back as `Persisted`;
 * clocks: each node's wall clock is `EPOCH_MS + now_ms + skew_ms[node]`, its
   monotonic clock `now_ms / 1000`;
 * crashes: `crash` drops the node's memory, its unwritten `Persist` effects,
@@ -159,6 +160,7 @@ class Simulator:
         self.nodes: dict[str, core.Node] = {}
         self.boots = dict.fromkeys(self.names, 0)
         self.skew_ms = dict.fromkeys(self.names, 0)
+        self.disk_delay_ms = dict.fromkeys(self.names, 0)
         self.now_ms = 0
         self.trace: list[tuple[Any, ...]] = []
         self.logs: list[tuple[int, str, str, str]] = []
@@ -203,6 +205,11 @@ class Simulator:
         """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
         self._trace("skew", name, skew_ms)
         self.skew_ms[name] = skew_ms
+
+    def set_disk_delay(self, name: str, delay_ms: int) -> None:
+        """Makes every later disk write of `name` take `delay_ms` longer (a slow disk)."""
+        self._trace("disk_delay", name, delay_ms)
+        self.disk_delay_ms[name] = delay_ms
 
     # --- node lifecycle -------------------------------------------------------
 
@@ -367,7 +374,8 @@ class Simulator:
 
     def _schedule_write(self, name: str, boot: int, persist: Persist) -> None:
         """Disk writes complete after a random delay, but in the order they were issued."""
-        at = max(self.now_ms + self.rng.randint(*self.config.disk_ms), self._disk_free_ms[name])
+        delay_ms = self.rng.randint(*self.config.disk_ms) + self.disk_delay_ms[name]
+        at = max(self.now_ms + delay_ms, self._disk_free_ms[name])
         self._disk_free_ms[name] = at
         self._push(at - self.now_ms, _DiskWrite(name, boot, persist))
 
