@@ -181,10 +181,12 @@ class Engine:
         for fault in sorted(self.plan.faults, key=lambda f: f.start_s):
             if not await _sleep_until(t0 + fault.start_s, deadline):
                 return
-            self._log_fault("start", fault, await self._try(self.nemesis.start, fault))
+            began = self.rec.now()
+            self._log_fault("start", fault, await self._try(self.nemesis.start, fault), began)
             if not await _sleep_until(t0 + fault.end_s, deadline):
                 return  # still active: the heal phase reverts it
-            self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault))
+            began = self.rec.now()
+            self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault), began)
 
     async def _try(self, step: Any, fault: Any) -> dict[str, Any]:
         """A nemesis step; a fault that cannot be applied or verified is recorded, not fatal.
@@ -197,13 +199,14 @@ class Engine:
             self.progress.notes.append(f"fault {fault.id}: {e}")
             return {"error": f"{type(e).__name__}: {e}"}
 
-    def _log_fault(self, f: str, fault: Any, details: dict[str, Any]) -> None:
-        """Records a nemesis start/stop; a start also joins the realised schedule.
+    def _log_fault(self, f: str, fault: Any, details: dict[str, Any], began: int) -> None:
+        """Records a nemesis start/stop once verified; `began` (ns) is when the step began.
 
-        The realised fault names what actually happened (resolved targets, the
-        exact links cut), so `sibyl replay` repeats it rather than redrawing it.
+        A start also joins the realised schedule: the fault as it happened
+        (resolved targets, the exact links cut), so `sibyl replay` repeats it
+        rather than redrawing it.
         """
-        record = {**fault.to_dict(), **details}
+        record = {**fault.to_dict(), **details, "began": began}
         if "shape" in fault.params:
             record["shape"] = fault.params["shape"]
         self.rec.nemesis(f, record)
@@ -214,10 +217,11 @@ class Engine:
             self.progress.active_faults.pop(fault.id, None)
 
     async def _heal(self) -> None:
+        began = self.rec.now()
         if self.nemesis is not None:
             await self.nemesis.heal_all()
         self.progress.active_faults.clear()
-        self.rec.nemesis("heal", {})
+        self.rec.nemesis("heal", {"began": began})
 
     # --- after the chaos --------------------------------------------------
 

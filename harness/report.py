@@ -9,14 +9,17 @@ person: the verdict, the faults on a timeline, and every anomaly as a table.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import jinja2
+import markupsafe
 
+from checkers.history import Op
 from checkers.result import Result, Validity, merge_valid
+from harness.plots import latency_svg
 from harness.store import write_json
 
 SCHEMA_VERSION = 1
@@ -40,13 +43,18 @@ def results_doc(results: Mapping[str, Result], meta: Mapping[str, Any]) -> dict[
     }
 
 
-def write_all(run_dir: Path, results: Mapping[str, Result], meta: Mapping[str, Any],
-              faults: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def write_all(
+    run_dir: Path,
+    results: Mapping[str, Result],
+    meta: Mapping[str, Any],
+    faults: list[dict[str, Any]],
+    history: Sequence[Op] = (),
+) -> dict[str, Any]:
     """Writes results.json, junit.xml and report.html; returns the results document."""
     doc = results_doc(results, meta)
     write_json(run_dir / "results.json", doc)
     (run_dir / "junit.xml").write_bytes(junit(results, str(meta.get("test", "sibyl"))))
-    (run_dir / "report.html").write_text(render_html(doc, faults))
+    (run_dir / "report.html").write_text(render_html(doc, faults, latency_svg(history)))
     return doc
 
 
@@ -69,30 +77,18 @@ _ENV = jinja2.Environment(
 )
 
 
-def render_html(doc: Mapping[str, Any], faults: list[dict[str, Any]]) -> str:
+def render_html(doc: Mapping[str, Any], faults: list[dict[str, Any]], plot: str = "") -> str:
     """The self-contained report page (no external resources)."""
-    span = max([float(doc.get("stats", {}).get("chaos_s") or 1.0)]
-               + [float(f.get("end_s", 0)) for f in faults])  # fmt: skip
-
-    def pct(t: float) -> float:
-        return round(100 * float(t) / span, 2)
-
-    def width(f: Mapping[str, Any]) -> float:
-        return max(0.5, pct(float(f["end_s"]) - float(f["start_s"])))
 
     def word(v: Any) -> str:
-        return (
-            {True: "valid", False: "INVALID"}.get(v, "unknown")
-            if isinstance(v, bool)
-            else "unknown"
-        )
+        return "valid" if v is True else "INVALID" if v is False else "unknown"
 
     def cls(v: Any) -> str:
         return "ok" if v is True else "bad" if v is False else "unk"
 
     page = _ENV.get_template("report.html.j2")
-    return page.render(doc=_Attr(doc), faults=[_Attr(f) for f in faults], pct=pct, width=width,
-                       word=word, cls=cls)  # fmt: skip
+    return page.render(doc=_Attr(doc), faults=[_Attr(f) for f in faults], word=word, cls=cls,
+                       plot=markupsafe.Markup(plot))  # fmt: skip
 
 
 class _Attr(dict[str, Any]):

@@ -142,7 +142,7 @@ async def _run(
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
     results = _check(workload, recorder.ops, console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
-    doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults])
+    doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
     _summary(console, doc, results, run_dir, progress)
     return Outcome(run_dir, status, doc)
@@ -174,7 +174,7 @@ def recheck(run_dir: Path, console: Console) -> int:
     meta.setdefault("stats", {"ops_completed": 0, "ok": 0, "fail": 0, "info": 0,
                               "chaos_s": 0, "ops_per_s": 0})  # fmt: skip
     faults = _optional_json(run_dir / "schedule.json").get("planned", [])
-    doc = write_all(run_dir, results, meta, list(faults))
+    doc = write_all(run_dir, results, meta, list(faults), ops)
     _summary(console, doc, results, run_dir, Progress())
     return exit_code(doc["valid"])
 

@@ -42,3 +42,25 @@ def test_pairs_skips_nemesis_and_harness_observations() -> None:
         Op(3, 3, 1, OpType.OK, "read", key="k"),
     ]
     assert [(i.index, c.index if c else None) for i, c in pairs(ops)] == [(0, 3)]
+
+
+def test_report_plot_places_faults_from_when_they_began() -> None:
+    from harness.plots import fault_bands, latency_svg
+
+    fault = {"id": 1, "kind": "partition", "shape": "halves", "targets": ["n1"]}
+    ops = [
+        Op(0, 0, 1, OpType.INVOKE, "read", key="k"),
+        Op(
+            1,
+            2_000_000_000,
+            "nemesis",
+            OpType.INFO,
+            "start",
+            value={**fault, "began": 1_000_000_000},
+        ),
+        Op(2, 2_500_000_000, 1, OpType.OK, "read", key="k"),
+        Op(3, 3_000_000_000, "nemesis", OpType.INFO, "heal", value={"began": 2_800_000_000}),
+    ]
+    assert fault_bands(ops) == [(1.0, 2.8, "partition halves n1")]
+    svg = latency_svg(ops)
+    assert svg.startswith("<svg") and "partition halves n1" in svg and svg.count("<circle") == 1
