@@ -56,6 +56,10 @@ def _config(args: argparse.Namespace) -> RunConfig:
             raise ValueError(f"--{name} must be at least 1")
     if args.time_limit <= 0 or args.rate <= 0:
         raise ValueError("--time-limit and --rate must be positive")
+    n = min(args.n, args.nodes)
+    if not (1 <= args.r <= n and 1 <= args.w <= n):
+        raise ValueError(f"need 1 <= --r, --w <= --n (and --n <= --nodes); got n={n} "
+                         f"r={args.r} w={args.w}")  # fmt: skip
     return RunConfig(
         nodes=args.nodes, workload=args.workload, nemesis=parse_nemeses(args.nemesis),
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
