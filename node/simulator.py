@@ -278,6 +278,10 @@ class Simulator:
         """A client put through `node` (see `call`); an empty context is a blind put."""
         return self.call(node, {"t": "put", "key": key, "value": value, "context": context})
 
+    def open_requests(self) -> int:
+        """How many client requests are still waiting for their reply."""
+        return len(self._open)
+
     def _answer(self, conn: int, msg: Message) -> None:
         opened = self._open.pop(conn, None)
         if opened is None:
