@@ -7,7 +7,8 @@ context), concurrently with each other and with faults: partitions and heals,
 crashes and restarts, slow, lossy or duplicating links, skewed clocks, time
 passing. Invariants:
 
-* every acknowledged add is on some disk (replica or hint) at every step;
+* a put answered "ok" was durable on W disks (replica or hint store) then,
+  and every acknowledged add is on some disk at every step;
 * after the cluster is healed and quiet (`settle`, and again at teardown):
   the primaries of each key hold equal states (convergence, through handoff
   and anti-entropy alone), and every acknowledged add is in the union of a
@@ -36,8 +37,10 @@ from node import versions
 from node.protocol import Message
 from node.sim_network import LinkFaults
 from node.simulator import SimConfig, Simulator
+from node.storage import OBJECTS, MemoryStorage
 from workloads.cart import decode_version, union
 
+W = 2
 TICK_MS = 100
 SETTLE_MS = 20_000
 KEYS = ("cart-0", "cart-1")
@@ -55,6 +58,16 @@ def items_of(siblings: list[bytes]) -> set[int]:
     return union([decode_version(s) for s in siblings])
 
 
+def items_on(disk: MemoryStorage, key: str) -> set[int]:
+    """The items of `key` one disk holds, in its replica store or any hint store."""
+    out: set[int] = set()
+    for space in [OBJECTS, *disk.hint_counts()]:
+        data = disk.read(key, space)
+        if data is not None:
+            out |= items_of(versions.decode(data).values)
+    return out
+
+
 class ClusterModel(RuleBasedStateMachine):
     """The model's state: what clients were told (acknowledged) and what they tried."""
 
@@ -65,11 +78,12 @@ class ClusterModel(RuleBasedStateMachine):
         self.acknowledged: dict[str, set[int]] = {k: set() for k in KEYS}
         self.attempted: dict[str, set[int]] = {k: set() for k in KEYS}
         self.final: dict[str, set[int]] | None = None
+        self.underreplicated: list[tuple[str, int, int, list[str]]] = []
         self.states: dict[str, dict[str, versions.Versioned]] = {}
 
     @initialize(seed=st.integers(0, 2**16))
     def boot(self, seed: int) -> None:
-        config = SimConfig(nodes=NODES, settings={"n": 3, "r": 2, "w": 2}, trace=False)
+        config = SimConfig(nodes=NODES, settings={"n": 3, "r": 2, "w": W}, trace=False)
         self.sim = Simulator(seed, config)
 
     def name(self, index: int) -> str:
@@ -100,8 +114,12 @@ class ClusterModel(RuleBasedStateMachine):
         self.sim.request(coordinator, {"t": "get", "key": key}, got)
 
     def put_done(self, key: str, item: int, reply: Message) -> None:
+        """Records an acknowledged add, and how many disks held it when the client heard "ok"."""
         if reply["t"] == "ok":
             self.acknowledged[key].add(item)
+            holders = [n for n, disk in self.sim.disks.items() if item in items_on(disk, key)]
+            if len(holders) < W:
+                self.underreplicated.append((key, item, self.sim.now_ms, holders))
 
     # --- faults -----------------------------------------------------------------
 
@@ -184,6 +202,14 @@ class ClusterModel(RuleBasedStateMachine):
             self.final[key] = items_of(reply["siblings"])
 
     # --- invariants ---------------------------------------------------------------
+
+    @invariant()
+    def acknowledged_adds_were_on_w_disks(self) -> None:
+        """A put answered "ok" was durable on W replicas (or hint stores) when answered."""
+        assert not self.underreplicated, (
+            "acknowledged with fewer than W durable copies (key, item, time ms, holders): "
+            f"{self.underreplicated}"
+        )
 
     @invariant()
     def acknowledged_adds_are_durable(self) -> None:
