@@ -2,20 +2,23 @@
 
 Every ordered pair of node names (src, dst) is one link, as in the real lab,
 where each direction runs through its own proxy. A link is either cut (a
-partition: every message on it is lost, silently, like a black-holed proxy) or
-connected with `LinkFaults` (a drop probability, a duplicate probability, an
-extra delay). Whether a message arrives, and after how long, is drawn from the
-simulator's one `random.Random`, so the same seed gives the same fates.
+partition) or connected with `LinkFaults` (a drop probability, a duplicate
+probability, an extra delay). A cut link says nothing to the sender (no
+connection refused, no reset); it either loses what is sent over it, like
+iptables DROP, or holds it and delivers it after `heal`, like the lab's
+Toxiproxy `timeout` toxic (TCP retransmission after a short partition).
+Whether a message arrives, and after how long, is drawn from the simulator's
+one `random.Random`, so the same seed gives the same fates.
 
-The invariant it keeps: `fates` never returns a delivery on a cut link, and a
-message in flight is delivered only if its link is still connected when it
-arrives (the simulator asks `connected` again at delivery time).
+The invariant it keeps: a message is delivered only if its link is connected
+when it arrives (the simulator asks `connected` at delivery time); one that
+arrives at a holding cut is parked until `heal`, which tells `heal_listeners`.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -57,17 +60,19 @@ class Network:
             raise ValueError(f"latency_ms must be (lo, hi) with 0 <= lo <= hi, got {latency_ms!r}")
         self.rng = rng
         self.latency_ms = latency_ms
-        self.cut: set[tuple[str, str]] = set()
+        self.cut: dict[tuple[str, str], bool] = {}
+        """Cut links, each mapped to whether it holds messages until heal (else loses them)."""
         self.faults: dict[tuple[str, str], LinkFaults] = {}
+        self.heal_listeners: list[Callable[[], None]] = []
 
     # --- changing the links -------------------------------------------------
 
-    def cut_link(self, src: str, dst: str) -> None:
-        """Cuts the one directed link src → dst (messages from src to dst are lost)."""
-        self.cut.add((src, dst))
+    def cut_link(self, src: str, dst: str, hold: bool = False) -> None:
+        """Cuts the one directed link src → dst: what src sends dst is lost, or held if `hold`."""
+        self.cut[(src, dst)] = hold
 
-    def partition(self, *groups: Iterable[str]) -> None:
-        """Cuts both directions between every two nodes in different `groups`.
+    def partition(self, *groups: Iterable[str], hold: bool = False) -> None:
+        """Cuts both directions between every two nodes in different `groups` (see `cut_link`).
 
         Links inside a group, and links of nodes in no group, are left as they are.
         """
@@ -76,7 +81,7 @@ class Network:
             for b in sets[i + 1 :]:
                 for x in a:
                     for y in b:
-                        self.cut.update({(x, y), (y, x)})
+                        self.cut[(x, y)] = self.cut[(y, x)] = hold
 
     def set_faults(self, src: str, dst: str, faults: LinkFaults) -> None:
         """Makes the directed link src → dst behave as `faults` (CLEAN resets it)."""
@@ -86,9 +91,11 @@ class Network:
             self.faults[(src, dst)] = faults
 
     def heal(self) -> None:
-        """Reconnects every link and clears every link fault."""
+        """Reconnects every link, clears every link fault, then tells the heal listeners."""
         self.cut.clear()
         self.faults.clear()
+        for listener in self.heal_listeners:
+            listener()
 
     # --- asking about a message ---------------------------------------------
 
@@ -96,14 +103,18 @@ class Network:
         """Whether src → dst is not cut."""
         return (src, dst) not in self.cut
 
+    def holds(self, src: str, dst: str) -> bool:
+        """Whether src → dst is cut and holds what is sent over it until heal."""
+        return self.cut.get((src, dst), False)
+
     def fates(self, src: str, dst: str) -> list[int]:
         """The delays in ms of each copy of one message sent src → dst now.
 
-        Empty when the message is lost (the link is cut, or the drop chance
-        hit); two entries when it is duplicated. Draws from the rng only for
-        the probabilities that are set, so a clean link costs one draw.
+        Empty when the message is lost (the link is cut and does not hold, or
+        the drop chance hit); two entries when it is duplicated. Draws from
+        the rng only for the probabilities that are set.
         """
-        if not self.connected(src, dst):
+        if not self.connected(src, dst) and not self.holds(src, dst):
             return []
         f = self.faults.get((src, dst), CLEAN)
         if f.drop and self.rng.random() < f.drop:

@@ -10,11 +10,12 @@ same seed and the same calls give the same run**, event for event (`trace`).
 
 What it models:
 
-* the network (`sim_network.Network`): per directed link, cut or connected,
-  with drop/duplicate probabilities and extra delay; messages travel as
-  encoded frames (so they are copied, and must fit the wire format); a send to
-  a crashed node fails after `refused_ms` with `PeerUnreachable` (connection
-  refused), a send over a cut link is lost silently (a black-holed proxy);
+* the network (`sim_network.Network`): per directed link, cut (losing or
+  holding messages until heal) or connected, with drop/duplicate
+  probabilities and extra delay; messages travel as encoded frames (so they
+  are copied, and must fit the wire format); a send to a crashed node fails
+  after `refused_ms` with `PeerUnreachable` (connection refused), a send over
+  a cut link tells the sender nothing; clients reach every running node;
 * disks: each node has a `MemoryStorage`; a `Persist` effect is written after
   a random delay (plus the node's `disk_delay_ms`), in order per node, then
   fed back as `Persisted`;
@@ -171,6 +172,8 @@ class Simulator:
         self._armed: set[tuple[str, int, int]] = set()
         self._disk_free_ms = dict.fromkeys(self.names, 0)
         self._open: dict[int, tuple[str, OnReply | None]] = {}
+        self._held: list[_Delivery] = []
+        self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         self.ring = Ring(self.node_config(self.names[0]).ring_members, self.ring_partitions())
         for name in self.names:
@@ -347,11 +350,20 @@ class Simulator:
             self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
     def _deliver(self, d: _Delivery) -> None:
-        ok = self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)
-        if ok and self.network.connected(d.src, d.dst):
+        if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
+            self._trace("lost", d.src, d.dst, d.msg.get("t"))
+        elif self.network.connected(d.src, d.dst):
             self._feed(d.dst, PeerMessage(d.src, d.msg))
+        elif self.network.holds(d.src, d.dst):
+            self._held.append(d)
         else:
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
+
+    def _release_held(self) -> None:
+        """On heal, what cut links held goes out again, in the order it was held."""
+        held, self._held = self._held, []
+        for d in held:
+            self._push(self.rng.randint(*self.config.latency_ms), d)
 
     def _feed(self, name: str, event: Event) -> None:
         self._trace("event", name, event)

@@ -123,22 +123,23 @@ class ClusterModel(RuleBasedStateMachine):
 
     # --- faults -----------------------------------------------------------------
 
-    @rule(shape=st.sampled_from(SHAPES), victim=nodes)
-    def partition(self, shape: str, victim: int) -> None:
+    @rule(shape=st.sampled_from(SHAPES), victim=nodes, hold=st.booleans())
+    def partition(self, shape: str, victim: int, hold: bool) -> None:
+        """Cuts links around `victim`; cut links lose messages, or hold them until heal."""
         self.disturb()
         net, names = self.sim.network, self.sim.names
         v = self.name(victim)
         if shape == "heal":
             net.heal()
         elif shape == "isolate":
-            net.partition([v], [n for n in names if n != v])
+            net.partition([v], [n for n in names if n != v], hold=hold)
         elif shape == "one-way":
             for other in names:
                 if other != v:
-                    net.cut_link(other, v)  # v still speaks, but hears nobody
+                    net.cut_link(other, v, hold=hold)  # v still speaks, but hears nobody
         else:
             half = [v, self.name(victim + 1)]
-            net.partition(half, [n for n in names if n not in half])
+            net.partition(half, [n for n in names if n not in half], hold=hold)
 
     @rule(src=nodes, offset=st.integers(0, NODES - 2), kind=st.sampled_from(LINK_FAULTS),
           severity=severities)  # fmt: skip

@@ -220,6 +220,21 @@ def test_an_isolated_coordinator_fails_puts_and_recovers_after_heal() -> None:
     assert b"together" in ok(sim.get("n2", key))["siblings"]
 
 
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_holding_cut_delivers_after_heal_and_a_losing_cut_never_does(hold: bool) -> None:
+    sim = Simulator(9, SimConfig(settings={"antientropy_interval_ms": 0, "read_repair": False}))
+    sim.run_for(1_000)
+    key = keys_with_primary(sim, "n1", 1)[0]
+    a, b, c = sim.primaries(key)
+    sim.network.partition([a], [b, c], hold=hold)
+    assert sim.put(a, key, b"v")["t"] == "error"  # W=2, and nobody else hears of it
+    sim.run_for(1_000)
+    assert sim.local(b, key).values == []
+    sim.network.heal()
+    sim.run_for(100)
+    assert sim.local(b, key).values == ([b"v"] if hold else [])
+
+
 def test_clients_of_a_crashed_node_get_errors_and_clocks_are_skewed_per_node() -> None:
     sim = Simulator(7)
     sim.set_skew("n2", -5_000)
