@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 
-from hypothesis import HealthCheck, settings
+import pytest
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -31,9 +33,10 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
-from node import versions
+from node import core, versions
 from node.protocol import Message
 from node.sim_network import LinkFaults
 from node.simulator import SimConfig, Simulator
@@ -252,3 +255,48 @@ ClusterModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestClusterModel = ClusterModel.TestCase
+
+
+# --- the model bites: planted bugs are caught ------------------------------------
+
+QUICK = settings(max_examples=200, stateful_step_count=25, deadline=None, derandomize=True,
+                 phases=(Phase.generate,), suppress_health_check=list(HealthCheck))  # fmt: skip
+
+
+def overwrite(local: versions.Versioned, incoming: versions.Versioned) -> versions.Versioned:
+    return incoming
+
+
+def test_the_model_catches_a_replica_that_overwrites(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/intercepts/sync_overwrites: concurrent adds lose items."""
+    monkeypatch.setattr(versions, "sync", overwrite)
+    with pytest.raises(AssertionError, match="acknowledged adds"):
+        run_state_machine_as_test(ClusterModel, settings=QUICK)
+
+
+def test_the_model_catches_acks_before_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/intercepts/ack_before_fsync: acks at once, writes to disk a second later."""
+    store = core.Node.store
+
+    def store_acking_early(
+        self: core.Node,
+        key: str,
+        obj: versions.Versioned | None,
+        on_durable: Callable[[], None] | None,
+        space: str = "",
+    ) -> None:
+        store(self, key, obj, None, space)
+        persist = self._out.pop()
+        self.after(1.0, lambda: self.emit(persist))
+        if on_durable is not None:
+            self.after(0, on_durable)
+
+    def durable_now(
+        self: core.Node, key: str, callback: Callable[[], None], space: str = ""
+    ) -> None:
+        self.after(0, callback)
+
+    monkeypatch.setattr(core.Node, "store", store_acking_early)
+    monkeypatch.setattr(core.Node, "when_durable", durable_now)
+    with pytest.raises(AssertionError, match="fewer than W durable copies|on no disk"):
+        run_state_machine_as_test(ClusterModel, settings=QUICK)
