@@ -2,11 +2,12 @@
 
 The simulator plays the part `server.py` plays in production, for every node
 at once: it feeds events to `Node.handle` and carries out the effects. Virtual
-time is an integer count of milliseconds; one heap holds everything due later
-(message deliveries, timers, disk completions, client requests), ordered by
-(time, insertion order). Every choice (latency, drops, duplicates, disk delay,
-node seeds, incarnations) is drawn from one `random.Random(seed)`, so **the
-same seed and the same calls give the same run**, event for event (`trace`).
+time is an integer count of milliseconds; one agenda (`sim_agenda.Agenda`)
+holds everything due later (message deliveries, timers, disk completions,
+client requests), ordered by (time, insertion order). Every choice (latency,
+drops, duplicates, disk delay, node seeds, incarnations) is drawn from one
+`random.Random(seed)`, so **the same seed and the same calls give the same
+run**, event for event (`trace`).
 
 What it models:
 
@@ -36,7 +37,6 @@ on the module at each boot, so an intercept that replaces them applies here too.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
 import random
 from collections.abc import Callable, Mapping
@@ -64,6 +64,16 @@ from node.core import (
 from node.membership import SEED_ALIAS
 from node.protocol import FrameDecoder, Message, encode_frame
 from node.ring import Ring
+from node.sim_agenda import (
+    Agenda,
+    ClientDeadline,
+    ClientSend,
+    Delivery,
+    DiskWrite,
+    Item,
+    Refused,
+    TimerDue,
+)
 from node.sim_network import Network
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
@@ -90,52 +100,6 @@ class SimConfig:
     trace: bool = True
 
 
-# --- what the heap holds ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    src: str
-    src_boot: int
-    dst: str
-    dst_boot: int
-    msg: Message
-
-
-@dataclass(frozen=True, slots=True)
-class _Timer:
-    node: str
-    boot: int
-    timer: int
-
-
-@dataclass(frozen=True, slots=True)
-class _DiskWrite:
-    node: str
-    boot: int
-    persist: Persist
-
-
-@dataclass(frozen=True, slots=True)
-class _Refused:
-    node: str
-    boot: int
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class _ClientSend:
-    node: str
-    conn: int
-    msg: Message
-
-
-@dataclass(frozen=True, slots=True)
-class _ClientDeadline:
-    conn: int
-
-
-_Item = _Delivery | _Timer | _DiskWrite | _Refused | _ClientSend | _ClientDeadline
 OnReply = Callable[[Message], None]
 
 
@@ -162,17 +126,15 @@ class Simulator:
         self.boots = dict.fromkeys(self.names, 0)
         self.skew_ms = dict.fromkeys(self.names, 0)
         self.disk_delay_ms = dict.fromkeys(self.names, 0)
-        self.now_ms = 0
+        self.agenda = Agenda()
         self.trace: list[tuple[Any, ...]] = []
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
-        self._heap: list[tuple[int, int, _Item]] = []
-        self._seq = itertools.count()
         self._conns = itertools.count(1)
         self._armed: set[tuple[str, int, int]] = set()
         self._disk_free_ms = dict.fromkeys(self.names, 0)
         self._open: dict[int, tuple[str, OnReply | None]] = {}
-        self._held: list[_Delivery] = []
+        self._held: list[Delivery] = []
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         self.ring = Ring(self.node_config(self.names[0]).ring_members, self.ring_partitions())
@@ -262,8 +224,8 @@ class Simulator:
         conn = next(self._conns)
         self._open[conn] = (node, on_reply)
         wire = wire_copy({**msg, "id": conn})
-        self._push(self.rng.randint(*self.config.latency_ms), _ClientSend(node, conn, wire))
-        self._push(self.config.client_timeout_ms, _ClientDeadline(conn))
+        self.agenda.push(self.rng.randint(*self.config.latency_ms), ClientSend(node, conn, wire))
+        self.agenda.push(self.config.client_timeout_ms, ClientDeadline(conn))
         self._trace("request", node, conn, wire)
         return conn
 
@@ -308,48 +270,48 @@ class Simulator:
         return done() or self._advance(self.now_ms + within_ms, done)
 
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
-        while self._heap and self._heap[0][0] <= end_ms:
-            at, _, item = heapq.heappop(self._heap)
-            self.now_ms = at
+        while (item := self.agenda.pop_due(end_ms)) is not None:
             self._step(item)
             if done is not None and done():
                 return True
-        self.now_ms = max(self.now_ms, end_ms)
+        self.agenda.wait_until(end_ms)
         return False
 
-    def _push(self, delay_ms: int, item: _Item) -> None:
-        heapq.heappush(self._heap, (self.now_ms + max(0, delay_ms), next(self._seq), item))
+    @property
+    def now_ms(self) -> int:
+        """Virtual milliseconds since the cluster booted."""
+        return self.agenda.now_ms
 
     # --- stepping -------------------------------------------------------------
 
     def _alive(self, name: str, boot: int) -> bool:
         return name in self.nodes and self.boots[name] == boot
 
-    def _step(self, item: _Item) -> None:
-        if isinstance(item, _Delivery):
+    def _step(self, item: Item) -> None:
+        if isinstance(item, Delivery):
             self._deliver(item)
-        elif isinstance(item, _Timer):
+        elif isinstance(item, TimerDue):
             if (item.node, item.boot, item.timer) in self._armed:
                 self._armed.discard((item.node, item.boot, item.timer))
                 self._feed(item.node, TimerFired(item.timer))
-        elif isinstance(item, _DiskWrite):
+        elif isinstance(item, DiskWrite):
             if self._alive(item.node, item.boot):
                 self.disks[item.node].write(item.persist.items)
                 self._feed(item.node, Persisted(item.persist.token))
-        elif isinstance(item, _Refused):
+        elif isinstance(item, Refused):
             if self._alive(item.node, item.boot):
                 self._feed(item.node, PeerUnreachable(item.peer))
-        elif isinstance(item, _ClientSend):
+        elif isinstance(item, ClientSend):
             if item.conn not in self._open:
                 return
             if item.node in self.nodes:
                 self._feed(item.node, ClientRequest(item.conn, item.msg))
             else:
                 self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
-        elif isinstance(item, _ClientDeadline):
+        elif isinstance(item, ClientDeadline):
             self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
-    def _deliver(self, d: _Delivery) -> None:
+    def _deliver(self, d: Delivery) -> None:
         if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
         elif self.network.connected(d.src, d.dst):
@@ -363,7 +325,7 @@ class Simulator:
         """On heal, what cut links held goes out again, in the order it was held."""
         held, self._held = self._held, []
         for d in held:
-            self._push(self.rng.randint(*self.config.latency_ms), d)
+            self.agenda.push(self.rng.randint(*self.config.latency_ms), d)
 
     def _feed(self, name: str, event: Event) -> None:
         self._trace("event", name, event)
@@ -380,7 +342,7 @@ class Simulator:
                     self._answer(e.conn, wire_copy(e.msg))
             elif isinstance(e, SetTimer):
                 self._armed.add((name, boot, e.timer))
-                self._push(round(e.delay_s * 1000), _Timer(name, boot, e.timer))
+                self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
             elif isinstance(e, CancelTimer):
                 self._armed.discard((name, boot, e.timer))
             elif isinstance(e, Persist):
@@ -393,19 +355,19 @@ class Simulator:
         delay_ms = self.rng.randint(*self.config.disk_ms) + self.disk_delay_ms[name]
         at = max(self.now_ms + delay_ms, self._disk_free_ms[name])
         self._disk_free_ms[name] = at
-        self._push(at - self.now_ms, _DiskWrite(name, boot, persist))
+        self.agenda.push(at - self.now_ms, DiskWrite(name, boot, persist))
 
     def _send(self, src: str, boot: int, peer: str, msg: Message) -> None:
         dst = self._by_addr.get(peer.removeprefix(SEED_ALIAS), peer)
         if dst not in self.disks or (dst not in self.nodes and self.network.connected(src, dst)):
-            self._push(self.config.refused_ms, _Refused(src, boot, peer))
+            self.agenda.push(self.config.refused_ms, Refused(src, boot, peer))
             return
         fates = self.network.fates(src, dst) if dst in self.nodes else []
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
         wire = wire_copy(msg)
         for delay_ms in fates:
-            self._push(delay_ms, _Delivery(src, boot, dst, self.boots[dst], wire))
+            self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire))
 
     # --- inspection -----------------------------------------------------------
 

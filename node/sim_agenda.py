@@ -1,0 +1,95 @@
+"""The simulator's agenda: virtual time, and everything due at a later virtual time.
+
+Time is an integer count of milliseconds that only moves forward, to the due
+time of the next item taken. Items due at the same millisecond come out in
+the order they were put in, so a run depends on nothing but the calls made
+and the simulator's seeded `random.Random`.
+
+The items say what falls due: a message delivery, a node's timer, a node's
+disk write completing, a refused connection, a client request reaching its
+node, a client's deadline. Each item that concerns a node names the boot it
+belongs to, so nothing from before a crash reaches the node's next boot.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+from node.core import Persist
+from node.protocol import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """`msg` from `src` (in its boot `src_boot`) arriving at `dst` (in its boot `dst_boot`)."""
+
+    src: str
+    src_boot: int
+    dst: str
+    dst_boot: int
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class TimerDue:
+    node: str
+    boot: int
+    timer: int
+
+
+@dataclass(frozen=True, slots=True)
+class DiskWrite:
+    node: str
+    boot: int
+    persist: Persist
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A send from `node` to `peer` failed: the connection was refused."""
+
+    node: str
+    boot: int
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSend:
+    node: str
+    conn: int
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDeadline:
+    conn: int
+
+
+Item = Delivery | TimerDue | DiskWrite | Refused | ClientSend | ClientDeadline
+
+
+class Agenda:
+    """A min-heap of items by (due ms, insertion order), and the current virtual time."""
+
+    def __init__(self) -> None:
+        self.now_ms = 0
+        self._heap: list[tuple[int, int, Item]] = []
+        self._seq = itertools.count()
+
+    def push(self, delay_ms: int, item: Item) -> None:
+        """Makes `item` due `delay_ms` from now (a negative delay counts as zero)."""
+        heapq.heappush(self._heap, (self.now_ms + max(0, delay_ms), next(self._seq), item))
+
+    def pop_due(self, end_ms: int) -> Item | None:
+        """The next item due at or before `end_ms`, with time moved to its due time; else None."""
+        if not self._heap or self._heap[0][0] > end_ms:
+            return None
+        at, _, item = heapq.heappop(self._heap)
+        self.now_ms = at
+        return item
+
+    def wait_until(self, end_ms: int) -> None:
+        """Moves time forward to `end_ms` (never backward)."""
+        self.now_ms = max(self.now_ms, end_ms)
