@@ -2,9 +2,10 @@
 quiesce, final reads.
 
 Phases: chaos (clients + faults for `time_limit_s`), heal (every fault
-reverted), quiesce (clients stop; handoff and anti-entropy catch up), final
-reads (every key through every node, then rounds of per-replica debug reads
-until the replicas agree or a deadline passes). Every op is recorded at invoke
+reverted), quiesce (clients stop; handoff and anti-entropy catch up), replica
+reads (rounds of per-replica debug reads until the replicas agree or a
+deadline passes: only handoff and anti-entropy can have made them agree), and
+final reads (every key through every node). Every op is recorded at invoke
 and at completion; a process whose op ends in `info` is retired and a fresh
 process id takes its place (Jepsen's rule). The runner does no checking of its
 own: the workload's checkers read the history afterwards.
@@ -105,10 +106,12 @@ class Engine:
             await self._heal()
         self.progress.phase = "quiesce"
         await asyncio.sleep(self.plan.quiesce_s)
-        self.progress.phase = "final reads"
-        await self._final_reads()
+        # Replica reads first: a coordinated final read repairs the replicas it reads,
+        # which would hide a replica that anti-entropy and handoff failed to fix.
         self.progress.phase = "replica reads"
         await self._replica_reads()
+        self.progress.phase = "final reads"
+        await self._final_reads()
         self.progress.phase = "done"
 
     # --- clients ----------------------------------------------------------
@@ -195,7 +198,7 @@ class Engine:
         """
         try:
             return dict(await step(fault))
-        except (ValueError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001 - e.g. the proxy server gone: record, go on
             self.progress.notes.append(f"fault {fault.id}: {e}")
             return {"error": f"{type(e).__name__}: {e}"}
 

@@ -77,15 +77,16 @@ class Lab:
 
     async def stop(self, keep_cluster: bool = False) -> None:
         """Heals, then stops every process the lab started (unless `keep_cluster`)."""
-        if self.nemesis is not None:
-            await self.nemesis.heal_all()
-        if keep_cluster:
-            return
-        self.cluster.stop_all()
-        if self.clock is not None:
-            self.clock.cleanup()  # libfaketime's /dev/shm files of the stopped pids
-        if self.mesh is not None:
-            await self.mesh.stop()
+        try:
+            if self.nemesis is not None:
+                await self.nemesis.heal_all()
+        finally:  # a heal that fails must not leave processes behind
+            if not keep_cluster:
+                self.cluster.stop_all()
+                if self.clock is not None:
+                    self.clock.cleanup()  # libfaketime's /dev/shm files of the stopped pids
+                if self.mesh is not None:
+                    await self.mesh.stop()
 
     def collect_logs(self, dest: Path) -> None:
         """Copies each node's log to `dest/<node>.log`."""

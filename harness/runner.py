@@ -140,7 +140,7 @@ async def _run(
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
-    results = _check(workload, recorder.ops, console)
+    results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
@@ -148,9 +148,9 @@ async def _run(
     return Outcome(run_dir, status, doc)
 
 
-def _check(workload: Any, ops: list[Op], console: Console) -> dict[str, Result]:
+def _check(workload: Any, ops: list[Op], n: int, console: Console) -> dict[str, Result]:
     results = {}
-    for name, check in workload.checkers({"time_limit_s": 60.0}).items():
+    for name, check in workload.checkers({"time_limit_s": 60.0, "n": n}).items():
         t = time.monotonic()
         results[name] = run_safely(check, ops)
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
@@ -166,7 +166,7 @@ def recheck(run_dir: Path, console: Console) -> int:
     ops = read_jsonl(run_dir / "history.jsonl")
     old = _optional_json(run_dir / "results.json")
     console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)")
-    results = _check(WORKLOADS[cfg.workload](), ops, console)
+    results = _check(WORKLOADS[cfg.workload](), ops, min(cfg.n, cfg.nodes), console)
     meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
     meta.setdefault("test", cfg.test)
     meta.setdefault("seed", cfg.seed)

@@ -184,6 +184,9 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
 def _check_quorum(src: str, cfg: NodeConfig) -> None:
     if cfg.r > cfg.n or cfg.w > cfg.n:
         raise ConfigError(f"{src}: need r <= n and w <= n, got n={cfg.n} r={cfg.r} w={cfg.w}")
+    if cfg.quorum == "strict" and cfg.r + cfg.w <= cfg.n:
+        raise ConfigError(f"{src}: quorum = \"strict\" needs r + w > n so that every read "
+                          f"meets every write, got n={cfg.n} r={cfg.r} w={cfg.w}")  # fmt: skip
     if cfg.partitions & (cfg.partitions - 1):
         raise ConfigError(f"{src}: field 'partitions' must be a power of two, got {cfg.partitions}")
 

@@ -26,8 +26,13 @@ from typing import Any
 
 from node import versions
 from node.core import Node
-from node.protocol import Message
+from node.protocol import MAX_FRAME_BYTES, Message
 from node.versions import Clock, Versioned, VersionError
+
+MAX_OBJECT_BYTES = MAX_FRAME_BYTES // 2
+"""A key's whole object (all siblings) must fit a frame with room to spare."""
+NOT_COORDINATOR = "not_coordinator"
+"""Error code of a forwarded put sent to a node that is not among its replicas: nothing written."""
 
 
 class Origin:
@@ -96,7 +101,7 @@ class Request:
     def on_reply(self, peer: str, msg: Message) -> None:
         raise NotImplementedError
 
-    def on_unreachable(self, peer: str) -> None:
+    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
         raise NotImplementedError
 
     def on_timeout(self) -> None:
@@ -120,7 +125,13 @@ class GetRequest(Request):
 
     def ask(self, target: str) -> None:
         if target == self.node.name:
-            self.got(target, self.node.replica_view(self.key, self.hints.get(target)))
+            hint = self.hints.get(target)
+            if self.node.cfg.quorum == "strict":  # count only what is on disk
+                self.pending.add(target)
+                view = lambda: self.got(target, self.node.replica_view(self.key, hint))  # noqa: E731
+                self.node.when_durable(self.key, view)
+            else:
+                self.got(target, self.node.replica_view(self.key, hint))
         else:
             self.pending.add(target)
             msg: Message = {"t": "read", "id": self.id, "key": self.key}
@@ -142,11 +153,14 @@ class GetRequest(Request):
         self.got(peer, obj)
 
     def got(self, peer: str, obj: Versioned) -> None:
+        if self.id not in self.node.requests:
+            return  # a durable local read that completed after the request ended
         self.pending.discard(peer)
         self.replies[peer] = obj
         if len(self.replies) >= self.node.cfg.r and not self.answered:
             if self.node.cfg.quorum == "strict":
-                self.write_back()
+                if self.writing_back is None:  # one write-back round: acks name one object
+                    self.write_back()
             else:
                 self.respond(self.merged())
         if not self.pending and self.writing_back is None:
@@ -192,7 +206,7 @@ class GetRequest(Request):
             self.writing_back = None
             self.done()
 
-    def on_unreachable(self, peer: str) -> None:
+    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
         if peer not in self.pending:
             return
         self.pending.discard(peer)
@@ -278,11 +292,17 @@ class PutRequest(Request):
         else:
             new = versions.update(local, context, self.value, node.actor, ts_ms,
                                   node.cfg.max_clock_entries)  # fmt: skip
+        payload = versions.encode(new)
+        if len(payload) > MAX_OBJECT_BYTES:
+            self.fail("too_large", f"the key's siblings would take {len(payload)} bytes "
+                      f"(limit {MAX_OBJECT_BYTES}); reconcile them in one put")  # fmt: skip
+            self.finish()
+            return
         self.pending.add(node.name)
         node.store(self.key, new, lambda: self.ack(node.name))
         if node.name in self.hints:
             node.handoff.store_hint(self.hints[node.name], self.key, new)
-        self.payload = versions.encode(new)
+        self.payload = payload
         for target in self.targets:
             if target != node.name:
                 self.replicate(target)
@@ -312,7 +332,8 @@ class PutRequest(Request):
                 obj = versions.EMPTY
             self.read_reply(peer, obj)
 
-    def on_unreachable(self, peer: str) -> None:
+    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+        # The same object (same dot) to a spare is idempotent, sent or not.
         if peer not in self.pending:
             return
         self.pending.discard(peer)
@@ -359,12 +380,22 @@ class ForwardRequest(Request):
     def on_reply(self, peer: str, msg: Message) -> None:
         if peer in self.pending and msg.get("t") == "fwd_reply":
             result = msg.get("result")
+            if isinstance(result, dict) and result.get("code") == NOT_COORDINATOR:
+                self.try_next()  # it wrote nothing: safe to ask the next one
+                return
             self.answer(result if isinstance(result, dict) else {"t": "ok"})
             self.finish()
 
-    def on_unreachable(self, peer: str) -> None:
-        if peer in self.pending:
-            self.try_next()
+    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+        if peer not in self.pending:
+            return
+        if unsent:
+            self.try_next()  # the put never left this node
+        else:
+            # It may have landed: retrying elsewhere would apply it twice (two dots).
+            self.fail("unavailable", f"lost the connection to coordinator {peer}; "
+                      "the put may have landed")  # fmt: skip
+            self.finish()
 
     def on_timeout(self) -> None:
         self.fail("timeout", "the coordinator did not answer in time; the put may have landed")

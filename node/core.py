@@ -57,7 +57,11 @@ class PeerMessage:
 
 @dataclass(frozen=True, slots=True)
 class PeerUnreachable:
+    """A peer's connection failed. `unsent`: nothing queued for it was sent (the
+    connection never came up), so a request to it certainly did not arrive."""
+
     peer: str
+    unsent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,7 @@ class Node:
                 callback()
         elif isinstance(event, PeerUnreachable):
             self.mark_down(event.peer)
-            self.dispatch.unreachable(event.peer)
+            self.dispatch.unreachable(event.peer, event.unsent)
         return self._take()
 
     def _take(self) -> list[Effect]:

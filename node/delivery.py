@@ -43,7 +43,7 @@ class AckedSync:
             self.on_acked()
             self.finish()
 
-    def on_unreachable(self, peer: str) -> None:
+    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
         if peer == self.target:
             self.finish()
 

@@ -10,7 +10,7 @@ anti-entropy exchange; replies are routed to the request that awaits them.
 from __future__ import annotations
 
 from node import antientropy, membership, versions
-from node.coordinator import ForwardRequest, GetRequest, Origin, PutRequest
+from node.coordinator import NOT_COORDINATOR, ForwardRequest, GetRequest, Origin, PutRequest
 from node.core import Node, validate_key, validate_value
 from node.protocol import Message, error
 from node.versions import VersionError
@@ -51,9 +51,9 @@ class Dispatcher:
             return
         self.node.log("warning", f"ignored unknown message type {t!r} from {peer}")
 
-    def unreachable(self, peer: str) -> None:
+    def unreachable(self, peer: str, unsent: bool = False) -> None:
         for request in list(self.node.requests.values()):
-            request.on_unreachable(peer)
+            request.on_unreachable(peer, unsent)
 
 
 # --- client requests --------------------------------------------------------
@@ -82,8 +82,11 @@ def client_put(node: Node, origin: Origin, msg: Message, hops: int = 0) -> None:
         origin.answer(error(None, "bad_request", "field 'context' must be a context from a get"))
         return
     targets, _ = node.targets(key)
-    if node.name in targets or hops > 0 or not targets:
+    if node.name in targets or not targets:
         PutRequest(node, origin, key).start(context, value)
+    elif hops > 0:
+        # Coordinating here would count a copy no anti-entropy or handoff ever moves.
+        origin.answer(error(None, NOT_COORDINATOR, f"{node.name} is not a replica of this key"))
     else:
         body = {"key": key, "value": value, "context": raw_ctx}
         ForwardRequest(node, origin, key, list(targets)).start(body)
@@ -145,9 +148,19 @@ CLIENT_HANDLERS = {
 def peer_read(node: Node, peer: str, msg: Message) -> None:
     key, hint = msg.get("key"), msg.get("hint")
     hint = hint if isinstance(hint, str) else None
-    obj = node.replica_view(key, hint) if isinstance(key, str) else versions.EMPTY
-    payload = versions.encode(obj) if obj.siblings or obj.clock else None
-    node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": payload})
+    if not isinstance(key, str):
+        node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": None})
+        return
+
+    def answer() -> None:
+        obj = node.replica_view(key, hint)
+        payload = versions.encode(obj) if obj.siblings or obj.clock else None
+        node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": payload})
+
+    if node.cfg.quorum == "strict":
+        node.when_durable(key, answer)  # a strict quorum counts only what is on disk
+    else:
+        answer()
 
 
 def peer_sync(node: Node, peer: str, msg: Message) -> None:

@@ -143,7 +143,7 @@ class PeerLink(asyncio.Protocol):
             return
         if len(self.queue) >= LINK_QUEUE_LIMIT:
             self.queue.clear()
-            self.server.feed(PeerUnreachable(self.name))
+            self.server.feed(PeerUnreachable(self.name, unsent=True))
             return
         self.queue.append(frame)
         if not self.connecting:
@@ -159,7 +159,7 @@ class PeerLink(asyncio.Protocol):
         except (TimeoutError, OSError):
             self.connecting = False
             self.queue.clear()
-            self.server.feed(PeerUnreachable(self.name))
+            self.server.feed(PeerUnreachable(self.name, unsent=True))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -232,14 +232,8 @@ class NodeServer:
 
     def execute(self, effects: list[Effect]) -> None:
         for e in effects:
-            if isinstance(e, SendPeer):
-                link = self.links.get(e.peer) or self._new_link(e.peer)
-                if link is not None:
-                    link.send(e.msg)
-            elif isinstance(e, Reply):
-                conn = self.conns.get(e.conn)
-                if conn is not None:
-                    conn.send(e.msg)
+            if isinstance(e, SendPeer | Reply):
+                self._send(e)
             elif isinstance(e, Persist):
                 if not self._persists and not self._corked:
                     assert self.loop is not None
@@ -254,6 +248,21 @@ class NodeServer:
                     handle.cancel()
             elif isinstance(e, Log):
                 log.log(logging.getLevelName(e.level.upper()), "%s", e.message)
+
+    def _send(self, e: SendPeer | Reply) -> None:
+        """One message out; a message too large to frame is logged and dropped, and the
+        event's other effects (timers above all) still happen."""
+        try:
+            if isinstance(e, SendPeer):
+                link = self.links.get(e.peer) or self._new_link(e.peer)
+                if link is not None:
+                    link.send(e.msg)
+            else:
+                conn = self.conns.get(e.conn)
+                if conn is not None:
+                    conn.send(e.msg)
+        except ProtocolError as err:
+            log.error("dropped a %r message: %s", e.msg.get("t"), err)
 
     def _new_link(self, peer: str) -> PeerLink | None:
         addr = self.node.membership.address_of(peer)

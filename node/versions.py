@@ -250,8 +250,16 @@ def decode(data: bytes) -> Versioned:
     clock = _clock_from_rows(top[0])
     sibs = []
     for row in top[1]:
-        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[3], bytes)):
-            raise VersionError(f"bad sibling {row!r}: want [actor, counter, ts, value]")
+        if not (
+            isinstance(row, list)
+            and len(row) == 4
+            and isinstance(row[0], str)
+            and type(row[1]) is int
+            and row[1] >= 1
+            and type(row[2]) is int
+            and isinstance(row[3], bytes)
+        ):
+            raise VersionError(f"bad sibling {row!r}: want [actor, counter>=1, ts, value]")
         sibs.append(Sibling(Dot(row[0], row[1]), row[3], row[2]))
     return Versioned(clock, tuple(sorted(sibs, key=lambda s: s.dot)))
 

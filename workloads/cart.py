@@ -113,7 +113,9 @@ class Cart:
         return {
             "lost_adds": lambda h: lost_adds.check(h, time_limit_s=limit),
             "causality": lambda h: causality.check(h, time_limit_s=limit),
-            "convergence": lambda h: convergence.check(h, time_limit_s=limit),
+            "convergence": lambda h: convergence.check(
+                h, time_limit_s=limit, replicas_per_key=opts.get("n")
+            ),
             "staleness": lambda h: staleness.check(h, time_limit_s=limit),
         }
 
