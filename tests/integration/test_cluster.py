@@ -145,3 +145,21 @@ def test_with_one_node_killed_puts_and_gets_still_succeed(tmp_path: Path) -> Non
             await c.close()
 
         asyncio.run(go())
+
+
+def test_siblings_past_the_object_limit_are_refused_and_the_node_keeps_serving(
+    cluster: LocalCluster,
+) -> None:
+    async def go() -> None:
+        c = await connect(cluster)
+        big = b"x" * (MAX_VALUE_BYTES - 1024)
+        with pytest.raises(NodeError) as e:
+            for _ in range(20):  # blind puts: every one adds a ~1 MiB sibling
+                await c.put("huge", big)
+        assert e.value.code == "too_large" and "siblings" in e.value.message
+        got = await c.get("huge")
+        await c.put("huge", b"reconciled", got.context)
+        assert (await c.get("huge")).siblings == [b"reconciled"]
+        await c.close()
+
+    asyncio.run(go())

@@ -62,3 +62,9 @@ def test_bad_member_address(tmp_path: Path) -> None:
     p.write_text(GOOD.format(extra="").replace('addr = "127.0.0.1:7001"', 'addr = "nowhere"'))
     with pytest.raises(ConfigError, match=r"members\[0\]\.addr"):
         load_config(p)
+
+
+def test_strict_mode_needs_overlapping_quorums(tmp_path: Path) -> None:
+    path = write(tmp_path, 'quorum = "strict"\nn = 3\nr = 1\nw = 2')
+    with pytest.raises(ConfigError, match="r \\+ w > n"):
+        load_config(path)

@@ -137,3 +137,12 @@ def test_lww_keeps_the_newest_wall_clock_write() -> None:
     a = v.update_lww(v.EMPTY, b"old", "n1", 100)
     b = v.update_lww(v.EMPTY, b"skewed", "n2", 50)  # written later by a node whose clock lags
     assert v.sync_lww(a, b).values == [b"old"]
+
+
+def test_decode_refuses_malformed_sibling_rows() -> None:
+    import msgpack
+    import pytest
+
+    for row in ([1, 1, 0, b"v"], ["a", 0, 0, b"v"], ["a", 1, "ts", b"v"], ["a", 1, 0, "v"]):
+        with pytest.raises(v.VersionError):
+            v.decode(msgpack.packb([[["a", 1, 0]], [row]], use_bin_type=True))
