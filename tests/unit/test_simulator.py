@@ -277,17 +277,20 @@ def test_a_late_ack_to_a_previous_boot_does_not_acknowledge_a_new_put() -> None:
 
     1. t=0: n1 coordinates put(k1) (primaries n3, n1, n2); n2's disk is slow (500 ms),
        so n1 answers ok with n1 + n3 while n2's `sync_ok` for request id 6 is pending.
-    2. n1 crashes and restarts at once. Node.new_id() starts again from 1, and the
-       boot sequence is the same, so n1's first put after the restart, put(k2)
-       (primaries n5, n2, n1; n1 → n5 cut), is again request id 6.
+    2. n2's disk gets slower (2 s for later writes). n1 crashes and restarts at once.
+       Node.new_id() starts again from 1 and the boot sequence is the same, so n1's
+       first put after the restart, put(k2) (primaries n5, n2, n1; n1 → n5 cut), is
+       again request id 6.
     3. t≈503: n2's write of k1 lands and it sends sync_ok id 6 to n1 (the new boot);
        `Dispatcher.peer_message` routes it by id alone to the put of k2, whose
        PutRequest.ack("n2") counts it: the client hears ok for k2 while only n1's disk
-       holds it (n2 writes k2 only at t≈1003; had n2 crashed before that, one disk would
-       be all an acknowledged W=2 write ever had).
+       holds it (n2 would write k2 at t≈2005; a correct node times the put out at
+       t≈1005; had n2 crashed in between, one disk would be all an acknowledged W=2
+       write ever had).
 
-    The same id reuse lets a stale `fwd_reply` answer the wrong forwarded put, and a
-    stale `sync_ok` to a hint delivery (AckedSync) delete a hint the target does not hold.
+    The same id reuse can let a stale `fwd_reply` answer the wrong forwarded put, and a
+    stale `sync_ok` to a hint delivery (AckedSync) delete a hint the target does not yet
+    hold (by reading coordinator.py and delivery.py; not run here).
     """
     sim = Simulator(1, SimConfig(latency_ms=(1, 1), disk_ms=(0, 0)))
     k1, k2 = [k for k in (f"k{i}" for i in range(1000)) if {"n1", "n2"} <= set(sim.primaries(k))][
@@ -297,6 +300,7 @@ def test_a_late_ack_to_a_previous_boot_does_not_acknowledge_a_new_put() -> None:
     first = sim.request("n1", {"t": "put", "key": k1, "value": b"one", "context": b""})
     assert sim.run_until(lambda: first in sim.replies, 400)
     ok(sim.replies[first])
+    sim.set_disk_delay("n2", 2_000)
     sim.crash("n1")
     sim.restart("n1")
     third = next(p for p in sim.primaries(k2) if p not in ("n1", "n2"))
