@@ -137,7 +137,9 @@ class Simulator:
         self._held: list[Delivery] = []
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
-        self.ring = Ring(self.node_config(self.names[0]).ring_members, self.ring_partitions())
+        first = self.node_config(self.names[0])
+        self.n = first.n
+        self.ring = Ring(first.ring_members, first.partitions)  # static: every node's ring
         for name in self.names:
             self._boot(name)
 
@@ -154,13 +156,9 @@ class Simulator:
                **self.config.settings}  # fmt: skip
         return config_from_dict(raw, f"<simulator config of {name}>")
 
-    def ring_partitions(self) -> int:
-        return int(self.config.settings.get("partitions", 64))
-
     def primaries(self, key: str) -> list[str]:
         """The first N nodes of `key`'s preference list under the static membership."""
-        n = int(self.config.settings.get("n", 3))
-        return self.ring.walk(self.ring.partition_of(key))[:n]
+        return self.ring.walk(self.ring.partition_of(key))[: self.n]
 
     def now(self, name: str) -> Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
