@@ -20,6 +20,7 @@ Invariants the node keeps:
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,6 +118,15 @@ class Log:
 Effect = SendPeer | Reply | SetTimer | CancelTimer | Persist | Log
 
 
+def id_base(actor: str) -> int:
+    """Where this boot's request ids start: 40 bits from the (boot-unique) actor id.
+
+    A late reply meant for a request of an earlier boot must not match a
+    request of this one, so ids never restart at the same number.
+    """
+    return int.from_bytes(hashlib.md5(actor.encode()).digest()[:5], "big") << 22
+
+
 def boot_actor(storage: Storage, name: str, fresh_incarnation: int) -> str:
     """Returns this boot's actor id, durably bumping the boot counter first.
 
@@ -146,7 +156,7 @@ class Node:
         self.now = Now(0, 0.0)
         self.counters: dict[str, int] = {}
         self._out: list[Effect] = []
-        self._next_id = 1
+        self._next_id = id_base(actor)
         self._dirty: dict[tuple[str, str], tuple[Versioned | None, int]] = {}
         self._token_key: dict[int, tuple[str, str]] = {}
         self.change_listeners: list[Callable[[str, Versioned], None]] = []

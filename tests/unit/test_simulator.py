@@ -267,13 +267,9 @@ def test_durable_values_cover_replicas_and_hints() -> None:
 # --- node bugs the simulator found --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NODE BUG: request ids restart at every boot, so a late sync_ok addressed to the "
-    "previous boot's put is counted as an ack of the new boot's put with the same id",
-)
 def test_a_late_ack_to_a_previous_boot_does_not_acknowledge_a_new_put() -> None:
-    """A put answered ok must be durable on W=2 disks. Found with the simulator (seed 1):
+    """A put answered ok must be durable on W=2 disks. A regression test for a bug found
+    with the simulator (seed 1), fixed by boot-unique request ids (`core.id_base`); before:
 
     1. t=0: n1 coordinates put(k1) (primaries n3, n1, n2); n2's disk is slow (500 ms),
        so n1 answers ok with n1 + n3 while n2's `sync_ok` for request id 6 is pending.
