@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from checkers.history import Op, OpType
 from checkers.result import Result
-from node.client import Client, ConnectionLost, NodeError
+from node.client import Client, ConnectionLost, GetResult, NodeError
 
 Checker = Callable[[list[Op]], Result]
 
@@ -90,3 +90,20 @@ INDETERMINATE = (TimeoutError, ConnectionLost, ConnectionError, OSError)
 def node_error(e: NodeError, step: str) -> str:
     """The `error` field for a node's error reply during `step` (e.g. "get", "put")."""
     return f"{step}: {e.code}: {e.message}"
+
+
+async def read_op(
+    client: Client, key: str, decode: Callable[[bytes], Any]
+) -> tuple[Completion, GetResult | None]:
+    """A get recorded as a read: the decoded siblings and the context.
+
+    A get the node refused is a definite `fail` (reads change nothing); any
+    other failure raises, for the runner to record as `info`.
+    """
+    try:
+        got = await client.get(key)
+    except NodeError as e:
+        return Completion(OpType.FAIL, {"error": node_error(e, "get")}), None
+    fields = {"siblings": [decode(s) for s in got.siblings], "context": b64(got.context),
+              "node": got.node}  # fmt: skip
+    return Completion(OpType.OK, fields), got

@@ -17,7 +17,7 @@ from typing import Any
 from checkers import causality, convergence, lost_adds, staleness
 from checkers.history import OpType
 from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, b64, node_error
+from workloads.base import Checker, Completion, OpSpec, b64, node_error, read_op
 
 
 def decode_version(raw: bytes) -> dict[str, Any]:
@@ -95,13 +95,7 @@ class Cart:
 
     async def read(self, client: Client, key: str) -> Completion:
         """A get, recorded with the decoded siblings and the context."""
-        try:
-            got = await client.get(key)
-        except NodeError as e:
-            return Completion(OpType.FAIL, {"error": node_error(e, "get")})
-        siblings = [decode_version(s) for s in got.siblings]
-        return Completion(OpType.OK, {"siblings": siblings, "context": b64(got.context),
-                                      "node": got.node})  # fmt: skip
+        return (await read_op(client, key, decode_version))[0]
 
     async def final_read(self, client: Client, key: str) -> Completion:
         done = await self.read(client, key)

@@ -21,7 +21,7 @@ from typing import Any
 from checkers import linearizable
 from checkers.history import OpType
 from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, b64, node_error
+from workloads.base import Checker, Completion, OpSpec, node_error, read_op
 
 
 def _int_or_raw(raw: bytes) -> Any:
@@ -55,14 +55,10 @@ class Register:
         self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
     ) -> Completion:
         if spec.f == "read":
-            try:
-                got = await client.get(spec.key)
-            except NodeError as e:
-                return Completion(OpType.FAIL, {"error": node_error(e, "get")})
-            self._contexts[(process, spec.key)] = got.context
-            siblings = [_int_or_raw(s) for s in got.siblings]
-            return Completion(OpType.OK, {"siblings": siblings, "context": b64(got.context),
-                                          "node": got.node})  # fmt: skip
+            done, got = await read_op(client, spec.key, _int_or_raw)
+            if got is not None:
+                self._contexts[(process, spec.key)] = got.context
+            return done
         ctx = self._contexts.get((process, spec.key), b"")
         try:
             await client.put(spec.key, str(spec.value).encode(), ctx)
