@@ -139,6 +139,8 @@ async def _run(
         write_json(run_dir / "schedule.json", {"planned": planned, "realised": engine.realised})
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
+        if cfg.keep_cluster:
+            _print_kept(lab, console)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
     results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
@@ -247,3 +249,12 @@ def _intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
         return {}
     path = os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH", "")) if p)
     return {"SIBYL_INTERCEPTS": ",".join(intercepts), "PYTHONPATH": path}
+
+
+def _print_kept(lab: Lab, console: Console) -> None:
+    """Tells the user how to reach and stop what --keep-cluster left running."""
+    direct = ", ".join(f"{n}={h}:{p}" for n, (h, p) in lab.direct_addrs().items())
+    console.print(f"cluster kept running (healed): {direct}")
+    console.print(f"stop it with: sibyl cluster down --dir {lab.cluster.dir}")
+    if lab.mesh is not None:
+        console.print(f"the fault proxy server is still running too: kill {lab.mesh.server.pid}")
