@@ -69,6 +69,8 @@ class LocalCluster:
     env: dict[str, str] = field(default_factory=dict)
     #: Extra environment per node name, applied on every start (e.g. libfaketime's file).
     node_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    started_pids: list[int] = field(default_factory=list)
+    """Every pid this object started (restarts included), for cleanup after they are gone."""
     #: When set, each config lists only its own node plus these seeds (gossip discovers the rest).
     seed_nodes: list[str] = field(default_factory=list)
 
@@ -185,6 +187,7 @@ class LocalCluster:
                 env=full_env, start_new_session=True,
             )  # fmt: skip
         proc.pid, proc.paused = p.pid, False
+        self.started_pids.append(p.pid)
         self.save()
         return p.pid
 

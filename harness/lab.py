@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.clock import remove_shm
 from harness.cluster import LocalCluster
 
 Addr = tuple[str, int]
@@ -85,6 +86,8 @@ class Lab:
                 self.cluster.stop_all()
                 if self.clock is not None:
                     self.clock.cleanup()  # libfaketime's /dev/shm files of the stopped pids
+                    for pid in self.cluster.started_pids:  # and of any restart it missed
+                        remove_shm(pid)
                 if self.mesh is not None:
                     await self.mesh.stop()
 
