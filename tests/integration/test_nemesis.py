@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import ClockControl, ClockUnavailable, measure_offset_s, shm_paths
+from harness.clock import (
+    ClockControl,
+    ClockUnavailable,
+    measure_offset_s,
+    remove_shm,
+    shm_paths,
+)
 from harness.cluster import ClusterError, LocalCluster, pid_alive
 from harness.mesh import Mesh, answers, leaking, silent
 from harness.nemesis import Fault, FaultError, FaultKind, Nemesis, NemesisError
@@ -62,6 +68,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         mesh.close()
         if clock is not None:
             assert clock.cleanup() == [], "node processes outlived stop_all"
+            for pid in cluster.started_pids:  # restarts the clock did not track
+                remove_shm(pid)
 
 
 async def assert_healed(lab: Lab) -> None:
