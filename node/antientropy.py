@@ -37,7 +37,7 @@ from node import merkle, versions
 from node.merkle import MerkleTree
 from node.protocol import Message
 from node.ring import Ring
-from node.versions import Versioned, VersionError
+from node.versions import VersionError
 
 if TYPE_CHECKING:
     from node.core import Node
@@ -76,7 +76,7 @@ class AntiEntropy:
         self.trees: dict[int, MerkleTree] = {}
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
-        node.change_listeners.append(self.on_change)
+        node.change_listeners.append(self.track)
         node.ring_listeners.append(self.on_ring)
         self.rebuild()
 
@@ -97,10 +97,6 @@ class AntiEntropy:
         name, n = self.node.name, self.node.cfg.n
         self.replicated = [p for p in range(ring.partitions) if name in ring.walk(p)[:n]]
         self._replicated = frozenset(self.replicated)
-
-    def on_change(self, key: str, obj: Versioned) -> None:
-        """A change listener: the local replica of `key` is now `obj`."""
-        self.track(key, versions.encode(obj))
 
     def track(self, key: str, data: bytes) -> None:
         """Sets the leaf of `key` to the digest of its object bytes `data`."""

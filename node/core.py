@@ -159,7 +159,7 @@ class Node:
         self._next_id = id_base(actor)
         self._dirty: dict[tuple[str, str], tuple[Versioned | None, int]] = {}
         self._token_key: dict[int, tuple[str, str]] = {}
-        self.change_listeners: list[Callable[[str, Versioned], None]] = []
+        self.change_listeners: list[Callable[[str, bytes], None]] = []  # (key, encoded object)
         self._on_durable: dict[int, list[Callable[[], None]]] = {}
         self._timers: dict[int, Callable[[], None]] = {}
         self.requests: dict[int, Any] = {}
@@ -277,9 +277,9 @@ class Node:
         self._on_durable[token] = [on_durable] if on_durable else []
         data = None if obj is None else versions.encode(obj)
         self._out.append(Persist(token, ((space, key, data),)))
-        if space == OBJECTS and obj is not None:
+        if space == OBJECTS and data is not None:
             for listener in self.change_listeners:
-                listener(key, obj)
+                listener(key, data)
 
     def when_durable(self, key: str, callback: Callable[[], None], space: str = OBJECTS) -> None:
         """Calls `callback` once the current local state of `key` is on disk (maybe now)."""
