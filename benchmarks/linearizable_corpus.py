@@ -1,6 +1,6 @@
 """Times the linearizability checker on the shipped corpora, next to Porcupine's times.
 
-Reads `../shared/corpora/{porcupine,knossos}/MANIFEST.tsv`; for every row it
+Reads `tests/corpora/{porcupine,knossos}/MANIFEST.tsv`; for every row it
 parses the history (not timed), then times `check_operations` (the median of
 `--repeat` runs after one warm-up, fewer for slow files, parsing excluded, as
 the manifest's `porcupine_seconds` were measured). Prints per-family sums of
@@ -30,7 +30,7 @@ from checkers.linearizable import CheckResult, check_operations, load_history  #
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
 
-CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+CORPORA = REPO_ROOT / "tests" / "corpora"
 VERDICTS = {"linearizable": CheckResult.OK, "not-linearizable": CheckResult.ILLEGAL}
 SLOW_S = 0.5
 

@@ -18,7 +18,7 @@ import pytest
 from harness.commands import check
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+CORPORA = REPO_ROOT / "tests" / "corpora"
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
 def corpus_file(rel: str) -> Path:
     p = CORPORA / rel
     if not p.is_file():
-        pytest.fail(f"the test corpora are missing: expected {p} (../shared beside the repo)")
+        pytest.fail(f"the test corpora are missing: expected {p} (they ship in tests/corpora)")
     return p
 
 

@@ -1,7 +1,7 @@
 """Every row of the Porcupine and Knossos manifests gets its expected verdict.
 
-The manifests are read at test time; the corpora live in `../shared/corpora`
-beside the repository (a clean clone in CI has them there too).
+The manifests are read at test time; the corpora ship in `tests/corpora`
+(copied from upstream with their licences; see the READMEs there).
 
 Rows Porcupine itself could not decide are the one honest exception: the
 `c50` `kv-nopartition` rows of the full upstream corpus have no upstream test,
@@ -25,7 +25,7 @@ from checkers.linearizable import UNKNOWN, CheckResult, check_operations, load_h
 from checkers.linearizable.files import parse_initial_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPORA = REPO_ROOT.parent / "shared" / "corpora"
+CORPORA = REPO_ROOT / "tests" / "corpora"
 VERDICTS = {"linearizable": CheckResult.OK, "not-linearizable": CheckResult.ILLEGAL}
 UNDECIDED_BY_PORCUPINE_S = 10.0
 ROW_TIMEOUT_S = 60.0
@@ -58,7 +58,7 @@ def test_manifest_row(corpus: str | None, row: dict[str, str] | None) -> None:
     if corpus is None or row is None:
         pytest.fail(
             f"the test corpora are missing: expected {CORPORA}/{{porcupine,knossos}}/MANIFEST.tsv "
-            "(the shared directory must sit beside the repository)"
+            "(they ship with the repository: is the checkout complete?)"
         )
     history = load_history(CORPORA / corpus / row["path"])
     model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
