@@ -257,12 +257,30 @@ class LocalCluster:
                     await c.close()
                     break
                 except (OSError, TimeoutError) as e:
+                    self._raise_if_exited(name)
                     if time.monotonic() > deadline:
                         log = self.node_dir(name) / "node.log"
                         raise ClusterError(
                             f"node {name} not ready after {timeout_s}s ({e}); see {log}"
                         ) from None
                     await asyncio.sleep(0.05)
+
+    def _raise_if_exited(self, name: str) -> None:
+        """Raises ClusterError with the end of its log if node `name` is no longer running."""
+        pid = self.nodes[name].pid
+        if pid is None or pid_alive(pid):
+            return
+        log = self.node_dir(name) / "node.log"
+        raise ClusterError(f"node {name} exited during start-up; the end of {log}:\n{tail(log, 8)}")
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a text file, indented (or a note that it cannot be read)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        return f"    (cannot read it: {e.strerror})"
+    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
 
 
 async def statuses(

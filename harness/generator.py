@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.faults import Fault, FaultKind
-from harness.partitions import Shape
+from harness.partitions import shapes_for
 
 DEFAULT_NEMESES = ("partition", "kill", "pause", "clock")
-SHAPES = tuple(s.value for s in Shape)
 
 
 class ScheduleError(ValueError):
@@ -47,6 +46,12 @@ def parse_nemeses(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def check_cluster_size(kinds: Sequence[str], count: int) -> None:
+    """Raises ScheduleError when a cluster of `count` nodes cannot have a fault of `kinds`."""
+    if "partition" in kinds and not shapes_for(count):
+        raise ScheduleError(f"a partition needs at least 2 nodes, the cluster has {count}")
+
+
 def fault_schedule(
     kinds: Sequence[str],
     nodes: Sequence[str],
@@ -70,7 +75,7 @@ def _choose(
     kind: FaultKind, nodes: Sequence[str], rng: random.Random, opts: ScheduleOptions
 ) -> tuple[tuple[str, ...], dict[str, Any]]:
     if kind is FaultKind.PARTITION:
-        return (), {"shape": rng.choice(SHAPES)}
+        return (), {"shape": rng.choice(shapes_for(len(set(nodes)))).value}
     node = rng.choice(list(nodes))
     if kind is FaultKind.CLOCK:
         skew = rng.randint(*opts.skew_s) * rng.choice((-1, 1))

@@ -34,6 +34,21 @@ class Shape(StrEnum):
     MAJORITIES_RING = "majorities-ring"
 
 
+#: The fewest distinct nodes each shape can be drawn on.
+MIN_NODES: dict[Shape, int] = {
+    Shape.ONE: 2,
+    Shape.HALVES: 2,
+    Shape.ONE_WAY: 2,
+    Shape.BRIDGE: 3,
+    Shape.MAJORITIES_RING: 4,
+}
+
+
+def shapes_for(count: int) -> list[Shape]:
+    """The shapes a cluster of `count` nodes can have, mildest first."""
+    return [s for s in Shape if MIN_NODES[s] <= count]
+
+
 def cut_between(a: Iterable[str], b: Iterable[str]) -> Cut:
     """Every link from a node of `a` to a node of `b` and back (both directions)."""
     left, right = list(a), list(b)
@@ -54,7 +69,8 @@ def shuffled(nodes: Sequence[str], rng: random.Random) -> list[str]:
     return names
 
 
-def _require(nodes: Sequence[str], at_least: int, shape: Shape) -> None:
+def _require(nodes: Sequence[str], shape: Shape) -> None:
+    at_least = MIN_NODES[shape]
     if len(set(nodes)) < at_least:
         raise ValueError(
             f"partition shape {shape.value!r} needs at least {at_least} nodes, "
@@ -65,7 +81,7 @@ def _require(nodes: Sequence[str], at_least: int, shape: Shape) -> None:
 def halves(nodes: Sequence[str], rng: random.Random) -> Cut:
     """Splits the nodes at random into a smaller half (⌊n/2⌋ nodes) and a larger one,
     and cuts every link between them in both directions."""
-    _require(nodes, 2, Shape.HALVES)
+    _require(nodes, Shape.HALVES)
     order = shuffled(nodes, rng)
     mid = len(order) // 2
     return cut_between(order[:mid], order[mid:])
@@ -73,7 +89,7 @@ def halves(nodes: Sequence[str], rng: random.Random) -> Cut:
 
 def isolate_one(nodes: Sequence[str], rng: random.Random) -> Cut:
     """Cuts one node chosen at random from all the others, both directions."""
-    _require(nodes, 2, Shape.ONE)
+    _require(nodes, Shape.ONE)
     order = shuffled(nodes, rng)
     return cut_between(order[:1], order[1:])
 
@@ -82,7 +98,7 @@ def one_way(nodes: Sequence[str], rng: random.Random) -> Cut:
     """Splits the nodes as `halves` does and cuts only the links from the smaller half
     to the larger one: the larger half still reaches the smaller, but nothing the
     smaller half says (requests or replies) reaches the larger."""
-    _require(nodes, 2, Shape.ONE_WAY)
+    _require(nodes, Shape.ONE_WAY)
     order = shuffled(nodes, rng)
     mid = len(order) // 2
     return cut_from(order[:mid], order[mid:])
@@ -91,7 +107,7 @@ def one_way(nodes: Sequence[str], rng: random.Random) -> Cut:
 def bridge(nodes: Sequence[str], rng: random.Random) -> Cut:
     """Cuts the network into two halves, except one bridge node that keeps both
     directions to every node on either side."""
-    _require(nodes, 3, Shape.BRIDGE)
+    _require(nodes, Shape.BRIDGE)
     order = shuffled(nodes, rng)
     mid = (len(order) - 1) // 2
     return cut_between(order[:mid], order[mid + 1 :])
@@ -103,7 +119,7 @@ def majorities_ring(nodes: Sequence[str], rng: random.Random) -> Cut:
     then sees a majority (itself and 2k others), and, since 2k + 1 < n, no two
     nodes see the same majority. Needs at least 4 nodes (with 3, any majority a
     node sees is also seen by the other member of it)."""
-    _require(nodes, 4, Shape.MAJORITIES_RING)
+    _require(nodes, Shape.MAJORITIES_RING)
     order = shuffled(nodes, rng)
     n = len(order)
     k = -(-(n // 2) // 2)  # ceil(floor(n/2) / 2): 2k >= majority - 1

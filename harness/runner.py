@@ -28,8 +28,8 @@ from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.history import Recorder
 from harness.lab import Lab
 from harness.progress import live_progress
-from harness.report import CRASHED, exit_code, write_all
-from harness.store import new_run_dir, read_json, write_json
+from harness.report import CRASHED, exit_code, results_doc, write_all
+from harness.store import StoreError, new_run_dir, read_json, write_json
 from workloads import WORKLOADS
 
 
@@ -57,7 +57,9 @@ class RunConfig:
 
     @property
     def test(self) -> str:
-        return f"{self.workload}-{self.mode}-{self.conflict}"
+        """The test's name: workload, modes, and any planted bug (so a store tells them apart)."""
+        planted = "".join(f"-intercept-{m.rsplit('.', 1)[-1]}" for m in self.intercepts)
+        return f"{self.workload}-{self.mode}-{self.conflict}{planted}"
 
     def settings(self) -> dict[str, Any]:
         """The node config fields for this run."""
@@ -97,7 +99,9 @@ def run_test(
     if cfg.seed is None:
         cfg.seed = random.SystemRandom().randrange(1 << 31)
     run_dir = new_run_dir(cfg.store, cfg.test)
-    console.print(f"[bold]sibyl run[/] {cfg.test}  seed [bold]{cfg.seed}[/]  -> {run_dir}")
+    # soft_wrap: paths and commands stay on one line, so they paste whole from a CI log.
+    console.print(f"[bold]sibyl run[/] {cfg.test}  seed [bold]{cfg.seed}[/]  -> {run_dir}",
+                  soft_wrap=True)  # fmt: skip
     write_json(run_dir / "config.json", cfg.to_dict())
     (run_dir / "command.txt").write_text(command + "\n")
     nodes = [f"n{i + 1}" for i in range(cfg.nodes)]
@@ -112,7 +116,8 @@ def run_test(
     except Exception as e:  # noqa: BLE001 - a crash must still leave a run directory
         detail = "".join(traceback.format_exception(e))
         (run_dir / "crash.txt").write_text(detail)
-        console.print(f"[red]crashed: {type(e).__name__}: {e}[/] (details in {run_dir}/crash.txt)")
+        console.print(f"[red]crashed: {type(e).__name__}: {e}[/] (details in {run_dir}/crash.txt)",
+                      soft_wrap=True)  # fmt: skip
         return _crashed(cfg, run_dir, command, f"{type(e).__name__}: {e}", console)
 
 
@@ -122,7 +127,7 @@ async def _run(
     workload = WORKLOADS[cfg.workload]()
     progress = Progress()
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
-    env = _intercept_env(cfg.intercepts)
+    env = intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
     lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
@@ -150,25 +155,41 @@ async def _run(
     return Outcome(run_dir, status, doc)
 
 
-def _check(workload: Any, ops: list[Op], n: int, console: Console) -> dict[str, Result]:
+def _check(
+    workload: Any, ops: list[Op], n: int, console: Console, only: str | None = None
+) -> dict[str, Result]:
     results = {}
     for name, check in workload.checkers({"time_limit_s": 60.0, "n": n}).items():
+        if only is not None and name != only:
+            continue
         t = time.monotonic()
         results[name] = run_safely(check, ops)
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
     return results
 
 
-def recheck(run_dir: Path, console: Console) -> int:
-    """Re-runs the workload's checkers on a stored run and rewrites its reports.
+def recheck(run_dir: Path, console: Console, only: str | None = None) -> Outcome:
+    """Re-runs the workload's checkers on a stored run. With all of them, it rewrites the
+    run's reports and says so; with `only` (one checker's name) it rewrites nothing.
 
-    Raises StoreError / HistoryError naming the file when the run cannot be read.
+    Raises StoreError / HistoryError naming the file when the run cannot be read, and
+    KeyError naming `only` when the run's workload has no such checker.
     """
     cfg = RunConfig.from_dict(read_json(run_dir / "config.json"))
     ops = read_jsonl(run_dir / "history.jsonl")
+    if not any(isinstance(op.process, int) for op in ops):
+        raise StoreError(
+            f"{run_dir / 'history.jsonl'} records no client operation, so there is nothing "
+            "to check (did the run crash before its clients started?)"
+        )
+    workload = WORKLOADS[cfg.workload]()
+    if only is not None and only not in workload.checkers({}):
+        known = ", ".join(workload.checkers({}))
+        raise KeyError(f"the {cfg.workload} workload has no checker {only!r}; it has {known}")
     old = _optional_json(run_dir / "results.json")
-    console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)")
-    results = _check(WORKLOADS[cfg.workload](), ops, min(cfg.n, cfg.nodes), console)
+    console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)",
+                  soft_wrap=True)  # fmt: skip
+    results = _check(workload, ops, min(cfg.n, cfg.nodes), console, only)
     meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
     meta.setdefault("test", cfg.test)
     meta.setdefault("seed", cfg.seed)
@@ -176,9 +197,15 @@ def recheck(run_dir: Path, console: Console) -> int:
     meta.setdefault("stats", {"ops_completed": 0, "ok": 0, "fail": 0, "info": 0,
                               "chaos_s": 0, "ops_per_s": 0})  # fmt: skip
     faults = _optional_json(run_dir / "schedule.json").get("planned", [])
-    doc = write_all(run_dir, results, meta, list(faults), ops)
+    if only is None:
+        doc = write_all(run_dir, results, meta, list(faults), ops)
+        was = _word(old.get("valid", "none"), "valid", "invalid", "unknown")
+        console.print(f"rewrote results.json, junit.xml and report.html in {run_dir} "
+                      f"(the stored verdict was {was})", soft_wrap=True)  # fmt: skip
+    else:
+        doc = {**results_doc(results, meta), "rewritten": False}
     _summary(console, doc, results, run_dir, Progress())
-    return exit_code(doc["valid"])
+    return Outcome(run_dir, exit_code(doc["valid"]), doc)
 
 
 def _optional_json(path: Path) -> dict[str, Any]:
@@ -214,7 +241,7 @@ def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: C
     doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
     write_json(run_dir / "results.json", doc)
-    console.print(f"run directory: {run_dir}")
+    console.print(f"run directory: {run_dir}", soft_wrap=True)
     return Outcome(run_dir, CRASHED, doc)
 
 
@@ -235,15 +262,15 @@ def _summary(
             extra += f"  error: {r.stats['error']}"
         console.print(f"  {name:12s} {mark}{extra}")
     word = _word(doc["valid"], "[green]VALID[/]", "[red]INVALID[/]", "[yellow]UNKNOWN[/]")
-    console.print(f"verdict: {word}   run directory: {run_dir}")
-    console.print(f"rerun: {doc['command']}")
+    console.print(f"verdict: {word}   run directory: {run_dir}", soft_wrap=True)
+    console.print(f"rerun: {doc['command']}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _word(valid: Any, yes: str, no: str, unknown: str) -> str:
     return yes if valid is True else no if valid is False else unknown
 
 
-def _intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
+def intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
     """Node environment that imports `intercepts` (modules importable from here)."""
     if not intercepts:
         return {}
@@ -255,6 +282,6 @@ def _print_kept(lab: Lab, console: Console) -> None:
     """Tells the user how to reach and stop what --keep-cluster left running."""
     direct = ", ".join(f"{n}={h}:{p}" for n, (h, p) in lab.direct_addrs().items())
     console.print(f"cluster kept running (healed): {direct}")
-    console.print(f"stop it with: sibyl cluster down --dir {lab.cluster.dir}")
+    console.print(f"stop it with: sibyl cluster down --dir {lab.cluster.dir}", soft_wrap=True)
     if lab.mesh is not None:
         console.print(f"the fault proxy server is still running too: kill {lab.mesh.server.pid}")

@@ -66,6 +66,12 @@ from node.storage import SQLiteStorage
 LINK_QUEUE_LIMIT = 20_000
 LINK_BUFFER_LIMIT = 64 * 1024 * 1024
 CONNECT_TIMEOUT_S = 1.0
+
+
+class ListenError(Exception):
+    """The node could not bind its `listen` address (taken, or not this host's)."""
+
+
 log = logging.getLogger("sibyl.node")
 
 
@@ -285,7 +291,11 @@ class NodeServer:
         self._stop_event = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_event.set)
-        server = await loop.create_server(lambda: Inbound(self), self.cfg.host, self.cfg.port)
+        try:
+            server = await loop.create_server(lambda: Inbound(self), self.cfg.host, self.cfg.port)
+        except OSError as e:
+            raise ListenError(f"cannot listen on {self.cfg.host}:{self.cfg.port}: "
+                              f"{e.strerror or e}") from None  # fmt: skip
         self.execute(self.node.start(self.clock.now()))
         log.info("node %s (actor %s) serving on %s:%d", self.cfg.name, self.node.actor,
                  self.cfg.host, self.cfg.port)  # fmt: skip

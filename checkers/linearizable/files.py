@@ -175,6 +175,13 @@ def parse_initial_state(text: str | None) -> Any:
     except json.JSONDecodeError:
         pass
     try:
-        return Reader(text).read()
+        reader = Reader(text)
+        value = reader.read()
+        if not reader.at_end():
+            raise EdnError(1, "text after the first value")
     except EdnError as e:
-        raise ValueError(f"initial state {text!r} is neither JSON nor EDN ({e.message})") from None
+        raise ValueError(
+            f"initial state {text!r} is neither JSON nor EDN ({e.message}); "
+            "pass e.g. 0, '\"x\"' or '{:x 0 :y 0}'"
+        ) from None
+    return value

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from checkers.linearizable.edn import Symbol
 from checkers.linearizable.model import UNKNOWN, Model, Operation
 
 
@@ -159,10 +160,13 @@ def _mutex_step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
     return False, held
 
 
-def mutex() -> Model:
-    """A lock: acquire is legal when free, release when held. Unknown outcomes never fail."""
+def mutex(init: Any = None) -> Model:
+    """A lock: acquire is legal when free, release when held. Unknown outcomes never fail.
+
+    It starts free, or held when `init` is the EDN symbol `locked`."""
+    held = _MUTEX_STATES.get(str(init), False) if init is not None else False
     return Model(
-        init=lambda: False,
+        init=lambda: held,
         step=_mutex_step,
         describe_operation=describe_triple,
         describe_state=lambda held: "held" if held else "free",
@@ -221,7 +225,7 @@ MODELS: dict[str, tuple[Callable[[Any], Model], frozenset[str]]] = {
     "kv": (lambda init: kv(), _KV),
     "kv-partitioned": (lambda init: kv(), _KV),
     "kv-nopartition": (lambda init: kv_nopartition(), _KV),
-    "mutex": (lambda init: mutex(), _MUTEX),
+    "mutex": (mutex, _MUTEX),
     "multi-register": (lambda init: multi_register(init if isinstance(init, dict) else None), _TXN),
 }
 """Models by name (the corpora manifests' names, plus short aliases): a constructor
@@ -233,7 +237,42 @@ def make_model(name: str, init: Any = None) -> Model:
     if name not in MODELS:
         known = ", ".join(sorted(MODELS))
         raise ValueError(f"unknown model {name!r}; known models: {known}")
+    _check_init(name, init)
     return MODELS[name][0](init)
+
+
+_NO_INIT = frozenset({"kv", "kv-partitioned", "kv-nopartition"})
+_MUTEX_STATES = {"unlocked": False, "locked": True}
+
+
+def _check_init(name: str, init: Any) -> None:
+    """Raises ValueError when `init` is not a state the named model can start from."""
+    if init is None:
+        return
+    if name in _NO_INIT:
+        raise ValueError(f"model {name!r} takes no initial state (it starts empty); drop --init")
+    if name == "mutex":
+        if str(init) not in _MUTEX_STATES:
+            raise ValueError(f"model 'mutex' starts unlocked or locked, not {init!r}")
+        return
+    if isinstance(init, Symbol):
+        # A bare word reads as an EDN symbol: almost always a missing pair of quotes.
+        raise ValueError(f"initial state {init} is a bare word; quote a string: '\"{init}\"'")
+    if name == "multi-register":
+        if not isinstance(init, dict):
+            raise ValueError(
+                f"model 'multi-register' starts from a map of keys to values, e.g. "
+                f"'{{:x 0 :y 0}}', not {init!r}"
+            )
+        return
+    try:
+        hash(init)
+    except TypeError:
+        raise ValueError(
+            f"model {name!r} starts from one value (e.g. 0 or '\"a\"'), not {init!r}"
+        ) from None
+    if isinstance(init, tuple):
+        raise ValueError(f"model {name!r} starts from one value (e.g. 0), not a list {init!r}")
 
 
 def check_vocabulary(name: str, history: list[Operation]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.cluster import ClusterError, LocalCluster
 from harness.commands.cluster import DEFAULT_DIR
+from harness.errors import UsageError
 from node.client import Client, NodeError
 from node.config import ConfigError, parse_addr
 
@@ -22,10 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="get or put a key by hand",
         description="Read or write one key. A get prints every sibling and the context; "
         "pass that context to a put (--context) to replace the siblings it covers.",
+        epilog="Exit status: 0 done, 1 the node refused (e.g. unavailable), 254 bad arguments "
+        "or an unreachable node.",
     )
     p.add_argument("--dir", default=DEFAULT_DIR, help="cluster directory to find a node in")
     p.add_argument("--node", help="HOST:PORT of the node to ask (default: first node of --dir)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     g = verbs.add_parser("get", help="print the siblings and context of KEY")
@@ -65,8 +68,7 @@ def _put(args: argparse.Namespace) -> int:
     try:
         ctx = base64.b64decode(args.context, validate=True)
     except binascii.Error:
-        print("sibyl kv put: --context is not base64; copy it from 'sibyl kv get'", file=sys.stderr)
-        return 2
+        raise UsageError("--context is not base64; copy it from 'sibyl kv get'") from None
 
     async def go(host: str, port: int) -> int:
         c = await Client.connect(host, port, timeout_s=args.timeout)
@@ -83,7 +85,13 @@ def _put(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, go: Callable[[str, int], Coroutine[Any, Any, int]]) -> int:
     try:
         host, port = _address(args)
+    except (ClusterError, ConfigError) as e:
+        raise UsageError(str(e)) from None
+    try:
         return int(asyncio.run(go(host, port)))
-    except (ClusterError, ConfigError, ConnectionError, NodeError, TimeoutError) as e:
-        print(f"sibyl kv {args.verb}: {e}", file=sys.stderr)
+    except (ConnectionError, TimeoutError, OSError) as e:
+        raise UsageError(f"cannot reach the node at {host}:{port} ({e}); is the cluster up? "
+                         "(sibyl cluster status)") from None  # fmt: skip
+    except NodeError as e:
+        print(f"sibyl kv {args.verb}: the node refused: {e}", file=sys.stderr)
         return 1

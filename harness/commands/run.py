@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import subprocess
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
-from harness.faults import Fault
-from harness.generator import DEFAULT_NEMESES, ScheduleError, parse_nemeses
-from harness.runner import RunConfig, run_test
+from harness.errors import UsageError
+from harness.faults import Fault, FaultKind
+from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
+from harness.runner import RunConfig, intercept_env, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
 
@@ -21,28 +25,58 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="run a test: workload + faults on a local cluster, then check",
         description="Start a local cluster behind a fault-proxy mesh, run a workload while the "
         "nemesis injects faults, heal, let the cluster quiesce, read every key from every node, "
-        "and check the history. Writes store/<test>/<time>/ (store/latest points at it). "
-        "Exit status: 0 valid, 1 invalid, 2 unknown, 255 crashed.",
+        "and check the history. Writes store/<test>/<time>/ (store/latest points at it).",
     )
-    p.add_argument("--nodes", type=int, default=5, help="cluster size (default 5)")
-    p.add_argument("--workload", choices=sorted(WORKLOADS), default="cart")
-    p.add_argument("--nemesis", default=",".join(DEFAULT_NEMESES),
-                   help="comma list of partition,kill,pause,clock,latency,bandwidth, or none "
-                   f"(default {','.join(DEFAULT_NEMESES)})")  # fmt: skip
-    p.add_argument("--time-limit", type=float, default=60.0, help="seconds of chaos (default 60)")
-    p.add_argument("--rate", type=float, default=200.0, help="client ops/s in total (default 200)")
-    p.add_argument("--concurrency", type=int, default=10, help="client processes (default 10)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
-    p.add_argument("--mode", choices=("sloppy", "strict"), default="sloppy", help="quorum mode")
-    p.add_argument("--conflict", choices=("siblings", "lww"), default="siblings")
-    p.add_argument("--n", type=int, default=3, help="replicas per key (default 3)")
-    p.add_argument("--r", type=int, default=2, help="read quorum (default 2)")
-    p.add_argument("--w", type=int, default=2, help="write quorum incl. the coordinator (2)")
-    p.add_argument("--quiesce", type=float, default=5.0, help="seconds between heal and reads")
-    p.add_argument("--store", default="store", help="where run directories go (default store)")
+    p.add_argument("--nodes", type=int, default=5, help="cluster size")
+    p.add_argument(
+        "--workload",
+        choices=sorted(WORKLOADS),
+        default="cart",
+        help="what clients do: cart (adds/removes with contexts), set (adds only), "
+        "register (reads/writes, checked for linearizability)",
+    )
+    p.add_argument(
+        "--nemesis",
+        default=",".join(DEFAULT_NEMESES),
+        help=f"comma list of {','.join(k.value for k in FaultKind)}, or none",
+    )
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds of chaos")
+    p.add_argument("--rate", type=float, default=200.0, help="client ops per second, in total")
+    p.add_argument("--concurrency", type=int, default=10, help="client processes")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the fault schedule and client ops (default: random, printed)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("sloppy", "strict"),
+        default="sloppy",
+        help="quorum mode: sloppy (fallbacks count) or strict (primaries only)",
+    )
+    p.add_argument(
+        "--conflict",
+        choices=("siblings", "lww"),
+        default="siblings",
+        help="concurrent writes: keep siblings, or last write (wall clock) wins",
+    )
+    p.add_argument("--n", type=int, default=3, help="replicas per key (at most --nodes)")
+    p.add_argument("--r", type=int, default=2, help="read quorum (1..n)")
+    p.add_argument("--w", type=int, default=2, help="write quorum, counting the coordinator (1..n)")
+    p.add_argument(
+        "--quiesce", type=float, default=5.0, help="seconds between the heal and the final reads"
+    )
+    p.add_argument("--store", default="store", help="folder where run directories go")
     p.add_argument("--keep-cluster", action="store_true", help="leave the nodes running")
-    p.add_argument("--intercept", action="append", default=[], metavar="MODULE",
-                   help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
+    p.add_argument(
+        "--intercept",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE in every node to plant a bug, e.g. "
+        "tests.intercepts.sync_overwrites (repeatable)",
+    )
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")
@@ -51,17 +85,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
+    """The run's config from its options; raises UsageError naming the bad option."""
     for name in ("nodes", "concurrency"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1")
-    if args.time_limit <= 0 or args.rate <= 0:
-        raise ValueError("--time-limit and --rate must be positive")
-    n = min(args.n, args.nodes)
-    if not (1 <= args.r <= n and 1 <= args.w <= n):
-        raise ValueError(f"need 1 <= --r, --w <= --n (and --n <= --nodes); got n={n} "
-                         f"r={args.r} w={args.w}")  # fmt: skip
+            raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name, value in (("time-limit", args.time_limit), ("rate", args.rate)):
+        if not value > 0:
+            raise UsageError(f"--{name} must be a positive number of seconds or ops, got {value:g}")
+    if not args.quiesce >= 0:
+        raise UsageError(f"--quiesce must be 0 or more seconds, got {args.quiesce:g}")
+    if not 1 <= args.n <= args.nodes:
+        raise UsageError(f"--n {args.n} needs 1 <= n <= --nodes ({args.nodes}): "
+                         "raise --nodes or lower --n")  # fmt: skip
+    for name in ("r", "w"):
+        if not 1 <= getattr(args, name) <= args.n:
+            raise UsageError(f"--{name} {getattr(args, name)} needs 1 <= {name} <= --n ({args.n})")
+    check_store(args.store)
+    for module in args.intercept:
+        check_intercept(module)
+    try:
+        nemesis = parse_nemeses(args.nemesis)
+        check_cluster_size(nemesis, args.nodes)
+    except ScheduleError as e:
+        raise UsageError(f"--nemesis: {e}") from None
     return RunConfig(
-        nodes=args.nodes, workload=args.workload, nemesis=parse_nemeses(args.nemesis),
+        nodes=args.nodes, workload=args.workload, nemesis=nemesis,
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
         seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
         store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
@@ -69,12 +117,39 @@ def _config(args: argparse.Namespace) -> RunConfig:
     )  # fmt: skip
 
 
-def _run(args: argparse.Namespace) -> int:
+def check_store(store: str) -> None:
+    """Raises UsageError unless `store` is (or can become) a writable folder."""
+    path = Path(store)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = f"--store {store}" if probe == path else f"--store {store}: {probe}"
+        raise UsageError(f"{what} is a file, not a folder; pass a folder for run directories")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--store {store}: cannot write in {probe}; pass a folder you can write")
+
+
+def check_intercept(module: str) -> None:
+    """Raises UsageError unless a node started from here can import `module` (tried in a
+    child process with the nodes' environment, so the module's own errors show too)."""
+    env = {**os.environ, **intercept_env((module,))}
+    code = "import importlib, sys; importlib.import_module(sys.argv[1])"
     try:
-        cfg = _config(args)
-    except (ValueError, ScheduleError) as e:
-        print(f"sibyl run: {e}", file=sys.stderr)
-        return 2
+        proc = subprocess.run([sys.executable, "-c", code, module], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"--intercept {module}: importing it did not finish in 60 s") from None
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["no error text"])[-1]
+        raise UsageError(
+            f"--intercept {module}: a node cannot import it from {os.getcwd()} ({why}); "
+            "planted bugs live in tests/intercepts (e.g. tests.intercepts.sync_overwrites)"
+        )
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = _config(args)
     if cfg.seed is None:
         import random
 
@@ -105,9 +180,9 @@ def _replay(args: argparse.Namespace) -> int:
         schedule = read_json(run_dir / "schedule.json")
         faults = [Fault.from_dict(f) for f in schedule.get("realised") or schedule["planned"]]
     except (StoreError, KeyError, ValueError, TypeError) as e:
-        print(f"sibyl replay: {e}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.run_dir}: cannot replay it: {e}") from None
     if args.store:
+        check_store(args.store)
         cfg.store = args.store
     command = f"sibyl replay {shlex.quote(str(run_dir))}"
     return run_test(cfg, command, Console(), faults=faults).status

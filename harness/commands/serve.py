@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import sys
 from pathlib import Path
+
+from harness.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,25 +17,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve the store directory over HTTP (like Jepsen's `serve`): open "
         "http://HOST:PORT/latest/report.html for the newest run. Ctrl-C stops it.",
     )
-    p.add_argument("--store", default="store", help="the store directory (default store)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--store", default="store", help="the store directory")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind")
+    p.add_argument("--port", type=int, default=8080, help="port")
     p.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
     store = Path(args.store)
     if not store.is_dir():
-        print(f"sibyl serve: no store at {store}; run `sibyl run` first or pass --store",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        raise UsageError(f"no store at {store}; run `sibyl run` first or pass --store")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(store))
     try:
         server = http.server.ThreadingHTTPServer((args.host, args.port), handler)
     except OSError as e:
-        print(f"sibyl serve: cannot listen on {args.host}:{args.port}: {e.strerror}; "
-              "pick another --port", file=sys.stderr)  # fmt: skip
-        return 2
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {e.strerror}; pick another --port"
+        ) from None
     print(f"serving {store} at http://{args.host}:{server.server_port}/ "
           f"(newest run: /latest/report.html); Ctrl-C to stop")  # fmt: skip
     try:

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import ExitCode
 from harness.toxiproxy.api import Api
 from harness.toxiproxy.collection import ProxyCollection
 from harness.toxiproxy.http import serve_http
@@ -99,11 +100,11 @@ async def serve(options: ServerOptions, seed: int) -> int:
     except OSError as exc:
         await server.close()
         print(
-            f"sibyl toxiproxy: cannot listen on {options.host}:{options.port}: {exc.strerror}; "
-            "pick another --port",
+            f"sibyl toxiproxy: cannot listen on {options.host}:{options.port}: "
+            f"{exc.strerror or exc}; pick another --port",
             file=sys.stderr,
         )
-        return 1
+        return int(ExitCode.USAGE)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -116,8 +117,8 @@ async def serve(options: ServerOptions, seed: int) -> int:
 
 
 def run(options: ServerOptions) -> int:
-    """Runs the server in this process; returns 0 on a clean stop, 2 on a bad config,
-    1 when the API port cannot be bound."""
+    """Runs the server in this process; returns 0 on a clean stop, 254 on a bad config
+    or an API port that cannot be bound."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**63)
     log.info("seed %d", seed)
@@ -125,4 +126,4 @@ def run(options: ServerOptions) -> int:
         return asyncio.run(serve(options, seed))
     except ConfigError as exc:
         print(f"sibyl toxiproxy: {exc}", file=sys.stderr)
-        return 2
+        return int(ExitCode.USAGE)

@@ -15,18 +15,28 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import SibylParser
 from harness.commands import check
+from harness.errors import ExitCode, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPORA = REPO_ROOT / "tests" / "corpora"
 
 
 def main(argv: list[str]) -> int:
-    """Parses `argv` like `sibyl` does for its `check` command and runs it."""
-    parser = argparse.ArgumentParser(prog="sibyl")
+    """Parses `argv` like `sibyl` does for its `check` command and runs it (a bad input
+    gives 254, as `harness.cli` makes of a UsageError)."""
+    parser = SibylParser(prog="sibyl")
     check.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError:
+        return int(ExitCode.USAGE)
+
+
+DEFAULTS = {"checker": None, "model": None, "format": None, "init": None, "timeout": 60.0,
+            "html": None, "verbose": False, "json": False}  # fmt: skip
 
 
 def corpus_file(rel: str) -> Path:
@@ -92,28 +102,30 @@ def test_timeout_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "unknown" in capsys.readouterr().out
 
 
-def test_bad_input_exits_2_naming_file_and_line(
+def test_bad_input_exits_254_naming_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     p = tmp_path / "bad.log"
     p.write_text("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nnonsense\n", encoding="utf-8")
-    assert main(["check", str(p), "--format", "etcd-log"]) == 2
-    assert f"{p}:2:" in capsys.readouterr().err
-    assert main(["check", str(tmp_path / "missing.jsonl")]) == 2
-    assert main(["check", str(p), "--init", "{:x"]) == 2
+    with pytest.raises(UsageError, match=f"{p}:2:"):
+        check._run(argparse.Namespace(**{**DEFAULTS, "path": str(p), "format": "etcd-log"}))
+    assert main(["check", str(p), "--format", "etcd-log"]) == 254
+    assert main(["check", str(tmp_path / "missing.jsonl")]) == 254
+    assert main(["check", str(p), "--init", "{:x"]) == 254
 
 
 def test_a_directory_that_is_not_a_run_is_refused_clearly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["check", str(tmp_path)]) == 2
-    assert "is not a run directory" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="is not a run directory"):
+        check._run(argparse.Namespace(**{**DEFAULTS, "path": str(tmp_path)}))
+    assert main(["check", str(tmp_path)]) == 254
 
 
 def test_unknown_checker_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as e:
         main(["check", str(tmp_path), "--checker", "nope"])
-    assert e.value.code == 2
+    assert e.value.code == 254
 
 
 def test_through_the_sibyl_command_line(tmp_path: Path) -> None:
@@ -123,7 +135,7 @@ def test_through_the_sibyl_command_line(tmp_path: Path) -> None:
     assert sibyl_main(["check", str(register_history(tmp_path, 5))]) == 0
 
 
-@pytest.mark.parametrize(("read_value", "status"), [(5, 0), (4, 1), (None, 2)])
+@pytest.mark.parametrize(("read_value", "status"), [(5, 0), (4, 1), (None, 254)])
 def test_the_process_exit_status(tmp_path: Path, read_value: int | None, status: int) -> None:
     path = register_history(tmp_path, read_value) if read_value is not None else tmp_path
     proc = subprocess.run(
@@ -140,3 +152,44 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["check", str(register_history(tmp_path, 4)), "--json"]) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["valid"] is False and result["anomalies"][0]["op"] == "read[k]() -> 4"
+
+
+def register_run(tmp_path: Path, read_value: int) -> Path:
+    """A stored register run (config.json + history.jsonl, as `sibyl run` lays them out)."""
+    from harness.runner import RunConfig
+
+    run = tmp_path / "store" / "register-sloppy-siblings" / "20260101T000000"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(RunConfig(workload="register", seed=3).to_dict()))
+    register_history(run, read_value)
+    return run
+
+
+def test_a_run_directory_with_linearizable_options_writes_the_view(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = register_run(tmp_path, 4)
+    html = tmp_path / "view.html"
+    assert main(["check", str(run), "--checker", "linearizable", "--html", str(html)]) == 1
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "first illegal operation" in capsys.readouterr().out
+    assert not (run / "results.json").exists(), "a one-checker check must not rewrite the run"
+
+
+def test_rechecking_a_run_announces_the_rewrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = register_run(tmp_path, 5)
+    assert main(["check", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"rewrote results.json, junit.xml and report.html in {run}" in out
+    assert json.loads((run / "results.json").read_text())["valid"] is True
+    assert main(["check", str(run), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["valid"] is True and "linearizable" in doc["checkers"]
+
+
+def test_a_run_directory_refuses_a_checker_its_workload_lacks(tmp_path: Path) -> None:
+    run = register_run(tmp_path, 5)
+    with pytest.raises(UsageError, match="no checker 'lost_adds'"):
+        check._run(argparse.Namespace(**{**DEFAULTS, "path": str(run), "checker": "lost_adds"}))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import LocalCluster
+from harness.cluster import ClusterError, LocalCluster
 from node.client import Client, NodeError
 from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, FrameDecoder, encode_frame, hello
 from tests.support.cluster import running_cluster
@@ -163,3 +163,17 @@ def test_siblings_past_the_object_limit_are_refused_and_the_node_keeps_serving(
         await c.close()
 
     asyncio.run(go())
+
+
+def test_a_node_that_exits_during_start_up_is_noticed_with_its_log(tmp_path: Path) -> None:
+    cluster = LocalCluster.create(tmp_path / "c", 2)
+    cluster.env = {"SIBYL_INTERCEPTS": "no.such.intercept"}  # every node dies at import
+    cluster.start_all()
+    try:
+        with pytest.raises(ClusterError) as e:
+            asyncio.run(cluster.wait_ready(timeout_s=60.0))
+    finally:
+        cluster.stop_all()
+    # Noticed as an exit (not as a 60 s time-out), with the node's own last words.
+    assert "exited during start-up" in str(e.value)
+    assert "cannot import 'no.such.intercept'" in str(e.value)

@@ -498,7 +498,7 @@ def test_malformed_config_names_the_file(tmp_path: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 2
+    assert result.returncode == 254
     assert str(config) in result.stderr and "not valid JSON" in result.stderr
 
 
@@ -511,7 +511,7 @@ def test_config_missing_field_names_the_proxy(tmp_path: Path) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 2
+    assert result.returncode == 254
     assert str(config) in result.stderr and "upstream at proxy 1" in result.stderr
 
 

@@ -16,15 +16,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A relative path up and into the shared folder, `parent / "shared"`, or its corpora.
 SHARED = "sha" + "red"
-PATTERN = re.compile(
-    rf"\.\./{SHARED}|parent\s*/\s*[\"']{SHARED}[\"']|{SHARED}/corpora"
-)
+PATTERN = re.compile(rf"\.\./{SHARED}|parent\s*/\s*[\"']{SHARED}[\"']|{SHARED}/corpora")
 
 
 def tracked_files() -> list[Path]:
-    out = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=False
-    )
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=False)
     if out.returncode != 0:
         pytest.fail(f"git ls-files failed in {REPO_ROOT}: {out.stderr.decode(errors='replace')}")
     return [REPO_ROOT / p for p in out.stdout.decode().split("\0") if p]
@@ -58,3 +54,20 @@ def test_the_guard_sees_a_read_beside_the_checkout(tmp_path: Path) -> None:
     assert conftest._outside_checkout(str(beside)) == str(beside)
     assert conftest._outside_checkout(str(REPO_ROOT / "tests")) is None
     assert conftest._outside_checkout(str(tmp_path)) is None
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_docs_link_only_to_files_in_the_repository() -> None:
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue  # a web address, not a path
+            path = (page.parent / target).resolve()
+            inside = path == REPO_ROOT or REPO_ROOT in path.parents
+            if not inside or not path.exists():
+                broken.append(f"{page.relative_to(REPO_ROOT)} -> {target}")
+    assert not broken, "links to files the repository does not have:\n" + "\n".join(broken)

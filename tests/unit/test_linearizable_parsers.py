@@ -238,6 +238,32 @@ def test_initial_states() -> None:
     assert parse_initial_state("{:x 0 :y 0}") == {Keyword("x"): 0, Keyword("y"): 0}
     with pytest.raises(ValueError, match="neither JSON nor EDN"):
         parse_initial_state("{:x")
+    with pytest.raises(ValueError, match="text after the first value"):
+        parse_initial_state("garbage{")
+
+
+@pytest.mark.parametrize(
+    ("model", "init", "message"),
+    [
+        ("cas-register", "{:x 0}", "starts from one value"),
+        ("cas-register", "[1 2]", "not a list"),
+        ("cas-register", "garbage", "bare word"),
+        ("kv", "5", "takes no initial state"),
+        ("multi-register", "0", "map of keys to values"),
+        ("mutex", "0", "unlocked or locked"),
+    ],
+)
+def test_a_model_refuses_an_initial_state_it_cannot_start_from(
+    model: str, init: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_model(model, parse_initial_state(init))
+
+
+def test_a_mutex_may_start_locked() -> None:
+    model = make_model("mutex", parse_initial_state("locked"))
+    assert model.init() is True
+    assert make_model("mutex", parse_initial_state("unlocked")).init() is False
 
 
 SAMPLES = {
