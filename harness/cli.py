@@ -87,7 +87,7 @@ def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one `sibyl` command; returns its exit status (also used as the process's)."""
     args = build_parser().parse_args(argv)
-    prog = f"sibyl {args.command}"
+    prog = " ".join(["sibyl", args.command, *([args.verb] if getattr(args, "verb", None) else [])])
     try:
         return int(args.func(args))
     except UsageError as e:

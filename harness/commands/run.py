@@ -89,9 +89,10 @@ def _config(args: argparse.Namespace) -> RunConfig:
     for name in ("nodes", "concurrency"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    for name, value in (("time-limit", args.time_limit), ("rate", args.rate)):
+    for name, value, unit in (("time-limit", args.time_limit, "seconds"),
+                              ("rate", args.rate, "ops per second")):  # fmt: skip
         if not value > 0:
-            raise UsageError(f"--{name} must be a positive number of seconds or ops, got {value:g}")
+            raise UsageError(f"--{name} must be a positive number of {unit}, got {value:g}")
     if not args.quiesce >= 0:
         raise UsageError(f"--quiesce must be 0 or more seconds, got {args.quiesce:g}")
     if not 1 <= args.n <= args.nodes:
