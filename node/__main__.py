@@ -17,6 +17,7 @@ import sys
 import uvloop
 
 from node.config import ConfigError, load_config
+from node.server import NodeServer
 from node.storage import StorageError
 
 
@@ -35,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("sibyl.node").warning("intercept loaded: %s", module.strip())
     try:
         cfg = load_config(args.config)
-        from node.server import NodeServer
-
         server = NodeServer(cfg)
     except (ConfigError, StorageError) as e:
         print(f"node: {e}", file=sys.stderr)

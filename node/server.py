@@ -33,14 +33,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
+from node import core
 from node.config import NodeConfig
-from node.core import (
+from node.events import (
     CancelTimer,
     ClientRequest,
     Effect,
     Event,
     Log,
-    Node,
     Now,
     PeerMessage,
     PeerUnreachable,
@@ -50,17 +50,9 @@ from node.core import (
     SendPeer,
     SetTimer,
     TimerFired,
-    boot_actor,
 )
-from node.protocol import (
-    FrameDecoder,
-    Message,
-    ProtocolError,
-    check_hello,
-    encode_frame,
-    error,
-    hello,
-)
+from node.messages import ErrorReply, answer_wire, check_hello, hello
+from node.protocol import FrameDecoder, Message, ProtocolError, encode_frame
 from node.storage import SQLiteStorage
 
 LINK_QUEUE_LIMIT = 20_000
@@ -113,7 +105,7 @@ class Inbound(asyncio.Protocol):
         log.warning("closing connection from %s: %s", peer, why)
         if self.transport is not None and not self.transport.is_closing():
             self.server.flush()
-            self.transport.write(encode_frame(error(None, "protocol", why)))
+            self.transport.write(encode_frame(answer_wire(ErrorReply("protocol", why), None)))
             self.transport.close()
 
     def send(self, msg: Message) -> None:
@@ -185,8 +177,9 @@ class NodeServer:
         self.cfg = cfg
         self.clock = SystemClock()
         self.storage = SQLiteStorage(cfg.data_dir / "node.db")
-        actor = boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))
-        self.node = Node(cfg, self.storage, random.Random(cfg.seed), actor)
+        # Looked up on the module, so an intercept that replaces it (tests/intercepts) applies.
+        actor = core.boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))
+        self.node = core.Node(cfg, self.storage, random.Random(cfg.seed), actor)
         self.links = {
             p.name: PeerLink(self, p.name, p.host, p.port)
             for p in cfg.members

@@ -219,7 +219,8 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 def encode_context(clock: Clock) -> bytes:
     """Canonical bytes for a causal context: equal clocks give equal bytes."""
-    return msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    data: bytes = msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    return data
 
 
 def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
@@ -236,7 +237,8 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
 def encode(obj: Versioned) -> bytes:
     """Canonical bytes for an object (sorted clock, siblings in dot order)."""
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
-    return msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    return data
 
 
 def decode(data: bytes) -> Versioned:

@@ -2,7 +2,7 @@
 
 The simulator plays the part `server.py` plays in production, for every node
 at once: it feeds events to `Node.handle` and carries out the effects. Virtual
-time is an integer count of milliseconds; one agenda (`sim_agenda.Agenda`)
+time is an integer count of milliseconds; one agenda (`sim/agenda.py`)
 holds everything due later (message deliveries, timers, disk completions,
 client requests), ordered by (time, insertion order). Every choice (latency,
 drops, duplicates, disk delay, node seeds, incarnations) is drawn from one
@@ -11,7 +11,7 @@ run**, event for event (`trace`).
 
 What it models:
 
-* the network (`sim_network.Network`): per directed link, cut (losing or
+* the network (`sim/network.py`): per directed link, cut (losing or
   holding messages until heal) or connected, with drop/duplicate
   probabilities and extra delay; messages travel as encoded frames (so they
   are copied, and must fit the wire format); a send to a crashed node fails
@@ -45,7 +45,7 @@ from typing import Any
 
 from node import core, versions
 from node.config import NodeConfig, config_from_dict
-from node.core import (
+from node.events import (
     CancelTimer,
     ClientRequest,
     Effect,
@@ -62,9 +62,10 @@ from node.core import (
     TimerFired,
 )
 from node.membership import SEED_ALIAS
+from node.messages import ErrorReply, Get, Put
 from node.protocol import FrameDecoder, Message, encode_frame
 from node.ring import Ring
-from node.sim_agenda import (
+from node.sim.agenda import (
     Agenda,
     ClientDeadline,
     ClientSend,
@@ -74,7 +75,7 @@ from node.sim_agenda import (
     Refused,
     TimerDue,
 )
-from node.sim_network import Network
+from node.sim.network import Network
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
 
@@ -235,11 +236,11 @@ class Simulator:
 
     def get(self, node: str, key: str) -> Message:
         """A client get through `node` (see `call`)."""
-        return self.call(node, {"t": "get", "key": key})
+        return self.call(node, Get(key).wire())
 
     def put(self, node: str, key: str, value: bytes, context: bytes = b"") -> Message:
         """A client put through `node` (see `call`); an empty context is a blind put."""
-        return self.call(node, {"t": "put", "key": key, "value": value, "context": context})
+        return self.call(node, Put(key, value, context).wire())
 
     def open_requests(self) -> int:
         """How many client requests are still waiting for their reply."""
@@ -397,4 +398,4 @@ class Simulator:
 
 
 def _error(code: str, message: str) -> Message:
-    return {"t": "error", "code": code, "message": message}
+    return ErrorReply(code, message).wire()
