@@ -25,13 +25,9 @@ is indeterminate (it may have landed).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from node import versions
-from node.config import NodeConfig
-from node.health import Health
-from node.inflight import Requests
 from node.messages import (
     ErrorReply,
     FwdPut,
@@ -41,41 +37,18 @@ from node.messages import (
     PutOk,
     Read,
     ReadOk,
-    Sync,
     SyncOk,
 )
-from node.modes import ConflictMode, LogLevel, QuorumMode
+from node.modes import ConflictMode, QuorumMode
 from node.origin import Origin
-from node.outbox import Outbox
-from node.placement import Placement
 from node.protocol import MAX_FRAME_BYTES
-from node.replica import ReplicaStore
-from node.versions import Clock, Versioned, VersionError
+from node.request import Ports, Request, decode_obj
+from node.versions import Clock, Versioned
 
 MAX_OBJECT_BYTES = MAX_FRAME_BYTES // 2
 """A key's whole object (all siblings) must fit a frame with room to spare."""
 NOT_COORDINATOR = "not_coordinator"
 """Error code of a forwarded put sent to a node that is not among its replicas: nothing written."""
-
-
-class HintSink(Protocol):
-    """Where a fallback coordinator keeps its own copy of a write meant for another primary."""
-
-    def store_hint(self, target: str, key: str, incoming: Versioned) -> None: ...
-
-
-@dataclass(frozen=True)
-class Ports:
-    """What a request needs: the settings, this node's actor, and the ports it acts through."""
-
-    cfg: NodeConfig
-    actor: str
-    outbox: Outbox
-    store: ReplicaStore
-    requests: Requests
-    placement: Placement
-    health: Health
-    hints: HintSink
 
 
 class GetState(enum.Enum):
@@ -122,66 +95,6 @@ def move(moves: dict[S, frozenset[S]], state: S, to: S) -> S:
     if to not in moves[state]:
         raise AssertionError(f"illegal move {state.name} -> {to.name}")
     return to
-
-
-def hint_map(placement: Placement, key: str, targets: list[str]) -> dict[str, str]:
-    """For each fallback among `targets`, the unhealthy primary it stands in for."""
-    primaries = placement.primaries(key)
-    missing = [p for p in primaries if p not in targets]
-    fallbacks = [t for t in targets if t not in primaries]
-    return dict(zip(fallbacks, missing, strict=False))
-
-
-def decode_obj(io: Ports, peer: str, key: str, data: bytes | None) -> Versioned:
-    """A replica's reply object; an unreadable one is logged and counts as empty."""
-    try:
-        return versions.decode(data) if data else versions.EMPTY
-    except VersionError as e:
-        io.outbox.log(LogLevel.ERROR, f"unreadable object from {peer} for {key!r}: {e}")
-        return versions.EMPTY
-
-
-class Request:
-    """Shared lifecycle: registered under an id with one timeout; the origin answered once."""
-
-    def __init__(self, io: Ports, origin: Origin, key: str) -> None:
-        self.io, self.origin, self.key = io, origin, key
-        self.cfg = io.cfg
-        self.me = io.cfg.name
-        self.pending: set[str] = set()
-        self.targets, self.spares = io.placement.targets(key)
-        self.hints = hint_map(io.placement, key, self.targets)
-        self.id = io.requests.open(self)
-
-    def fail(self, code: str, message: str) -> None:
-        self.origin.fail(code, message)
-
-    def finish(self) -> None:
-        self.io.requests.close(self.id)
-
-    def substitute(self, peer: str) -> str | None:
-        """Replaces an unreachable target by the next spare (inheriting its hint), if any."""
-        if not self.spares:
-            return None
-        spare = self.spares.pop(0)
-        primaries = self.io.placement.primaries(self.key)
-        primary = self.hints.pop(peer, peer if peer in primaries else None)
-        if primary is not None:
-            self.hints[spare] = primary
-        return spare
-
-    def send_sync(self, peer: str, obj: bytes, rid: int) -> None:
-        """A sync write of `obj` to `peer`, as a hint when `peer` is a fallback."""
-        self.io.outbox.send(peer, Sync(rid, self.key, obj, self.hints.get(peer)))
-
-    def on_reply(self, peer: str, msg: PeerReply) -> None:
-        raise NotImplementedError
-
-    def on_unreachable(self, peer: str, unsent: bool) -> None:
-        raise NotImplementedError
-
-    def on_timeout(self) -> None:
-        raise NotImplementedError
 
 
 class GetRequest(Request):

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 from node.antientropy import AntiEntropy
 from node.config import NodeConfig
-from node.coordinator import Ports
 from node.dispatch import Dispatcher
 from node.events import (
     ClientRequest,
@@ -45,6 +44,7 @@ from node.outbox import Outbox
 from node.ownership import Mover
 from node.placement import Placement
 from node.replica import ReplicaStore
+from node.request import Ports
 from node.ring import Member, Ring
 from node.storage import OBJECTS, Storage
 from node.versions import Versioned

@@ -18,7 +18,7 @@ from typing import Any
 
 from node import versions
 from node.antientropy import AntiEntropy
-from node.coordinator import NOT_COORDINATOR, ForwardRequest, GetRequest, Ports, PutRequest
+from node.coordinator import NOT_COORDINATOR, ForwardRequest, GetRequest, PutRequest
 from node.handoff import Handoff
 from node.membership import Membership
 from node.messages import (
@@ -48,6 +48,7 @@ from node.messages import (
 from node.modes import LogLevel, QuorumMode
 from node.origin import Origin
 from node.protocol import Message
+from node.request import Ports
 from node.versions import VersionError
 
 

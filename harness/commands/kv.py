@@ -13,7 +13,6 @@ from typing import Any
 from harness.cluster import ClusterError, LocalCluster
 from harness.commands.cluster import DEFAULT_DIR
 from node.client import Client, NodeError
-from node.config import ConfigError, parse_addr
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,9 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(func=_put)
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """--node's HOST:PORT; raises ClusterError saying what is wrong."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f'--node: expected "host:port" with a port 1-65535, got {text!r}')
+    return host, int(port)
+
+
 def _address(args: argparse.Namespace) -> tuple[str, int]:
     if args.node:
-        return parse_addr(args.node, "--node")
+        return _host_port(args.node)
     cluster = LocalCluster.load(args.dir)
     return cluster.addr(next(iter(cluster.nodes)))
 
@@ -84,6 +91,6 @@ def _run(args: argparse.Namespace, go: Callable[[str, int], Coroutine[Any, Any, 
     try:
         host, port = _address(args)
         return int(asyncio.run(go(host, port)))
-    except (ClusterError, ConfigError, ConnectionError, NodeError, TimeoutError) as e:
+    except (ClusterError, ConnectionError, NodeError, TimeoutError) as e:
         print(f"sibyl kv {args.verb}: {e}", file=sys.stderr)
         return 1
