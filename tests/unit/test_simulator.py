@@ -1,4 +1,4 @@
-"""The deterministic simulator (node/simulator.py, node/sim_network.py).
+"""The deterministic simulator (node/sim/cluster.py, node/sim/network.py).
 
 It must replay a seed event for event, and reproduce in virtual time what the
 node does on real sockets: siblings for concurrent blind puts, a put with the
