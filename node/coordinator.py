@@ -17,7 +17,7 @@
   writes the merged object back until W primaries hold it.
 
 Each machine's states are an enum and its legal moves one table (`GET_MOVES`,
-`PUT_MOVES`); `move` refuses any other. A reply never claims more than
+`PUT_MOVES`); `to` refuses any other. A reply never claims more than
 happened: "ok" for a put means W replicas had it durably; any error on a put
 is indeterminate (it may have landed).
 """
@@ -25,7 +25,7 @@ is indeterminate (it may have landed).
 from __future__ import annotations
 
 import enum
-from typing import TypeVar
+from typing import NoReturn
 
 from node import versions
 from node.messages import (
@@ -52,6 +52,7 @@ NOT_COORDINATOR = "not_coordinator"
 
 
 class GetState(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's hash is Python, run per move
     READING = "reading"
     """Asking the targets; answers once R replied."""
     WRITING_BACK = "writing_back"
@@ -63,6 +64,7 @@ class GetState(enum.Enum):
 
 
 class PutState(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's hash is Python, run per move
     NEW = "new"
     READING = "reading"
     """Strict mode: reading a quorum, to supersede everything it saw."""
@@ -87,14 +89,10 @@ PUT_MOVES: dict[PutState, frozenset[PutState]] = {
     PutState.DONE: frozenset(),
 }
 
-S = TypeVar("S", GetState, PutState)
 
-
-def move(moves: dict[S, frozenset[S]], state: S, to: S) -> S:
-    """Returns `to` if `state` may move there; raises AssertionError otherwise (a bug)."""
-    if to not in moves[state]:
-        raise AssertionError(f"illegal move {state.name} -> {to.name}")
-    return to
+def illegal(state: GetState | PutState, to: GetState | PutState) -> NoReturn:
+    """A move the table does not allow: a bug in this module."""
+    raise AssertionError(f"illegal move {state.name} -> {to.name}")
 
 
 class GetRequest(Request):
@@ -108,7 +106,9 @@ class GetRequest(Request):
         self.written: Versioned = versions.EMPTY  # strict mode: the object being written back
 
     def to(self, state: GetState) -> None:
-        self.state = move(GET_MOVES, self.state, state)
+        if state not in GET_MOVES[self.state]:
+            illegal(self.state, state)
+        self.state = state
 
     def start(self) -> None:
         # Remote targets first: a local read answers at once and may complete the request.
@@ -241,7 +241,9 @@ class PutRequest(Request):
         self.reads: dict[str, Versioned] = {}  # strict mode's quorum read
 
     def to(self, state: PutState) -> None:
-        self.state = move(PUT_MOVES, self.state, state)
+        if state not in PUT_MOVES[self.state]:
+            illegal(self.state, state)
+        self.state = state
 
     def start(self, context: Clock, value: bytes) -> None:
         self.context, self.value = context, value

@@ -120,7 +120,9 @@ class Dispatcher:
         io = self.io
         targets, _ = io.placement.targets(msg.key)
         if io.cfg.name in targets or not targets:
-            context = versions.decode_context(msg.context)  # checked by Put.parse
+            context = msg.clock
+            if context is None:  # a record built here, not read: decode what it carries
+                context = versions.decode_context(msg.context)
             PutRequest(io, origin, msg.key).start(context, msg.value)
         elif hops > 0:
             # Coordinating here would count a copy no anti-entropy or handoff ever moves.

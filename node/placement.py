@@ -45,12 +45,15 @@ class Placement:
 
     def primaries(self, key: str) -> list[str]:
         """The first N nodes of the key's preference list, healthy or not."""
-        return self.walk(key)[: self.n]
+        ring = self.ring
+        return ring.walk(ring.partition_of(key))[: self.n]
 
     def targets(self, key: str) -> tuple[list[str], list[str]]:
         """(the first N healthy nodes of the preference list, the healthy spares after them)."""
-        walk = self.walk(key)
+        ring = self.ring
+        walk = ring.walk(ring.partition_of(key))
         if self.quorum is QuorumMode.STRICT:
             return walk[: self.n], []
-        ok = [p for p in walk if self.health.healthy(p)]
+        me, down = self.name, self.health.down  # healthy(), inlined: this runs per request
+        ok = [p for p in walk if p == me or p not in down]
         return ok[: self.n], ok[self.n :]

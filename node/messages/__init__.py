@@ -35,6 +35,10 @@ join_req           JoinReq (peer)                              node → node
 
 Objects and contexts travel as the opaque bytes of versions.encode /
 encode_context; their receivers decode them.
+
+Records are plain (not frozen) slotted dataclasses: one is built per message
+sent or read and dropped at once, and a frozen one costs three times as much
+to build on this hot path. Treat them as values all the same.
 """
 
 from __future__ import annotations

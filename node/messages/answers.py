@@ -15,7 +15,7 @@ from node.messages.fields import MessageError, blob, integer, items, mapping, op
 from node.protocol import Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorReply:
     """A request failed: `code` (bad_request, too_large, unavailable, ...) and a message."""
 
@@ -31,7 +31,7 @@ class ErrorReply:
         return cls(str(m.get("code")), str(m.get("message")))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PutOk:
     """A put is durable on W replicas."""
 
@@ -52,7 +52,7 @@ def _values(m: Message) -> list[bytes]:
     return sibs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GetOk:
     """A get's answer: the sibling values and the context covering them."""
 
@@ -69,7 +69,7 @@ class GetOk:
         return cls(_values(m), blob(m, "context"), opt_text(m, "node") or "")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocalGetOk:
     """One replica's own state: values, context, and its clock described for people."""
 
@@ -88,7 +88,7 @@ class LocalGetOk:
         return cls(_values(m), blob(m, "context"), mapping(m, "clock"), text(m, "node"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StatusOk:
     """A node's identity, wall clock, view of its peers, hints, Merkle roots and counters."""
 
@@ -118,7 +118,7 @@ class StatusOk:
                    mapping(m, "merkle_roots"))  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreferenceListsOk:
     """Per key asked, the first N nodes of its preference list."""
 
@@ -137,7 +137,7 @@ class PreferenceListsOk:
         return cls(text(m, "node"), lists)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MembersOk:
     """A node's membership view (the answer to join, leave and members)."""
 
@@ -163,7 +163,7 @@ class MembersOk:
                    integer(m, "moving"), mapping(m, "addresses"))  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pong:
     """The answer to a ping: to a client it names the node; to a peer it just echoes the id."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from node.messages.fields import MessageError, items, opt_text, req_context, req_key, req_value
@@ -12,7 +12,7 @@ MAX_PREFERENCE_KEYS = 4096
 """Keys per preference_lists request."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hello:
     """The first message on every connection, both ways."""
 
@@ -49,7 +49,7 @@ def check_hello(msg: Message) -> tuple[str, str]:
     return h.role, h.name
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Get:
     T: ClassVar[str] = "get"
     key: str
@@ -63,7 +63,7 @@ class Get:
         return cls(req_key(m), m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Put:
     """A client's put; `context` is empty (a blind put) or a get's context."""
 
@@ -72,6 +72,8 @@ class Put:
     value: bytes
     context: bytes = b""
     id: Any = None
+    clock: dict[str, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
+    """The decoded `context`, when the record was read from the wire (not sent)."""
 
     def wire(self) -> Message:
         return {"t": self.T, "id": self.id, "key": self.key, "value": self.value,
@@ -79,10 +81,12 @@ class Put:
 
     @classmethod
     def parse(cls, m: Message) -> Self:
-        return cls(req_key(m), req_value(m), req_context(m), m.get("id"))
+        key, value = req_key(m), req_value(m)
+        context, clock = req_context(m)
+        return cls(key, value, context, m.get("id"), clock)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ping:
     """A liveness probe (a client's, or a node's probe of a peer it marked down)."""
 
@@ -97,7 +101,7 @@ class Ping:
         return cls(m.get("id", 0))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocalGet:
     """Debug: one replica's own state of a key, without coordination or repair."""
 
@@ -113,7 +117,7 @@ class LocalGet:
         return cls(req_key(m), m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Status:
     """Debug: identity, wall clock, peers, hints, Merkle roots, counters and ring view."""
 
@@ -128,7 +132,7 @@ class Status:
         return cls(m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreferenceLists:
     """Debug: the first N nodes of each key's preference list, in this node's ring view."""
 
@@ -149,7 +153,7 @@ class PreferenceLists:
         return cls(keys, m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Join:
     """Membership: {seed}: join through that seed; {node, addr?, weight?}: add that member."""
 
@@ -175,7 +179,7 @@ class Join:
         return cls(opt_text(m, "seed"), node, opt_text(m, "addr"), m.get("weight"), m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Leave:
     """Membership: `node` (default the node asked) leaves the cluster."""
 
@@ -195,7 +199,7 @@ class Leave:
         return cls(node if isinstance(node, str) and node else None, m.get("id"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Members:
     """Membership: this node's view of the members."""
 

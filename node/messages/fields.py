@@ -56,6 +56,9 @@ def integer(m: Message, name: str, default: int = 0) -> int:
 
 def int_id(m: Message) -> int:
     """A node's request id: an integer (absent or nil: 0, no reply wanted)."""
+    v = m.get("id")
+    if type(v) is int:  # the common case first: this runs for every peer message
+        return v
     return integer(m, "id")
 
 
@@ -91,13 +94,13 @@ def req_value(m: Message) -> bytes:
     return value
 
 
-def req_context(m: Message) -> bytes:
-    """A put's context: empty, or bytes that decode as a context from a get."""
+def req_context(m: Message) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """A put's context: empty, or bytes that decode as a context from a get; and the
+    clock they decode to."""
     raw = m.get("context") or b""
     try:
         if isinstance(raw, bytes):
-            decode_context(raw)
-            return raw
+            return raw, decode_context(raw)
     except VersionError:
         pass
     raise MessageError("field 'context' must be a context from a get")

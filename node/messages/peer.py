@@ -15,7 +15,7 @@ from node.messages.fields import blob, bound, int_id, items, mapping, opt_text, 
 from node.protocol import Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Read:
     """Asks a replica for its state of `key` (merged with its hint for `hint`, if given)."""
 
@@ -32,10 +32,13 @@ class Read:
 
     @classmethod
     def parse(cls, m: Message) -> Read:
+        rid, key, hint = m.get("id"), m.get("key"), m.get("hint")
+        if type(rid) is int and type(key) is str and (hint is None or type(hint) is str):
+            return cls(rid, key, hint)  # the well-formed case, without a call per field
         return cls(int_id(m), text(m, "key"), opt_text(m, "hint"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadOk:
     """A replica's state: encoded object bytes, or None for nothing held."""
 
@@ -48,10 +51,13 @@ class ReadOk:
 
     @classmethod
     def parse(cls, m: Message) -> ReadOk:
-        return cls(int_id(m), blob(m, "obj") if m.get("obj") else None)
+        rid, obj = m.get("id"), m.get("obj") or None
+        if type(rid) is int and (obj is None or type(obj) is bytes):
+            return cls(rid, obj)  # the well-formed case, without a call per field
+        return cls(int_id(m), blob(m, "obj") if obj else None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sync:
     """A whole object to merge (a hint for primary `hint`, if given); id 0 wants no ack."""
 
@@ -69,10 +75,14 @@ class Sync:
 
     @classmethod
     def parse(cls, m: Message) -> Sync:
+        rid, key, obj, hint = m.get("id"), m.get("key"), m.get("obj"), m.get("hint")
+        if (type(rid) is int and type(key) is str and type(obj) is bytes
+                and (hint is None or type(hint) is str)):  # fmt: skip
+            return cls(rid, key, obj, hint)  # the well-formed case, without a call per field
         return cls(int_id(m), text(m, "key"), blob(m, "obj"), opt_text(m, "hint"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyncOk:
     """The sync with this id is durable at the sender."""
 
@@ -87,14 +97,14 @@ class SyncOk:
         return cls(int_id(m))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FwdPut(Put):
     """A client's put handed to a node among the key's first N healthy (same fields)."""
 
     T: ClassVar[str] = "fwd_put"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FwdReply:
     """The coordinator's answer to a forwarded put (a result that is not an error is ok)."""
 
@@ -112,7 +122,7 @@ class FwdReply:
         return cls(int_id(m), ErrorReply.parse(raw) if error else PutOk())  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AeRoot:
     """Anti-entropy, A → B: A's Merkle roots of the partitions both replicate."""
 
@@ -127,7 +137,7 @@ class AeRoot:
         return cls(rows(m.get("roots"), (int, bytes)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AeBuckets:
     """B → A: B's bucket hashes of the partitions whose roots differ."""
 
@@ -142,7 +152,7 @@ class AeBuckets:
         return cls(rows(m.get("parts"), (int, list)))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AeKeys:
     """A → B: A's key digests in the buckets that differ."""
 
@@ -159,7 +169,7 @@ class AeKeys:
                     if bound(lo) and bound(hi)])  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AeObjects:
     """Objects for keys the receiver lacks or holds differently, and the keys wanted back."""
 
@@ -177,7 +187,7 @@ class AeObjects:
         return cls(rows(m.get("objs"), (str, bytes)), strings)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Gossip:
     """A node's whole membership history and the addresses it knows (push)."""
 
@@ -194,7 +204,7 @@ class Gossip:
         return cls(int_id(m), items(m, "history"), mapping(m, "addrs"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GossipAck:
     """The answer to gossip (pull) or to join_req (`join`: joined, refused or not_member)."""
 
@@ -218,7 +228,7 @@ class GossipAck:
                    join if isinstance(join, str) else None)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JoinReq:
     """A node asks a seed to add it (`rejoin`: even if it was removed); its addresses ride
     along, its history comes by gossip."""
