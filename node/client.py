@@ -134,7 +134,9 @@ class Client:
         self._pending[rid] = fut
         if self._task is None or self._task.done():
             raise ConnectionLost(f"connection to {self.node_name} is closed")
-        self._writer.write(encode_frame({**msg.wire(), "id": rid}))
+        wire = msg.wire()
+        wire["id"] = rid
+        self._writer.write(encode_frame(wire))
         try:
             reply = await asyncio.wait_for(fut, timeout_s or self.timeout_s)
         finally:

@@ -47,7 +47,7 @@ class PutOk:
 
 def _values(m: Message) -> list[bytes]:
     sibs = items(m, "siblings")
-    if not all(isinstance(s, bytes) for s in sibs):
+    if not all(type(s) is bytes for s in sibs):
         raise MessageError("field 'siblings' must be a list of bytes")
     return sibs
 
@@ -66,6 +66,10 @@ class GetOk:
 
     @classmethod
     def parse(cls, m: Message) -> GetOk:
+        sibs, ctx, node = m.get("siblings"), m.get("context"), m.get("node")
+        if type(sibs) is list and type(ctx) is bytes and type(node) is str:
+            if all(type(s) is bytes for s in sibs):
+                return cls(sibs, ctx, node)  # the well-formed case, without a call per field
         return cls(_values(m), blob(m, "context"), opt_text(m, "node") or "")
 
 
