@@ -51,6 +51,9 @@ from node.protocol import Message
 from node.request import Ports
 from node.versions import VersionError
 
+REPLIES = (ReadOk, SyncOk, FwdReply, Pong)
+"""Peer messages that answer a request of this node's (routed by their id)."""
+
 
 class Dispatcher:
     """Routes client requests and peer messages to handlers and in-flight requests."""
@@ -104,7 +107,7 @@ class Dispatcher:
         handler = self.peer_handlers.get(type(msg))
         if handler is not None:
             handler(peer, msg)
-        elif isinstance(msg, ReadOk | SyncOk | FwdReply | Pong):
+        elif isinstance(msg, REPLIES):
             self.io.health.mark_up(peer)
             self.io.requests.reply(peer, msg)
 

@@ -28,7 +28,7 @@ class Origin:
         if self.conn is not None:
             self.outbox.reply(self.conn, self.rid, msg)
         elif self.peer is not None:
-            result = msg if isinstance(msg, PutOk | ErrorReply) else PutOk()
+            result = msg if isinstance(msg, (PutOk, ErrorReply)) else PutOk()
             self.outbox.send(self.peer, FwdReply(self.rid, result))
 
     def fail(self, code: str, message: str) -> None:

@@ -50,10 +50,16 @@ class Placement:
 
     def targets(self, key: str) -> tuple[list[str], list[str]]:
         """(the first N healthy nodes of the preference list, the healthy spares after them)."""
+        _, targets, spares = self.route(key)
+        return targets, spares
+
+    def route(self, key: str) -> tuple[list[str], list[str], list[str]]:
+        """(primaries, targets, spares) of `key`, from one walk of the ring (per request)."""
         ring = self.ring
         walk = ring.walk(ring.partition_of(key))
+        primaries = walk[: self.n]
         if self.quorum is QuorumMode.STRICT:
-            return walk[: self.n], []
-        me, down = self.name, self.health.down  # healthy(), inlined: this runs per request
+            return primaries, primaries, []
+        me, down = self.name, self.health.down  # healthy(), inlined
         ok = [p for p in walk if p == me or p not in down]
-        return ok[: self.n], ok[self.n :]
+        return primaries, ok[: self.n], ok[self.n :]

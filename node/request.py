@@ -43,9 +43,8 @@ class Ports:
     hints: HintSink
 
 
-def hint_map(placement: Placement, key: str, targets: list[str]) -> dict[str, str]:
+def hint_map(primaries: list[str], targets: list[str]) -> dict[str, str]:
     """For each fallback among `targets`, the unhealthy primary it stands in for."""
-    primaries = placement.primaries(key)
     missing = [p for p in primaries if p not in targets]
     fallbacks = [t for t in targets if t not in primaries]
     return dict(zip(fallbacks, missing, strict=False))
@@ -68,8 +67,8 @@ class Request:
         self.cfg = io.cfg
         self.me = io.cfg.name
         self.pending: set[str] = set()
-        self.targets, self.spares = io.placement.targets(key)
-        self.hints = hint_map(io.placement, key, self.targets)
+        primaries, self.targets, self.spares = io.placement.route(key)
+        self.hints = hint_map(primaries, self.targets)
         self.id = io.requests.open(self)
 
     def fail(self, code: str, message: str) -> None:
