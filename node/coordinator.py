@@ -104,6 +104,7 @@ class GetRequest(Request):
         self.replies: dict[str, Versioned] = {}
         self.holders: set[str] = set()  # strict mode: replicas known to hold the merged object
         self.written: Versioned = versions.EMPTY  # strict mode: the object being written back
+        self._fold: tuple[int, Versioned] = (0, versions.EMPTY)  # (replies merged, result)
 
     def to(self, state: GetState) -> None:
         if state not in GET_MOVES[self.state]:
@@ -140,6 +141,8 @@ class GetRequest(Request):
         if self.state is GetState.DONE:
             return  # a durable local read that completed after the request ended
         self.pending.discard(peer)
+        if peer in self.replies:
+            self._fold = (0, versions.EMPTY)  # a peer answered again: merge from scratch
         self.replies[peer] = obj
         if len(self.replies) >= self.cfg.r and self.state is GetState.READING:
             if self.cfg.quorum is QuorumMode.STRICT:
@@ -157,9 +160,12 @@ class GetRequest(Request):
         self.to(GetState.ANSWERED)
 
     def merged(self) -> Versioned:
-        out = versions.EMPTY
-        for obj in self.replies.values():
+        """Every reply so far merged, in arrival order (folding in only the new ones)."""
+        done, out = self._fold
+        replies = list(self.replies.values())
+        for obj in replies[done:]:
             out = self.io.store.sync(out, obj)
+        self._fold = (len(replies), out)
         return out
 
     def write_back(self) -> None:

@@ -261,10 +261,22 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
 
 
 def encode(obj: Versioned) -> bytes:
-    """Canonical bytes for an object (sorted clock, siblings in dot order)."""
+    """Canonical bytes for an object (sorted clock, siblings in dot order).
+
+    The last object encoded is remembered (objects are immutable, and it is
+    held, so its identity is not reused): a put encodes its new object to send
+    it and again to persist it, and only the first one costs.
+    """
+    global _last_encoded
+    if _last_encoded[0] is obj:
+        return _last_encoded[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
     data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    _last_encoded = (obj, data)
     return data
+
+
+_last_encoded: tuple[Versioned | None, bytes] = (None, b"")
 
 
 def decode(data: bytes) -> Versioned:
