@@ -3,7 +3,11 @@
 `core.Node.handle(event, now) -> list[Effect]` is the node's one entry point;
 `server.py` (production) and `sim/cluster.py` (the simulator) both feed these
 events and carry out these effects, so both import them from here. Messages
-travel as wire maps (`protocol.Message`); `messages.py` types them.
+travel as wire maps (`protocol.Message`); `messages/` types them.
+
+They are values: never change one once built. (They are not frozen because a
+frozen dataclass costs three times as much to build, and the node builds a
+few per message.)
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from node.storage import Write
 # --- events ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Now:
     """Wall-clock milliseconds (may be skewed) and monotonic seconds."""
 
@@ -25,19 +29,19 @@ class Now:
     mono: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientRequest:
     conn: int
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PeerMessage:
     peer: str
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PeerUnreachable:
     """A peer's connection failed. `unsent`: nothing queued for it was sent (the
     connection never came up), so a request to it certainly did not arrive."""
@@ -46,12 +50,12 @@ class PeerUnreachable:
     unsent: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimerFired:
     timer: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Persisted:
     token: int
 
@@ -61,36 +65,36 @@ Event = ClientRequest | PeerMessage | PeerUnreachable | TimerFired | Persisted
 # --- effects ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendPeer:
     peer: str
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reply:
     conn: int
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetTimer:
     timer: int
     delay_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelTimer:
     timer: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Persist:
     token: int
     items: tuple[Write, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Log:
     level: LogLevel
     message: str
