@@ -18,6 +18,7 @@ from typing import NoReturn
 import uvloop
 
 from node.config import ConfigError, load_config
+from node.server import ListenError, NodeServer
 from node.storage import StorageError
 
 #: Exit status for a config, intercept or address the node cannot use (as `sibyl`'s).
@@ -59,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         for module in filter(None, os.environ.get("SIBYL_INTERCEPTS", "").split(",")):
             _load_intercept(module.strip())
         cfg = load_config(args.config)
-        from node.server import ListenError, NodeServer
-
         server = NodeServer(cfg)
     except (ConfigError, StorageError) as e:
         print(f"node: {e}", file=sys.stderr)

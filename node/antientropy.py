@@ -20,7 +20,7 @@ cannot carry is found again by the next round:
     A → B  ae_objects  A's objects for the wanted keys (unless A's state, after
                        merging B's, already equals B's)
 
-Repair is `node.merge_into_local` (sync, never overwrite) in both directions,
+Repair is `ReplicaStore.merge_into_local` (sync, never overwrite) in both directions,
 so an exchange never loses a sibling and a duplicate or stale message is
 harmless. Only keys whose leaf digests differ travel as objects. Counters
 (`ae_*`, see `COUNTERS`) go to the `status` debug call.
@@ -28,19 +28,24 @@ harmless. Only keys whose leaf digests differ travel as objects. Counters
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgpack
 
 from node import merkle, versions
+from node.config import NodeConfig
+from node.health import Health
 from node.merkle import MerkleTree
-from node.protocol import Message
+from node.messages import AeBuckets, AeKeys, AeObjects, AeRoot, PeerMsg
+from node.modes import LogLevel
+from node.outbox import Outbox
+from node.placement import Placement
+from node.replica import ReplicaStore
 from node.ring import Ring
+from node.storage import Storage
 from node.versions import VersionError
-
-if TYPE_CHECKING:
-    from node.core import Node
 
 MAX_ROOTS = 256
 """Partition roots per ae_root."""
@@ -71,36 +76,56 @@ T = TypeVar("T")
 class AntiEntropy:
     """The node's Merkle trees and its side of every exchange."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        rng: random.Random,
+        outbox: Outbox,
+        storage: Storage,
+        store: ReplicaStore,
+        placement: Placement,
+        health: Health,
+    ) -> None:
+        self.name, self.n, self.interval_ms = cfg.name, cfg.n, cfg.antientropy_interval_ms
+        self.rng, self.outbox, self.storage, self.store = rng, outbox, storage, store
+        self.placement, self.health = placement, health
         self.trees: dict[int, MerkleTree] = {}
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
-        node.change_listeners.append(self.track)
-        node.ring_listeners.append(self.on_ring)
+        store.change_listeners.append(self.track)
+        placement.listeners.append(self.on_ring)
         self.rebuild()
+
+    def peer_handlers(self) -> dict[type[PeerMsg], Callable[[str, Any], None]]:
+        """The exchange's messages and their handlers, for the dispatcher."""
+        return {
+            AeRoot: self.on_root,
+            AeBuckets: self.on_buckets,
+            AeKeys: self.on_keys,
+            AeObjects: self.on_objects,
+        }
 
     # --- the trees ----------------------------------------------------------
 
     def rebuild(self) -> None:
         """Rebuilds every tree from the durable store (synchronous reads), then re-selects."""
         self.trees = {}
-        storage = self.node.storage
+        storage = self.storage
         for key in storage.keys():
             data = storage.read(key)
             if data is not None:
                 self.track(key, data)
-        self.on_ring(self.node.ring)
+        self.on_ring(self.placement.ring)
 
     def on_ring(self, ring: Ring) -> None:
         """Ownership changed: exchange exactly the partitions this node now replicates."""
-        name, n = self.node.name, self.node.cfg.n
+        name, n = self.name, self.n
         self.replicated = [p for p in range(ring.partitions) if name in ring.walk(p)[:n]]
         self._replicated = frozenset(self.replicated)
 
     def track(self, key: str, data: bytes) -> None:
         """Sets the leaf of `key` to the digest of its object bytes `data`."""
-        self.tree(self.node.ring.partition_of(key)).set(key, merkle.leaf_hash(key, data))
+        self.tree(self.placement.ring.partition_of(key)).set(key, merkle.leaf_hash(key, data))
 
     def tree(self, partition: int) -> MerkleTree:
         """The tree of `partition` (created empty on first use)."""
@@ -115,65 +140,62 @@ class AntiEntropy:
 
     def shares(self, partition: int, peer: str) -> bool:
         """True iff this node replicates `partition` and, in its ring view, so does `peer`."""
-        ring, n = self.node.ring, self.node.cfg.n
+        ring, n = self.placement.ring, self.n
         return partition in self._replicated and peer in ring.walk(partition)[:n]
 
     # --- starting an exchange ---------------------------------------------
 
     def start(self) -> None:
         """Arms the periodic exchange (`antientropy_interval_ms`; 0 disables it)."""
-        interval_ms = self.node.cfg.antientropy_interval_ms
-        if interval_ms > 0:
-            self.node.every(interval_ms / 1000, self.exchange_round)
+        if self.interval_ms > 0:
+            self.outbox.every(self.interval_ms / 1000, self.exchange_round)
 
     def exchange_round(self) -> None:
         """Starts one exchange: sends our roots of the partitions shared with a random peer."""
-        node = self.node
         peer = self.pick_peer()
         if peer is None:
             return
-        shared = [p for p in self.replicated if peer in node.ring.walk(p)[: node.cfg.n]]
+        ring = self.placement.ring
+        shared = [p for p in self.replicated if peer in ring.walk(p)[: self.n]]
         if len(shared) > MAX_ROOTS:
-            shared = sorted(node.rng.sample(shared, MAX_ROOTS))
-        node.count("ae_exchanges")
-        self.send(peer, {"t": "ae_root", "roots": [[p, self.tree(p).root()] for p in shared]})
+            shared = sorted(self.rng.sample(shared, MAX_ROOTS))
+        self.outbox.count("ae_exchanges")
+        self.send(peer, AeRoot([[p, self.tree(p).root()] for p in shared]))
 
     def pick_peer(self) -> str | None:
         """A random healthy peer replicating some partition with this node, or None."""
-        node = self.node
-        peers = {q for p in self.replicated for q in node.ring.walk(p)[: node.cfg.n]}
-        candidates = sorted(q for q in peers if q != node.name and node.healthy(q))
-        return node.rng.choice(candidates) if candidates else None
+        ring = self.placement.ring
+        peers = {q for p in self.replicated for q in ring.walk(p)[: self.n]}
+        candidates = sorted(q for q in peers if q != self.name and self.health.healthy(q))
+        return self.rng.choice(candidates) if candidates else None
 
     # --- the exchange, one handler per message ---------------------------
 
-    def on_root(self, peer: str, msg: Message) -> None:
+    def on_root(self, peer: str, msg: AeRoot) -> None:
         """B: answers with our bucket hashes of the partitions whose roots differ."""
         differing = [
-            p
-            for p, root in _rows(msg, "roots", (int, bytes))
-            if self.shares(p, peer) and self.tree(p).root() != root
+            p for p, root in msg.roots if self.shares(p, peer) and self.tree(p).root() != root
         ]
         if not differing:
             return
         if len(differing) > MAX_PARTS:
-            differing = sorted(self.node.rng.sample(differing, MAX_PARTS))
-        self.node.count("ae_partitions_differing", len(differing))
-        parts = [[p, self.tree(p).bucket_hashes()] for p in differing]
-        self.send(peer, {"t": "ae_buckets", "parts": parts})
+            differing = sorted(self.rng.sample(differing, MAX_PARTS))
+        self.outbox.count("ae_partitions_differing", len(differing))
+        parts: list[list[Any]] = [[p, self.tree(p).bucket_hashes()] for p in differing]
+        self.send(peer, AeBuckets(parts))
 
-    def on_buckets(self, peer: str, msg: Message) -> None:
+    def on_buckets(self, peer: str, msg: AeBuckets) -> None:
         """A: sends our key digests in the buckets whose hashes differ (up to MAX_DIGESTS)."""
         candidates: list[tuple[int, int]] = []
-        for p, hashes in _rows(msg, "parts", (int, list)):
+        for p, hashes in msg.parts:
             if self.shares(p, peer) and len(hashes) == self.tree(p).buckets:
                 diff = merkle.differing_buckets(self.tree(p).bucket_hashes(), hashes)
-                self.node.count("ae_buckets_compared", len(hashes))
-                self.node.count("ae_buckets_differing", len(diff))
+                self.outbox.count("ae_buckets_compared", len(hashes))
+                self.outbox.count("ae_buckets_differing", len(diff))
                 candidates += [(p, b) for b in diff]
-        ranges = self.describe(rotated(candidates, self.node.rng.randrange(1 << 30)))
+        ranges = self.describe(rotated(candidates, self.rng.randrange(1 << 30)))
         if ranges:
-            self.send(peer, {"t": "ae_keys", "ranges": ranges})
+            self.send(peer, AeKeys(ranges))
 
     def describe(self, buckets: Sequence[tuple[int, int]]) -> list[list[Any]]:
         """[partition, bucket, lo, hi, [[key, digest], ...]] for whole buckets (a slice of
@@ -182,41 +204,41 @@ class AntiEntropy:
         budget = MAX_DIGESTS
         for p, b in buckets:
             items = self.tree(p).bucket_items(b)
-            lo, hi, chunk = merkle.slice_items(items, MAX_DIGESTS, self.node.rng.randrange(1 << 30))
+            lo, hi, chunk = merkle.slice_items(items, MAX_DIGESTS, self.rng.randrange(1 << 30))
             if ranges and len(chunk) > budget:
                 break
             ranges.append([p, b, lo, hi, [[k, d] for k, d in chunk]])
             budget -= len(chunk)
         return ranges
 
-    def on_keys(self, peer: str, msg: Message) -> None:
+    def on_keys(self, peer: str, msg: AeKeys) -> None:
         """B: sends our objects the peer lacks or holds differently, and asks for theirs."""
         give: list[str] = []
         take: list[str] = []
-        for p, b, lo, hi, digests in _rows(msg, "ranges", (int, int, object, object, list)):
+        ring = self.placement.ring
+        for p, b, lo, hi, digests in msg.ranges:
             if not (self.shares(p, peer) and 0 <= b < self.tree(p).buckets):
                 continue
-            if not (_bound(lo) and _bound(hi)):
-                continue
             mine = dict(self.tree(p).bucket_items(b, lo, hi))
-            theirs = {k: d for k, d in _pairs(digests) if self.node.ring.partition_of(k) == p}
+            theirs = {k: d for k, d in digests if ring.partition_of(k) == p}
             g, t = merkle.differing_keys(mine, theirs)
             give += g
             take += t
         if give or take:
             self.send_objects(peer, give, take[:MAX_DIGESTS])
 
-    def on_objects(self, peer: str, msg: Message) -> None:
+    def on_objects(self, peer: str, msg: AeObjects) -> None:
         """Merges the objects received; answers with ours for the keys the peer wants."""
         received: dict[str, bytes] = {}
-        for key, data in _rows(msg, "objs", (str, bytes)):
-            if self.shares(self.node.ring.partition_of(key), peer) and self.repair(peer, key, data):
+        ring = self.placement.ring
+        for key, data in msg.objs:
+            if self.shares(ring.partition_of(key), peer) and self.repair(peer, key, data):
                 received[key] = data
         want = [
             k
-            for k in _strings(msg.get("want"))[:MAX_DIGESTS]
-            if self.shares(self.node.ring.partition_of(k), peer)
-            and not (k in received and received[k] == versions.encode(self.node.local(k)))
+            for k in msg.want[:MAX_DIGESTS]
+            if self.shares(ring.partition_of(k), peer)
+            and not (k in received and received[k] == versions.encode(self.store.local(k)))
         ]
         if want:
             self.send_objects(peer, want, [])
@@ -228,40 +250,42 @@ class AntiEntropy:
         try:
             incoming = versions.decode(data)
         except VersionError as e:
-            self.node.log("error", f"dropped a malformed anti-entropy object from {peer}: {e}")
+            self.outbox.log(
+                LogLevel.ERROR, f"dropped a malformed anti-entropy object from {peer}: {e}"
+            )
             return False
-        self.node.count("ae_keys_received")
-        before = self.node.local(key)
-        if self.node.merge_into_local(key, incoming) != before:
-            self.node.count("ae_keys_repaired")
+        self.outbox.count("ae_keys_received")
+        before = self.store.local(key)
+        if self.store.merge_into_local(key, incoming) != before:
+            self.outbox.count("ae_keys_repaired")
         return True
 
     def send_objects(self, peer: str, keys: list[str], want: list[str]) -> None:
         """Sends our objects for `keys` (from a random start, up to the caps) and `want`."""
         objs: list[list[Any]] = []
         size = 0
-        for key in rotated(keys, self.node.rng.randrange(1 << 30)):
-            obj = self.node.local(key)
+        for key in rotated(keys, self.rng.randrange(1 << 30)):
+            obj = self.store.local(key)
             if not obj.siblings and not obj.clock:
-                self.tree(self.node.ring.partition_of(key)).discard(key)  # stale leaf
+                self.tree(self.placement.ring.partition_of(key)).discard(key)  # stale leaf
                 continue
             data = versions.encode(obj)
             if objs and (len(objs) >= MAX_OBJECTS or size + len(data) > MAX_OBJECT_BYTES):
                 break
             objs.append([key, data])
             size += len(data)
-        self.node.count("ae_keys_sent", len(objs))
-        self.node.count("ae_object_bytes_sent", size)
+        self.outbox.count("ae_keys_sent", len(objs))
+        self.outbox.count("ae_object_bytes_sent", size)
         if objs or want:
-            self.send(peer, {"t": "ae_objects", "objs": objs, "want": want})
+            self.send(peer, AeObjects(objs, want))
 
-    def send(self, peer: str, msg: Message) -> None:
+    def send(self, peer: str, msg: AeRoot | AeBuckets | AeKeys | AeObjects) -> None:
         """Sends one anti-entropy message, counting its size."""
-        self.node.count("ae_bytes_sent", len(msgpack.packb(msg, use_bin_type=True)))
-        self.node.send(peer, msg)
+        self.outbox.count("ae_bytes_sent", len(msgpack.packb(msg.wire(), use_bin_type=True)))
+        self.outbox.send(peer, msg)
 
 
-# --- helpers: rotation and validating what peers sent ----------------------
+# --- helpers ---------------------------------------------------------------
 
 
 def rotated(items: Sequence[T], start: int) -> list[T]:
@@ -271,62 +295,3 @@ def rotated(items: Sequence[T], start: int) -> list[T]:
         return []
     i = start % len(items)
     return [*items[i:], *items[:i]]
-
-
-def _rows(msg: Message, field: str, types: tuple[type, ...]) -> list[list[Any]]:
-    """The rows of list field `field` that have exactly the given element types (bool is
-    not an int); malformed rows are skipped."""
-    raw = msg.get(field)
-    if not isinstance(raw, list):
-        return []
-    return [
-        row
-        for row in raw
-        if isinstance(row, list)
-        and len(row) == len(types)
-        and all(isinstance(x, t) and not isinstance(x, bool) for x, t in zip(row, types))
-    ]
-
-
-def _pairs(raw: list[Any]) -> list[tuple[str, bytes]]:
-    """The well-formed [key, digest] pairs of a digest list."""
-    return [
-        (row[0], row[1])
-        for row in raw
-        if isinstance(row, list)
-        and len(row) == 2
-        and isinstance(row[0], str)
-        and isinstance(row[1], bytes)
-    ]
-
-
-def _strings(raw: Any) -> list[str]:
-    return [x for x in raw if isinstance(x, str)] if isinstance(raw, list) else []
-
-
-def _bound(x: Any) -> bool:
-    return x is None or isinstance(x, str)
-
-
-def peer_ae_root(node: Node, peer: str, msg: Message) -> None:
-    node.antientropy.on_root(peer, msg)
-
-
-def peer_ae_buckets(node: Node, peer: str, msg: Message) -> None:
-    node.antientropy.on_buckets(peer, msg)
-
-
-def peer_ae_keys(node: Node, peer: str, msg: Message) -> None:
-    node.antientropy.on_keys(peer, msg)
-
-
-def peer_ae_objects(node: Node, peer: str, msg: Message) -> None:
-    node.antientropy.on_objects(peer, msg)
-
-
-PEER_HANDLERS: dict[str, Callable[[Node, str, Message], None]] = {
-    "ae_root": peer_ae_root,
-    "ae_buckets": peer_ae_buckets,
-    "ae_keys": peer_ae_keys,
-    "ae_objects": peer_ae_objects,
-}

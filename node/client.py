@@ -13,7 +13,32 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from node.protocol import FrameDecoder, Message, ProtocolError, check_hello, encode_frame, hello
+from node.messages import (
+    MAX_PREFERENCE_KEYS,
+    A,
+    ClientReq,
+    ErrorReply,
+    Get,
+    GetOk,
+    Join,
+    Leave,
+    LocalGet,
+    LocalGetOk,
+    Members,
+    MembersOk,
+    Ping,
+    Pong,
+    PreferenceLists,
+    PreferenceListsOk,
+    Put,
+    PutOk,
+    Status,
+    StatusOk,
+    check_hello,
+    decode_answer,
+    hello,
+)
+from node.protocol import FrameDecoder, Message, ProtocolError, encode_frame
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -100,41 +125,53 @@ class Client:
                     fut.set_exception(ConnectionLost(f"connection to {self.node_name} lost"))
             self._pending.clear()
 
-    async def call(self, msg: Message, timeout_s: float | None = None) -> Message:
-        """Sends one request; returns the ok reply or raises NodeError / TimeoutError."""
+    async def call(self, msg: ClientReq, expect: type[A], timeout_s: float | None = None) -> A:
+        """Sends one request; returns its answer or raises NodeError / TimeoutError
+        (ProtocolError for an answer that is not what `msg` expects)."""
         self._next += 1
         rid = self._next
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         if self._task is None or self._task.done():
             raise ConnectionLost(f"connection to {self.node_name} is closed")
-        self._writer.write(encode_frame({**msg, "id": rid}))
+        wire = msg.wire()
+        wire["id"] = rid
+        self._writer.write(encode_frame(wire))
         try:
             reply = await asyncio.wait_for(fut, timeout_s or self.timeout_s)
         finally:
             self._pending.pop(rid, None)
-        if reply.get("t") == "error":
-            raise NodeError(str(reply.get("code")), str(reply.get("message")))
-        return reply
+        answer = decode_answer(reply, expect)
+        if isinstance(answer, ErrorReply):
+            raise NodeError(answer.code, answer.message)
+        return answer
 
     async def get(self, key: str, timeout_s: float | None = None) -> GetResult:
         """Reads `key`: all sibling values, and the context to write back with."""
-        r = await self.call({"t": "get", "key": key}, timeout_s)
-        return GetResult(list(r["siblings"]), bytes(r["context"]), str(r.get("node", "")))
+        r = await self.call(Get(key), GetOk, timeout_s)
+        return GetResult(list(r.siblings), r.context, r.node)
 
     async def put(
         self, key: str, value: bytes, context: bytes = b"", timeout_s: float | None = None
     ) -> None:
         """Writes `value`, superseding the siblings `context` covers; returns once W acked."""
-        await self.call({"t": "put", "key": key, "value": value, "context": context}, timeout_s)
+        await self.call(Put(key, value, context), PutOk, timeout_s)
 
     async def local_get(self, key: str) -> dict[str, Any]:
         """Debug: this node's own replica of `key`, without coordination or repair."""
-        return await self.call({"t": "local_get", "key": key})
+        return (await self.call(LocalGet(key), LocalGetOk)).wire()
 
     async def status(self) -> dict[str, Any]:
         """Debug: the node's name, actor, wall clock, view of peers and counters."""
-        return await self.call({"t": "status"})
+        return (await self.call(Status(), StatusOk)).wire()
+
+    async def preference_lists(self, keys: list[str]) -> dict[str, list[str]]:
+        """Debug: the first N nodes of each key's preference list, in the node's ring view."""
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(keys), MAX_PREFERENCE_KEYS):
+            chunk = PreferenceLists(keys[i : i + MAX_PREFERENCE_KEYS])
+            out.update((await self.call(chunk, PreferenceListsOk)).lists)
+        return out
 
     async def join(
         self,
@@ -147,23 +184,19 @@ class Client:
         """Membership: with `seed` ("host:port"), this node joins the cluster through that seed
         (a removed node rejoins); with `node`, this node adds that member (reachable at `addr`).
         Returns this node's membership view; joining completes asynchronously (see `members`)."""
-        msg: Message = {"t": "join"}
-        for field_name, v in (("seed", seed), ("node", node), ("addr", addr), ("weight", weight)):
-            if v is not None:
-                msg[field_name] = v
-        return await self.call(msg)
+        return (await self.call(Join(seed, node, addr, weight), MembersOk)).wire()
 
     async def leave(self, node: str | None = None) -> dict[str, Any]:
         """Membership: `node` (default the connected node) leaves; it is tombstoned cluster-wide."""
-        return await self.call({"t": "leave"} if node is None else {"t": "leave", "node": node})
+        return (await self.call(Leave(node), MembersOk)).wire()
 
     async def members(self) -> dict[str, Any]:
         """Membership view: "members" in join order, "tombstones", "history_length", "joining"."""
-        return await self.call({"t": "members"})
+        return (await self.call(Members(), MembersOk)).wire()
 
     async def ping(self) -> str:
         """Returns the node's name."""
-        return str((await self.call({"t": "ping"})).get("node"))
+        return str((await self.call(Ping(), Pong)).node)
 
     async def close(self) -> None:
         self._writer.close()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from node.modes import ConflictMode, QuorumMode
 from node.ring import Member
 
 
@@ -59,8 +60,8 @@ class NodeConfig:
     r: int = 2
     w: int = 2
     partitions: int = 64
-    conflict: str = "siblings"
-    quorum: str = "sloppy"
+    conflict: ConflictMode = ConflictMode.SIBLINGS
+    quorum: QuorumMode = QuorumMode.SLOPPY
     request_timeout_ms: int = 1000
     probe_interval_ms: int = 500
     handoff_interval_ms: int = 500
@@ -70,6 +71,11 @@ class NodeConfig:
     seeds: tuple[str, ...] = ()
     gossip_interval_ms: int = 500
     seed_interval_ms: int = 2000
+
+    def __post_init__(self) -> None:
+        # Accept the config-file spellings too; every comparison is then against the enum.
+        object.__setattr__(self, "conflict", ConflictMode(self.conflict))
+        object.__setattr__(self, "quorum", QuorumMode(self.quorum))
 
     @property
     def ring_members(self) -> list[Member]:
@@ -100,7 +106,10 @@ _INTS = {
     "gossip_interval_ms": (1, 600_000),
     "seed_interval_ms": (1, 3_600_000),
 }
-_CHOICES = {"conflict": ("siblings", "lww"), "quorum": ("sloppy", "strict")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "conflict": tuple(m.value for m in ConflictMode),
+    "quorum": tuple(m.value for m in QuorumMode),
+}
 
 
 def _check_int(src: str, key: str, v: Any) -> int:
@@ -184,7 +193,7 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
 def _check_quorum(src: str, cfg: NodeConfig) -> None:
     if cfg.r > cfg.n or cfg.w > cfg.n:
         raise ConfigError(f"{src}: need r <= n and w <= n, got n={cfg.n} r={cfg.r} w={cfg.w}")
-    if cfg.quorum == "strict" and cfg.r + cfg.w <= cfg.n:
+    if cfg.quorum is QuorumMode.STRICT and cfg.r + cfg.w <= cfg.n:
         raise ConfigError(f"{src}: quorum = \"strict\" needs r + w > n so that every read "
                           f"meets every write, got n={cfg.n} r={cfg.r} w={cfg.w}")  # fmt: skip
     if cfg.partitions & (cfg.partitions - 1):

@@ -16,18 +16,34 @@
   sibling that wins the total order (timestamp, dot) and, before answering,
   writes the merged object back until W primaries hold it.
 
-A reply never claims more than happened: "ok" for a put means W replicas had
-it durably; any error on a put is indeterminate (it may have landed).
+Each machine's states are an enum and its legal moves one table (`GET_MOVES`,
+`PUT_MOVES`); `to` refuses any other. A reply never claims more than
+happened: "ok" for a put means W replicas had it durably; any error on a put
+is indeterminate (it may have landed).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import NoReturn
 
 from node import versions
-from node.core import Node
-from node.protocol import MAX_FRAME_BYTES, Message
-from node.versions import Clock, Versioned, VersionError
+from node.messages import (
+    ErrorReply,
+    FwdPut,
+    FwdReply,
+    GetOk,
+    PeerReply,
+    PutOk,
+    Read,
+    ReadOk,
+    SyncOk,
+)
+from node.modes import ConflictMode, QuorumMode
+from node.origin import Origin
+from node.protocol import MAX_FRAME_BYTES
+from node.request import Ports, Request, decode_obj
+from node.versions import Clock, Versioned
 
 MAX_OBJECT_BYTES = MAX_FRAME_BYTES // 2
 """A key's whole object (all siblings) must fit a frame with room to spare."""
@@ -35,199 +51,172 @@ NOT_COORDINATOR = "not_coordinator"
 """Error code of a forwarded put sent to a node that is not among its replicas: nothing written."""
 
 
-class Origin:
-    """Where a request's answer goes: a client connection, or a forwarding peer."""
-
-    def __init__(self, node: Node, rid: Any, conn: int | None = None, peer: str | None = None):
-        self.node, self.rid, self.conn, self.peer = node, rid, conn, peer
-
-    def answer(self, msg: Message) -> None:
-        if self.conn is not None:
-            self.node.reply(self.conn, {**msg, "id": self.rid})
-        elif self.peer is not None:
-            self.node.send(self.peer, {"t": "fwd_reply", "id": self.rid, "result": msg})
-
-
-def hint_map(node: Node, key: str, targets: list[str]) -> dict[str, str]:
-    """For each fallback among `targets`, the unhealthy primary it stands in for."""
-    primaries = node.primaries(key)
-    missing = [p for p in primaries if p not in targets]
-    fallbacks = [t for t in targets if t not in primaries]
-    return dict(zip(fallbacks, missing, strict=False))
+class GetState(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's hash is Python, run per move
+    READING = "reading"
+    """Asking the targets; answers once R replied."""
+    WRITING_BACK = "writing_back"
+    """Strict mode: R replied; writing the merged object back until W replicas hold it."""
+    ANSWERED = "answered"
+    """Answered; waiting for the remaining replies, to repair the replicas that lag."""
+    DONE = "done"
+    """Finished (answered or failed) and out of the in-flight table."""
 
 
-class Request:
-    """Shared lifecycle: registered under an id, one timeout, answered at most once."""
+class PutState(enum.Enum):
+    __hash__ = object.__hash__  # members are singletons; Enum's hash is Python, run per move
+    NEW = "new"
+    READING = "reading"
+    """Strict mode: reading a quorum, to supersede everything it saw."""
+    WRITING = "writing"
+    """The new object is stored locally and sent to the other targets; waiting for W acks."""
+    ANSWERED = "answered"
+    """W durable acks: answered ok; waiting for the remaining acks."""
+    DONE = "done"
 
-    def __init__(self, node: Node, origin: Origin, key: str) -> None:
-        self.node, self.origin, self.key = node, origin, key
-        self.id = node.new_id()
-        self.answered = False
-        self.pending: set[str] = set()
-        self.targets, self.spares = node.targets(key)
-        self.hints = hint_map(node, key, self.targets)
-        node.requests[self.id] = self
-        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.on_timeout)
 
-    def answer(self, msg: Message) -> None:
-        if not self.answered:
-            self.answered = True
-            self.origin.answer(msg)
+GET_MOVES: dict[GetState, frozenset[GetState]] = {
+    GetState.READING: frozenset({GetState.WRITING_BACK, GetState.ANSWERED, GetState.DONE}),
+    GetState.WRITING_BACK: frozenset({GetState.ANSWERED, GetState.DONE}),
+    GetState.ANSWERED: frozenset({GetState.DONE}),
+    GetState.DONE: frozenset(),
+}
+PUT_MOVES: dict[PutState, frozenset[PutState]] = {
+    PutState.NEW: frozenset({PutState.READING, PutState.WRITING}),
+    PutState.READING: frozenset({PutState.WRITING, PutState.DONE}),
+    PutState.WRITING: frozenset({PutState.ANSWERED, PutState.DONE}),
+    PutState.ANSWERED: frozenset({PutState.DONE}),
+    PutState.DONE: frozenset(),
+}
 
-    def fail(self, code: str, message: str) -> None:
-        self.answer({"t": "error", "code": code, "message": message})
 
-    def finish(self) -> None:
-        self.node.requests.pop(self.id, None)
-        self.node.cancel(self.timer)
-
-    def substitute(self, peer: str) -> str | None:
-        """Replaces an unreachable target by the next spare (inheriting its hint), if any."""
-        if not self.spares:
-            return None
-        spare = self.spares.pop(0)
-        primary = self.hints.pop(peer, peer if peer in self.node.primaries(self.key) else None)
-        if primary is not None:
-            self.hints[spare] = primary
-        return spare
-
-    def send_sync(self, peer: str, obj: bytes, rid: int) -> None:
-        """A sync write of `obj` to `peer`, as a hint when `peer` is a fallback."""
-        msg: Message = {"t": "sync", "id": rid, "key": self.key, "obj": obj}
-        if peer in self.hints:
-            msg["hint"] = self.hints[peer]
-        self.node.send(peer, msg)
-
-    def on_reply(self, peer: str, msg: Message) -> None:
-        raise NotImplementedError
-
-    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
-        raise NotImplementedError
-
-    def on_timeout(self) -> None:
-        raise NotImplementedError
+def illegal(state: GetState | PutState, to: GetState | PutState) -> NoReturn:
+    """A move the table does not allow: a bug in this module."""
+    raise AssertionError(f"illegal move {state.name} -> {to.name}")
 
 
 class GetRequest(Request):
     """Reads R of the first N healthy replicas, then repairs the laggards."""
 
-    def __init__(self, node: Node, origin: Origin, key: str) -> None:
-        super().__init__(node, origin, key)
+    def __init__(self, io: Ports, origin: Origin, key: str) -> None:
+        super().__init__(io, origin, key)
+        self.state = GetState.READING
         self.replies: dict[str, Versioned] = {}
         self.holders: set[str] = set()  # strict mode: replicas known to hold the merged object
-        self.writing_back: Versioned | None = None
+        self.written: Versioned = versions.EMPTY  # strict mode: the object being written back
+        self._fold: tuple[int, Versioned] = (0, versions.EMPTY)  # (replies merged, result)
+
+    def to(self, state: GetState) -> None:
+        if state not in GET_MOVES[self.state]:
+            illegal(self.state, state)
+        self.state = state
 
     def start(self) -> None:
         # Remote targets first: a local read answers at once and may complete the request.
-        me = self.node.name
-        for target in [t for t in self.targets if t != me] + [t for t in self.targets if t == me]:
+        for target in [t for t in self.targets if t != self.me] + [
+            t for t in self.targets if t == self.me
+        ]:
             self.ask(target)
 
     def ask(self, target: str) -> None:
-        if target == self.node.name:
-            hint = self.hints.get(target)
-            if self.node.cfg.quorum == "strict":  # count only what is on disk
-                self.pending.add(target)
-                view = lambda: self.got(target, self.node.replica_view(self.key, hint))  # noqa: E731
-                self.node.when_durable(self.key, view)
-            else:
-                self.got(target, self.node.replica_view(self.key, hint))
-        else:
+        store, hint = self.io.store, self.hints.get(target)
+        if target != self.me:
             self.pending.add(target)
-            msg: Message = {"t": "read", "id": self.id, "key": self.key}
-            if target in self.hints:
-                msg["hint"] = self.hints[target]
-            self.node.send(target, msg)
+            self.io.outbox.send(target, Read(self.id, self.key, hint))
+        elif self.cfg.quorum is QuorumMode.STRICT:  # count only what is on disk
+            self.pending.add(target)
+            store.when_durable(
+                self.key, lambda: self.got(target, store.replica_view(self.key, hint))
+            )
+        else:
+            self.got(target, store.replica_view(self.key, hint))
 
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if msg.get("t") == "sync_ok":
+    def on_reply(self, peer: str, msg: PeerReply) -> None:
+        if isinstance(msg, SyncOk):
             self.written_back(peer)
-            return
-        if peer not in self.pending or msg.get("t") != "read_ok":
-            return
-        try:
-            obj = versions.decode(msg["obj"]) if msg.get("obj") else versions.EMPTY
-        except VersionError as e:
-            self.node.log("error", f"unreadable object from {peer} for {self.key!r}: {e}")
-            obj = versions.EMPTY
-        self.got(peer, obj)
+        elif isinstance(msg, ReadOk) and peer in self.pending:
+            self.got(peer, decode_obj(self.io, peer, self.key, msg.obj))
 
     def got(self, peer: str, obj: Versioned) -> None:
-        if self.id not in self.node.requests:
+        if self.state is GetState.DONE:
             return  # a durable local read that completed after the request ended
         self.pending.discard(peer)
+        if peer in self.replies:
+            self._fold = (0, versions.EMPTY)  # a peer answered again: merge from scratch
         self.replies[peer] = obj
-        if len(self.replies) >= self.node.cfg.r and not self.answered:
-            if self.node.cfg.quorum == "strict":
-                if self.writing_back is None:  # one write-back round: acks name one object
-                    self.write_back()
+        if len(self.replies) >= self.cfg.r and self.state is GetState.READING:
+            if self.cfg.quorum is QuorumMode.STRICT:
+                self.write_back()  # one write-back round: acks name one object
             else:
                 self.respond(self.merged())
-        if not self.pending and self.writing_back is None:
+        if not self.pending and self.state is not GetState.WRITING_BACK:
             self.done()
 
     def respond(self, merged: Versioned) -> None:
-        sibs = versions.lww_winner(merged.siblings) if self.node.cfg.quorum == "strict" else None
-        values = merged.values if sibs is None else [s.value for s in sibs]
+        strict = self.cfg.quorum is QuorumMode.STRICT
+        sibs = versions.lww_winner(merged.siblings) if strict else merged.siblings
         ctx = versions.encode_context(merged.clock)
-        self.answer({"t": "ok", "siblings": values, "context": ctx, "node": self.node.name})
+        self.origin.answer(GetOk([s.value for s in sibs], ctx, self.me))
+        self.to(GetState.ANSWERED)
 
     def merged(self) -> Versioned:
-        out = versions.EMPTY
-        for obj in self.replies.values():
-            out = self.node.sync(out, obj)
+        """Every reply so far merged, in arrival order (folding in only the new ones)."""
+        done, out = self._fold
+        replies = list(self.replies.values())
+        for obj in replies[done:]:
+            out = self.io.store.sync(out, obj)
+        self._fold = (len(replies), out)
         return out
 
     def write_back(self) -> None:
         """Strict mode: answer only once W replicas hold the merged object."""
         merged = self.merged()
-        self.writing_back = merged
         self.holders = {p for p, obj in self.replies.items() if obj == merged}
-        if len(self.holders) >= self.node.cfg.w:
+        if len(self.holders) >= self.cfg.w:
             self.respond(merged)
-            self.writing_back = None
             return
+        self.to(GetState.WRITING_BACK)
+        self.written = merged
         payload = versions.encode(merged)
         for peer, obj in self.replies.items():
             if obj == merged:
                 continue
-            if peer == self.node.name:
-                self.node.merge_into_local(self.key, merged)
-                self.node.when_durable(self.key, lambda: self.written_back(self.node.name))
+            if peer == self.me:
+                self.io.store.merge_into_local(self.key, merged)
+                self.io.store.when_durable(self.key, lambda: self.written_back(self.me))
             else:
                 self.send_sync(peer, payload, self.id)
 
     def written_back(self, peer: str) -> None:
-        if self.writing_back is None or self.answered:
+        if self.state is not GetState.WRITING_BACK:
             return
         self.holders.add(peer)
-        if len(self.holders) >= self.node.cfg.w:
-            self.respond(self.writing_back)
-            self.writing_back = None
+        if len(self.holders) >= self.cfg.w:
+            self.respond(self.written)
             self.done()
 
-    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+    def on_unreachable(self, peer: str, unsent: bool) -> None:
         if peer not in self.pending:
             return
         self.pending.discard(peer)
         spare = self.substitute(peer)
         if spare is not None:
             self.ask(spare)
-        elif not self.pending and self.writing_back is None:
+        elif not self.pending and self.state is not GetState.WRITING_BACK:
             self.done()
 
     def on_timeout(self) -> None:
         for peer in sorted(self.pending):
-            self.node.mark_down(peer)
+            self.io.health.mark_down(peer)
         self.pending.clear()
-        self.writing_back = None
         self.done()
 
     def done(self) -> None:
-        if not self.answered:
-            have, need = len(self.replies), self.node.cfg.r
+        if self.state in (GetState.READING, GetState.WRITING_BACK):
+            have, need = len(self.replies), self.cfg.r
             self.fail("unavailable", f"only {have} of R={need} replicas answered in time")
-        if self.node.cfg.read_repair and self.replies:
+        self.to(GetState.DONE)
+        if self.cfg.read_repair and self.replies:
             self.repair(self.merged())
         self.finish()
 
@@ -237,9 +226,9 @@ class GetRequest(Request):
         for peer, obj in self.replies.items():
             if obj == merged:
                 continue
-            self.node.count("read_repairs")
-            if peer == self.node.name:
-                self.node.merge_into_local(self.key, merged, self.hints.get(peer, ""))
+            self.io.outbox.count("read_repairs")
+            if peer == self.me:
+                self.io.store.merge_into_local(self.key, merged, self.hints.get(peer, ""))
             else:
                 payload = payload or versions.encode(merged)
                 self.send_sync(peer, payload, 0)
@@ -248,63 +237,67 @@ class GetRequest(Request):
 class PutRequest(Request):
     """Coordinates a put here: local write first, then the whole object to the others."""
 
-    def __init__(self, node: Node, origin: Origin, key: str) -> None:
-        super().__init__(node, origin, key)
+    def __init__(self, io: Ports, origin: Origin, key: str) -> None:
+        super().__init__(io, origin, key)
+        self.state = PutState.NEW
         self.acks = 0
         self.payload = b""
         self.context: Clock = {}
         self.value = b""
-        self.reads: dict[str, Versioned] | None = None  # strict mode's quorum read
+        self.reads: dict[str, Versioned] = {}  # strict mode's quorum read
+
+    def to(self, state: PutState) -> None:
+        if state not in PUT_MOVES[self.state]:
+            illegal(self.state, state)
+        self.state = state
 
     def start(self, context: Clock, value: bytes) -> None:
         self.context, self.value = context, value
-        if self.node.cfg.quorum == "strict":
-            self.reads = {}
+        if self.cfg.quorum is QuorumMode.STRICT:
+            self.to(PutState.READING)
             for target in self.targets:
-                if target == self.node.name:
-                    continue
-                self.pending.add(target)
-                self.node.send(target, {"t": "read", "id": self.id, "key": self.key})
-            self.read_reply(self.node.name, self.node.local(self.key))
+                if target != self.me:
+                    self.pending.add(target)
+                    self.io.outbox.send(target, Read(self.id, self.key))
+            self.read_reply(self.me, self.io.store.local(self.key))
         else:
-            self.write(context, self.node.now.wall_ms)
+            self.write(context, self.io.outbox.now.wall_ms)
 
     def read_reply(self, peer: str, obj: Versioned) -> None:
-        assert self.reads is not None
         self.pending.discard(peer)
         self.reads[peer] = obj
-        if len(self.reads) >= self.node.cfg.r:
+        if len(self.reads) >= self.cfg.r:
             seen = versions.EMPTY
             for o in self.reads.values():
                 seen = versions.sync(seen, o)
             newest = max((s.timestamp_ms for s in seen.siblings), default=0)
-            self.reads = None
             self.pending.clear()
-            self.write(
-                versions.merge(self.context, seen.clock), max(self.node.now.wall_ms, newest + 1)
-            )
+            wall_ms = self.io.outbox.now.wall_ms
+            self.write(versions.merge(self.context, seen.clock), max(wall_ms, newest + 1))
 
     def write(self, context: Clock, ts_ms: int) -> None:
-        node = self.node
-        local = node.local(self.key)
-        if node.cfg.conflict == "lww":
-            new = versions.update_lww(local, self.value, node.actor, ts_ms)
+        self.to(PutState.WRITING)
+        store, key = self.io.store, self.key
+        local = store.local(key)
+        if self.cfg.conflict is ConflictMode.LWW:
+            new = versions.update_lww(local, self.value, self.io.actor, ts_ms)
         else:
-            new = versions.update(local, context, self.value, node.actor, ts_ms,
-                                  node.cfg.max_clock_entries)  # fmt: skip
+            new = versions.update(local, context, self.value, self.io.actor, ts_ms,
+                                  self.cfg.max_clock_entries)  # fmt: skip
         payload = versions.encode(new)
         if len(payload) > MAX_OBJECT_BYTES:
             self.fail("too_large", f"the key's siblings would take {len(payload)} bytes "
                       f"(limit {MAX_OBJECT_BYTES}); reconcile them in one put")  # fmt: skip
+            self.to(PutState.DONE)
             self.finish()
             return
-        self.pending.add(node.name)
-        node.store(self.key, new, lambda: self.ack(node.name))
-        if node.name in self.hints:
-            node.handoff.store_hint(self.hints[node.name], self.key, new)
+        self.pending.add(self.me)
+        store.store(key, new, lambda: self.ack(self.me))
+        if self.me in self.hints:
+            self.io.hints.store_hint(self.hints[self.me], key, new)
         self.payload = payload
         for target in self.targets:
-            if target != node.name:
+            if target != self.me:
                 self.replicate(target)
 
     def replicate(self, target: str) -> None:
@@ -316,56 +309,54 @@ class PutRequest(Request):
             return
         self.pending.discard(peer)
         self.acks += 1
-        if self.acks >= self.node.cfg.w:
-            self.answer({"t": "ok"})
+        if self.acks >= self.cfg.w and self.state is PutState.WRITING:
+            self.origin.answer(PutOk())
+            self.to(PutState.ANSWERED)
         if not self.pending:
             self.done()
 
-    def on_reply(self, peer: str, msg: Message) -> None:
-        t = msg.get("t")
-        if t == "sync_ok":
+    def on_reply(self, peer: str, msg: PeerReply) -> None:
+        if isinstance(msg, SyncOk):
             self.ack(peer)
-        elif t == "read_ok" and self.reads is not None and peer in self.pending:
-            try:
-                obj = versions.decode(msg["obj"]) if msg.get("obj") else versions.EMPTY
-            except VersionError:
-                obj = versions.EMPTY
+        elif isinstance(msg, ReadOk) and self.state is PutState.READING and peer in self.pending:
+            obj = decode_obj(self.io, peer, self.key, msg.obj)
             self.read_reply(peer, obj)
 
-    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+    def on_unreachable(self, peer: str, unsent: bool) -> None:
         # The same object (same dot) to a spare is idempotent, sent or not.
         if peer not in self.pending:
             return
         self.pending.discard(peer)
-        spare = self.substitute(peer) if self.reads is None else None
+        spare = self.substitute(peer) if self.state is not PutState.READING else None
         if spare is not None:
             self.replicate(spare)
         elif not self.pending:
             self.done()
 
     def on_timeout(self) -> None:
-        for peer in sorted(self.pending - {self.node.name}):
-            self.node.mark_down(peer)
+        for peer in sorted(self.pending - {self.me}):
+            self.io.health.mark_down(peer)
         self.pending.clear()
         self.done()
 
     def done(self) -> None:
-        if not self.answered:
-            w = self.node.cfg.w
+        if self.state is not PutState.ANSWERED:
+            w = self.cfg.w
             self.fail("unavailable", f"only {self.acks} of W={w} durable acks; it may have landed")
+        self.to(PutState.DONE)
         self.finish()
 
 
 class ForwardRequest(Request):
     """Hands a put to a node among the first N healthy, trying the next on failure."""
 
-    def __init__(self, node: Node, origin: Origin, key: str, candidates: list[str]) -> None:
-        super().__init__(node, origin, key)
+    def __init__(self, io: Ports, origin: Origin, key: str, candidates: list[str]) -> None:
+        super().__init__(io, origin, key)
         self.candidates = candidates
-        self.body: Message = {}
+        self.put = FwdPut(key, b"")
 
-    def start(self, body: Message) -> None:
-        self.body = body
+    def start(self, put: FwdPut) -> None:
+        self.put = put
         self.try_next()
 
     def try_next(self) -> None:
@@ -375,18 +366,19 @@ class ForwardRequest(Request):
             return
         target = self.candidates.pop(0)
         self.pending = {target}
-        self.node.send(target, {**self.body, "t": "fwd_put", "id": self.id})
+        p = self.put
+        self.io.outbox.send(target, FwdPut(p.key, p.value, p.context, self.id))
 
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if peer in self.pending and msg.get("t") == "fwd_reply":
-            result = msg.get("result")
-            if isinstance(result, dict) and result.get("code") == NOT_COORDINATOR:
+    def on_reply(self, peer: str, msg: PeerReply) -> None:
+        if peer in self.pending and isinstance(msg, FwdReply):
+            result = msg.result
+            if isinstance(result, ErrorReply) and result.code == NOT_COORDINATOR:
                 self.try_next()  # it wrote nothing: safe to ask the next one
                 return
-            self.answer(result if isinstance(result, dict) else {"t": "ok"})
+            self.origin.answer(result)
             self.finish()
 
-    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+    def on_unreachable(self, peer: str, unsent: bool) -> None:
         if peer not in self.pending:
             return
         if unsent:

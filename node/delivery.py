@@ -8,16 +8,14 @@ quietly on an unreachable peer or a timeout so the caller can retry later.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from node.protocol import Message
-
-if TYPE_CHECKING:
-    from node.core import Node
+from node.inflight import Requests
+from node.messages import PeerReply, Sync, SyncOk
+from node.outbox import Outbox
 
 
 class AckedSync:
-    """A sync write in flight, registered in `node.requests`.
+    """A sync write in flight, an `inflight.InFlight` request.
 
     Calls `on_acked` once the target acknowledged durable storage, and
     `on_done` exactly once when the request ends, however it ends.
@@ -25,25 +23,29 @@ class AckedSync:
 
     def __init__(
         self,
-        node: Node,
+        outbox: Outbox,
+        requests: Requests,
         target: str,
         key: str,
         data: bytes,
         on_acked: Callable[[], None],
         on_done: Callable[[], None],
     ) -> None:
-        self.node, self.target, self.on_acked, self.on_done = node, target, on_acked, on_done
-        self.id = node.new_id()
-        node.requests[self.id] = self
-        self.timer = node.after(node.cfg.request_timeout_ms / 1000, self.on_timeout)
-        node.send(target, {"t": "sync", "id": self.id, "key": key, "obj": data})
+        self.requests, self.target, self.on_acked, self.on_done = (
+            requests,
+            target,
+            on_acked,
+            on_done,
+        )
+        self.id = requests.open(self)
+        outbox.send(target, Sync(self.id, key, data))
 
-    def on_reply(self, peer: str, msg: Message) -> None:
-        if peer == self.target and msg.get("t") == "sync_ok":
+    def on_reply(self, peer: str, msg: PeerReply) -> None:
+        if peer == self.target and isinstance(msg, SyncOk):
             self.on_acked()
             self.finish()
 
-    def on_unreachable(self, peer: str, unsent: bool = False) -> None:
+    def on_unreachable(self, peer: str, unsent: bool) -> None:
         if peer == self.target:
             self.finish()
 
@@ -51,6 +53,5 @@ class AckedSync:
         self.finish()
 
     def finish(self) -> None:
-        if self.node.requests.pop(self.id, None) is not None:
-            self.node.cancel(self.timer)
+        if self.requests.close(self.id):
             self.on_done()

@@ -1,203 +1,207 @@
 """Message dispatch: client requests and peer messages to handlers and in-flight requests.
 
-Client requests are get, put and the debug calls (`local_get`: one replica's
-own state without repair; `status`: identity, wall clock, peers, hint queue,
-Merkle roots, counters and ring view). Peer messages are reads, sync writes
-(plain, or hints for an unreachable primary), forwarded puts, pings, and the
-anti-entropy exchange; replies are routed to the request that awaits them.
+Every wire map is read through `messages.py` first. Client requests are get,
+put and the debug calls (`local_get`: one replica's own state without
+repair; `status`: identity, wall clock, peers, hint queue, Merkle roots,
+counters and ring view; `preference_lists`: the primaries of given keys) and
+the membership calls. Peer messages are reads, sync writes (plain, or hints
+for an unreachable primary), forwarded puts, pings, the anti-entropy exchange
+and gossip; replies are routed to the request that awaits them. A client's
+malformed request gets an error answer naming the field; a peer's is logged
+and dropped.
 """
 
 from __future__ import annotations
 
-from node import antientropy, membership, versions
-from node.coordinator import NOT_COORDINATOR, ForwardRequest, GetRequest, Origin, PutRequest
-from node.core import Node, validate_key, validate_value
-from node.protocol import Message, error
+from collections.abc import Callable
+from typing import Any
+
+from node import versions
+from node.antientropy import AntiEntropy
+from node.coordinator import NOT_COORDINATOR, ForwardRequest, GetRequest, PutRequest
+from node.handoff import Handoff
+from node.membership import Membership
+from node.messages import (
+    ClientReq,
+    FwdPut,
+    FwdReply,
+    Get,
+    LocalGet,
+    LocalGetOk,
+    MessageError,
+    PeerMsg,
+    Ping,
+    Pong,
+    PreferenceLists,
+    PreferenceListsOk,
+    Put,
+    Read,
+    ReadOk,
+    Status,
+    StatusOk,
+    Sync,
+    SyncOk,
+    UnknownMessage,
+    decode_peer,
+    decode_request,
+)
+from node.modes import LogLevel, QuorumMode
+from node.origin import Origin
+from node.protocol import Message
+from node.request import Ports
 from node.versions import VersionError
+
+REPLIES = (ReadOk, SyncOk, FwdReply, Pong)
+"""Peer messages that answer a request of this node's (routed by their id)."""
 
 
 class Dispatcher:
     """Routes client requests and peer messages to handlers and in-flight requests."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self, io: Ports, antientropy: AntiEntropy, handoff: Handoff, membership: Membership
+    ) -> None:
+        self.io, self.outbox = io, io.outbox
+        self.antientropy, self.handoff, self.membership = antientropy, handoff, membership
+        self.client_handlers: dict[type[Any], Callable[[Origin, Any], None]] = {
+            Get: self.client_get,
+            Put: self.client_put,
+            Ping: self.client_ping,
+            LocalGet: self.client_local_get,
+            Status: self.client_status,
+            PreferenceLists: self.client_preference_lists,
+            **membership.client_handlers(),
+        }
+        self.peer_handlers: dict[type[Any], Callable[[str, Any], None]] = {
+            Read: self.peer_read,
+            Sync: self.peer_sync,
+            FwdPut: self.peer_fwd_put,
+            Ping: self.peer_ping,
+            **antientropy.peer_handlers(),
+            **membership.peer_handlers(),
+        }
 
-    def client_request(self, conn: int, msg: Message) -> None:
-        handler = CLIENT_HANDLERS.get(msg["t"])
-        if handler is None:
-            known = ", ".join(sorted(CLIENT_HANDLERS))
-            self.node.reply(
-                conn,
-                error(
-                    msg.get("id"),
-                    "bad_request",
-                    f"unknown request type {msg['t']!r}; known: {known}",
-                ),
+    def client_request(self, conn: int, raw: Message) -> None:
+        origin = Origin(self.outbox, raw.get("id"), conn=conn)
+        try:
+            msg: ClientReq = decode_request(raw)
+        except MessageError as e:
+            origin.fail(e.code, str(e))
+            return
+        self.client_handlers[type(msg)](origin, msg)
+
+    def peer_message(self, peer: str, raw: Message) -> None:
+        try:
+            msg: PeerMsg = decode_peer(raw)
+        except UnknownMessage:
+            self.outbox.log(
+                LogLevel.WARNING, f"ignored unknown message type {raw['t']!r} from {peer}"
             )
             return
-        handler(self.node, Origin(self.node, msg.get("id"), conn=conn), msg)
-
-    def peer_message(self, peer: str, msg: Message) -> None:
-        t = msg["t"]
-        handler = PEER_HANDLERS.get(t)
+        except MessageError as e:
+            if raw["t"] == FwdPut.T:  # the forwarding node is waiting for an answer
+                Origin(self.outbox, raw.get("id"), peer=peer).fail(e.code, str(e))
+            else:
+                self.outbox.log(LogLevel.ERROR, f"dropped a malformed {raw['t']} from {peer}: {e}")
+            return
+        handler = self.peer_handlers.get(type(msg))
         if handler is not None:
-            handler(self.node, peer, msg)
-            return
-        if t in REPLIES:
-            self.node.mark_up(peer)
-            request = self.node.requests.get(msg.get("id", 0))
-            if request is not None:
-                request.on_reply(peer, msg)
-            return
-        self.node.log("warning", f"ignored unknown message type {t!r} from {peer}")
+            handler(peer, msg)
+        elif isinstance(msg, REPLIES):
+            self.io.health.mark_up(peer)
+            self.io.requests.reply(peer, msg)
 
     def unreachable(self, peer: str, unsent: bool = False) -> None:
-        for request in list(self.node.requests.values()):
-            request.on_unreachable(peer, unsent)
+        self.io.requests.unreachable(peer, unsent)
 
+    # --- client requests ------------------------------------------------------
 
-# --- client requests --------------------------------------------------------
+    def client_get(self, origin: Origin, msg: Get) -> None:
+        GetRequest(self.io, origin, msg.key).start()
 
+    def client_put(self, origin: Origin, msg: Put, hops: int = 0) -> None:
+        io = self.io
+        targets, _ = io.placement.targets(msg.key)
+        if io.cfg.name in targets or not targets:
+            context = msg.clock
+            if context is None:  # a record built here, not read: decode what it carries
+                context = versions.decode_context(msg.context)
+            PutRequest(io, origin, msg.key).start(context, msg.value)
+        elif hops > 0:
+            # Coordinating here would count a copy no anti-entropy or handoff ever moves.
+            origin.fail(NOT_COORDINATOR, f"{io.cfg.name} is not a replica of this key")
+        else:
+            put = FwdPut(msg.key, msg.value, msg.context)
+            ForwardRequest(io, origin, msg.key, list(targets)).start(put)
 
-def client_get(node: Node, origin: Origin, msg: Message) -> None:
-    key = validate_key(msg)
-    if isinstance(key, dict):
-        origin.answer(key)
-        return
-    GetRequest(node, origin, key).start()
+    def client_ping(self, origin: Origin, msg: Ping) -> None:
+        origin.answer(Pong(node=self.io.cfg.name))
 
+    def client_local_get(self, origin: Origin, msg: LocalGet) -> None:
+        """Debug: this replica's own state of a key, without coordination or repair."""
+        obj = self.io.store.local(msg.key)
+        origin.answer(LocalGetOk(obj.values, versions.encode_context(obj.clock),
+                                 versions.describe(obj), self.io.cfg.name))  # fmt: skip
 
-def client_put(node: Node, origin: Origin, msg: Message, hops: int = 0) -> None:
-    key = validate_key(msg)
-    value = validate_value(msg) if isinstance(key, str) else key
-    if isinstance(key, dict) or isinstance(value, dict):
-        origin.answer(key if isinstance(key, dict) else value)  # type: ignore[arg-type]
-        return
-    raw_ctx = msg.get("context") or b""
-    try:
-        context = versions.decode_context(raw_ctx) if isinstance(raw_ctx, bytes) else None
-    except VersionError:
-        context = None
-    if context is None:
-        origin.answer(error(None, "bad_request", "field 'context' must be a context from a get"))
-        return
-    targets, _ = node.targets(key)
-    if node.name in targets or not targets:
-        PutRequest(node, origin, key).start(context, value)
-    elif hops > 0:
-        # Coordinating here would count a copy no anti-entropy or handoff ever moves.
-        origin.answer(error(None, NOT_COORDINATOR, f"{node.name} is not a replica of this key"))
-    else:
-        body = {"key": key, "value": value, "context": raw_ctx}
-        ForwardRequest(node, origin, key, list(targets)).start(body)
+    def client_status(self, origin: Origin, msg: Status) -> None:
+        """Debug: who this node is, what it thinks of its peers, and its wall clock."""
+        io = self.io
+        ring = io.placement.ring
+        origin.answer(
+            StatusOk(
+                node=io.cfg.name,
+                actor=io.actor,
+                wall_ms=self.outbox.now.wall_ms,
+                down=sorted(io.health.down),
+                counters=dict(sorted(self.outbox.counters.items())),
+                ring=list(ring.owners),
+                members=[m.name for m in ring.members],
+                in_flight=len(io.requests),
+                hints=self.handoff.pending(),
+                merkle_roots={str(p): r for p, r in sorted(self.antientropy.roots().items())},
+            )
+        )
 
+    def client_preference_lists(self, origin: Origin, msg: PreferenceLists) -> None:
+        """Debug: the first N nodes of each key's preference list, as this node places it."""
+        lists = {k: self.io.placement.primaries(k) for k in msg.keys}
+        origin.answer(PreferenceListsOk(self.io.cfg.name, lists))
 
-def client_ping(node: Node, origin: Origin, msg: Message) -> None:
-    origin.answer({"t": "pong", "node": node.name})
+    # --- peer requests ----------------------------------------------------------
 
+    def peer_read(self, peer: str, msg: Read) -> None:
+        store = self.io.store
 
-def client_local_get(node: Node, origin: Origin, msg: Message) -> None:
-    """Debug: this replica's own state of a key, without coordination or repair."""
-    key = validate_key(msg)
-    if isinstance(key, dict):
-        origin.answer(key)
-        return
-    obj = node.local(key)
-    origin.answer(
-        {
-            "t": "ok",
-            "siblings": obj.values,
-            "context": versions.encode_context(obj.clock),
-            "clock": versions.describe(obj),
-            "node": node.name,
-        }
-    )
+        def answer() -> None:
+            obj = store.replica_view(msg.key, msg.hint)
+            payload = versions.encode(obj) if obj.siblings or obj.clock else None
+            self.outbox.send(peer, ReadOk(msg.id, payload))
 
+        if self.io.cfg.quorum is QuorumMode.STRICT:
+            store.when_durable(msg.key, answer)  # a strict quorum counts only what is on disk
+        else:
+            answer()
 
-def client_status(node: Node, origin: Origin, msg: Message) -> None:
-    """Debug: who this node is, what it thinks of its peers, and its wall clock."""
-    origin.answer(
-        {
-            "t": "ok",
-            "node": node.name,
-            "actor": node.actor,
-            "wall_ms": node.now.wall_ms,
-            "down": sorted(node.down),
-            "counters": dict(sorted(node.counters.items())),
-            "ring": list(node.ring.owners),
-            "members": [m.name for m in node.ring.members],
-            "in_flight": len(node.requests),
-            "hints": node.handoff.pending(),
-            "merkle_roots": {str(p): r for p, r in sorted(node.antientropy.roots().items())},
-        }
-    )
+    def peer_sync(self, peer: str, msg: Sync) -> None:
+        try:
+            incoming = versions.decode(msg.obj)
+        except VersionError as e:
+            self.outbox.log(LogLevel.ERROR, f"dropped a malformed sync from {peer}: {e}")
+            return
+        key, hint = msg.key, msg.hint
+        if hint and hint != self.io.cfg.name:
+            self.handoff.store_hint(hint, key, incoming)
+            space = hint
+        else:
+            self.io.store.merge_into_local(key, incoming)
+            space = ""
+        self.outbox.count("syncs_applied")
+        if msg.id:
+            ack = SyncOk(msg.id)
+            self.io.store.when_durable(key, lambda: self.outbox.send(peer, ack), space)
 
+    def peer_fwd_put(self, peer: str, msg: FwdPut) -> None:
+        self.client_put(Origin(self.outbox, msg.id, peer=peer), msg, hops=1)
 
-CLIENT_HANDLERS = {
-    "get": client_get,
-    "put": client_put,
-    "ping": client_ping,
-    "local_get": client_local_get,
-    "status": client_status,
-    **membership.CLIENT_HANDLERS,
-}
-
-# --- peer requests ----------------------------------------------------------
-
-
-def peer_read(node: Node, peer: str, msg: Message) -> None:
-    key, hint = msg.get("key"), msg.get("hint")
-    hint = hint if isinstance(hint, str) else None
-    if not isinstance(key, str):
-        node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": None})
-        return
-
-    def answer() -> None:
-        obj = node.replica_view(key, hint)
-        payload = versions.encode(obj) if obj.siblings or obj.clock else None
-        node.send(peer, {"t": "read_ok", "id": msg.get("id"), "obj": payload})
-
-    if node.cfg.quorum == "strict":
-        node.when_durable(key, answer)  # a strict quorum counts only what is on disk
-    else:
-        answer()
-
-
-def peer_sync(node: Node, peer: str, msg: Message) -> None:
-    key, data, rid = msg.get("key"), msg.get("obj"), msg.get("id")
-    try:
-        if not isinstance(key, str) or not isinstance(data, bytes):
-            raise VersionError("sync needs a string key and object bytes")
-        incoming = versions.decode(data)
-    except VersionError as e:
-        node.log("error", f"dropped a malformed sync from {peer}: {e}")
-        return
-    hint = msg.get("hint")
-    if isinstance(hint, str) and hint and hint != node.name:
-        node.handoff.store_hint(hint, key, incoming)
-        space = hint
-    else:
-        node.merge_into_local(key, incoming)
-        space = ""
-    node.count("syncs_applied")
-    if rid:
-        node.when_durable(key, lambda: node.send(peer, {"t": "sync_ok", "id": rid}), space)
-
-
-def peer_fwd_put(node: Node, peer: str, msg: Message) -> None:
-    client_put(node, Origin(node, msg.get("id"), peer=peer), msg, hops=1)
-
-
-def peer_ping(node: Node, peer: str, msg: Message) -> None:
-    node.send(peer, {"t": "pong", "id": msg.get("id", 0)})
-
-
-PEER_HANDLERS = {
-    "read": peer_read,
-    "sync": peer_sync,
-    "fwd_put": peer_fwd_put,
-    "ping": peer_ping,
-    **antientropy.PEER_HANDLERS,
-    **membership.PEER_HANDLERS,
-}
-REPLIES = ("read_ok", "sync_ok", "fwd_reply", "pong")
+    def peer_ping(self, peer: str, msg: Ping) -> None:
+        self.outbox.send(peer, Pong(msg.id))

@@ -12,13 +12,12 @@ idempotent, so a lost acknowledgement just means the hint is sent again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from node import versions
 from node.delivery import AckedSync
-
-if TYPE_CHECKING:
-    from node.core import Node
+from node.health import Health
+from node.inflight import Requests
+from node.outbox import Outbox
+from node.replica import ReplicaStore
 
 BATCH = 64
 """Hints sent per target per round; bounds the in-flight deliveries."""
@@ -27,45 +26,46 @@ BATCH = 64
 class Handoff:
     """The hint store's policy: accept hints, deliver them, delete them once acknowledged."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self, name: str, outbox: Outbox, store: ReplicaStore, requests: Requests, health: Health
+    ) -> None:
+        self.name, self.outbox, self.store, self.requests = name, outbox, store, requests
+        self.storage, self.health = store.storage, health
         self.in_flight: set[tuple[str, str]] = set()
 
-    def start(self) -> None:
-        self.node.every(self.node.cfg.handoff_interval_ms / 1000, self.deliver_round)
+    def start(self, interval_s: float) -> None:
+        self.outbox.every(interval_s, self.deliver_round)
 
     def store_hint(self, target: str, key: str, incoming: versions.Versioned) -> None:
         """Merges a write meant for `target` into its hints (durable via the usual Persist)."""
-        self.node.merge_into_local(key, incoming, space=target)
-        self.node.count("hints_stored")
+        self.store.merge_into_local(key, incoming, space=target)
+        self.outbox.count("hints_stored")
 
     def deliver_round(self) -> None:
         """Sends a batch of hints to every primary that is believed reachable."""
-        node = self.node
-        for target in sorted(node.storage.hint_counts()):
-            if target not in node.down and target != node.name:
-                for key, data in node.storage.hints(target, BATCH):
+        for target in sorted(self.storage.hint_counts()):
+            if target not in self.health.down and target != self.name:
+                for key, data in self.storage.hints(target, BATCH):
                     if (target, key) not in self.in_flight:
                         self.deliver(target, key, data)
 
     def deliver(self, target: str, key: str, data: bytes) -> None:
         """Sends one hint; it is deleted only once `target` acknowledges it durably."""
         self.in_flight.add((target, key))
-        AckedSync(self.node, target, key, data,
+        AckedSync(self.outbox, self.requests, target, key, data,
                   on_acked=lambda: self.acknowledged(target, key, data),
                   on_done=lambda: self.in_flight.discard((target, key)))  # fmt: skip
 
     def acknowledged(self, target: str, key: str, data: bytes) -> None:
         """The primary has the hint durably: delete it unless it changed since it was sent."""
-        node = self.node
-        if versions.encode(node.local(key, space=target)) == data:
+        if versions.encode(self.store.local(key, space=target)) == data:
             self.delete_hint(target, key)
-            node.count("hints_delivered")
+            self.outbox.count("hints_delivered")
 
     def delete_hint(self, target: str, key: str) -> None:
         """Removes a delivered hint (a named step, so an intercept can replace it)."""
-        self.node.store(key, None, None, space=target)
+        self.store.store(key, None, None, space=target)
 
     def pending(self) -> dict[str, int]:
         """Durable hints held per target."""
-        return self.node.storage.hint_counts()
+        return self.storage.hint_counts()

@@ -22,12 +22,14 @@ Each round also moves a bounded batch of data to new owners (see ownership.py).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgpack
 
-from node.config import parse_addr
+from node.config import NodeConfig, parse_addr
+from node.health import Health
 from node.membership_history import Change as Change
 from node.membership_history import History as History
 from node.membership_history import Kind as Kind
@@ -41,12 +43,23 @@ from node.membership_history import ordered as ordered
 from node.membership_history import seeds_elsewhere as seeds_elsewhere
 from node.membership_history import states as states
 from node.membership_history import tombstones as tombstones
+from node.messages import (
+    ClientReq,
+    Gossip,
+    GossipAck,
+    Join,
+    JoinReq,
+    Leave,
+    Members,
+    MembersOk,
+    PeerMsg,
+)
+from node.modes import LogLevel
+from node.origin import Origin
+from node.outbox import Outbox
 from node.ownership import Mover
-from node.protocol import Message, error
-
-if TYPE_CHECKING:
-    from node.coordinator import Origin
-    from node.core import Node
+from node.placement import Placement
+from node.storage import Storage
 
 SEED_ALIAS = "seed@"
 """Prefix of the peer name used for a seed known only by address."""
@@ -83,9 +96,18 @@ def merge_addrs(a: Addrs, b: Addrs) -> dict[str, tuple[int, str]]:
 class Membership:
     """This node's history, addresses, gossip rounds, failure detector and data mover."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        cfg = node.cfg
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        rng: random.Random,
+        outbox: Outbox,
+        storage: Storage,
+        placement: Placement,
+        health: Health,
+        mover: Mover,
+    ) -> None:
+        self.cfg, self.name, self.rng = cfg, cfg.name, rng
+        self.outbox, self.storage, self.placement, self.health = outbox, storage, placement, health
         self.me = f"{cfg.host}:{cfg.port}"
         self.weight = next(p.weight for p in cfg.members if p.name == cfg.name)
         self.configured = {p.name: (p.host, p.port) for p in cfg.members}
@@ -96,39 +118,49 @@ class Membership:
         self.rejoin = False
         self.last_seed_mono = float("-inf")
         self.awaiting: dict[int, tuple[str, int]] = {}
-        self.mover = Mover(node)
+        self.mover = mover
+
+    def peer_handlers(self) -> dict[type[PeerMsg], Callable[[str, Any], None]]:
+        """Gossip's messages and their handlers, for the dispatcher."""
+        return {Gossip: self.on_gossip, GossipAck: self.on_gossip_ack, JoinReq: self.on_join_req}
+
+    def client_handlers(self) -> dict[type[ClientReq], Callable[[Origin, Any], None]]:
+        """The membership calls and their handlers, for the dispatcher."""
+        return {Join: self.client_join, Leave: self.client_leave, Members: self.client_members}
 
     def start(self) -> None:
         """Restores the persisted history, merges the config's, and arms the gossip rounds."""
-        node = self.node
         self.history, self.addrs = self.load()
         self.apply()
         self.mover.watch()  # local data was placed under the ring persisted last
-        boot = int(node.storage.meta_get("boot") or b"0")
-        boot_events = bootstrap(node.cfg)
-        self.joining = not boot_events and not any(n == node.name for n, _ in self.history)
-        self.absorb(boot_events, {node.name: (boot, self.me)})
-        node.every(node.cfg.gossip_interval_ms / 1000, self.gossip_round)
+        boot = int(self.storage.meta_get("boot") or b"0")
+        boot_events = bootstrap(self.cfg)
+        self.joining = not boot_events and not any(n == self.name for n, _ in self.history)
+        self.absorb(boot_events, {self.name: (boot, self.me)})
+        self.outbox.every(self.cfg.gossip_interval_ms / 1000, self.gossip_round)
 
     # --- state --------------------------------------------------------------
 
     def load(self) -> tuple[dict[tuple[str, int], Change], dict[str, tuple[int, str]]]:
-        raw = self.node.storage.meta_get(META_KEY)
+        raw = self.storage.meta_get(META_KEY)
         if raw is None:
             return {}, {}
         try:
             body = msgpack.unpackb(raw, raw=False)
             return merge({}, decode_changes(body["history"])), decode_addrs(body["addrs"])
         except (ValueError, KeyError, TypeError) as e:
-            self.node.log("error", f"stored membership unreadable ({e}); starting from the config")
+            self.outbox.log(
+                LogLevel.ERROR, f"stored membership unreadable ({e}); starting from the config"
+            )
             return {}, {}
 
-    def digest(self) -> Message:
-        """The gossip payload: the whole history and every known self-reported address."""
-        return {
-            "history": [e.encode() for e in ordered(self.history)],
-            "addrs": {n: list(a) for n, a in sorted(self.addrs.items())},
-        }
+    def history_rows(self) -> list[Any]:
+        """The whole history in its wire form."""
+        return [e.encode() for e in ordered(self.history)]
+
+    def addr_rows(self) -> dict[Any, Any]:
+        """Every known self-reported address in its wire form."""
+        return {n: list(a) for n, a in sorted(self.addrs.items())}
 
     def absorb(self, events: Iterable[Change], addrs: Addrs) -> bool:
         """Merges events and addresses; persists, then rebuilds the ring, if anything changed."""
@@ -136,24 +168,25 @@ class Membership:
         if history == self.history and known == self.addrs:
             return False
         self.history, self.addrs = history, known
-        self.node.storage.meta_put(META_KEY, msgpack.packb(self.digest(), use_bin_type=True))
+        stored = {"history": self.history_rows(), "addrs": self.addr_rows()}
+        self.storage.meta_put(META_KEY, msgpack.packb(stored, use_bin_type=True))
         self.apply()
         return True
 
-    def absorb_message(self, peer: str, msg: Message) -> bool:
+    def absorb_message(self, peer: str, history: list[Any], addrs_raw: dict[Any, Any]) -> bool:
         """Merges a peer's gossip payload; a malformed one is logged and ignored."""
         try:
-            events = decode_changes(msg.get("history", []))
-            addrs = decode_addrs(msg.get("addrs", {}))
+            events = decode_changes(history)
+            addrs = decode_addrs(addrs_raw)
         except ValueError as e:
-            self.node.log("error", f"dropped malformed gossip from {peer}: {e}")
+            self.outbox.log(LogLevel.ERROR, f"dropped malformed gossip from {peer}: {e}")
             return False
         return self.absorb(events, addrs)
 
     def apply(self) -> None:
         live = members(self.history)
         if live:
-            self.node.set_members(live)
+            self.placement.set_members(live)
 
     def state_of(self, name: str) -> Kind | None:
         current = states(self.history).get(name)
@@ -172,26 +205,27 @@ class Membership:
 
     def gossip_round(self) -> None:
         """One round: join via a seed, or gossip with a random live member (and a seed if due)."""
-        node = self.node
-        for alias in [d for d in node.down if d.startswith(SEED_ALIAS)]:
-            node.down.discard(alias)
+        down = self.health.down
+        for alias in [d for d in down if d.startswith(SEED_ALIAS)]:
+            down.discard(alias)
         if self.joining:
             self.ask_to_join()
         else:
             peers = self.live_peers()
             if peers:
-                self.gossip_to(node.rng.choice(peers))
-            due = node.now.mono - self.last_seed_mono >= node.cfg.seed_interval_ms / 1000
+                self.gossip_to(self.rng.choice(peers))
+            mono = self.outbox.now.mono
+            due = mono - self.last_seed_mono >= self.cfg.seed_interval_ms / 1000
             seeds = self.seed_peers()
             if seeds and (due or not peers):
-                self.last_seed_mono = node.now.mono
-                self.gossip_to(node.rng.choice(seeds))
+                self.last_seed_mono = mono
+                self.gossip_to(self.rng.choice(seeds))
         self.mover.step()
 
     def live_peers(self) -> list[str]:
-        node = self.node
-        names = (m.name for m in node.ring.members)
-        return [n for n in names if n != node.name and n not in node.down and self.address_of(n)]
+        names = (m.name for m in self.placement.ring.members)
+        down = self.health.down
+        return [n for n in names if n != self.name and n not in down and self.address_of(n)]
 
     def seed_peers(self) -> list[str]:
         """Peer names of the seeds other than this node (an alias for an unknown address)."""
@@ -200,152 +234,127 @@ class Membership:
         out = set()
         for seed in self.seeds:
             peer = seed if seed in self.configured else by_addr.get(seed, SEED_ALIAS + seed)
-            if peer != self.node.name and seed != self.me:
+            if peer != self.name and seed != self.me:
                 out.add(peer)
         return sorted(out)
 
-    def gossip_to(self, peer: str, t: str = "gossip", **extra: Any) -> None:
-        """Sends our digest; no acknowledgement within the request timeout marks `peer` down."""
-        node = self.node
-        gid = node.new_id()
-        timer = node.after(node.cfg.request_timeout_ms / 1000, lambda: self.unanswered(gid))
+    def gossip_to(self, peer: str, join: bool = False) -> None:
+        """Sends our history (as a join_req if `join`); no acknowledgement within the request
+        timeout marks `peer` down."""
+        gid = self.outbox.new_id()
+        timeout_s = self.cfg.request_timeout_ms / 1000
+        timer = self.outbox.after(timeout_s, lambda: self.unanswered(gid))
         self.awaiting[gid] = (peer, timer)
-        node.send(peer, {"t": t, "id": gid, **self.digest(), **extra})
+        history, addrs = self.history_rows(), self.addr_rows()
+        if join:
+            self.outbox.send(peer, JoinReq(gid, history, addrs, self.weight, self.rejoin))
+        else:
+            self.outbox.send(peer, Gossip(gid, history, addrs))
 
     def ask_to_join(self) -> None:
         seeds = self.seed_peers()
         if seeds:
-            peer = self.node.rng.choice(seeds)
-            self.gossip_to(peer, "join_req", weight=self.weight, rejoin=self.rejoin)
+            self.gossip_to(self.rng.choice(seeds), join=True)
 
     def unanswered(self, gid: int) -> None:
         peer, _ = self.awaiting.pop(gid, ("", 0))
-        if peer in {m.name for m in self.node.ring.members}:
-            self.node.count("gossip_unanswered")
-            self.node.mark_down(peer)
+        if peer in {m.name for m in self.placement.ring.members}:
+            self.outbox.count("gossip_unanswered")
+            self.health.mark_down(peer)
 
     def acknowledged(self, peer: str, gid: Any) -> None:
         """A gossip reply proves the round trip works: `peer` is usable again."""
         entry = self.awaiting.pop(gid, None) if isinstance(gid, int) else None
         if entry is not None:
-            self.node.cancel(entry[1])
-        self.node.mark_up(peer)
+            self.outbox.cancel(entry[1])
+        self.health.mark_up(peer)
 
     def admit(self, peer: str, weight: int, rejoin: bool) -> str:
         """Adds `peer` as a member at a seed's request: "joined", "refused" or "not_member"."""
-        if self.state_of(self.node.name) is not Kind.JOIN:
+        if self.state_of(self.name) is not Kind.JOIN:
             return "not_member"  # only a member can admit others
         state = self.state_of(peer)
         if state is Kind.LEAVE and not rejoin:
-            self.node.log("warning", f"{peer} asked to join but was removed; refusing")
+            self.outbox.log(LogLevel.WARNING, f"{peer} asked to join but was removed; refusing")
             return "refused"
         if state is not Kind.JOIN:
             self.absorb([next_change(self.history, peer, Kind.JOIN, weight)], {})
-            self.node.log("info", f"{peer} joined through this node")
+            self.outbox.log(LogLevel.INFO, f"{peer} joined through this node")
         return "joined"
 
+    # --- peer messages --------------------------------------------------------
 
-# --- peer messages ------------------------------------------------------------
+    def on_gossip(self, peer: str, msg: Gossip) -> None:
+        """Merges the sender's history and answers with ours (push-pull)."""
+        self.absorb_message(peer, msg.history, msg.addrs)
+        self.outbox.send(peer, GossipAck(msg.id, self.history_rows(), self.addr_rows()))
 
+    def on_gossip_ack(self, peer: str, msg: GossipAck) -> None:
+        self.acknowledged(peer, msg.id)
+        self.absorb_message(peer, msg.history, msg.addrs)
+        if self.joining and msg.join in ("joined", "refused"):
+            self.joining = False
+            level = LogLevel.INFO if msg.join == "joined" else LogLevel.ERROR
+            self.outbox.log(level, f"join through {peer}: {msg.join}")
 
-def peer_gossip(node: Node, peer: str, msg: Message) -> None:
-    """Merges the sender's history and answers with ours (push-pull)."""
-    node.membership.absorb_message(peer, msg)
-    node.send(peer, {"t": "gossip_ack", "id": msg.get("id"), **node.membership.digest()})
+    def on_join_req(self, peer: str, msg: JoinReq) -> None:
+        """A node asks to become a member; a member adds it (unless it was removed)."""
+        self.absorb_message(peer, [], msg.addrs)  # its history comes by gossip
+        outcome = self.admit(peer, msg.weight, msg.rejoin)
+        ack = GossipAck(msg.id, self.history_rows(), self.addr_rows(), outcome)
+        self.outbox.send(peer, ack)
 
+    # --- client requests --------------------------------------------------------
 
-def peer_gossip_ack(node: Node, peer: str, msg: Message) -> None:
-    m = node.membership
-    m.acknowledged(peer, msg.get("id"))
-    m.absorb_message(peer, msg)
-    outcome = msg.get("join")
-    if m.joining and outcome in ("joined", "refused"):
-        m.joining = False
-        level = "info" if outcome == "joined" else "error"
-        node.log(level, f"join through {peer}: {outcome}")
+    def client_join(self, origin: Origin, msg: Join) -> None:
+        """{"seed": "host:port"}: this node joins through that seed (a removed node rejoins).
+        {"node": name, "addr": "host:port"?, "weight": w?}: this node adds `name` as a member."""
+        seed, name, addr, weight = msg.seed, msg.node, msg.addr, msg.weight
+        try:
+            for field, text in (("seed", seed), ("addr", addr)):
+                own = (self.cfg.host, self.cfg.port)
+                if text is not None and parse_addr(text, f"field {field!r}") == own:
+                    raise ValueError(f"field {field!r} is this node's own address {text!r}")
+        except ValueError as e:
+            origin.fail("bad_request", str(e))
+            return
+        if isinstance(seed, str):
+            if seed not in self.seeds:
+                self.seeds.append(seed)
+            self.joining = self.rejoin = True
+            self.ask_to_join()
+        elif name and (weight is None or is_int_at_least(weight, 1)):
+            if self.state_of(name) is not Kind.JOIN:
+                known = {name: (0, addr)} if isinstance(addr, str) else {}
+                self.absorb([next_change(self.history, name, Kind.JOIN, weight or 1)], known)
+        else:
+            why = "join needs 'seed' (\"host:port\") or 'node' (a name) with an optional 'addr'"
+            origin.fail("bad_request", why + " and a positive integer 'weight'")
+            return
+        self.client_members(origin, Members())
 
+    def client_leave(self, origin: Origin, msg: Leave) -> None:
+        """{"node": name?}: `name` (default this node) leaves; it is tombstoned everywhere."""
+        name = msg.node or self.name
+        live = [x.name for x in members(self.history)]
+        if name not in live:
+            origin.fail("not_member", f"{name!r} is not a member: {live}")
+        elif live == [name]:
+            origin.fail("bad_request", f"{name!r} is the last member")
+        else:
+            self.absorb([next_change(self.history, name, Kind.LEAVE)], {})
+            self.client_members(origin, Members())
 
-def peer_join_req(node: Node, peer: str, msg: Message) -> None:
-    """A node asks to become a member; a member adds it (unless it was removed)."""
-    m = node.membership
-    m.absorb_message(peer, {"addrs": msg.get("addrs", {})})  # its history comes by gossip
-    weight = msg.get("weight", 1)
-    weight = weight if is_int_at_least(weight, 1) else 1
-    outcome = m.admit(peer, weight, msg.get("rejoin") is True)
-    node.send(peer, {"t": "gossip_ack", "id": msg.get("id"), "join": outcome, **m.digest()})
-
-
-# --- client requests ----------------------------------------------------------
-
-
-def client_join(node: Node, origin: Origin, msg: Message) -> None:
-    """{"seed": "host:port"}: this node joins through that seed (a removed node rejoins).
-    {"node": name, "addr": "host:port"?, "weight": w?}: this node adds `name` as a member."""
-    m, rid = node.membership, msg.get("id")
-    seed, name, addr, weight = msg.get("seed"), msg.get("node"), msg.get("addr"), msg.get("weight")
-    try:
-        for field, text in (("seed", seed), ("addr", addr)):
-            if text is not None and parse_addr(text, f"field {field!r}") == (
-                node.cfg.host,
-                node.cfg.port,
-            ):
-                raise ValueError(f"field {field!r} is this node's own address {text!r}")
-    except ValueError as e:
-        origin.answer(error(rid, "bad_request", str(e)))
-        return
-    if isinstance(seed, str):
-        if seed not in m.seeds:
-            m.seeds.append(seed)
-        m.joining = m.rejoin = True
-        m.ask_to_join()
-    elif isinstance(name, str) and name and (weight is None or is_int_at_least(weight, 1)):
-        if m.state_of(name) is not Kind.JOIN:
-            known = {name: (0, addr)} if isinstance(addr, str) else {}
-            m.absorb([next_change(m.history, name, Kind.JOIN, weight or 1)], known)
-    else:
-        why = "join needs 'seed' (\"host:port\") or 'node' (a name) with an optional 'addr'"
-        origin.answer(error(rid, "bad_request", why + " and a positive integer 'weight'"))
-        return
-    client_members(node, origin, msg)
-
-
-def client_leave(node: Node, origin: Origin, msg: Message) -> None:
-    """{"node": name?}: `name` (default this node) leaves; it is tombstoned everywhere."""
-    m, name = node.membership, msg.get("node") or node.name
-    live = [x.name for x in members(m.history)]
-    if name not in live:
-        origin.answer(error(msg.get("id"), "not_member", f"{name!r} is not a member: {live}"))
-    elif live == [name]:
-        origin.answer(error(msg.get("id"), "bad_request", f"{name!r} is the last member"))
-    else:
-        m.absorb([next_change(m.history, name, Kind.LEAVE)], {})
-        client_members(node, origin, msg)
-
-
-def client_members(node: Node, origin: Origin, msg: Message) -> None:
-    """This node's view: members in join order, tombstones, history length, join progress."""
-    m = node.membership
-    origin.answer(
-        {
-            "t": "ok",
-            "node": node.name,
-            "members": [x.name for x in members(m.history)],
-            "tombstones": tombstones(m.history),
-            "history_length": len(m.history),
-            "joining": m.joining,
-            "moving": len(m.mover.pending),
-            "addresses": {n: a for n, (_, a) in sorted(m.addrs.items())},
-        }
-    )
-
-
-PEER_HANDLERS: dict[str, Callable[[Node, str, Message], None]] = {
-    "gossip": peer_gossip,
-    "gossip_ack": peer_gossip_ack,
-    "join_req": peer_join_req,
-}
-CLIENT_HANDLERS: dict[str, Callable[[Node, Origin, Message], None]] = {
-    "join": client_join,
-    "leave": client_leave,
-    "members": client_members,
-}
+    def client_members(self, origin: Origin, msg: Members) -> None:
+        """This node's view: members in join order, tombstones, history length, join progress."""
+        origin.answer(
+            MembersOk(
+                node=self.name,
+                members=[x.name for x in members(self.history)],
+                tombstones=tombstones(self.history),
+                history_length=len(self.history),
+                joining=self.joining,
+                moving=len(self.mover.pending),
+                addresses={n: a for n, (_, a) in sorted(self.addrs.items())},
+            )
+        )

@@ -4,7 +4,8 @@ A frame is a 4-byte big-endian length followed by that many bytes of msgpack
 encoding one map with a string "t" (the message type). Frames over
 `MAX_FRAME_BYTES` are refused from the length prefix alone, before any of the
 payload is buffered. Every connection starts with a `hello` carrying
-`PROTOCOL_VERSION` and the peer's role; a mismatch is refused.
+`PROTOCOL_VERSION` and the peer's role; a mismatch is refused. What the maps
+mean, message by message, is messages.py's catalogue.
 
 Decoding has exactly one way to fail: `ProtocolError`. Whatever bytes arrive,
 whole or one at a time, `FrameDecoder.feed` returns complete messages or
@@ -33,7 +34,7 @@ class ProtocolError(Exception):
 
 def encode_frame(msg: Message) -> bytes:
     """Returns the framed bytes of `msg`; raises ProtocolError if it is too large."""
-    body = msgpack.packb(msg, use_bin_type=True)
+    body: bytes = msgpack.packb(msg, use_bin_type=True)
     if len(body) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     return _HEADER.pack(len(body)) + body
@@ -77,28 +78,3 @@ def _decode_body(body: bytes) -> Message:
     if not isinstance(msg, dict) or not isinstance(msg.get("t"), str):
         raise ProtocolError('frame must be a msgpack map with a string "t" (message type)')
     return msg
-
-
-def hello(role: str, name: str) -> Message:
-    """The first message on every connection."""
-    return {"t": "hello", "v": PROTOCOL_VERSION, "role": role, "name": name}
-
-
-def check_hello(msg: Message) -> tuple[str, str]:
-    """Validates a hello; returns (role, name) or raises ProtocolError saying what is wrong."""
-    if msg.get("t") != "hello":
-        raise ProtocolError(f'expected a "hello" first, got {msg.get("t")!r}')
-    if msg.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError(
-            f"protocol version {msg.get('v')!r} is not supported (this node speaks "
-            f"{PROTOCOL_VERSION}); upgrade the client or node"
-        )
-    role, name = msg.get("role"), msg.get("name")
-    if role not in ("client", "node") or not isinstance(name, str):
-        raise ProtocolError('hello needs role "client" or "node" and a string name')
-    return role, name
-
-
-def error(rid: Any, code: str, message: str) -> Message:
-    """An error reply to request `rid`."""
-    return {"t": "error", "id": rid, "code": code, "message": message}

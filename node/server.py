@@ -33,36 +33,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
+from node import core, events
 from node.config import NodeConfig
-from node.core import (
-    CancelTimer,
-    ClientRequest,
-    Effect,
-    Event,
-    Log,
-    Node,
-    Now,
-    PeerMessage,
-    PeerUnreachable,
-    Persist,
-    Persisted,
-    Reply,
-    SendPeer,
-    SetTimer,
-    TimerFired,
-    boot_actor,
-)
-from node.protocol import (
-    FrameDecoder,
-    Message,
-    ProtocolError,
-    check_hello,
-    encode_frame,
-    error,
-    hello,
-)
+from node.messages import ErrorReply, answer_wire, check_hello, hello
+from node.protocol import FrameDecoder, Message, ProtocolError, encode_frame
 from node.storage import SQLiteStorage
 
+SENDS = (events.SendPeer, events.Reply)
+"""The effects that put a frame on a connection (a tuple: isinstance is cheaper than a union)."""
 LINK_QUEUE_LIMIT = 20_000
 LINK_BUFFER_LIMIT = 64 * 1024 * 1024
 CONNECT_TIMEOUT_S = 1.0
@@ -78,8 +56,8 @@ log = logging.getLogger("sibyl.node")
 class SystemClock:
     """Wall time (libfaketime may skew it) and monotonic time (never faked here)."""
 
-    def now(self) -> Now:
-        return Now(time.time_ns() // 1_000_000, time.monotonic())
+    def now(self) -> events.Now:
+        return events.Now(time.time_ns() // 1_000_000, time.monotonic())
 
 
 class Inbound(asyncio.Protocol):
@@ -110,16 +88,16 @@ class Inbound(asyncio.Protocol):
             self.role, self.peer = check_hello(msg)
             self.send(hello("node", self.server.cfg.name))
         elif self.role == "client":
-            self.server.feed(ClientRequest(self.conn_id, msg))
+            self.server.feed(events.ClientRequest(self.conn_id, msg))
         else:
-            self.server.feed(PeerMessage(self.peer, msg))
+            self.server.feed(events.PeerMessage(self.peer, msg))
 
     def _refuse(self, why: str) -> None:
         peer = self.transport.get_extra_info("peername") if self.transport else None
         log.warning("closing connection from %s: %s", peer, why)
         if self.transport is not None and not self.transport.is_closing():
             self.server.flush()
-            self.transport.write(encode_frame(error(None, "protocol", why)))
+            self.transport.write(encode_frame(answer_wire(ErrorReply("protocol", why), None)))
             self.transport.close()
 
     def send(self, msg: Message) -> None:
@@ -149,7 +127,7 @@ class PeerLink(asyncio.Protocol):
             return
         if len(self.queue) >= LINK_QUEUE_LIMIT:
             self.queue.clear()
-            self.server.feed(PeerUnreachable(self.name, unsent=True))
+            self.server.feed(events.PeerUnreachable(self.name, unsent=True))
             return
         self.queue.append(frame)
         if not self.connecting:
@@ -165,7 +143,7 @@ class PeerLink(asyncio.Protocol):
         except (TimeoutError, OSError):
             self.connecting = False
             self.queue.clear()
-            self.server.feed(PeerUnreachable(self.name, unsent=True))
+            self.server.feed(events.PeerUnreachable(self.name, unsent=True))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -181,7 +159,7 @@ class PeerLink(asyncio.Protocol):
         self.transport = None
         self.connecting = False
         if not self.server.stopping:
-            self.server.feed(PeerUnreachable(self.name))
+            self.server.feed(events.PeerUnreachable(self.name))
 
 
 class NodeServer:
@@ -191,8 +169,9 @@ class NodeServer:
         self.cfg = cfg
         self.clock = SystemClock()
         self.storage = SQLiteStorage(cfg.data_dir / "node.db")
-        actor = boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))
-        self.node = Node(cfg, self.storage, random.Random(cfg.seed), actor)
+        # Looked up on the module, so an intercept that replaces it (tests/intercepts) applies.
+        actor = core.boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))
+        self.node = core.Node(cfg, self.storage, random.Random(cfg.seed), actor)
         self.links = {
             p.name: PeerLink(self, p.name, p.host, p.port)
             for p in cfg.members
@@ -204,7 +183,7 @@ class NodeServer:
         self._next_conn = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._corked: dict[asyncio.Transport, list[bytes]] = {}
-        self._persists: list[Persist] = []
+        self._persists: list[events.Persist] = []
 
     def cork(self, transport: asyncio.Transport, frame: bytes) -> None:
         """Queues a frame; all frames queued in one loop iteration go out in one write."""
@@ -232,34 +211,34 @@ class NodeServer:
     def unregister(self, conn_id: int) -> None:
         self.conns.pop(conn_id, None)
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: events.Event) -> None:
         if not self.stopping:  # the store closes on the way out
             self.execute(self.node.handle(event, self.clock.now()))
 
-    def execute(self, effects: list[Effect]) -> None:
+    def execute(self, effects: list[events.Effect]) -> None:
         for e in effects:
-            if isinstance(e, SendPeer | Reply):
+            if isinstance(e, SENDS):
                 self._send(e)
-            elif isinstance(e, Persist):
+            elif isinstance(e, events.Persist):
                 if not self._persists and not self._corked:
                     assert self.loop is not None
                     self.loop.call_soon(self.flush)
                 self._persists.append(e)
-            elif isinstance(e, SetTimer):
+            elif isinstance(e, events.SetTimer):
                 assert self.loop is not None
                 self.timers[e.timer] = self.loop.call_later(e.delay_s, self._fire, e.timer)
-            elif isinstance(e, CancelTimer):
+            elif isinstance(e, events.CancelTimer):
                 handle = self.timers.pop(e.timer, None)
                 if handle is not None:
                     handle.cancel()
-            elif isinstance(e, Log):
+            elif isinstance(e, events.Log):
                 log.log(logging.getLevelName(e.level.upper()), "%s", e.message)
 
-    def _send(self, e: SendPeer | Reply) -> None:
+    def _send(self, e: events.SendPeer | events.Reply) -> None:
         """One message out; a message too large to frame is logged and dropped, and the
         event's other effects (timers above all) still happen."""
         try:
-            if isinstance(e, SendPeer):
+            if isinstance(e, events.SendPeer):
                 link = self.links.get(e.peer) or self._new_link(e.peer)
                 if link is not None:
                     link.send(e.msg)
@@ -279,11 +258,11 @@ class NodeServer:
 
     def _fire(self, timer: int) -> None:
         self.timers.pop(timer, None)
-        self.feed(TimerFired(timer))
+        self.feed(events.TimerFired(timer))
 
     def _persisted(self, tokens: list[int]) -> None:
         for token in tokens:
-            self.feed(Persisted(token))
+            self.feed(events.Persisted(token))
 
     async def serve(self, ready: Callable[[], Any] | None = None) -> None:
         """Serves until SIGTERM/SIGINT (or `stop()`); durable writes are flushed on the way out."""

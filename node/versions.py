@@ -17,8 +17,12 @@ that made it. This is the dotted causal container of Riak 2.x (DVV sets):
 Soundness needs the coordinator to hold every live dot of its own actor for the
 key, which is why the node replicates whole objects and takes a fresh actor id
 per boot (see core.py). Truncation drops the oldest clock entries past a
-threshold but never the entry of a live sibling's actor, and it is applied only
-by a coordinator's put, never on repair paths.
+threshold but never the entry of a live sibling's actor nor of a version the
+put supersedes, and it is applied only by a coordinator's put, never on repair
+paths. (An entry of a version superseded by an *earlier* put may still be
+dropped later; a replica that missed that earlier put and all repair since
+would then bring the version back as a sibling. A larger limit makes this
+rarer; nothing local rules it out.)
 
 Last-write-wins mode keeps one sibling: the greatest (timestamp, actor, counter).
 """
@@ -112,17 +116,20 @@ def merge(a: Clock, b: Clock) -> dict[str, tuple[int, int]]:
     return out
 
 
-def truncate(clock: Clock, live: Iterable[Sibling], max_entries: int) -> dict[str, tuple[int, int]]:
+def truncate(
+    clock: Clock, live: Iterable[Sibling], max_entries: int, protected: Iterable[str] = ()
+) -> dict[str, tuple[int, int]]:
     """Drops the oldest entries (by timestamp, then actor) until at most `max_entries` remain.
 
     Never drops the entry of an actor that has a live sibling, so a live
-    sibling's dot stays covered; may keep more than `max_entries` for that.
+    sibling's dot stays covered, nor of a `protected` actor; may keep more
+    than `max_entries` for that.
     """
     out = dict(clock)
     if len(out) <= max_entries:
         return out
-    protected = {s.dot.actor for s in live}
-    droppable = sorted((entry[1], actor) for actor, entry in out.items() if actor not in protected)
+    keep = {s.dot.actor for s in live} | set(protected)
+    droppable = sorted((entry[1], actor) for actor, entry in out.items() if actor not in keep)
     for _, actor in droppable[: len(out) - max_entries]:
         del out[actor]
     return out
@@ -162,7 +169,8 @@ def update(
     """The coordinator's put: supersedes exactly the local siblings `context` covers.
 
     The new sibling's dot is fresh for `actor`; siblings the context does not
-    cover stay as concurrent siblings.
+    cover stay as concurrent siblings. Truncation keeps the entries of the live
+    siblings and of every version this put supersedes (`superseded_actors`).
     """
     clock = merge(local.clock, context)
     dot = next_dot(clock, actor)
@@ -170,7 +178,25 @@ def update(
     kept = [s for s in local.siblings if not covers(context, s.dot)]
     siblings = tuple(sorted([*kept, new], key=lambda s: s.dot))
     clock[actor] = (dot.counter, now_ms)
-    return Versioned(truncate(clock, siblings, max_entries), siblings)
+    protected = superseded_actors(local, context)
+    return Versioned(truncate(clock, siblings, max_entries, protected), siblings)
+
+
+def superseded_actors(local: Versioned, context: Clock) -> set[str]:
+    """Actors of the versions a put with `context` supersedes that replicas may still hold.
+
+    Those are the local siblings the context covers, and the versions the
+    client saw elsewhere: the entries where the context is ahead of the local
+    clock. If the new object's clock dropped such an entry, a replica still
+    holding that version would keep it when merging the new object (its dot
+    no longer covered), and reads would return it next to its descendant.
+    """
+    out = {s.dot.actor for s in local.siblings if covers(context, s.dot)}
+    for actor, (counter, _) in context.items():
+        mine = local.clock.get(actor)
+        if mine is None or mine[0] < counter:
+            out.add(actor)
+    return out
 
 
 def lww_winner(siblings: Iterable[Sibling]) -> tuple[Sibling, ...]:
@@ -219,7 +245,8 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 def encode_context(clock: Clock) -> bytes:
     """Canonical bytes for a causal context: equal clocks give equal bytes."""
-    return msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    data: bytes = msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    return data
 
 
 def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
@@ -234,9 +261,22 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
 
 
 def encode(obj: Versioned) -> bytes:
-    """Canonical bytes for an object (sorted clock, siblings in dot order)."""
+    """Canonical bytes for an object (sorted clock, siblings in dot order).
+
+    The last object encoded is remembered (objects are immutable, and it is
+    held, so its identity is not reused): a put encodes its new object to send
+    it and again to persist it, and only the first one costs.
+    """
+    global _last_encoded
+    if _last_encoded[0] is obj:
+        return _last_encoded[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
-    return msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    _last_encoded = (obj, data)
+    return data
+
+
+_last_encoded: tuple[Versioned | None, bytes] = (None, b"")
 
 
 def decode(data: bytes) -> Versioned:

@@ -19,11 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from checkers.history import Op, OpType
-from checkers.result import Result
+from checkers.checker import Checker
+from checkers.history import OpType
 from node.client import Client, ConnectionLost, GetResult, NodeError
-
-Checker = Callable[[list[Op]], Result]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from harness.cluster import ClusterError, LocalCluster
 from harness.commands.cluster import DEFAULT_DIR
 from harness.errors import UsageError
 from node.client import Client, NodeError
-from node.config import ConfigError, parse_addr
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,9 +40,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w.set_defaults(func=_put)
 
 
+def _host_port(text: str) -> tuple[str, int]:
+    """--node's HOST:PORT; raises ClusterError saying what is wrong."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f'--node: expected "host:port" with a port 1-65535, got {text!r}')
+    return host, int(port)
+
+
 def _address(args: argparse.Namespace) -> tuple[str, int]:
     if args.node:
-        return parse_addr(args.node, "--node")
+        return _host_port(args.node)
     cluster = LocalCluster.load(args.dir)
     return cluster.addr(next(iter(cluster.nodes)))
 
@@ -85,7 +92,7 @@ def _put(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, go: Callable[[str, int], Coroutine[Any, Any, int]]) -> int:
     try:
         host, port = _address(args)
-    except (ClusterError, ConfigError) as e:
+    except ClusterError as e:
         raise UsageError(str(e)) from None
     try:
         return int(asyncio.run(go(host, port)))

@@ -11,7 +11,8 @@ import pytest
 
 from harness.cluster import ClusterError, LocalCluster
 from node.client import Client, NodeError
-from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, FrameDecoder, encode_frame, hello
+from node.messages import hello
+from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, FrameDecoder, encode_frame
 from tests.support.cluster import running_cluster
 
 

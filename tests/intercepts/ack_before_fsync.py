@@ -4,23 +4,25 @@ A crash right after the acknowledgements loses them.
 Caught by tests.support.scenarios.crash_after_ack.
 """
 
-from node import core
+from node.events import Persist
+from node.replica import ReplicaStore
 
-_store = core.Node.store
+_store = ReplicaStore.store
 
 
 def _store_acking_early(self, key, obj, on_durable, space=""):  # type: ignore[no-untyped-def]
     _store(self, key, obj, None, space)
-    persist = next(e for e in reversed(self._out) if isinstance(e, core.Persist))
-    self._out.remove(persist)
-    self.after(1.0, lambda: self._out.append(persist))  # the disk write, later
+    effects = self.outbox.effects
+    persist = next(e for e in reversed(effects) if isinstance(e, Persist))
+    effects.remove(persist)
+    self.outbox.after(1.0, lambda: self.outbox.emit(persist))  # the disk write, later
     if on_durable is not None:
-        self.after(0, on_durable)  # the acknowledgement, now
+        self.outbox.after(0, on_durable)  # the acknowledgement, now
 
 
 def _durable_now(self, key, callback, space=""):  # type: ignore[no-untyped-def]
-    self.after(0, callback)
+    self.outbox.after(0, callback)
 
 
-core.Node.store = _store_acking_early  # type: ignore[method-assign]
-core.Node.when_durable = _durable_now  # type: ignore[method-assign]
+ReplicaStore.store = _store_acking_early  # type: ignore[method-assign]
+ReplicaStore.when_durable = _durable_now  # type: ignore[method-assign]

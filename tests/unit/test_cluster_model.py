@@ -36,10 +36,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from node import core, versions
+from node import versions
 from node.protocol import Message
-from node.sim_network import LinkFaults
-from node.simulator import SimConfig, Simulator
+from node.replica import ReplicaStore
+from node.sim.cluster import SimConfig, Simulator
+from node.sim.network import LinkFaults
 from node.storage import OBJECTS, MemoryStorage
 from workloads.cart import decode_version, union
 
@@ -276,27 +277,27 @@ def test_the_model_catches_a_replica_that_overwrites(monkeypatch: pytest.MonkeyP
 
 def test_the_model_catches_acks_before_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/intercepts/ack_before_fsync: acks at once, writes to disk a second later."""
-    store = core.Node.store
+    store = ReplicaStore.store
 
     def store_acking_early(
-        self: core.Node,
+        self: ReplicaStore,
         key: str,
         obj: versions.Versioned | None,
         on_durable: Callable[[], None] | None,
         space: str = "",
     ) -> None:
         store(self, key, obj, None, space)
-        persist = self._out.pop()
-        self.after(1.0, lambda: self.emit(persist))
+        persist = self.outbox.effects.pop()
+        self.outbox.after(1.0, lambda: self.outbox.emit(persist))
         if on_durable is not None:
-            self.after(0, on_durable)
+            self.outbox.after(0, on_durable)
 
     def durable_now(
-        self: core.Node, key: str, callback: Callable[[], None], space: str = ""
+        self: ReplicaStore, key: str, callback: Callable[[], None], space: str = ""
     ) -> None:
-        self.after(0, callback)
+        self.outbox.after(0, callback)
 
-    monkeypatch.setattr(core.Node, "store", store_acking_early)
-    monkeypatch.setattr(core.Node, "when_durable", durable_now)
+    monkeypatch.setattr(ReplicaStore, "store", store_acking_early)
+    monkeypatch.setattr(ReplicaStore, "when_durable", durable_now)
     with pytest.raises(AssertionError, match="fewer than W durable copies|on no disk"):
         run_state_machine_as_test(ClusterModel, settings=QUICK)

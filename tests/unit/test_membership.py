@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 from node import versions
 from node.config import ConfigError, config_from_dict
-from node.core import (
+from node.core import Node
+from node.events import (
     CancelTimer,
     ClientRequest,
     Effect,
     Event,
-    Node,
     Now,
     PeerMessage,
     PeerUnreachable,

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from node import merkle, versions
 from node.antientropy import rotated
 from node.config import NodeConfig, Peer
-from node.core import (
+from node.core import Node
+from node.events import (
     Effect,
     Event,
-    Node,
     Now,
     PeerMessage,
     Persist,

@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.protocol import (
-    MAX_FRAME_BYTES,
-    FrameDecoder,
-    ProtocolError,
-    check_hello,
-    encode_frame,
-    hello,
-)
+from node.messages import check_hello, hello
+from node.protocol import MAX_FRAME_BYTES, FrameDecoder, ProtocolError, encode_frame
 
 
 def test_round_trip_whole_and_bytewise() -> None:

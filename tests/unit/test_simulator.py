@@ -1,4 +1,4 @@
-"""The deterministic simulator (node/simulator.py, node/sim_network.py).
+"""The deterministic simulator (node/sim/cluster.py, node/sim/network.py).
 
 It must replay a seed event for event, and reproduce in virtual time what the
 node does on real sockets: siblings for concurrent blind puts, a put with the
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from node import core, versions
-from node.core import Now
+from node.events import Now
 from node.protocol import Message
-from node.sim_network import CLEAN, LinkFaults, Network
-from node.simulator import EPOCH_MS, SimConfig, Simulator
+from node.sim.cluster import EPOCH_MS, SimConfig, Simulator
+from node.sim.network import CLEAN, LinkFaults, Network
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 The simulator plays the part `server.py` plays in production, for every node
 at once: it feeds events to `Node.handle` and carries out the effects. Virtual
-time is an integer count of milliseconds; one agenda (`sim_agenda.Agenda`)
+time is an integer count of milliseconds; one agenda (`sim/agenda.py`)
 holds everything due later (message deliveries, timers, disk completions,
 client requests), ordered by (time, insertion order). Every choice (latency,
 drops, duplicates, disk delay, node seeds, incarnations) is drawn from one
@@ -11,7 +11,7 @@ run**, event for event (`trace`).
 
 What it models:
 
-* the network (`sim_network.Network`): per directed link, cut (losing or
+* the network (`sim/network.py`): per directed link, cut (losing or
   holding messages until heal) or connected, with drop/duplicate
   probabilities and extra delay; messages travel as encoded frames (so they
   are copied, and must fit the wire format); a send to a crashed node fails
@@ -43,28 +43,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from node import core, versions
+from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
-from node.core import (
-    CancelTimer,
-    ClientRequest,
-    Effect,
-    Event,
-    Log,
-    Now,
-    PeerMessage,
-    PeerUnreachable,
-    Persist,
-    Persisted,
-    Reply,
-    SendPeer,
-    SetTimer,
-    TimerFired,
-)
 from node.membership import SEED_ALIAS
+from node.messages import ErrorReply, Get, Put
 from node.protocol import FrameDecoder, Message, encode_frame
 from node.ring import Ring
-from node.sim_agenda import (
+from node.sim.agenda import (
     Agenda,
     ClientDeadline,
     ClientSend,
@@ -74,7 +59,7 @@ from node.sim_agenda import (
     Refused,
     TimerDue,
 )
-from node.sim_network import Network
+from node.sim.network import Network
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
 
@@ -160,9 +145,9 @@ class Simulator:
         """The first N nodes of `key`'s preference list under the static membership."""
         return self.ring.walk(self.ring.partition_of(key))[: self.n]
 
-    def now(self, name: str) -> Now:
+    def now(self, name: str) -> events.Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
-        return Now(EPOCH_MS + self.now_ms + self.skew_ms[name], self.now_ms / 1000)
+        return events.Now(EPOCH_MS + self.now_ms + self.skew_ms[name], self.now_ms / 1000)
 
     def set_skew(self, name: str, skew_ms: int) -> None:
         """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
@@ -235,11 +220,11 @@ class Simulator:
 
     def get(self, node: str, key: str) -> Message:
         """A client get through `node` (see `call`)."""
-        return self.call(node, {"t": "get", "key": key})
+        return self.call(node, Get(key).wire())
 
     def put(self, node: str, key: str, value: bytes, context: bytes = b"") -> Message:
         """A client put through `node` (see `call`); an empty context is a blind put."""
-        return self.call(node, {"t": "put", "key": key, "value": value, "context": context})
+        return self.call(node, Put(key, value, context).wire())
 
     def open_requests(self) -> int:
         """How many client requests are still waiting for their reply."""
@@ -291,19 +276,19 @@ class Simulator:
         elif isinstance(item, TimerDue):
             if (item.node, item.boot, item.timer) in self._armed:
                 self._armed.discard((item.node, item.boot, item.timer))
-                self._feed(item.node, TimerFired(item.timer))
+                self._feed(item.node, events.TimerFired(item.timer))
         elif isinstance(item, DiskWrite):
             if self._alive(item.node, item.boot):
                 self.disks[item.node].write(item.persist.items)
-                self._feed(item.node, Persisted(item.persist.token))
+                self._feed(item.node, events.Persisted(item.persist.token))
         elif isinstance(item, Refused):
             if self._alive(item.node, item.boot):
-                self._feed(item.node, PeerUnreachable(item.peer))
+                self._feed(item.node, events.PeerUnreachable(item.peer))
         elif isinstance(item, ClientSend):
             if item.conn not in self._open:
                 return
             if item.node in self.nodes:
-                self._feed(item.node, ClientRequest(item.conn, item.msg))
+                self._feed(item.node, events.ClientRequest(item.conn, item.msg))
             else:
                 self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
         elif isinstance(item, ClientDeadline):
@@ -313,7 +298,7 @@ class Simulator:
         if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
         elif self.network.connected(d.src, d.dst):
-            self._feed(d.dst, PeerMessage(d.src, d.msg))
+            self._feed(d.dst, events.PeerMessage(d.src, d.msg))
         elif self.network.holds(d.src, d.dst):
             self._held.append(d)
         else:
@@ -325,30 +310,30 @@ class Simulator:
         for d in held:
             self.agenda.push(self.rng.randint(*self.config.latency_ms), d)
 
-    def _feed(self, name: str, event: Event) -> None:
+    def _feed(self, name: str, event: events.Event) -> None:
         self._trace("event", name, event)
         self._carry_out(name, self.nodes[name].handle(event, self.now(name)))
 
-    def _carry_out(self, name: str, effects: list[Effect]) -> None:
+    def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]
         for e in effects:
-            if isinstance(e, SendPeer):
+            if isinstance(e, events.SendPeer):
                 self._send(name, boot, e.peer, e.msg)
-            elif isinstance(e, Reply):
+            elif isinstance(e, events.Reply):
                 opened = self._open.get(e.conn)
                 if opened is not None and opened[0] == name:
                     self._answer(e.conn, wire_copy(e.msg))
-            elif isinstance(e, SetTimer):
+            elif isinstance(e, events.SetTimer):
                 self._armed.add((name, boot, e.timer))
                 self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
-            elif isinstance(e, CancelTimer):
+            elif isinstance(e, events.CancelTimer):
                 self._armed.discard((name, boot, e.timer))
-            elif isinstance(e, Persist):
+            elif isinstance(e, events.Persist):
                 self._schedule_write(name, boot, e)
-            elif isinstance(e, Log):
+            elif isinstance(e, events.Log):
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
-    def _schedule_write(self, name: str, boot: int, persist: Persist) -> None:
+    def _schedule_write(self, name: str, boot: int, persist: events.Persist) -> None:
         """Disk writes complete after a random delay, but in the order they were issued."""
         delay_ms = self.rng.randint(*self.config.disk_ms) + self.disk_delay_ms[name]
         at = max(self.now_ms + delay_ms, self._disk_free_ms[name])
@@ -397,4 +382,4 @@ class Simulator:
 
 
 def _error(code: str, message: str) -> Message:
-    return {"t": "error", "code": code, "message": message}
+    return ErrorReply(code, message).wire()

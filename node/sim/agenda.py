@@ -17,7 +17,7 @@ import heapq
 import itertools
 from dataclasses import dataclass
 
-from node.core import Persist
+from node.events import Persist
 from node.protocol import Message
 
 

@@ -1,0 +1,150 @@
+"""The message catalogue: one typed record per wire message, and the one way to read them.
+
+Every message is a msgpack map with a string "t" (protocol.py frames it).
+Each record names its "t" (`T`), builds its wire map (`wire`) and reads one
+back (`parse`), validating every field it uses. Reading has exactly one way
+to fail: `ProtocolError` (`MessageError` for a field that is wrong, carrying
+the error code a client is told; `UnknownMessage` for a type this node does
+not know). No module outside this package builds or reads a wire map by hand.
+
+=================  ==========================================  =================
+"t"                record (module)                             sent by → to
+=================  ==========================================  =================
+hello              Hello (client)                              both ways, first
+get, put           Get, Put (client)                           client → node
+local_get, status  LocalGet, Status (client)                   client → node
+preference_lists   PreferenceLists (client)                    client → node
+join, leave        Join, Leave, Members (client)               client → node
+members
+ping / pong        Ping (client) / Pong (answers)              client or node
+ok                 GetOk, PutOk, LocalGetOk, StatusOk,         node → client
+                   PreferenceListsOk, MembersOk (answers)
+error              ErrorReply (answers)                        node → client
+read / read_ok     Read / ReadOk (peer)                        node → node
+sync / sync_ok     Sync / SyncOk (peer)                        node → node
+fwd_put            FwdPut (peer)                               node → node
+fwd_reply          FwdReply (peer; result PutOk | ErrorReply)  node → node
+ae_root            AeRoot (peer)                               node → node
+ae_buckets         AeBuckets (peer)                            node → node
+ae_keys            AeKeys (peer)                               node → node
+ae_objects         AeObjects (peer)                            node → node
+gossip             Gossip (peer)                               node → node
+gossip_ack         GossipAck (peer)                            node → node
+join_req           JoinReq (peer)                              node → node
+=================  ==========================================  =================
+
+Objects and contexts travel as the opaque bytes of versions.encode /
+encode_context; their receivers decode them.
+
+Records are plain (not frozen) slotted dataclasses: one is built per message
+sent or read and dropped at once, and a frozen one costs three times as much
+to build on this hot path. Treat them as values all the same.
+"""
+
+from __future__ import annotations
+
+from node.messages.answers import (
+    A,
+    Answer,
+    ErrorReply,
+    GetOk,
+    LocalGetOk,
+    MembersOk,
+    Pong,
+    PreferenceListsOk,
+    PutOk,
+    StatusOk,
+    answer_wire,
+    decode_answer,
+)
+from node.messages.client import (
+    MAX_PREFERENCE_KEYS,
+    Get,
+    Hello,
+    Join,
+    Leave,
+    LocalGet,
+    Members,
+    Ping,
+    PreferenceLists,
+    Put,
+    Status,
+    check_hello,
+    hello,
+)
+from node.messages.fields import MessageError, UnknownMessage
+from node.messages.peer import (
+    AeBuckets,
+    AeKeys,
+    AeObjects,
+    AeRoot,
+    FwdPut,
+    FwdReply,
+    Gossip,
+    GossipAck,
+    JoinReq,
+    Read,
+    ReadOk,
+    Sync,
+    SyncOk,
+)
+from node.protocol import Message
+
+ClientReq = Get | Put | Ping | LocalGet | Status | PreferenceLists | Join | Leave | Members
+PeerReply = ReadOk | SyncOk | FwdReply | Pong
+PeerMsg = (
+    Read | ReadOk | Sync | SyncOk | FwdPut | FwdReply | Ping | Pong
+    | AeRoot | AeBuckets | AeKeys | AeObjects | Gossip | GossipAck | JoinReq
+)  # fmt: skip
+
+CLIENT_REQUESTS: dict[str, type[ClientReq]] = {
+    c.T: c for c in (Get, Put, Ping, LocalGet, Status, PreferenceLists, Join, Leave, Members)
+}
+PEER_MESSAGES: dict[str, type[PeerMsg]] = {
+    c.T: c
+    for c in (
+        Read,
+        ReadOk,
+        Sync,
+        SyncOk,
+        FwdPut,
+        FwdReply,
+        Ping,
+        Pong,
+        AeRoot,
+        AeBuckets,
+        AeKeys,
+        AeObjects,
+        Gossip,
+        GossipAck,
+        JoinReq,
+    )  # fmt: skip
+}
+
+
+def decode_request(m: Message) -> ClientReq:
+    """A client's request as its record; raises MessageError (an unknown type included)."""
+    cls = CLIENT_REQUESTS.get(m.get("t", ""))
+    if cls is None:
+        known = ", ".join(sorted(CLIENT_REQUESTS))
+        raise MessageError(f"unknown request type {m.get('t')!r}; known: {known}")
+    return cls.parse(m)
+
+
+def decode_peer(m: Message) -> PeerMsg:
+    """A peer's message as its record; raises UnknownMessage or MessageError."""
+    cls = PEER_MESSAGES.get(m.get("t", ""))
+    if cls is None:
+        raise UnknownMessage(f"unknown message type {m.get('t')!r}")
+    return cls.parse(m)
+
+
+__all__ = [
+    "CLIENT_REQUESTS", "MAX_PREFERENCE_KEYS", "PEER_MESSAGES", "A", "AeBuckets", "AeKeys",
+    "AeObjects", "AeRoot", "Answer", "ClientReq", "ErrorReply", "FwdPut", "FwdReply", "Get",
+    "GetOk", "Gossip", "GossipAck", "Hello", "Join", "JoinReq", "Leave", "LocalGet",
+    "LocalGetOk", "Members", "MembersOk", "MessageError", "PeerMsg", "PeerReply", "Ping", "Pong",
+    "PreferenceLists", "PreferenceListsOk", "Put", "PutOk", "Read", "ReadOk", "Status",
+    "StatusOk", "Sync", "SyncOk", "UnknownMessage", "answer_wire", "check_hello",
+    "decode_answer", "decode_peer", "decode_request", "hello",
+]  # fmt: skip

@@ -1,0 +1,214 @@
+"""Client requests, and the hello every connection (client or node) starts with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from node.messages.fields import MessageError, items, opt_text, req_context, req_key, req_value
+from node.protocol import PROTOCOL_VERSION, Message, ProtocolError
+
+MAX_PREFERENCE_KEYS = 4096
+"""Keys per preference_lists request."""
+
+
+@dataclass(slots=True)
+class Hello:
+    """The first message on every connection, both ways."""
+
+    T: ClassVar[str] = "hello"
+    role: str
+    name: str
+
+    def wire(self) -> Message:
+        return {"t": "hello", "v": PROTOCOL_VERSION, "role": self.role, "name": self.name}
+
+    @classmethod
+    def parse(cls, m: Message) -> Hello:
+        if m.get("t") != "hello":
+            raise ProtocolError(f'expected a "hello" first, got {m.get("t")!r}')
+        if m.get("v") != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol version {m.get('v')!r} is not supported (this node speaks "
+                f"{PROTOCOL_VERSION}); upgrade the client or node"
+            )
+        role, name = m.get("role"), m.get("name")
+        if role not in ("client", "node") or not isinstance(name, str):
+            raise ProtocolError('hello needs role "client" or "node" and a string name')
+        return cls(role, name)
+
+
+def hello(role: str, name: str) -> Message:
+    """The wire form of the first message on every connection."""
+    return Hello(role, name).wire()
+
+
+def check_hello(msg: Message) -> tuple[str, str]:
+    """Validates a hello; returns (role, name) or raises ProtocolError saying what is wrong."""
+    h = Hello.parse(msg)
+    return h.role, h.name
+
+
+@dataclass(slots=True)
+class Get:
+    T: ClassVar[str] = "get"
+    key: str
+    id: Any = None
+
+    def wire(self) -> Message:
+        return {"t": "get", "id": self.id, "key": self.key}
+
+    @classmethod
+    def parse(cls, m: Message) -> Get:
+        return cls(req_key(m), m.get("id"))
+
+
+@dataclass(slots=True)
+class Put:
+    """A client's put; `context` is empty (a blind put) or a get's context."""
+
+    T: ClassVar[str] = "put"
+    key: str
+    value: bytes
+    context: bytes = b""
+    id: Any = None
+    clock: dict[str, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
+    """The decoded `context`, when the record was read from the wire (not sent)."""
+
+    def wire(self) -> Message:
+        return {"t": self.T, "id": self.id, "key": self.key, "value": self.value,
+                "context": self.context}  # fmt: skip
+
+    @classmethod
+    def parse(cls, m: Message) -> Self:
+        key, value = req_key(m), req_value(m)
+        context, clock = req_context(m)
+        return cls(key, value, context, m.get("id"), clock)
+
+
+@dataclass(slots=True)
+class Ping:
+    """A liveness probe (a client's, or a node's probe of a peer it marked down)."""
+
+    T: ClassVar[str] = "ping"
+    id: Any = 0
+
+    def wire(self) -> Message:
+        return {"t": "ping", "id": self.id}
+
+    @classmethod
+    def parse(cls, m: Message) -> Ping:
+        return cls(m.get("id", 0))
+
+
+@dataclass(slots=True)
+class LocalGet:
+    """Debug: one replica's own state of a key, without coordination or repair."""
+
+    T: ClassVar[str] = "local_get"
+    key: str
+    id: Any = None
+
+    def wire(self) -> Message:
+        return {"t": "local_get", "id": self.id, "key": self.key}
+
+    @classmethod
+    def parse(cls, m: Message) -> LocalGet:
+        return cls(req_key(m), m.get("id"))
+
+
+@dataclass(slots=True)
+class Status:
+    """Debug: identity, wall clock, peers, hints, Merkle roots, counters and ring view."""
+
+    T: ClassVar[str] = "status"
+    id: Any = None
+
+    def wire(self) -> Message:
+        return {"t": "status", "id": self.id}
+
+    @classmethod
+    def parse(cls, m: Message) -> Status:
+        return cls(m.get("id"))
+
+
+@dataclass(slots=True)
+class PreferenceLists:
+    """Debug: the first N nodes of each key's preference list, in this node's ring view."""
+
+    T: ClassVar[str] = "preference_lists"
+    keys: list[str]
+    id: Any = None
+
+    def wire(self) -> Message:
+        return {"t": "preference_lists", "id": self.id, "keys": self.keys}
+
+    @classmethod
+    def parse(cls, m: Message) -> PreferenceLists:
+        keys = items(m, "keys")
+        if not all(isinstance(k, str) for k in keys):
+            raise MessageError("field 'keys' must be a list of strings")
+        if len(keys) > MAX_PREFERENCE_KEYS:
+            raise MessageError(f"at most {MAX_PREFERENCE_KEYS} keys per request", "too_large")
+        return cls(keys, m.get("id"))
+
+
+@dataclass(slots=True)
+class Join:
+    """Membership: {seed}: join through that seed; {node, addr?, weight?}: add that member."""
+
+    T: ClassVar[str] = "join"
+    seed: str | None = None
+    node: str | None = None
+    addr: str | None = None
+    weight: Any = None  # checked by the handler, whose message explains the whole call
+    id: Any = None
+
+    def wire(self) -> Message:
+        out: Message = {"t": "join", "id": self.id}
+        for name in ("seed", "node", "addr", "weight"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def parse(cls, m: Message) -> Join:
+        # The addresses' form ("host:port") is checked by the handler.
+        node = m.get("node")
+        node = node if isinstance(node, str) and node else None
+        return cls(opt_text(m, "seed"), node, opt_text(m, "addr"), m.get("weight"), m.get("id"))
+
+
+@dataclass(slots=True)
+class Leave:
+    """Membership: `node` (default the node asked) leaves the cluster."""
+
+    T: ClassVar[str] = "leave"
+    node: str | None = None
+    id: Any = None
+
+    def wire(self) -> Message:
+        out: Message = {"t": "leave", "id": self.id}
+        if self.node is not None:
+            out["node"] = self.node
+        return out
+
+    @classmethod
+    def parse(cls, m: Message) -> Leave:
+        node = m.get("node")
+        return cls(node if isinstance(node, str) and node else None, m.get("id"))
+
+
+@dataclass(slots=True)
+class Members:
+    """Membership: this node's view of the members."""
+
+    T: ClassVar[str] = "members"
+    id: Any = None
+
+    def wire(self) -> Message:
+        return {"t": "members", "id": self.id}
+
+    @classmethod
+    def parse(cls, m: Message) -> Members:
+        return cls(m.get("id"))

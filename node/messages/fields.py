@@ -1,0 +1,126 @@
+"""Reading a wire map's fields: each reader returns the field or raises `MessageError`.
+
+`MessageError` and `UnknownMessage` are the only exceptions reading a message
+raises; both are a `ProtocolError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, Message, ProtocolError
+from node.versions import VersionError, decode_context
+
+
+class MessageError(ProtocolError):
+    """A message whose fields are wrong; `code` is the error code a client is answered with."""
+
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class UnknownMessage(ProtocolError):
+    """A message of a type this node does not know."""
+
+
+def text(m: Message, name: str) -> str:
+    v = m.get(name)
+    if not isinstance(v, str):
+        raise MessageError(f"field {name!r} must be a string")
+    return v
+
+
+def opt_text(m: Message, name: str) -> str | None:
+    v = m.get(name)
+    if v is not None and not isinstance(v, str):
+        raise MessageError(f"field {name!r} must be a string if given")
+    return v
+
+
+def blob(m: Message, name: str) -> bytes:
+    v = m.get(name)
+    if not isinstance(v, bytes):
+        raise MessageError(f"field {name!r} must be bytes")
+    return v
+
+
+def integer(m: Message, name: str, default: int = 0) -> int:
+    v = m.get(name, default)
+    if v is None:
+        return default
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise MessageError(f"field {name!r} must be an integer")
+    return v
+
+
+def int_id(m: Message) -> int:
+    """A node's request id: an integer (absent or nil: 0, no reply wanted)."""
+    v = m.get("id")
+    if type(v) is int:  # the common case first: this runs for every peer message
+        return v
+    return integer(m, "id")
+
+
+def items(m: Message, name: str) -> list[Any]:
+    v = m.get(name, [])
+    if not isinstance(v, list):
+        raise MessageError(f"field {name!r} must be a list")
+    return v
+
+
+def mapping(m: Message, name: str) -> dict[Any, Any]:
+    v = m.get(name, {})
+    if not isinstance(v, dict):
+        raise MessageError(f"field {name!r} must be a map")
+    return v
+
+
+def req_key(m: Message) -> str:
+    """A client's key: a string of at most MAX_KEY_BYTES bytes of UTF-8."""
+    key = text(m, "key")
+    size = len(key.encode("utf-8"))
+    if size > MAX_KEY_BYTES:
+        raise MessageError(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}", "too_large")
+    return key
+
+
+def req_value(m: Message) -> bytes:
+    value = blob(m, "value")
+    if len(value) > MAX_VALUE_BYTES:
+        raise MessageError(
+            f"value is {len(value)} bytes; the limit is {MAX_VALUE_BYTES} (1 MiB)", "too_large"
+        )
+    return value
+
+
+def req_context(m: Message) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """A put's context: empty, or bytes that decode as a context from a get; and the
+    clock they decode to."""
+    raw = m.get("context") or b""
+    try:
+        if isinstance(raw, bytes):
+            return raw, decode_context(raw)
+    except VersionError:
+        pass
+    raise MessageError("field 'context' must be a context from a get")
+
+
+def rows(raw: Any, types: tuple[type, ...]) -> list[list[Any]]:
+    """The rows of `raw` (a list) that have exactly the given element types (bool is not an
+    int); malformed rows, or a `raw` that is not a list, are skipped, not refused: a bounded
+    exchange just finds what it could not read again in its next round."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        row
+        for row in raw
+        if isinstance(row, list)
+        and len(row) == len(types)
+        and all(isinstance(x, t) and not isinstance(x, bool) for x, t in zip(row, types))
+    ]
+
+
+def bound(x: Any) -> bool:
+    """A bucket range bound: a key, or None for open."""
+    return x is None or isinstance(x, str)

@@ -1,0 +1,252 @@
+"""Node-to-node messages: reads, sync writes, forwarded puts, anti-entropy and gossip.
+
+(Ping and pong travel between nodes too; they live with the client requests
+and answers, whose shapes they share.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from node.messages.answers import ErrorReply, PutOk
+from node.messages.client import Put
+from node.messages.fields import blob, bound, int_id, items, mapping, opt_text, rows, text
+from node.protocol import Message
+
+
+@dataclass(slots=True)
+class Read:
+    """Asks a replica for its state of `key` (merged with its hint for `hint`, if given)."""
+
+    T: ClassVar[str] = "read"
+    id: int
+    key: str
+    hint: str | None = None
+
+    def wire(self) -> Message:
+        out: Message = {"t": "read", "id": self.id, "key": self.key}
+        if self.hint is not None:
+            out["hint"] = self.hint
+        return out
+
+    @classmethod
+    def parse(cls, m: Message) -> Read:
+        rid, key, hint = m.get("id"), m.get("key"), m.get("hint")
+        if type(rid) is int and type(key) is str and (hint is None or type(hint) is str):
+            return cls(rid, key, hint)  # the well-formed case, without a call per field
+        return cls(int_id(m), text(m, "key"), opt_text(m, "hint"))
+
+
+@dataclass(slots=True)
+class ReadOk:
+    """A replica's state: encoded object bytes, or None for nothing held."""
+
+    T: ClassVar[str] = "read_ok"
+    id: int
+    obj: bytes | None
+
+    def wire(self) -> Message:
+        return {"t": "read_ok", "id": self.id, "obj": self.obj}
+
+    @classmethod
+    def parse(cls, m: Message) -> ReadOk:
+        rid, obj = m.get("id"), m.get("obj") or None
+        if type(rid) is int and (obj is None or type(obj) is bytes):
+            return cls(rid, obj)  # the well-formed case, without a call per field
+        return cls(int_id(m), blob(m, "obj") if obj else None)
+
+
+@dataclass(slots=True)
+class Sync:
+    """A whole object to merge (a hint for primary `hint`, if given); id 0 wants no ack."""
+
+    T: ClassVar[str] = "sync"
+    id: int
+    key: str
+    obj: bytes
+    hint: str | None = None
+
+    def wire(self) -> Message:
+        out: Message = {"t": "sync", "id": self.id, "key": self.key, "obj": self.obj}
+        if self.hint is not None:
+            out["hint"] = self.hint
+        return out
+
+    @classmethod
+    def parse(cls, m: Message) -> Sync:
+        rid, key, obj, hint = m.get("id"), m.get("key"), m.get("obj"), m.get("hint")
+        if (type(rid) is int and type(key) is str and type(obj) is bytes
+                and (hint is None or type(hint) is str)):  # fmt: skip
+            return cls(rid, key, obj, hint)  # the well-formed case, without a call per field
+        return cls(int_id(m), text(m, "key"), blob(m, "obj"), opt_text(m, "hint"))
+
+
+@dataclass(slots=True)
+class SyncOk:
+    """The sync with this id is durable at the sender."""
+
+    T: ClassVar[str] = "sync_ok"
+    id: int
+
+    def wire(self) -> Message:
+        return {"t": "sync_ok", "id": self.id}
+
+    @classmethod
+    def parse(cls, m: Message) -> SyncOk:
+        return cls(int_id(m))
+
+
+@dataclass(slots=True)
+class FwdPut(Put):
+    """A client's put handed to a node among the key's first N healthy (same fields)."""
+
+    T: ClassVar[str] = "fwd_put"
+
+
+@dataclass(slots=True)
+class FwdReply:
+    """The coordinator's answer to a forwarded put (a result that is not an error is ok)."""
+
+    T: ClassVar[str] = "fwd_reply"
+    id: int
+    result: PutOk | ErrorReply
+
+    def wire(self) -> Message:
+        return {"t": "fwd_reply", "id": self.id, "result": self.result.wire()}
+
+    @classmethod
+    def parse(cls, m: Message) -> FwdReply:
+        raw = m.get("result")
+        error = isinstance(raw, dict) and raw.get("t") == "error"
+        return cls(int_id(m), ErrorReply.parse(raw) if error else PutOk())  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class AeRoot:
+    """Anti-entropy, A → B: A's Merkle roots of the partitions both replicate."""
+
+    T: ClassVar[str] = "ae_root"
+    roots: list[list[Any]]  # [partition, root]
+
+    def wire(self) -> Message:
+        return {"t": "ae_root", "roots": self.roots}
+
+    @classmethod
+    def parse(cls, m: Message) -> AeRoot:
+        return cls(rows(m.get("roots"), (int, bytes)))
+
+
+@dataclass(slots=True)
+class AeBuckets:
+    """B → A: B's bucket hashes of the partitions whose roots differ."""
+
+    T: ClassVar[str] = "ae_buckets"
+    parts: list[list[Any]]  # [partition, [bucket hash, ...]]
+
+    def wire(self) -> Message:
+        return {"t": "ae_buckets", "parts": self.parts}
+
+    @classmethod
+    def parse(cls, m: Message) -> AeBuckets:
+        return cls(rows(m.get("parts"), (int, list)))
+
+
+@dataclass(slots=True)
+class AeKeys:
+    """A → B: A's key digests in the buckets that differ."""
+
+    T: ClassVar[str] = "ae_keys"
+    ranges: list[list[Any]]  # [partition, bucket, lo, hi, [[key, digest], ...]]
+
+    def wire(self) -> Message:
+        return {"t": "ae_keys", "ranges": self.ranges}
+
+    @classmethod
+    def parse(cls, m: Message) -> AeKeys:
+        found = rows(m.get("ranges"), (int, int, object, object, list))
+        return cls([[p, b, lo, hi, rows(d, (str, bytes))] for p, b, lo, hi, d in found
+                    if bound(lo) and bound(hi)])  # fmt: skip
+
+
+@dataclass(slots=True)
+class AeObjects:
+    """Objects for keys the receiver lacks or holds differently, and the keys wanted back."""
+
+    T: ClassVar[str] = "ae_objects"
+    objs: list[list[Any]]  # [key, encoded object]
+    want: list[str] = field(default_factory=list)
+
+    def wire(self) -> Message:
+        return {"t": "ae_objects", "objs": self.objs, "want": self.want}
+
+    @classmethod
+    def parse(cls, m: Message) -> AeObjects:
+        want = m.get("want")
+        strings = [x for x in want if isinstance(x, str)] if isinstance(want, list) else []
+        return cls(rows(m.get("objs"), (str, bytes)), strings)
+
+
+@dataclass(slots=True)
+class Gossip:
+    """A node's whole membership history and the addresses it knows (push)."""
+
+    T: ClassVar[str] = "gossip"
+    id: int
+    history: list[Any]
+    addrs: dict[Any, Any]
+
+    def wire(self) -> Message:
+        return {"t": "gossip", "id": self.id, "history": self.history, "addrs": self.addrs}
+
+    @classmethod
+    def parse(cls, m: Message) -> Gossip:
+        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"))
+
+
+@dataclass(slots=True)
+class GossipAck:
+    """The answer to gossip (pull) or to join_req (`join`: joined, refused or not_member)."""
+
+    T: ClassVar[str] = "gossip_ack"
+    id: int
+    history: list[Any]
+    addrs: dict[Any, Any]
+    join: str | None = None
+
+    def wire(self) -> Message:
+        out: Message = {"t": "gossip_ack", "id": self.id, "history": self.history,
+                        "addrs": self.addrs}  # fmt: skip
+        if self.join is not None:
+            out["join"] = self.join
+        return out
+
+    @classmethod
+    def parse(cls, m: Message) -> GossipAck:
+        join = m.get("join")
+        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"),
+                   join if isinstance(join, str) else None)  # fmt: skip
+
+
+@dataclass(slots=True)
+class JoinReq:
+    """A node asks a seed to add it (`rejoin`: even if it was removed); its addresses ride
+    along, its history comes by gossip."""
+
+    T: ClassVar[str] = "join_req"
+    id: int
+    history: list[Any]
+    addrs: dict[Any, Any]
+    weight: int = 1
+    rejoin: bool = False
+
+    def wire(self) -> Message:
+        return {"t": "join_req", "id": self.id, "history": self.history, "addrs": self.addrs,
+                "weight": self.weight, "rejoin": self.rejoin}  # fmt: skip
+
+    @classmethod
+    def parse(cls, m: Message) -> JoinReq:
+        w = m.get("weight", 1)
+        weight = w if isinstance(w, int) and not isinstance(w, bool) and w >= 1 else 1
+        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), weight,
+                   m.get("rejoin") is True)  # fmt: skip
