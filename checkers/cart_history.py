@@ -175,72 +175,98 @@ def load(history: History, budget: Budget) -> CartHistory:
 
 
 def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
-    """Pairs invokes with completions and sorts the ops into a `CartHistory`."""
+    """Pairs invokes with completions and sorts the ops into a `CartHistory`.
+
+    Reads and writes keep their invoke order. The loop is flat on purpose: it
+    runs once per op of histories of millions of ops (a call per op cost more
+    than the rest of a check).
+    """
     budget.enter("indexing the history")
     out = CartHistory()
     open_: dict[int | str, tuple[Op, int]] = {}
-    slots: list[Read | Write | None] = []
+    reads: list[Read | None] = []
+    writes: list[Write | None] = []
     n = 0
     last = None
-    invoke, nemesis = OpType.INVOKE, NEMESIS
+    invoke, nemesis, ok = OpType.INVOKE, NEMESIS, OpType.OK
+    pop = open_.pop
     for op in history:
         n += 1
         if not n & 4095:
             budget.check()
         last = op
         proc = op.process
-        if proc == nemesis:
+        if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
             out.timeline.record(op)
         elif op.type is invoke:
             if proc in open_:
                 raise HistoryShapeError(
                     op.index, f"process {proc!r} invoked again before its op completed"
                 )
-            open_[proc] = (op, len(slots))
-            slots.append(None)
+            f = op.f
+            if f == READ:
+                open_[proc] = (op, len(reads))
+                reads.append(None)
+            elif f in WRITES:
+                open_[proc] = (op, len(writes))
+                writes.append(None)
+            else:
+                open_[proc] = (op, -1)
         elif op.f == REPLICA_READ:
             out.replica_reads.append(_replica_read(op))
         else:
-            pair = open_.pop(proc, None)
+            pair = pop(proc, None)
             if pair is None:
                 raise HistoryShapeError(
                     op.index, f"{op.type.value} of process {proc!r} has no open invoke"
                 )
-            slots[pair[1]] = _pair(pair[0], op)
+            inv, slot = pair
+            if op.f != inv.f or op.key != inv.key:
+                _mismatch(inv, op)
+            if slot < 0:
+                continue
+            if inv.f == READ:
+                if op.type is ok:  # inlined `_read`: most ops are reads
+                    sibs = op.siblings
+                    if type(sibs) is not list or not _plain_siblings(sibs):
+                        sibs = _siblings(op)
+                    final = bool(op.extra.get("final") or inv.extra.get("final"))
+                    key = inv.key if inv.key is not None else _key(inv)
+                    reads[slot] = Read(key, inv.index, op.index, inv.time, op.time, proc,
+                                       op.node, sibs, final)  # fmt: skip
+            else:
+                writes[slot] = _write(inv, op, 0)
     out.n_ops = n
     out.end_time = last.time if last is not None else 0
     for inv, slot in open_.values():
-        slots[slot] = _pair(inv, None, out.end_time)
-    for rec in slots:
-        if isinstance(rec, Read):
-            out.reads.append(rec)
-        elif isinstance(rec, Write):
-            out.writes.append(rec)
+        if slot >= 0 and inv.f != READ:
+            writes[slot] = _write(inv, None, out.end_time)
+    out.reads = [r for r in reads if r is not None]
+    out.writes = [w for w in writes if w is not None]
     out.timeline.finish()
     return out
 
 
-def _pair(inv: Op, comp: Op | None, end_time: int = 0) -> Read | Write | None:
-    """Returns the record for one invoke/completion pair (None for other workloads' ops)."""
-    if comp is not None and (comp.f != inv.f or comp.key != inv.key):
-        raise HistoryShapeError(
-            comp.index,
-            f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
-            f"at op {inv.index} ({inv.f}, {inv.key!r})",
-        )
-    if inv.f == READ:
-        if comp is None or comp.type is not OpType.OK:
-            return None
-        return _read(inv, comp)
-    if inv.f in WRITES:
-        return _write(inv, comp, end_time)
-    return None
+def _mismatch(inv: Op, comp: Op) -> None:
+    raise HistoryShapeError(
+        comp.index,
+        f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
+        f"at op {inv.index} ({inv.f}, {inv.key!r})",
+    )
 
 
 def _key(op: Op) -> str:
     if op.key is None:
         raise HistoryShapeError(op.index, f"{op.f} has no 'key'")
     return op.key
+
+
+def _plain_siblings(sibs: list[Any]) -> bool:
+    """True if every sibling is a dict with a string 'put' and a list 'items'."""
+    for s in sibs:
+        if type(s) is not dict or type(s.get("put")) is not str or type(s.get("items")) is not list:
+            return False
+    return True
 
 
 def _siblings(op: Op) -> list[dict[str, Any]]:
@@ -261,15 +287,6 @@ def _siblings(op: Op) -> list[dict[str, Any]]:
     return op.siblings
 
 
-def _read(inv: Op, comp: Op) -> Read:
-    key = inv.key if inv.key is not None else _key(inv)
-    final = bool(comp.extra.get("final") or inv.extra.get("final"))
-    sibs = _siblings(comp)
-    return Read(
-        key, inv.index, comp.index, inv.time, comp.time, inv.process, comp.node, sibs, final
-    )
-
-
 def _outcome(comp: Op | None) -> Outcome:
     if comp is None or comp.type is OpType.INFO:
         return Outcome.INDETERMINATE
@@ -287,41 +304,22 @@ def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
     parents = cx.get("parents")
     if parents is None:
         parents = inv.extra.get("parents")
-    where = comp.index if comp is not None else inv.index
-    _check_write(inv, where, outcome, put, parents)
+    if not (  # the common, well-formed case is checked inline
+        type(put) is str
+        and type(parents) is list
+        and (type(inv.value) is int or type(inv.value) is str)
+        and all(type(p) is str for p in parents)
+    ):
+        where = comp.index if comp is not None else inv.index
+        _check_write(inv, where, outcome, put, parents)
     if outcome is Outcome.NOT_WRITTEN:
         put = None
+    key = inv.key if inv.key is not None else _key(inv)
     if comp is None:
-        return Write(
-            inv.f,
-            _key(inv),
-            inv.value,
-            inv.index,
-            None,
-            inv.time,
-            end_time,
-            inv.process,
-            None,
-            outcome,
-            put,
-            parents or [],
-            None,
-        )
-    return Write(
-        inv.f,
-        _key(inv),
-        inv.value,
-        inv.index,
-        comp.index,
-        inv.time,
-        comp.time,
-        inv.process,
-        comp.node,
-        outcome,
-        put,
-        parents or [],
-        comp.error,
-    )
+        return Write(inv.f, key, inv.value, inv.index, None, inv.time, end_time, inv.process,
+                     None, outcome, put, parents or [], None)  # fmt: skip
+    return Write(inv.f, key, inv.value, inv.index, comp.index, inv.time, comp.time, inv.process,
+                 comp.node, outcome, put, parents or [], comp.error)  # fmt: skip
 
 
 def _check_write(inv: Op, where: int, outcome: Outcome, put: Any, parents: Any) -> None:

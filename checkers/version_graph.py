@@ -2,9 +2,11 @@
 
 A put's parents are the siblings its get step returned (its context), so an
 edge u → v means v's writer had seen u, and u ≼ v (u is an ancestor of v or
-v itself) is reachability. `build_graph` makes the networkx DiGraph; only
-parents written by some put to the same key get edges (the others are
-phantoms, reported by the caller).
+v itself) is reachability. `build_graph` keeps the edges as adjacency lists
+(a networkx DiGraph is built only to name a cycle, which is rare: building it
+for every history cost more than the whole check); only parents written by
+some put to the same key get edges (the others are phantoms, reported by the
+caller).
 
 `fill_ancestry` orders each key's puts topologically (a depth-first
 post-order, fast when parents come first in invoke order, as they nearly
@@ -27,14 +29,14 @@ from checkers.cart_history import CartHistory, HistoryShapeError, Outcome, Read,
 
 @dataclass
 class Versions:
-    """The graph, the puts by id, and (after `fill_ancestry`) order, positions and bitsets.
+    """The puts by id, their parents, and (after `fill_ancestry`) order, positions and bitsets.
 
-    `parents` holds each put's known, distinct parents; `suspects` the writes
-    whose context named an unknown or repeated put (to be reported); `seen`
-    each distinct (items, first read) that reads showed for a put.
+    `parents` holds each put's known, distinct parents (the graph's edges, as
+    adjacency lists: a networkx graph is built only to name a cycle);
+    `suspects` the writes whose context named an unknown or repeated put (to be
+    reported); `seen` each distinct (items, first read) that reads showed for a put.
     """
 
-    graph: nx.DiGraph
     puts: dict[str, Write]
     parents: dict[str, list[str]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)
@@ -59,41 +61,47 @@ class Versions:
         """What `fill_ancestry` would need: the sum over keys of m²/8 for m puts."""
         return sum(m * m // 8 for m in self.sizes.values())
 
+    def graph(self) -> nx.DiGraph:
+        """The version graph as a networkx DiGraph (an edge from each parent)."""
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_nodes_from(self.puts)
+        g.add_edges_from((q, p) for p, ps in self.parents.items() for q in ps)
+        return g
+
 
 def build_graph(h: CartHistory) -> Versions:
-    """Returns the version graph: one vertex per put that may have been written.
+    """Returns the versions: one per put that may have been written, with its known parents.
 
     Raises HistoryShapeError if two writes claim the same put id.
     """
     puts: dict[str, Write] = {}
     sizes: dict[str, int] = defaultdict(int)
     indeterminate = 0
+    ok = Outcome.OK
     for w in h.writes:
-        if w.put is None:
+        p = w.put
+        if p is None:
             continue
-        if w.put in puts:
-            raise HistoryShapeError(w.invoke_index, f"put id {w.put!r} is used twice")
-        puts[w.put] = w
+        if p in puts:
+            raise HistoryShapeError(w.invoke_index, f"put id {p!r} is used twice")
+        puts[p] = w
         sizes[w.key] += 1
-        indeterminate += w.outcome is not Outcome.OK
-    g: nx.DiGraph = nx.DiGraph()
-    g.add_nodes_from(puts)
-    v = Versions(g, puts, sizes=dict(sizes), indeterminate=indeterminate)
-    edges: list[tuple[str, str]] = []
-    parents = v.parents
+        indeterminate += w.outcome is not ok
+    v = Versions(puts, sizes=dict(sizes), indeterminate=indeterminate)
+    parents, suspects, n_edges = v.parents, v.suspects, 0
+    get = puts.get
     for p, w in puts.items():
-        key = w.key
+        key, ws = w.key, w.parents
         ps = []
-        for q in w.parents:
-            wq = puts.get(q)
+        for q in ws:
+            wq = get(q)
             if wq is not None and wq.key == key and q not in ps:
                 ps.append(q)
-                edges.append((q, p))
         parents[p] = ps
-        if len(ps) != len(w.parents):
-            v.suspects.append(w)
-    g.add_edges_from(edges)
-    v.n_edges = len(edges)
+        n_edges += len(ps)
+        if len(ps) != len(ws):
+            suspects.append(w)
+    v.n_edges = n_edges
     return v
 
 
@@ -119,7 +127,7 @@ def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
             anc[root] = a | 1 << i
             continue
         if not _place_tree(v, order, root, budget):
-            return [u for u, _ in nx.find_cycle(v.graph, root)]
+            return [u for u, _ in nx.find_cycle(v.graph(), root)]
     v.order = dict(order)
     return None
 

@@ -113,7 +113,8 @@ class Search:
         self.step, self.state = _keyed_step(model)
         self.lin = 0
         self.calls: list[tuple[int, Any, bool]] = []
-        self.cache: set[Any] = set()
+        self.cache: dict[Any, set[int]] = {}
+        self.entries = 0
         self.done: bool | None = None
         self.best: list[int] = []
         self.blocker: int | None = None
@@ -180,6 +181,7 @@ class Search:
         nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
+        entries = self.entries
         every = DEADLINE_EVERY_STEPS - 1
         for n in range(steps):
             if not n & every and time.monotonic() > deadline:
@@ -196,9 +198,12 @@ class Search:
                     continue
                 if ok:
                     new_lin = lin | 1 << b
-                    key = (new_lin, new_state)
-                    if key not in cache:
-                        cache.add(key)
+                    seen = cache.get(new_state)
+                    if seen is None:
+                        seen = cache[new_state] = set()
+                    if new_lin not in seen:
+                        seen.add(new_lin)
+                        entries += 1
                         calls.append((e, state, ro))
                         state, lin = new_state, new_lin
                         p, q = prv[e], nxt[e]
@@ -207,7 +212,7 @@ class Search:
                         nxt[p], prv[q] = q, p
                         e = nxt[0]
                         if e == tail:
-                            self.lin = lin
+                            self.lin, self.entries = lin, entries
                             return self._finish(True)
                         continue
                     if ro:  # the greedy move was tried already: no alternative helps
@@ -216,11 +221,12 @@ class Search:
                 e = nxt[e]
                 continue
             if d is False:  # only optional operations are left: append them at the end
-                self.lin = lin
+                self.lin, self.entries = lin, entries
                 return self._finish(True)
             if len(calls) >= best_len:
                 best_len = self._record_best(e)
             if not calls:
+                self.entries = entries
                 return self._finish(False)
             if self.verbose:
                 self._record_partials()
@@ -232,7 +238,7 @@ class Search:
             nxt[prv[e]] = e
             prv[nxt[e]] = e
             e = m if forced else nxt[e]
-        self.e, self.state, self.lin = e, state, lin
+        self.e, self.state, self.lin, self.entries = e, state, lin, entries
         return None
 
     def _record_best(self, ret_entry: int) -> int:
@@ -269,7 +275,7 @@ class Search:
 
     def cache_bytes(self) -> int:
         """An estimate of the memory the cache holds."""
-        return len(self.cache) * (_ENTRY_BYTES + len(self.history) // 8)
+        return self.entries * (_ENTRY_BYTES + len(self.history) // 8)
 
     def info(self) -> PartitionInfo:
         """The verdict and evidence so far (UNKNOWN while unfinished)."""
