@@ -133,6 +133,33 @@ class CartHistory:
     end_time: int = 0
 
 
+class SharedHistory(list[Op]):
+    """A run's history (a list of ops) that every checker of the run shares.
+
+    The first Dynamo checker that reads it indexes it (`cart_index`), and the others
+    reuse that index instead of building their own; checkers that want plain
+    ops (e.g. linearizable) read it as the list it is. The index is read-only
+    for checkers. A history that cannot be interpreted fails every checker with
+    the same error; a blown time budget is not remembered (the next checker
+    tries again within its own budget).
+    """
+
+    _index: CartHistory | None = None
+    _error: HistoryError | None = None
+
+    def cart_index(self, budget: Budget) -> CartHistory:
+        """The shared `CartHistory`, built on first use (raises like `index_history`)."""
+        if self._error is not None:
+            raise self._error
+        if self._index is None:
+            try:
+                self._index = index_history(self, budget)
+            except HistoryError as e:
+                self._error = e
+                raise
+        return self._index
+
+
 History = Iterable[Op] | str | Path | CartHistory
 
 
@@ -163,12 +190,15 @@ def run_checked(
 
 
 def load(history: History, budget: Budget) -> CartHistory:
-    """Returns the indexed view of `history` (ops, a JSONL path, or an index already built).
+    """Returns the indexed view of `history` (ops, a JSONL path, an index already built,
+    or a `SharedHistory`, indexed once for all the checkers that read it).
 
     Raises HistoryError (from the codec, naming the line) or HistoryShapeError.
     """
     if isinstance(history, CartHistory):
         return history
+    if isinstance(history, SharedHistory):
+        return history.cart_index(budget)
     if isinstance(history, str | Path):
         history = read_jsonl(history)
     return index_history(history, budget)
