@@ -35,6 +35,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from sys import getsizeof
 from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
@@ -48,11 +49,21 @@ MAX_SLICE_STEPS = 16384
 DEADLINE_EVERY_STEPS = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
 
+COMPRESS_OVER_OPS = 320
+"""Longer partitions key their cache on the linearized set without its run of low ones.
+
+Ops are numbered in call order, so every op called before the earliest one
+still open is linearized: dropping those bits keeps the key small (a few
+dozen bits wide, not one bit per op), for 3 big-int operations per step."""
+
 DEFAULT_MAX_CACHE_BYTES = 1 << 30
 """Estimated cache memory, over all partitions, past which the answer becomes unknown."""
 
-_ENTRY_BYTES = 160
-"""Estimated bytes per cached configuration, besides its bitset (n/8 bytes for n operations)."""
+_ENTRY_BYTES = 80
+"""Estimated bytes per cached configuration: a set slot and a small int (see `run`)."""
+
+_STATE_BYTES = 100
+"""Estimated bytes per distinct state besides the state object itself: its dict slot and id."""
 
 
 class _Keyed:
@@ -93,8 +104,8 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
 
 
 Meta = tuple[int, int, Any, Any, int, bool | None]
-"""Per call entry: (its return entry, 1 + the index of the twin it must follow or 0,
-input, output, its operation's index, read-only: True, False, or None if optional).
+"""Per call entry: (its return entry, 1 + the bit of the twin it must follow or 0,
+input, output, its operation's bit, read-only: True, False, or None if optional).
 Bits are shifted when needed: a table of them would take O(n^2) memory."""
 
 
@@ -113,8 +124,9 @@ class Search:
         self.step, self.state = _keyed_step(model)
         self.lin = 0
         self.calls: list[tuple[int, Any, bool]] = []
-        self.cache: dict[Any, set[int]] = {}
-        self.entries = 0
+        self.cache: set[int] = set()
+        self.sids: dict[Any, int] = {}
+        self.state_bytes = 0
         self.done: bool | None = None
         self.best: list[int] = []
         self.blocker: int | None = None
@@ -155,19 +167,23 @@ class Search:
             else:
                 calls_seen += 1
         last: dict[Any, int] = {}
+        bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
+        rank = 0
         for k, (_, kind, i) in enumerate(order, 1):
             if kind:
                 continue
+            bit[i] = rank
+            rank += 1
             op = history[i]
             inp, out = op.input, op.output
             twin_key = (inp, out, block[i])
             try:
                 twin = last.get(twin_key, -1)
-                last[twin_key] = i
+                last[twin_key] = bit[i]
             except TypeError:  # unhashable input or output: no twins
                 twin = -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            meta[k] = (ret_entry[i], twin + 1, inp, out, i, ro)
+            meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
         self.e = self.nxt[0]
 
@@ -181,7 +197,7 @@ class Search:
         nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
-        entries = self.entries
+        sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
         every = DEADLINE_EVERY_STEPS - 1
         for n in range(steps):
             if not n & every and time.monotonic() > deadline:
@@ -198,12 +214,17 @@ class Search:
                     continue
                 if ok:
                     new_lin = lin | 1 << b
-                    seen = cache.get(new_state)
-                    if seen is None:
-                        seen = cache[new_state] = set()
-                    if new_lin not in seen:
-                        seen.add(new_lin)
-                        entries += 1
+                    sid = sids.get(new_state)
+                    if sid is None:
+                        sid = sids[new_state] = len(sids)
+                        self.state_bytes += getsizeof(new_state)
+                    if compress:  # drop the run of low ones: all ops before the lowest open one
+                        k = ((new_lin + 1) & ~new_lin).bit_length() - 1
+                        key = (new_lin >> k) << 64 | k << 32 | sid
+                    else:
+                        key = new_lin << 32 | sid
+                    if key not in cache:
+                        cache.add(key)
                         calls.append((e, state, ro))
                         state, lin = new_state, new_lin
                         p, q = prv[e], nxt[e]
@@ -212,7 +233,7 @@ class Search:
                         nxt[p], prv[q] = q, p
                         e = nxt[0]
                         if e == tail:
-                            self.lin, self.entries = lin, entries
+                            self.lin = lin
                             return self._finish(True)
                         continue
                     if ro:  # the greedy move was tried already: no alternative helps
@@ -221,12 +242,11 @@ class Search:
                 e = nxt[e]
                 continue
             if d is False:  # only optional operations are left: append them at the end
-                self.lin, self.entries = lin, entries
+                self.lin = lin
                 return self._finish(True)
             if len(calls) >= best_len:
                 best_len = self._record_best(e)
             if not calls:
-                self.entries = entries
                 return self._finish(False)
             if self.verbose:
                 self._record_partials()
@@ -238,7 +258,7 @@ class Search:
             nxt[prv[e]] = e
             prv[nxt[e]] = e
             e = m if forced else nxt[e]
-        self.e, self.state, self.lin, self.entries = e, state, lin, entries
+        self.e, self.state, self.lin = e, state, lin
         return None
 
     def _record_best(self, ret_entry: int) -> int:
@@ -265,7 +285,7 @@ class Search:
         self.done = ok
         if ok:
             self.best = [self.op[c] for c, _, _ in self.calls]
-            rest = [i for i in range(len(self.history)) if not self.lin >> i & 1]
+            rest = [i for i in range(len(self.history)) if not self.lin >> self.bit[i] & 1]
             self.best += sorted(rest, key=lambda i: self.history[i].call)  # optional ones
             self.blocker = None
             if self.verbose:
@@ -275,7 +295,7 @@ class Search:
 
     def cache_bytes(self) -> int:
         """An estimate of the memory the cache holds."""
-        return self.entries * (_ENTRY_BYTES + len(self.history) // 8)
+        return len(self.cache) * _ENTRY_BYTES + self.state_bytes + len(self.sids) * _STATE_BYTES
 
     def info(self) -> PartitionInfo:
         """The verdict and evidence so far (UNKNOWN while unfinished)."""
