@@ -27,7 +27,7 @@ from checkers.linearizable.model import (
     Model,
     Operation,
 )
-from checkers.linearizable.models import check_vocabulary, make_model
+from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
 from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
@@ -121,6 +121,8 @@ def _check(
             raise ValueError(f"operation {k} returns ({op.return_}) before its call ({op.call})")
     assert model.partition is not None
     partitions = [p for p in model.partition(list(history)) if p]
+    if model.footprint is not None:
+        partitions = [c for p in partitions for c in split_by_footprint(p, model.footprint)]
     result, infos, reason = search_partitions(
         model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
     )

@@ -316,7 +316,8 @@ random_kv_op = st.builds(
 def test_the_kv_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     expected = CheckResult.OK if brute_force(kv(), ops) else CheckResult.ILLEGAL
     assert check_operations(kv(), ops) is expected
-    assert check_operations(kv_nopartition(), ops) is expected
+    assert check_operations(kv_nopartition(), ops) is expected  # split by footprint
+    assert check_operations(kv_nopartition(footprint=False), ops) is expected
 
 
 def test_a_long_history_stays_within_its_budget() -> None:
@@ -375,3 +376,49 @@ def test_multi_register_transactions() -> None:
     crashed = dataclasses.replace(write, output=UNKNOWN, return_=10)
     assert check_operations(model, [crashed, torn]) is CheckResult.ILLEGAL
     assert check_operations(model, [crashed, saw]) is CheckResult.OK
+
+
+def test_footprints_split_a_history_where_operations_commute() -> None:
+    from checkers.linearizable.models import split_by_footprint
+
+    def op(k: int, *keys: str) -> Operation:
+        return Operation(k, ("txn", None, tuple(("write", key, 1) for key in keys)), k, None, k)
+
+    ops = [op(0, "a"), op(1, "b"), op(2, "c"), op(3, "b", "c"), op(4), op(5, "a")]
+    parts = split_by_footprint(ops, lambda inp: [m[1] for m in inp[2]])
+    assert parts == [[ops[0], ops[5]], [ops[1], ops[2], ops[3]], [ops[4]]]
+
+
+random_txn_op = st.builds(
+    lambda mops, call, length, crashed: Operation(
+        0,
+        ("txn", None, tuple((f, k, UNKNOWN if f == "read" else v) for f, k, v, _ in mops)),
+        call,
+        UNKNOWN if crashed else tuple((f, k, seen if f == "read" else v) for f, k, v, seen in mops),
+        100 if crashed else call + length,
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["read", "write"]),
+            st.sampled_from(["x", "y", "z"]),
+            st.integers(0, 1),
+            st.sampled_from([0, 1, None, UNKNOWN]),
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    st.integers(0, 12),
+    st.integers(0, 8),
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(random_txn_op, min_size=1, max_size=6))
+def test_the_footprint_split_agrees_with_brute_force(ops: list[Operation]) -> None:
+    from checkers.linearizable.models import multi_register
+
+    model = multi_register({"x": 0, "y": 0, "z": 0})
+    expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
+    assert check_operations(model, ops) is expected
+    assert check_operations(dataclasses.replace(model, footprint=None), ops) is expected
