@@ -66,6 +66,19 @@ _STATE_BYTES = 100
 """Estimated bytes per distinct state besides the state object itself: its dict slot and id."""
 
 
+def _state_bytes(state: Any) -> int:
+    """Estimated memory of a new state: itself, and its largest part if it is a container.
+
+    A state that follows another shares most of its parts (one slot of a tuple
+    changes), so counting every part would overcount; counting none undercounts.
+    """
+    size = getsizeof(state)
+    if isinstance(state, tuple | frozenset | _Keyed):
+        parts = state.state if isinstance(state, _Keyed) else state
+        size += max(map(getsizeof, parts), default=0) if isinstance(parts, tuple | frozenset) else 0
+    return size
+
+
 class _Keyed:
     """A state wrapped so that a set compares it with the model's equal/hash."""
 
@@ -217,7 +230,7 @@ class Search:
                     sid = sids.get(new_state)
                     if sid is None:
                         sid = sids[new_state] = len(sids)
-                        self.state_bytes += getsizeof(new_state)
+                        self.state_bytes += _state_bytes(new_state)
                     if compress:  # drop the run of low ones: all ops before the lowest open one
                         k = ((new_lin + 1) & ~new_lin).bit_length() - 1
                         key = (new_lin >> k) << 64 | k << 32 | sid

@@ -4,7 +4,6 @@ partition scheduling, verbose partial linearizations, and the Model contract."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
+from tests.support.brute_force import brute_force, replays
 
 NEVER_WRITTEN = 99
 SPACING = 10
@@ -234,27 +234,6 @@ def test_sibyl_check_returns_a_result_and_never_raises() -> None:
     assert check(h[1:]).valid == RESULT_UNKNOWN  # an unmatched return is an error
 
 
-def brute_force(model: Model, ops: list[Operation]) -> bool:
-    """Tries every order that respects real time (op a before b when a returned before b's call)."""
-    assert model.partition is not None
-    for part in model.partition(ops):
-        if not any(_replays(model, order) for order in itertools.permutations(part)):
-            return False
-    return True
-
-
-def _replays(model: Model, order: tuple[Operation, ...]) -> bool:
-    for i, a in enumerate(order):
-        if any(b.return_ < a.call for b in order[i + 1 :]):
-            return False
-    state = model.init()
-    for op in order:
-        ok, state = model.step(state, op.input, op.output)
-        if not ok:
-            return False
-    return True
-
-
 random_register_op = st.builds(
     lambda kind, key, a, b, out, call, length: Operation(
         0,
@@ -287,7 +266,7 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     if result is CheckResult.OK:  # the witness is a linearization of every partition
         for part in info.partitions:
             assert sorted(part.longest) == list(range(len(part.history)))
-            assert _replays(model, tuple(part.history[i] for i in part.longest))
+            assert replays(model, tuple(part.history[i] for i in part.longest))
 
 
 def _kv_op(
