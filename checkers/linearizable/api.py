@@ -123,11 +123,14 @@ def _check(
     partitions = [p for p in model.partition(list(history)) if p]
     if model.footprint is not None:
         partitions = [c for p in partitions for c in split_by_footprint(p, model.footprint)]
-    result, infos, reason = search_partitions(
+    out = search_partitions(
         model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
-    elapsed = time.monotonic() - start
-    return result, LinearizationInfo(result, infos, elapsed_s=elapsed, unknown_reason=reason)
+    end = time.monotonic()
+    overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
+    info = LinearizationInfo(out.result, out.infos, end - start, out.reason,
+                             out.cache_entries, out.cache_bytes, overrun)  # fmt: skip
+    return out.result, info
 
 
 _VALIDITY: dict[CheckResult, Validity] = {
@@ -154,11 +157,15 @@ def result_from_info(model: Model, info: LinearizationInfo) -> Result:
                 "longest_prefix": len(part.longest),
             }
         )
-    stats = {
+    stats: dict[str, Any] = {
         "partitions": len(info.partitions),
         "operations": sum(len(p.history) for p in info.partitions),
         "elapsed_s": round(info.elapsed_s, 6),
+        "cache_entries": info.cache_entries,
     }
+    if info.unknown_reason:
+        stats["reason"] = info.unknown_reason
+        stats["overrun_s"] = round(info.overrun_s, 3)
     return Result(_VALIDITY[info.result], anomalies, stats)
 
 

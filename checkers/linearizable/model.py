@@ -244,8 +244,15 @@ class LinearizationInfo:
     partitions: list[PartitionInfo]
     annotations: list[Annotation] = field(default_factory=list)
     elapsed_s: float = 0.0
+    """Wall time of the whole check, measured after its caches were freed."""
     unknown_reason: str = ""
     """Why the result is UNKNOWN: "timeout" or "memory" (the cache budget)."""
+    cache_entries: int = 0
+    """Configurations cached over all partitions (Lowe's cache)."""
+    cache_bytes: int = 0
+    """The estimate of their memory that the `max_cache_bytes` cap is checked against."""
+    overrun_s: float = 0.0
+    """How long after its deadline the check returned (0 if it did not time out)."""
 
     def add_annotations(self, annotations: Sequence[Annotation]) -> None:
         """Adds intervals (e.g. nemesis faults) to draw over the history."""

@@ -358,6 +358,19 @@ class _Budget:
         return "memory" if self.cache_bytes > self.max_cache_bytes else ""
 
 
+@dataclass
+class Outcome:
+    """What `search_partitions` found: the verdict, per-partition evidence, and costs."""
+
+    result: CheckResult
+    infos: list[PartitionInfo]
+    reason: str = ""
+    """Why UNKNOWN: "timeout" or "memory"."""
+    deadline: float = math.inf
+    cache_entries: int = 0
+    cache_bytes: int = 0
+
+
 def search_partitions(
     model: Model,
     partitions: list[list[Operation]],
@@ -365,14 +378,15 @@ def search_partitions(
     timeout_s: float | None,
     verbose: bool = False,
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-) -> tuple[CheckResult, list[PartitionInfo], str]:
+) -> Outcome:
     """Checks every partition, interleaving them in rounds of slices of steps.
 
     Stops at the first illegal partition (unless `verbose`, which runs them all
     to completion, within the same budget). Returns UNKNOWN when `timeout_s`
     (None or 0: no limit) passes, or the caches grow past about
-    `max_cache_bytes`, before a verdict; the third value then says which
-    ("timeout" or "memory").
+    `max_cache_bytes`, before a verdict; `reason` then says which ("timeout"
+    or "memory"). The caches are freed before it returns (a cache of a
+    gigabyte takes a fraction of a second to free: ints in one set).
     """
     deadline = time.monotonic() + timeout_s if timeout_s else math.inf
     budget = _Budget(deadline, max_cache_bytes)
@@ -400,8 +414,11 @@ def search_partitions(
         s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
         for s, h in zip(searches, partitions)
     ]
+    entries = sum(len(s.cache) for s in searches if s is not None)
+    searches.clear()  # free the caches now, within the budget
+    out = Outcome(CheckResult.OK, infos, "", deadline, entries, budget.cache_bytes)
     if any(i.result is CheckResult.ILLEGAL for i in infos):
-        return CheckResult.ILLEGAL, infos, ""
-    if any(i.result is CheckResult.UNKNOWN for i in infos):
-        return CheckResult.UNKNOWN, infos, over
-    return CheckResult.OK, infos, ""
+        out.result = CheckResult.ILLEGAL
+    elif any(i.result is CheckResult.UNKNOWN for i in infos):
+        out.result, out.reason = CheckResult.UNKNOWN, over
+    return out

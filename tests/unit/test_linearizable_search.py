@@ -401,3 +401,25 @@ def test_the_footprint_split_agrees_with_brute_force(ops: list[Operation]) -> No
     expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
     assert check_operations(model, ops) is expected
     assert check_operations(dataclasses.replace(model, footprint=None), ops) is expected
+
+
+def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline() -> None:
+    """Porcupine's c50 history, one map, no footprint: the cache grows for the whole budget.
+
+    The bound is loose on purpose (the machine may be busy); the benchmark
+    reports the real overrun. `elapsed_s` is measured after the caches are freed.
+    """
+    from pathlib import Path
+
+    from checkers.linearizable import load_history
+
+    corpus = Path(__file__).resolve().parents[1] / "corpora" / "porcupine" / "test_data" / "kv"
+    ops = load_history(corpus / "c50-ok.txt").operations
+    budget = 2.0
+    start = time.monotonic()
+    result, info = check_operations_info(kv_nopartition(footprint=False), ops, timeout=budget)
+    wall = time.monotonic() - start
+    assert result is CheckResult.UNKNOWN and info.unknown_reason == "timeout"
+    assert info.cache_entries > 10_000  # a cache was built, and freed, within the bound
+    assert info.elapsed_s >= budget
+    assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
