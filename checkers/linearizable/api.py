@@ -128,8 +128,15 @@ def _check(
     )
     end = time.monotonic()
     overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
-    info = LinearizationInfo(out.result, out.infos, end - start, out.reason,
-                             out.cache_entries, out.cache_bytes, overrun)  # fmt: skip
+    info = LinearizationInfo(
+        out.result,
+        out.infos,
+        elapsed_s=end - start,
+        unknown_reason=out.reason,
+        cache_entries=out.cache_entries,
+        cache_bytes=out.cache_bytes,
+        overrun_s=overrun,
+    )
     return out.result, info
 
 
