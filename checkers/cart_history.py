@@ -31,6 +31,7 @@ from checkers.explain import FaultTimeline
 from checkers.history import NEMESIS, HistoryError, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result
 
+_OK, _INFO = OpType.OK, OpType.INFO
 READ = "read"
 REPLICA_READ = "replica-read"
 WRITES = ("add", "remove")
@@ -318,10 +319,13 @@ def _siblings(op: Op) -> list[dict[str, Any]]:
 
 
 def _outcome(comp: Op | None) -> Outcome:
-    if comp is None or comp.type is OpType.INFO:
+    if comp is None:
         return Outcome.INDETERMINATE
-    if comp.type is OpType.OK:
+    t = comp.type
+    if t is _OK:
         return Outcome.OK
+    if t is _INFO:
+        return Outcome.INDETERMINATE
     if (comp.error or "").startswith("get:"):
         return Outcome.NOT_WRITTEN
     return Outcome.INDETERMINATE
@@ -329,27 +333,31 @@ def _outcome(comp: Op | None) -> Outcome:
 
 def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
     outcome = _outcome(comp)
-    cx = comp.extra if comp is not None else inv.extra
-    put = cx.get("put") or inv.extra.get("put")
+    ix = inv.extra
+    cx = comp.extra if comp is not None else ix
+    put = cx.get("put") or ix.get("put")
     parents = cx.get("parents")
     if parents is None:
-        parents = inv.extra.get("parents")
-    if not (  # the common, well-formed case is checked inline
-        type(put) is str
-        and type(parents) is list
-        and (type(inv.value) is int or type(inv.value) is str)
-        and all(type(p) is str for p in parents)
-    ):
-        where = comp.index if comp is not None else inv.index
+        parents = ix.get("parents")
+    value = inv.value
+    where = comp.index if comp is not None else inv.index
+    if type(put) is not str or type(parents) is not list or type(value) not in _ITEM_TYPES:
         _check_write(inv, where, outcome, put, parents)
+    else:  # the common, well-formed case, checked inline
+        for p in parents:
+            if type(p) is not str:
+                _check_write(inv, where, outcome, put, parents)
     if outcome is Outcome.NOT_WRITTEN:
         put = None
     key = inv.key if inv.key is not None else _key(inv)
     if comp is None:
-        return Write(inv.f, key, inv.value, inv.index, None, inv.time, end_time, inv.process,
+        return Write(inv.f, key, value, inv.index, None, inv.time, end_time, inv.process,
                      None, outcome, put, parents or [], None)  # fmt: skip
-    return Write(inv.f, key, inv.value, inv.index, comp.index, inv.time, comp.time, inv.process,
+    return Write(inv.f, key, value, inv.index, comp.index, inv.time, comp.time, inv.process,
                  comp.node, outcome, put, parents or [], comp.error)  # fmt: skip
+
+
+_ITEM_TYPES = (int, str)
 
 
 def _check_write(inv: Op, where: int, outcome: Outcome, put: Any, parents: Any) -> None:
