@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import resource
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.forked import run_forked  # noqa: E402
 from checkers import causality, convergence, lost_adds, staleness  # noqa: E402
 from checkers.budget import Budget  # noqa: E402
 from checkers.cart_history import SharedHistory, index_history  # noqa: E402
@@ -91,24 +91,8 @@ def index_only(history: list[Op], **_: Any) -> Result:
 def measure_forked(
     check: Callable[..., Any], history: Any, n_ops: int, repeat: int
 ) -> dict[str, Any]:
-    """Runs `measure` in a forked child and returns what it reports through a pipe."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            out = json.dumps(measure(check, history, n_ops, repeat)).encode()
-        except BaseException as e:  # noqa: BLE001 - report, never return into the parent's code
-            out = json.dumps({"error": repr(e)}).encode()
-        os.write(w, out)
-        os._exit(0)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 65536):
-        chunks.append(chunk)
-    os.close(r)
-    os.waitpid(pid, 0)
-    return json.loads(b"".join(chunks))
+    """Runs `measure` in a forked child and returns what it reports."""
+    return run_forked(measure, check, history, n_ops, repeat)
 
 
 def main(argv: list[str] | None = None) -> int:

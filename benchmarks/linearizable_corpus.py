@@ -23,7 +23,6 @@ import argparse
 import csv
 import dataclasses
 import math
-import os
 import resource
 import statistics
 import sys
@@ -32,10 +31,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.forked import run_forked  # noqa: E402
 from checkers.linearizable import (  # noqa: E402
     CheckResult,
     Model,
@@ -146,31 +147,24 @@ def _line(name: str, ts: list[Timing]) -> None:
     print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.2f}x")
 
 
+def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> dict[str, Any]:
+    history = load_history(CORPORA / corpus / row["path"])
+    start = time.perf_counter()
+    result, info = check_operations_info(row_model(row, plain), history.operations, timeout_s)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    why = f" ({info.unknown_reason})" if info.unknown_reason else ""
+    elapsed, expected = time.perf_counter() - start, row["expected_verdict"]
+    line = (
+        f"{row['path']} [{row['model']}]: {result.value}{why} in {elapsed:.2f} s, "
+        f"peak {peak:.0f} MiB, {info.cache_entries:,} configurations, expected {expected}"
+    )
+    return {"line": line}
+
+
 def peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> str:
     """Checks one row once in a forked child; returns its verdict, time and peak RSS."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: parse, check, report one line, exit
-        os.close(r)
-        history = load_history(CORPORA / corpus / row["path"])
-        start = time.perf_counter()
-        result, info = check_operations_info(row_model(row, plain), history.operations, timeout_s)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        why = f" ({info.unknown_reason})" if info.unknown_reason else ""
-        elapsed, expected = time.perf_counter() - start, row["expected_verdict"]
-        line = (
-            f"{row['path']} [{row['model']}]: {result.value}{why} in {elapsed:.2f} s, "
-            f"peak {peak:.0f} MiB, {info.cache_entries:,} configurations, expected {expected}"
-        )
-        os.write(w, line.encode())
-        os._exit(0)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 65536):
-        chunks.append(chunk)
-    os.close(r)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode() or f"{row['path']} [{row['model']}]: the child crashed"
+    out = run_forked(_peak_row, corpus, row, timeout_s, plain)
+    return str(out.get("line") or f"{row['path']} [{row['model']}]: {out.get('error')}")
 
 
 def main() -> int:

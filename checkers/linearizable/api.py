@@ -87,10 +87,14 @@ def check_operations(
 
 
 def check_operations_info(
-    model: Model, history: Sequence[Operation], timeout: float | None = None
+    model: Model,
+    history: Sequence[Operation],
+    timeout: float | None = None,
+    *,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> tuple[CheckResult, LinearizationInfo]:
     """Like `check_operations` (stops at the first illegal partition), with its evidence."""
-    return _check(model, history, timeout, verbose=False, max_cache_bytes=DEFAULT_MAX_CACHE_BYTES)
+    return _check(model, history, timeout, verbose=False, max_cache_bytes=max_cache_bytes)
 
 
 def check_events(

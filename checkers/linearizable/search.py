@@ -143,7 +143,7 @@ class Search:
         self.done: bool | None = None
         self.best: list[int] = []
         self.blocker: int | None = None
-        n = len(history)
+        n = len(history) if verbose else 0  # partial linearizations: verbose only
         self.partial_len = [0] * n
         self.partial_seq: list[list[int] | None] = [None] * n
         self._thread(history, model.read_only)
@@ -157,8 +157,8 @@ class Search:
         linearized only after its earlier-called twin.
         """
         n = len(history)
-        last_call = max((op.call for op in history), default=0)
-        end = max((op.return_ for op in history), default=0)
+        last_call = max([op.call for op in history], default=0)
+        end = max([op.return_ for op in history], default=0)
         optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
         entries = [(op.call, 0, i) for i, op in enumerate(history)]
         entries += [
