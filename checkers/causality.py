@@ -67,7 +67,7 @@ def check(
 def _check(h: CartHistory, budget: Budget, max_anomalies: int, mem_bytes: int) -> Result:
     sink = AnomalySink(max_anomalies)
     budget.enter("building the version graph")
-    v = build_graph(h)
+    v = build_graph(h, mem_bytes)
     stats: dict[str, Any] = {
         "puts": len(v.puts),
         "edges": v.n_edges,

@@ -47,6 +47,8 @@ class Versions:
     suspects: list[Write] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     indeterminate: int = 0
+    pending: list[str] | None = None
+    """After a `build_graph` that placed puts as it went: the puts still to place."""
 
     def known(self, put: str, key: str) -> bool:
         """True if `put` was written by some put to `key`."""
@@ -69,10 +71,15 @@ class Versions:
         return g
 
 
-def build_graph(h: CartHistory) -> Versions:
+def build_graph(h: CartHistory, max_ancestry_bytes: int = -1) -> Versions:
     """Returns the versions: one per put that may have been written, with its known parents.
 
-    Raises HistoryShapeError if two writes claim the same put id.
+    If their ancestry fits in `max_ancestry_bytes`, it also places, as it goes,
+    every put whose parents are placed already (nearly all: parents come first
+    in invoke order), which saves `fill_ancestry` a pass over every put (on a
+    history of a million ops, each pass over its objects costs a noticeable
+    share of the check). Raises HistoryShapeError if two writes claim the same
+    put id.
     """
     puts: dict[str, Write] = {}
     sizes: dict[str, int] = defaultdict(int)
@@ -90,6 +97,9 @@ def build_graph(h: CartHistory) -> Versions:
     v = Versions(puts, sizes=dict(sizes), indeterminate=indeterminate)
     parents, suspects, n_edges = v.parents, v.suspects, 0
     get = puts.get
+    place = v.ancestry_bytes() <= max_ancestry_bytes
+    anc, pos, pending = v.anc, v.pos, []
+    order: dict[str, list[str]] = defaultdict(list)
     for p, w in puts.items():
         key, ws = w.key, w.parents
         ps = []
@@ -101,15 +111,31 @@ def build_graph(h: CartHistory) -> Versions:
         n_edges += len(ps)
         if len(ps) != len(ws):
             suspects.append(w)
+        if place:
+            a = 0
+            for q in ps:
+                aq = anc.get(q)
+                if aq is None:
+                    pending.append(p)
+                    break
+                a |= aq
+            else:  # every parent placed already
+                lst = order[key]
+                pos[p] = i = len(lst)
+                lst.append(p)
+                anc[p] = a | 1 << i
     v.n_edges = n_edges
+    if place:
+        v.order, v.pending = order, pending
     return v
 
 
 def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
     """Fills `v.order`, `v.pos` and `v.anc`; returns a cycle's put ids if there is one."""
     anc, parents, puts, pos = v.anc, v.parents, v.puts, v.pos
-    order: dict[str, list[str]] = defaultdict(list)
-    for n, (root, w) in enumerate(puts.items()):
+    order: dict[str, list[str]] = defaultdict(list, v.order)
+    todo = puts.items() if v.pending is None else [(p, puts[p]) for p in v.pending]
+    for n, (root, w) in enumerate(todo):
         if not n & 1023:
             budget.check()
         if root in anc:
