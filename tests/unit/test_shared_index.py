@@ -66,15 +66,21 @@ def test_every_checker_gives_the_same_result_on_the_shared_index(
             assert comparable(check(shared)) == comparable(check(history)), name
 
 
-def test_the_history_is_indexed_once_for_all_checkers(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the calls of `index_history` (one entry per call)."""
+    made: list[int] = []
     real = cart_history.index_history
 
     def counting(history: Any, budget: Budget) -> cart_history.CartHistory:
-        calls.append(1)
+        made.append(1)
         return real(history, budget)
 
     monkeypatch.setattr(cart_history, "index_history", counting)
+    return made
+
+
+def test_the_history_is_indexed_once_for_all_checkers(calls: list[int]) -> None:
     shared = SharedHistory(generate(ReferenceConfig(n_ops=500, n_keys=2), 3))
     for check in CHECKERS.values():
         assert check(shared).valid is True
@@ -83,20 +89,10 @@ def test_the_history_is_indexed_once_for_all_checkers(monkeypatch: pytest.Monkey
     assert len(calls) == 1
 
 
-def test_a_bad_history_fails_every_checker_with_the_same_reason(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_bad_history_fails_every_checker_with_the_same_reason(calls: list[int]) -> None:
     b = HistoryBuilder()
     b.add(1, "k", 1, "p1-1")
     b.emit(7, OpType.OK, "read", key="k", siblings=[])  # a completion with no invoke
-    calls = []
-    real = cart_history.index_history
-
-    def counting(history: Any, budget: Budget) -> cart_history.CartHistory:
-        calls.append(1)
-        return real(history, budget)
-
-    monkeypatch.setattr(cart_history, "index_history", counting)
     shared = SharedHistory(b.ops)
     reasons = {check(shared).stats["reason"] for check in CHECKERS.values()}
     assert len(reasons) == 1 and "has no open invoke" in reasons.pop()
