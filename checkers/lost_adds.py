@@ -171,7 +171,7 @@ def _scan_reads(
     since: dict[Any, int] = {}  # item -> index of the read its current run began at
     active: dict[Any, Element] = {}
     starts = [r.invoke_time for r in reads]
-    nxt, reported = 0, set()
+    nxt, reported = 0, set[Any]()
     for j, r in enumerate(reads):
         budget.tick()
         items = r.items()
