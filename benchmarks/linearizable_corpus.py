@@ -144,7 +144,7 @@ def _line(name: str, ts: list[Timing]) -> None:
         return
     theirs = sum(t.porcupine_s for t in timed)
     ratio = sum(t.ours_s for t in timed) / theirs if theirs else float("nan")
-    print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.2f}x")
+    print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.3f}x")
 
 
 def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> dict[str, Any]:
