@@ -1,20 +1,29 @@
 """Times the linearizability checker on the shipped corpora, next to Porcupine's times.
 
-Reads `tests/corpora/{porcupine,knossos}/MANIFEST.tsv`; for every row it
+Reads `tests/corpora/{porcupine,knossos,sibyl}/MANIFEST.tsv`; for every row it
 parses the history (not timed), then times `check_operations` (the median of
 `--repeat` runs after one warm-up, fewer for slow files, parsing excluded, as
 the manifest's `porcupine_seconds` were measured). Prints per-family sums of
 our median time (and of our best run: the machine may be shared and noisy)
-and of `porcupine_seconds` for the same files, the ratio of the medians, the
-slowest files, and any verdict that differs from the manifest's.
+and of `porcupine_seconds` for the same files, the ratio of the medians (over
+the files Porcupine decided), the slowest files, and any verdict that differs
+from the manifest's. Rows Porcupine did not decide have no time: they show
+"-". Sibyl's 50-client rows are also run once in a fresh fork for their peak
+RSS (the parsed history included) and the checker's verdict with the full
+timeout. `--plain` drops the models' footprint hints (Porcupine's models, as
+given: no split into independent components).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
+        [--plain] [--timeout 60]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import math
+import resource
 import statistics
 import sys
 import time
@@ -22,11 +31,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from checkers.linearizable import CheckResult, check_operations, load_history  # noqa: E402
+from benchmarks.forked import run_forked  # noqa: E402
+from checkers.linearizable import (  # noqa: E402
+    CheckResult,
+    Model,
+    check_operations,
+    check_operations_info,
+    load_history,
+)
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
 
@@ -54,12 +71,23 @@ def family_of(corpus: str, row: dict[str, str]) -> str:
     return f"{corpus}:{where}[{row['model']}]"
 
 
+def row_model(row: dict[str, str], plain: bool) -> Model:
+    """The row's model; with `plain`, without its footprint hint."""
+    model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
+    return dataclasses.replace(model, footprint=None) if plain else model
+
+
 def time_row(
-    corpus: str, row: dict[str, str], repeat: int, timeout_s: float, clock: Callable[[], float]
+    corpus: str,
+    row: dict[str, str],
+    repeat: int,
+    timeout_s: float,
+    clock: Callable[[], float],
+    plain: bool = False,
 ) -> Timing:
     """Parses a row's history (untimed) and times its check."""
     history = load_history(CORPORA / corpus / row["path"])
-    model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
+    model = row_model(row, plain)
     runs: list[float] = []
     result = CheckResult.UNKNOWN
     for k in range(repeat + 1):
@@ -99,7 +127,8 @@ def report(timings: list[Timing]) -> None:
     print("\nslowest files:")
     for t in sorted(timings, key=lambda t: -t.ours_s)[:6]:
         ratio = t.ours_s / t.porcupine_s if t.porcupine_s else float("nan")
-        print(f"  {t.path} [{t.model}]: {t.ours_s:.4f} s vs {t.porcupine_s:.4f} s ({ratio:.1f}x)")
+        theirs = "-" if math.isnan(t.porcupine_s) else f"{t.porcupine_s:.4f} s ({ratio:.1f}x)"
+        print(f"  {t.path} [{t.model}]: {t.ours_s:.4f} s vs {theirs}")
     wrong = [t for t in timings if t.expected is not None and t.result is not t.expected]
     print(f"\nverdicts differing from the manifest: {len(wrong)}")
     for t in wrong:
@@ -109,9 +138,33 @@ def report(timings: list[Timing]) -> None:
 def _line(name: str, ts: list[Timing]) -> None:
     ours = sum(t.ours_s for t in ts)
     best = sum(t.best_s for t in ts)
-    theirs = sum(t.porcupine_s for t in ts)
-    ratio = ours / theirs if theirs else float("nan")
-    print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.2f}x")
+    timed = [t for t in ts if not math.isnan(t.porcupine_s)]
+    if not timed:
+        print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {'-':>11} {'-':>7}")
+        return
+    theirs = sum(t.porcupine_s for t in timed)
+    ratio = sum(t.ours_s for t in timed) / theirs if theirs else float("nan")
+    print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.3f}x")
+
+
+def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> dict[str, Any]:
+    history = load_history(CORPORA / corpus / row["path"])
+    start = time.perf_counter()
+    result, info = check_operations_info(row_model(row, plain), history.operations, timeout_s)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    why = f" ({info.unknown_reason})" if info.unknown_reason else ""
+    elapsed, expected = time.perf_counter() - start, row["expected_verdict"]
+    line = (
+        f"{row['path']} [{row['model']}]: {result.value}{why} in {elapsed:.2f} s, "
+        f"peak {peak:.0f} MiB, {info.cache_entries:,} configurations, expected {expected}"
+    )
+    return {"line": line}
+
+
+def peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> str:
+    """Checks one row once in a forked child; returns its verdict, time and peak RSS."""
+    out = run_forked(_peak_row, corpus, row, timeout_s, plain)
+    return str(out.get("line") or f"{row['path']} [{row['model']}]: {out.get('error')}")
 
 
 def main() -> int:
@@ -123,19 +176,29 @@ def main() -> int:
     ap.add_argument(
         "--cpu", action="store_true", help="time with process CPU time (steadier on a busy machine)"
     )
+    ap.add_argument("--plain", action="store_true", help="drop the models' footprint hints")
     args = ap.parse_args()
     clock = time.process_time if args.cpu else time.perf_counter
     timings = []
-    for corpus in ("porcupine", "knossos"):
+    sibyl_rows = []
+    for corpus in ("porcupine", "knossos", "sibyl"):
         manifest = CORPORA / corpus / "MANIFEST.tsv"
         if not manifest.is_file():
             print(f"missing corpus manifest: {manifest}", file=sys.stderr)
             return 2
         with manifest.open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
-                if args.only in row["path"] + row["model"]:
-                    timings.append(time_row(corpus, row, args.repeat, args.timeout, clock))
+                if args.only not in row["path"] + row["model"]:
+                    continue
+                if corpus == "sibyl":
+                    sibyl_rows.append(row)
+                t = time_row(corpus, row, args.repeat, args.timeout, clock, args.plain)
+                timings.append(t)
     report(timings)
+    if sibyl_rows:
+        print("\nSibyl's 50-client histories, once each in a fresh fork (wall time, peak RSS):")
+        for row in sibyl_rows:
+            print("  " + peak_row("sibyl", row, args.timeout, args.plain))
     return 0
 
 

@@ -31,6 +31,7 @@ from checkers.explain import FaultTimeline
 from checkers.history import NEMESIS, HistoryError, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result
 
+_OK, _INFO = OpType.OK, OpType.INFO
 READ = "read"
 REPLICA_READ = "replica-read"
 WRITES = ("add", "remove")
@@ -133,6 +134,33 @@ class CartHistory:
     end_time: int = 0
 
 
+class SharedHistory(list[Op]):
+    """A run's history (a list of ops) that every checker of the run shares.
+
+    The first Dynamo checker that reads it indexes it (`cart_index`), and the others
+    reuse that index instead of building their own; checkers that want plain
+    ops (e.g. linearizable) read it as the list it is. The index is read-only
+    for checkers. A history that cannot be interpreted fails every checker with
+    the same error; a blown time budget is not remembered (the next checker
+    tries again within its own budget).
+    """
+
+    _index: CartHistory | None = None
+    _error: HistoryError | None = None
+
+    def cart_index(self, budget: Budget) -> CartHistory:
+        """The shared `CartHistory`, built on first use (raises like `index_history`)."""
+        if self._error is not None:
+            raise self._error
+        if self._index is None:
+            try:
+                self._index = index_history(self, budget)
+            except HistoryError as e:
+                self._error = e
+                raise
+        return self._index
+
+
 History = Iterable[Op] | str | Path | CartHistory
 
 
@@ -163,84 +191,113 @@ def run_checked(
 
 
 def load(history: History, budget: Budget) -> CartHistory:
-    """Returns the indexed view of `history` (ops, a JSONL path, or an index already built).
+    """Returns the indexed view of `history` (ops, a JSONL path, an index already built,
+    or a `SharedHistory`, indexed once for all the checkers that read it).
 
     Raises HistoryError (from the codec, naming the line) or HistoryShapeError.
     """
     if isinstance(history, CartHistory):
         return history
+    if isinstance(history, SharedHistory):
+        return history.cart_index(budget)
     if isinstance(history, str | Path):
         history = read_jsonl(history)
     return index_history(history, budget)
 
 
 def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
-    """Pairs invokes with completions and sorts the ops into a `CartHistory`."""
+    """Pairs invokes with completions and sorts the ops into a `CartHistory`.
+
+    Reads and writes keep their invoke order. The loop is flat on purpose: it
+    runs once per op of histories of millions of ops (a call per op cost more
+    than the rest of a check).
+    """
     budget.enter("indexing the history")
     out = CartHistory()
     open_: dict[int | str, tuple[Op, int]] = {}
-    slots: list[Read | Write | None] = []
+    reads: list[Read | None] = []
+    writes: list[Write | None] = []
     n = 0
     last = None
-    invoke, nemesis = OpType.INVOKE, NEMESIS
+    invoke, nemesis, ok = OpType.INVOKE, NEMESIS, OpType.OK
+    pop = open_.pop
     for op in history:
         n += 1
         if not n & 4095:
             budget.check()
         last = op
         proc = op.process
-        if proc == nemesis:
+        if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
             out.timeline.record(op)
         elif op.type is invoke:
             if proc in open_:
                 raise HistoryShapeError(
                     op.index, f"process {proc!r} invoked again before its op completed"
                 )
-            open_[proc] = (op, len(slots))
-            slots.append(None)
+            f = op.f
+            if f == READ:
+                open_[proc] = (op, len(reads))
+                reads.append(None)
+            elif f in WRITES:
+                open_[proc] = (op, len(writes))
+                writes.append(None)
+            else:
+                open_[proc] = (op, -1)
         elif op.f == REPLICA_READ:
             out.replica_reads.append(_replica_read(op))
         else:
-            pair = open_.pop(proc, None)
+            pair = pop(proc, None)
             if pair is None:
                 raise HistoryShapeError(
                     op.index, f"{op.type.value} of process {proc!r} has no open invoke"
                 )
-            slots[pair[1]] = _pair(pair[0], op)
+            inv, slot = pair
+            if op.f != inv.f or op.key != inv.key:
+                _mismatch(inv, op)
+            if slot < 0:
+                continue
+            if inv.f == READ:
+                if op.type is ok:  # inlined `_read`: most ops are reads
+                    sibs = op.siblings
+                    if type(sibs) is not list or not _plain_siblings(sibs):
+                        sibs = _siblings(op)
+                    final = bool(op.extra.get("final") or inv.extra.get("final"))
+                    key = inv.key if inv.key is not None else _key(inv)
+                    reads[slot] = Read(key, inv.index, op.index, inv.time, op.time, proc,
+                                       op.node, sibs, final)  # fmt: skip
+            else:
+                writes[slot] = _write(inv, op, 0)
     out.n_ops = n
     out.end_time = last.time if last is not None else 0
     for inv, slot in open_.values():
-        slots[slot] = _pair(inv, None, out.end_time)
-    for rec in slots:
-        if isinstance(rec, Read):
-            out.reads.append(rec)
-        elif isinstance(rec, Write):
-            out.writes.append(rec)
+        if slot >= 0 and inv.f != READ:
+            writes[slot] = _write(inv, None, out.end_time)
+    out.reads = [r for r in reads if r is not None]
+    out.writes = [w for w in writes if w is not None]
     out.timeline.finish()
     return out
 
 
-def _pair(inv: Op, comp: Op | None, end_time: int = 0) -> Read | Write | None:
-    """Returns the record for one invoke/completion pair (None for other workloads' ops)."""
-    if comp is not None and (comp.f != inv.f or comp.key != inv.key):
-        raise HistoryShapeError(
-            comp.index,
-            f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
-            f"at op {inv.index} ({inv.f}, {inv.key!r})",
-        )
-    if inv.f == READ:
-        if comp is None or comp.type is not OpType.OK:
-            return None
-        return _read(inv, comp)
-    if inv.f in WRITES:
-        return _write(inv, comp, end_time)
-    return None
+def _mismatch(inv: Op, comp: Op) -> None:
+    raise HistoryShapeError(
+        comp.index,
+        f"completion ({comp.f}, {comp.key!r}) does not match its invoke "
+        f"at op {inv.index} ({inv.f}, {inv.key!r})",
+    )
 
 
 def _key(op: Op) -> str:
     if op.key is None:
         raise HistoryShapeError(op.index, f"{op.f} has no 'key'")
     return op.key
+
+
+def _plain_siblings(sibs: list[Any]) -> bool:
+    """True if every sibling is a dict with a string 'put' and a list 'items'."""
+    for s in sibs:
+        if type(s) is not dict or type(s.get("put")) is not str or type(s.get("items")) is not list:
+            return False
+    return True
 
 
 def _siblings(op: Op) -> list[dict[str, Any]]:
@@ -261,20 +318,14 @@ def _siblings(op: Op) -> list[dict[str, Any]]:
     return op.siblings
 
 
-def _read(inv: Op, comp: Op) -> Read:
-    key = inv.key if inv.key is not None else _key(inv)
-    final = bool(comp.extra.get("final") or inv.extra.get("final"))
-    sibs = _siblings(comp)
-    return Read(
-        key, inv.index, comp.index, inv.time, comp.time, inv.process, comp.node, sibs, final
-    )
-
-
 def _outcome(comp: Op | None) -> Outcome:
-    if comp is None or comp.type is OpType.INFO:
+    if comp is None:
         return Outcome.INDETERMINATE
-    if comp.type is OpType.OK:
+    t = comp.type
+    if t is _OK:
         return Outcome.OK
+    if t is _INFO:
+        return Outcome.INDETERMINATE
     if (comp.error or "").startswith("get:"):
         return Outcome.NOT_WRITTEN
     return Outcome.INDETERMINATE
@@ -282,46 +333,31 @@ def _outcome(comp: Op | None) -> Outcome:
 
 def _write(inv: Op, comp: Op | None, end_time: int) -> Write:
     outcome = _outcome(comp)
-    cx = comp.extra if comp is not None else inv.extra
-    put = cx.get("put") or inv.extra.get("put")
+    ix = inv.extra
+    cx = comp.extra if comp is not None else ix
+    put = cx.get("put") or ix.get("put")
     parents = cx.get("parents")
     if parents is None:
-        parents = inv.extra.get("parents")
+        parents = ix.get("parents")
+    value = inv.value
     where = comp.index if comp is not None else inv.index
-    _check_write(inv, where, outcome, put, parents)
+    if type(put) is not str or type(parents) is not list or type(value) not in _ITEM_TYPES:
+        _check_write(inv, where, outcome, put, parents)
+    else:  # the common, well-formed case, checked inline
+        for p in parents:
+            if type(p) is not str:
+                _check_write(inv, where, outcome, put, parents)
     if outcome is Outcome.NOT_WRITTEN:
         put = None
+    key = inv.key if inv.key is not None else _key(inv)
     if comp is None:
-        return Write(
-            inv.f,
-            _key(inv),
-            inv.value,
-            inv.index,
-            None,
-            inv.time,
-            end_time,
-            inv.process,
-            None,
-            outcome,
-            put,
-            parents or [],
-            None,
-        )
-    return Write(
-        inv.f,
-        _key(inv),
-        inv.value,
-        inv.index,
-        comp.index,
-        inv.time,
-        comp.time,
-        inv.process,
-        comp.node,
-        outcome,
-        put,
-        parents or [],
-        comp.error,
-    )
+        return Write(inv.f, key, value, inv.index, None, inv.time, end_time, inv.process,
+                     None, outcome, put, parents or [], None)  # fmt: skip
+    return Write(inv.f, key, value, inv.index, comp.index, inv.time, comp.time, inv.process,
+                 comp.node, outcome, put, parents or [], comp.error)  # fmt: skip
+
+
+_ITEM_TYPES = (int, str)
 
 
 def _check_write(inv: Op, where: int, outcome: Outcome, put: Any, parents: Any) -> None:

@@ -26,6 +26,7 @@ an item nobody tried to add, or whose every add failed before writing, is an
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,30 +158,43 @@ def _scan_reads(
 ) -> None:
     """Walks the key's reads in invoke order and records each element's evidence.
 
-    Items outside `possible` (no add could have written them) are reported once
-    per key as ``unexpected``.
+    An element is active from the first read that began after its add was
+    invoked. Its evidence changes only where it flips between present and
+    absent, so the walk keeps the active items in two sets and does Python
+    work per flip, not per (read, element): most elements are present in
+    every read, and a key's reads times its elements is the size of the
+    history times its carts. Items outside `possible` (no add could have
+    written them) are reported once per key as ``unexpected``.
     """
+    present: set[Any] = set()
+    absent: set[Any] = set()
+    since: dict[Any, int] = {}  # item -> index of the read its current run began at
     active: dict[Any, Element] = {}
-    nxt = 0
-    reported: set[Any] = set()
-    for r in reads:
+    starts = [r.invoke_time for r in reads]
+    nxt, reported = 0, set[Any]()
+    for j, r in enumerate(reads):
         budget.tick()
         items = r.items()
-        start = r.invoke_time
-        while nxt < len(elems) and elems[nxt].invoke_time < start:
+        fresh = []
+        while nxt < len(elems) and elems[nxt].invoke_time < starts[j]:
+            fresh.append(elems[nxt].item)
             active[elems[nxt].item] = elems[nxt]
             nxt += 1
-        for item in active.keys() & items:
+        gone = present - items
+        back = absent & items
+        for item in gone:  # present until the previous read, absent from this one
             e = active[item]
-            e.last_present, e.first_absent = r, None
-        for item in active.keys() - items:
-            e = active[item]
-            e.last_absent = r
-            if e.last_present is not None and e.first_absent is None:
-                e.first_absent = r
-            ack = e.ack
-            if ack is not None and start > ack.time and e.first_missed_after_ack is None:
-                e.first_missed_after_ack = r
+            e.last_present, e.first_absent = reads[j - 1], r
+            since[item] = j
+        for item in back:  # absent since `since`, present again
+            _end_absence(active[item], reads, starts, since[item], j - 1)
+            active[item].first_absent = None
+            since[item] = j
+        present = (present - gone) | back
+        absent = (absent - back) | gone
+        for item in fresh:
+            since[item] = j
+            (present if item in items else absent).add(item)
         strange = items - possible - reported
         for item in sorted(strange, key=repr):
             reported.add(item)
@@ -195,6 +209,21 @@ def _scan_reads(
                     reason="no add of this item could have written it",
                 )
             )
+    last = len(reads) - 1
+    for item in present:
+        active[item].last_present = reads[last]
+    for item in absent:
+        _end_absence(active[item], reads, starts, since[item], last)
+
+
+def _end_absence(e: Element, reads: list[Read], starts: list[int], j0: int, j1: int) -> None:
+    """Records that reads j0..j1 (inclusive) all missed `e`."""
+    e.last_absent = reads[j1]
+    ack = e.ack
+    if ack is not None and e.first_missed_after_ack is None:
+        j = bisect.bisect_right(starts, ack.time, j0, j1 + 1)  # reads start in order
+        if j <= j1:
+            e.first_missed_after_ack = reads[j]
 
 
 def _classify(e: Element, finals: list[tuple[Read, set[Any]]], last_start: int | None) -> None:

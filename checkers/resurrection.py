@@ -42,7 +42,7 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
         budget.tick()
         by_item = removes[key]
         for p in v.order[key]:
-            if not anc[p] & mask or p not in seen:
+            if p not in seen or not anc[p] & mask:  # the dict lookup first: it is cheaper
                 continue
             for items, r in seen[p]:
                 for x in by_item.keys() & items:

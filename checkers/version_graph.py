@@ -2,9 +2,11 @@
 
 A put's parents are the siblings its get step returned (its context), so an
 edge u → v means v's writer had seen u, and u ≼ v (u is an ancestor of v or
-v itself) is reachability. `build_graph` makes the networkx DiGraph; only
-parents written by some put to the same key get edges (the others are
-phantoms, reported by the caller).
+v itself) is reachability. `build_graph` keeps the edges as adjacency lists
+(a networkx DiGraph is built only to name a cycle, which is rare: building it
+for every history cost more than the whole check); only parents written by
+some put to the same key get edges (the others are phantoms, reported by the
+caller).
 
 `fill_ancestry` orders each key's puts topologically (a depth-first
 post-order, fast when parents come first in invoke order, as they nearly
@@ -27,14 +29,14 @@ from checkers.cart_history import CartHistory, HistoryShapeError, Outcome, Read,
 
 @dataclass
 class Versions:
-    """The graph, the puts by id, and (after `fill_ancestry`) order, positions and bitsets.
+    """The puts by id, their parents, and (after `fill_ancestry`) order, positions and bitsets.
 
-    `parents` holds each put's known, distinct parents; `suspects` the writes
-    whose context named an unknown or repeated put (to be reported); `seen`
-    each distinct (items, first read) that reads showed for a put.
+    `parents` holds each put's known, distinct parents (the graph's edges, as
+    adjacency lists: a networkx graph is built only to name a cycle);
+    `suspects` the writes whose context named an unknown or repeated put (to be
+    reported); `seen` each distinct (items, first read) that reads showed for a put.
     """
 
-    graph: nx.DiGraph
     puts: dict[str, Write]
     parents: dict[str, list[str]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)
@@ -45,6 +47,8 @@ class Versions:
     suspects: list[Write] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     indeterminate: int = 0
+    pending: list[str] | None = None
+    """After a `build_graph` that placed puts as it went: the puts still to place."""
 
     def known(self, put: str, key: str) -> bool:
         """True if `put` was written by some put to `key`."""
@@ -59,49 +63,79 @@ class Versions:
         """What `fill_ancestry` would need: the sum over keys of m²/8 for m puts."""
         return sum(m * m // 8 for m in self.sizes.values())
 
+    def graph(self) -> nx.DiGraph:
+        """The version graph as a networkx DiGraph (an edge from each parent)."""
+        g: nx.DiGraph = nx.DiGraph()
+        g.add_nodes_from(self.puts)
+        g.add_edges_from((q, p) for p, ps in self.parents.items() for q in ps)
+        return g
 
-def build_graph(h: CartHistory) -> Versions:
-    """Returns the version graph: one vertex per put that may have been written.
 
-    Raises HistoryShapeError if two writes claim the same put id.
+def build_graph(h: CartHistory, max_ancestry_bytes: int = -1) -> Versions:
+    """Returns the versions: one per put that may have been written, with its known parents.
+
+    If their ancestry fits in `max_ancestry_bytes`, it also places, as it goes,
+    every put whose parents are placed already (nearly all: parents come first
+    in invoke order), which saves `fill_ancestry` a pass over every put (on a
+    history of a million ops, each pass over its objects costs a noticeable
+    share of the check). Raises HistoryShapeError if two writes claim the same
+    put id.
     """
     puts: dict[str, Write] = {}
     sizes: dict[str, int] = defaultdict(int)
     indeterminate = 0
+    ok = Outcome.OK
     for w in h.writes:
-        if w.put is None:
+        p = w.put
+        if p is None:
             continue
-        if w.put in puts:
-            raise HistoryShapeError(w.invoke_index, f"put id {w.put!r} is used twice")
-        puts[w.put] = w
+        if p in puts:
+            raise HistoryShapeError(w.invoke_index, f"put id {p!r} is used twice")
+        puts[p] = w
         sizes[w.key] += 1
-        indeterminate += w.outcome is not Outcome.OK
-    g: nx.DiGraph = nx.DiGraph()
-    g.add_nodes_from(puts)
-    v = Versions(g, puts, sizes=dict(sizes), indeterminate=indeterminate)
-    edges: list[tuple[str, str]] = []
-    parents = v.parents
+        indeterminate += w.outcome is not ok
+    v = Versions(puts, sizes=dict(sizes), indeterminate=indeterminate)
+    parents, suspects, n_edges = v.parents, v.suspects, 0
+    get = puts.get
+    place = v.ancestry_bytes() <= max_ancestry_bytes
+    anc, pos, pending = v.anc, v.pos, []
+    order: dict[str, list[str]] = defaultdict(list)
     for p, w in puts.items():
-        key = w.key
+        key, ws = w.key, w.parents
         ps = []
-        for q in w.parents:
-            wq = puts.get(q)
+        for q in ws:
+            wq = get(q)
             if wq is not None and wq.key == key and q not in ps:
                 ps.append(q)
-                edges.append((q, p))
         parents[p] = ps
-        if len(ps) != len(w.parents):
-            v.suspects.append(w)
-    g.add_edges_from(edges)
-    v.n_edges = len(edges)
+        n_edges += len(ps)
+        if len(ps) != len(ws):
+            suspects.append(w)
+        if place:
+            a = 0
+            for q in ps:
+                aq = anc.get(q)
+                if aq is None:
+                    pending.append(p)
+                    break
+                a |= aq
+            else:  # every parent placed already
+                lst = order[key]
+                pos[p] = i = len(lst)
+                lst.append(p)
+                anc[p] = a | 1 << i
+    v.n_edges = n_edges
+    if place:
+        v.order, v.pending = order, pending
     return v
 
 
 def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
     """Fills `v.order`, `v.pos` and `v.anc`; returns a cycle's put ids if there is one."""
     anc, parents, puts, pos = v.anc, v.parents, v.puts, v.pos
-    order: dict[str, list[str]] = defaultdict(list)
-    for n, (root, w) in enumerate(puts.items()):
+    order: dict[str, list[str]] = defaultdict(list, v.order)
+    todo = puts.items() if v.pending is None else [(p, puts[p]) for p in v.pending]
+    for n, (root, w) in enumerate(todo):
         if not n & 1023:
             budget.check()
         if root in anc:
@@ -119,7 +153,7 @@ def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
             anc[root] = a | 1 << i
             continue
         if not _place_tree(v, order, root, budget):
-            return [u for u, _ in nx.find_cycle(v.graph, root)]
+            return [u for u, _ in nx.find_cycle(v.graph(), root)]
     v.order = dict(order)
     return None
 

@@ -27,7 +27,7 @@ from checkers.linearizable.model import (
     Model,
     Operation,
 )
-from checkers.linearizable.models import check_vocabulary, make_model
+from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
 from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
@@ -87,10 +87,14 @@ def check_operations(
 
 
 def check_operations_info(
-    model: Model, history: Sequence[Operation], timeout: float | None = None
+    model: Model,
+    history: Sequence[Operation],
+    timeout: float | None = None,
+    *,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
 ) -> tuple[CheckResult, LinearizationInfo]:
     """Like `check_operations` (stops at the first illegal partition), with its evidence."""
-    return _check(model, history, timeout, verbose=False, max_cache_bytes=DEFAULT_MAX_CACHE_BYTES)
+    return _check(model, history, timeout, verbose=False, max_cache_bytes=max_cache_bytes)
 
 
 def check_events(
@@ -121,11 +125,23 @@ def _check(
             raise ValueError(f"operation {k} returns ({op.return_}) before its call ({op.call})")
     assert model.partition is not None
     partitions = [p for p in model.partition(list(history)) if p]
-    result, infos, reason = search_partitions(
+    if model.footprint is not None:
+        partitions = [c for p in partitions for c in split_by_footprint(p, model.footprint)]
+    out = search_partitions(
         model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
-    elapsed = time.monotonic() - start
-    return result, LinearizationInfo(result, infos, elapsed_s=elapsed, unknown_reason=reason)
+    end = time.monotonic()
+    overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
+    info = LinearizationInfo(
+        out.result,
+        out.infos,
+        elapsed_s=end - start,
+        unknown_reason=out.reason,
+        cache_entries=out.cache_entries,
+        cache_bytes=out.cache_bytes,
+        overrun_s=overrun,
+    )
+    return out.result, info
 
 
 _VALIDITY: dict[CheckResult, Validity] = {
@@ -152,11 +168,15 @@ def result_from_info(model: Model, info: LinearizationInfo) -> Result:
                 "longest_prefix": len(part.longest),
             }
         )
-    stats = {
+    stats: dict[str, Any] = {
         "partitions": len(info.partitions),
         "operations": sum(len(p.history) for p in info.partitions),
         "elapsed_s": round(info.elapsed_s, 6),
+        "cache_entries": info.cache_entries,
     }
+    if info.unknown_reason:
+        stats["reason"] = info.unknown_reason
+        stats["overrun_s"] = round(info.overrun_s, 3)
     return Result(_VALIDITY[info.result], anomalies, stats)
 
 

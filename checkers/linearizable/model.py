@@ -14,7 +14,7 @@ so two operations that touch at one instant are concurrent) or a list of
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,14 @@ class Model:
       every state where it is legal (a read, a cas that failed). The search
       then linearizes it greedily and never branches on it. A wrong promise
       gives wrong verdicts; leave it None when unsure.
+    - `footprint(input) -> iterable of hashables`, an optional hint beyond
+      Porcupine's fields: the parts of the state the operation may read or
+      write. It promises that operations with disjoint footprints commute and
+      never change whether the other is legal or what it returns, in every
+      state. The checker then splits each partition into the connected
+      components of shared footprints and checks them independently (Horn &
+      Kroening's P-compositionality, derived from the operations rather than
+      from a partition function, so an operation on several keys joins them).
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.
@@ -127,6 +135,7 @@ class Model:
     describe_operation: Callable[[Any, Any], str] | None = None
     describe_state: Callable[[Any], str] | None = None
     read_only: Callable[[Any, Any], bool] | None = None
+    footprint: Callable[[Any], Iterable[Hashable]] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)
@@ -235,8 +244,15 @@ class LinearizationInfo:
     partitions: list[PartitionInfo]
     annotations: list[Annotation] = field(default_factory=list)
     elapsed_s: float = 0.0
+    """Wall time of the whole check, measured after its caches were freed."""
     unknown_reason: str = ""
     """Why the result is UNKNOWN: "timeout" or "memory" (the cache budget)."""
+    cache_entries: int = 0
+    """Configurations cached over all partitions (Lowe's cache)."""
+    cache_bytes: int = 0
+    """The estimate of their memory that the `max_cache_bytes` cap is checked against."""
+    overrun_s: float = 0.0
+    """How long after its deadline the check returned (0 if it did not time out)."""
 
     def add_annotations(self, annotations: Sequence[Annotation]) -> None:
         """Adds intervals (e.g. nemesis faults) to draw over the history."""

@@ -17,7 +17,7 @@ read value of `UNKNOWN` in a micro-op or a register read matches any state.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from checkers.linearizable.edn import Symbol
@@ -30,6 +30,50 @@ def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
     for op in history:
         groups[op.input[1]].append(op)
     return list(groups.values())
+
+
+def split_by_footprint(
+    history: list[Operation], footprint: Callable[[Any], Iterable[Hashable]]
+) -> list[list[Operation]]:
+    """Splits a history into the connected components of shared footprints.
+
+    Two operations are in one component when a chain of operations, each
+    sharing a footprint element with the next, joins them. Components keep
+    the history's order, and come in the order of their first operation.
+    """
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(x: Hashable) -> Hashable:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    firsts: list[Hashable | None] = []
+    for op in history:
+        first = None
+        for r in footprint(op.input):
+            if r not in parent:
+                parent[r] = r
+            if first is None:
+                first = root(r)
+            else:
+                a, b = first, root(r)
+                if a != b:
+                    parent[b] = a
+        firsts.append(first)
+    groups: dict[Any, list[Operation]] = {}
+    alone: list[list[Operation]] = []
+    for op, first in zip(history, firsts):
+        if first is None:  # touches nothing: commutes with everything
+            alone.append([op])
+        else:
+            groups.setdefault(root(first), []).append(op)
+    return list(groups.values()) + alone
+
+
+def _key_footprint(inp: Any) -> tuple[Any]:
+    return (inp[1],)
 
 
 def _describe_input(inp: Any) -> str:
@@ -108,12 +152,14 @@ def kv() -> Model:
     )
 
 
-def kv_nopartition() -> Model:
+def kv_nopartition(*, footprint: bool = True) -> Model:
     """The kv model over one map of all keys, not partitioned (Porcupine's slow variant).
 
     A state is a tuple of values, one slot per key in the order keys first
     appear (the model remembers the slots), without trailing empty strings;
-    absent keys read as "".
+    absent keys read as "". Its `footprint` hint (an operation touches its
+    key's slot only) lets the checker split the history where operations
+    commute; `kv_nopartition(footprint=False)` leaves it out (Porcupine's model).
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
@@ -146,6 +192,7 @@ def kv_nopartition() -> Model:
         describe_operation=describe_triple,
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s) if v}),
         read_only=_is_get,
+        footprint=_key_footprint if footprint else None,
     )
 
 
@@ -178,7 +225,9 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
 
     A read of UNKNOWN (nil) matches anything; a key never written reads None.
     A state is a tuple of values, one slot per key in the order keys first
-    appear (the model remembers the slots), without trailing Nones.
+    appear (the model remembers the slots), without trailing Nones. Its
+    footprint is the keys a transaction names: transactions over disjoint keys
+    are checked apart.
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
@@ -210,6 +259,7 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
         describe_operation=lambda i, o: f"txn {list(o if o is not UNKNOWN else i[2])}",
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s)}),
         read_only=lambda inp, out: all(mop[0] == "read" for mop in inp[2]),
+        footprint=lambda inp: [mop[1] for mop in inp[2]],
     )
 
 

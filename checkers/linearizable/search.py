@@ -35,12 +35,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from sys import getsizeof
 from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
 FIRST_SLICE_STEPS = 1024
-"""Steps each partition runs in the scheduler's first round; each round doubles it."""
+"""Steps each partition runs in the scheduler's first round; each round adds a quarter."""
 
 MAX_SLICE_STEPS = 16384
 """The longest slice, in steps (a few milliseconds for the models here)."""
@@ -48,11 +49,34 @@ MAX_SLICE_STEPS = 16384
 DEADLINE_EVERY_STEPS = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
 
+COMPRESS_OVER_OPS = 320
+"""Longer partitions key their cache on the linearized set without its run of low ones.
+
+Ops are numbered in call order, so every op called before the earliest one
+still open is linearized: dropping those bits keeps the key small (a few
+dozen bits wide, not one bit per op), for 3 big-int operations per step."""
+
 DEFAULT_MAX_CACHE_BYTES = 1 << 30
 """Estimated cache memory, over all partitions, past which the answer becomes unknown."""
 
-_ENTRY_BYTES = 160
-"""Estimated bytes per cached configuration, besides its bitset (n/8 bytes for n operations)."""
+_ENTRY_BYTES = 80
+"""Estimated bytes per cached configuration: a set slot and a small int (see `run`)."""
+
+_STATE_BYTES = 100
+"""Estimated bytes per distinct state besides the state object itself: its dict slot and id."""
+
+
+def _state_bytes(state: Any) -> int:
+    """Estimated memory of a new state: itself, and its largest part if it is a container.
+
+    A state that follows another shares most of its parts (one slot of a tuple
+    changes), so counting every part would overcount; counting none undercounts.
+    """
+    size = getsizeof(state)
+    if isinstance(state, tuple | frozenset | _Keyed):
+        parts = state.state if isinstance(state, _Keyed) else state
+        size += max(map(getsizeof, parts), default=0) if isinstance(parts, tuple | frozenset) else 0
+    return size
 
 
 class _Keyed:
@@ -93,8 +117,8 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
 
 
 Meta = tuple[int, int, Any, Any, int, bool | None]
-"""Per call entry: (its return entry, 1 + the index of the twin it must follow or 0,
-input, output, its operation's index, read-only: True, False, or None if optional).
+"""Per call entry: (its return entry, 1 + the bit of the twin it must follow or 0,
+input, output, its operation's bit, read-only: True, False, or None if optional).
 Bits are shifted when needed: a table of them would take O(n^2) memory."""
 
 
@@ -113,11 +137,12 @@ class Search:
         self.step, self.state = _keyed_step(model)
         self.lin = 0
         self.calls: list[tuple[int, Any, bool]] = []
-        self.cache: set[Any] = set()
+        self.cache: set[int] = set()
+        self.sids: dict[Any, int] = {}
         self.done: bool | None = None
         self.best: list[int] = []
         self.blocker: int | None = None
-        n = len(history)
+        n = len(history) if verbose else 0  # partial linearizations: verbose only
         self.partial_len = [0] * n
         self.partial_seq: list[list[int] | None] = [None] * n
         self._thread(history, model.read_only)
@@ -131,8 +156,8 @@ class Search:
         linearized only after its earlier-called twin.
         """
         n = len(history)
-        last_call = max((op.call for op in history), default=0)
-        end = max((op.return_ for op in history), default=0)
+        last_call = max([op.call for op in history], default=0)
+        end = max([op.return_ for op in history], default=0)
         optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
         entries = [(op.call, 0, i) for i, op in enumerate(history)]
         entries += [
@@ -154,19 +179,23 @@ class Search:
             else:
                 calls_seen += 1
         last: dict[Any, int] = {}
+        bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
+        rank = 0
         for k, (_, kind, i) in enumerate(order, 1):
             if kind:
                 continue
+            bit[i] = rank
+            rank += 1
             op = history[i]
             inp, out = op.input, op.output
             twin_key = (inp, out, block[i])
             try:
                 twin = last.get(twin_key, -1)
-                last[twin_key] = i
+                last[twin_key] = bit[i]
             except TypeError:  # unhashable input or output: no twins
                 twin = -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            meta[k] = (ret_entry[i], twin + 1, inp, out, i, ro)
+            meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
         self.e = self.nxt[0]
 
@@ -180,6 +209,7 @@ class Search:
         nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
+        sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
         every = DEADLINE_EVERY_STEPS - 1
         for n in range(steps):
             if not n & every and time.monotonic() > deadline:
@@ -196,7 +226,14 @@ class Search:
                     continue
                 if ok:
                     new_lin = lin | 1 << b
-                    key = (new_lin, new_state)
+                    sid = sids.get(new_state)
+                    if sid is None:
+                        sid = sids[new_state] = len(sids)
+                    if compress:  # drop the run of low ones: all ops before the lowest open one
+                        k = ((new_lin + 1) & ~new_lin).bit_length() - 1
+                        key = (new_lin >> k) << 64 | k << 32 | sid
+                    else:
+                        key = new_lin << 32 | sid
                     if key not in cache:
                         cache.add(key)
                         calls.append((e, state, ro))
@@ -259,7 +296,7 @@ class Search:
         self.done = ok
         if ok:
             self.best = [self.op[c] for c, _, _ in self.calls]
-            rest = [i for i in range(len(self.history)) if not self.lin >> i & 1]
+            rest = [i for i in range(len(self.history)) if not self.lin >> self.bit[i] & 1]
             self.best += sorted(rest, key=lambda i: self.history[i].call)  # optional ones
             self.blocker = None
             if self.verbose:
@@ -269,7 +306,9 @@ class Search:
 
     def cache_bytes(self) -> int:
         """An estimate of the memory the cache holds."""
-        return len(self.cache) * (_ENTRY_BYTES + len(self.history) // 8)
+        # the current state stands for all: measuring each new one cost a third of the search
+        per_state = _STATE_BYTES + _state_bytes(self.state)
+        return len(self.cache) * _ENTRY_BYTES + len(self.sids) * per_state
 
     def info(self) -> PartitionInfo:
         """The verdict and evidence so far (UNKNOWN while unfinished)."""
@@ -302,8 +341,15 @@ class _Budget:
     cache_bytes: int = 0
 
     def next_round(self) -> None:
-        """Doubles the slice length, up to `MAX_SLICE_STEPS`."""
-        self.quantum = min(self.quantum * 2, MAX_SLICE_STEPS)
+        """Grows the slice length by a quarter, up to `MAX_SLICE_STEPS`.
+
+        Every partition still running gets the same slice in a round, so the
+        first illegal partition to finish costs at most the number of
+        partitions times its own steps, times the last round's overshoot:
+        growing slices by a quarter instead of doubling them cut that
+        overshoot (on Porcupine's c50-bad, ten keys, about a sixth of the time).
+        """
+        self.quantum = min(self.quantum + self.quantum // 4, MAX_SLICE_STEPS)
 
     def run(self, search: Search) -> bool | None:
         """Runs one slice of `search`, accounting for its cache growth."""
@@ -319,6 +365,19 @@ class _Budget:
         return "memory" if self.cache_bytes > self.max_cache_bytes else ""
 
 
+@dataclass
+class Outcome:
+    """What `search_partitions` found: the verdict, per-partition evidence, and costs."""
+
+    result: CheckResult
+    infos: list[PartitionInfo]
+    reason: str = ""
+    """Why UNKNOWN: "timeout" or "memory"."""
+    deadline: float = math.inf
+    cache_entries: int = 0
+    cache_bytes: int = 0
+
+
 def search_partitions(
     model: Model,
     partitions: list[list[Operation]],
@@ -326,14 +385,15 @@ def search_partitions(
     timeout_s: float | None,
     verbose: bool = False,
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
-) -> tuple[CheckResult, list[PartitionInfo], str]:
+) -> Outcome:
     """Checks every partition, interleaving them in rounds of slices of steps.
 
     Stops at the first illegal partition (unless `verbose`, which runs them all
     to completion, within the same budget). Returns UNKNOWN when `timeout_s`
     (None or 0: no limit) passes, or the caches grow past about
-    `max_cache_bytes`, before a verdict; the third value then says which
-    ("timeout" or "memory").
+    `max_cache_bytes`, before a verdict; `reason` then says which ("timeout"
+    or "memory"). The caches are freed before it returns (a cache of a
+    gigabyte takes a fraction of a second to free: ints in one set).
     """
     deadline = time.monotonic() + timeout_s if timeout_s else math.inf
     budget = _Budget(deadline, max_cache_bytes)
@@ -361,8 +421,11 @@ def search_partitions(
         s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
         for s, h in zip(searches, partitions)
     ]
+    entries = sum(len(s.cache) for s in searches if s is not None)
+    searches.clear()  # free the caches now, within the budget
+    out = Outcome(CheckResult.OK, infos, "", deadline, entries, budget.cache_bytes)
     if any(i.result is CheckResult.ILLEGAL for i in infos):
-        return CheckResult.ILLEGAL, infos, ""
-    if any(i.result is CheckResult.UNKNOWN for i in infos):
-        return CheckResult.UNKNOWN, infos, over
-    return CheckResult.OK, infos, ""
+        out.result = CheckResult.ILLEGAL
+    elif any(i.result is CheckResult.UNKNOWN for i in infos):
+        out.result, out.reason = CheckResult.UNKNOWN, over
+    return out

@@ -4,7 +4,6 @@ partition scheduling, verbose partial linearizations, and the Model contract."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
+from tests.support.brute_force import brute_force, replays
 
 NEVER_WRITTEN = 99
 SPACING = 10
@@ -234,27 +234,6 @@ def test_sibyl_check_returns_a_result_and_never_raises() -> None:
     assert check(h[1:]).valid == RESULT_UNKNOWN  # an unmatched return is an error
 
 
-def brute_force(model: Model, ops: list[Operation]) -> bool:
-    """Tries every order that respects real time (op a before b when a returned before b's call)."""
-    assert model.partition is not None
-    for part in model.partition(ops):
-        if not any(_replays(model, order) for order in itertools.permutations(part)):
-            return False
-    return True
-
-
-def _replays(model: Model, order: tuple[Operation, ...]) -> bool:
-    for i, a in enumerate(order):
-        if any(b.return_ < a.call for b in order[i + 1 :]):
-            return False
-    state = model.init()
-    for op in order:
-        ok, state = model.step(state, op.input, op.output)
-        if not ok:
-            return False
-    return True
-
-
 random_register_op = st.builds(
     lambda kind, key, a, b, out, call, length: Operation(
         0,
@@ -287,7 +266,7 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     if result is CheckResult.OK:  # the witness is a linearization of every partition
         for part in info.partitions:
             assert sorted(part.longest) == list(range(len(part.history)))
-            assert _replays(model, tuple(part.history[i] for i in part.longest))
+            assert replays(model, tuple(part.history[i] for i in part.longest))
 
 
 def _kv_op(
@@ -316,7 +295,8 @@ random_kv_op = st.builds(
 def test_the_kv_search_agrees_with_brute_force(ops: list[Operation]) -> None:
     expected = CheckResult.OK if brute_force(kv(), ops) else CheckResult.ILLEGAL
     assert check_operations(kv(), ops) is expected
-    assert check_operations(kv_nopartition(), ops) is expected
+    assert check_operations(kv_nopartition(), ops) is expected  # split by footprint
+    assert check_operations(kv_nopartition(footprint=False), ops) is expected
 
 
 def test_a_long_history_stays_within_its_budget() -> None:
@@ -375,3 +355,71 @@ def test_multi_register_transactions() -> None:
     crashed = dataclasses.replace(write, output=UNKNOWN, return_=10)
     assert check_operations(model, [crashed, torn]) is CheckResult.ILLEGAL
     assert check_operations(model, [crashed, saw]) is CheckResult.OK
+
+
+def test_footprints_split_a_history_where_operations_commute() -> None:
+    from checkers.linearizable.models import split_by_footprint
+
+    def op(k: int, *keys: str) -> Operation:
+        return Operation(k, ("txn", None, tuple(("write", key, 1) for key in keys)), k, None, k)
+
+    ops = [op(0, "a"), op(1, "b"), op(2, "c"), op(3, "b", "c"), op(4), op(5, "a")]
+    parts = split_by_footprint(ops, lambda inp: [m[1] for m in inp[2]])
+    assert parts == [[ops[0], ops[5]], [ops[1], ops[2], ops[3]], [ops[4]]]
+
+
+random_txn_op = st.builds(
+    lambda mops, call, length, crashed: Operation(
+        0,
+        ("txn", None, tuple((f, k, UNKNOWN if f == "read" else v) for f, k, v, _ in mops)),
+        call,
+        UNKNOWN if crashed else tuple((f, k, seen if f == "read" else v) for f, k, v, seen in mops),
+        100 if crashed else call + length,
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["read", "write"]),
+            st.sampled_from(["x", "y", "z"]),
+            st.integers(0, 1),
+            st.sampled_from([0, 1, None, UNKNOWN]),
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    st.integers(0, 12),
+    st.integers(0, 8),
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(random_txn_op, min_size=1, max_size=6))
+def test_the_footprint_split_agrees_with_brute_force(ops: list[Operation]) -> None:
+    from checkers.linearizable.models import multi_register
+
+    model = multi_register({"x": 0, "y": 0, "z": 0})
+    expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
+    assert check_operations(model, ops) is expected
+    assert check_operations(dataclasses.replace(model, footprint=None), ops) is expected
+
+
+def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline() -> None:
+    """Porcupine's c50 history, one map, no footprint: the cache grows for the whole budget.
+
+    The bound is loose on purpose (the machine may be busy); the benchmark
+    reports the real overrun. `elapsed_s` is measured after the caches are freed.
+    """
+    from pathlib import Path
+
+    from checkers.linearizable import load_history
+
+    corpus = Path(__file__).resolve().parents[1] / "corpora" / "porcupine" / "test_data" / "kv"
+    ops = load_history(corpus / "c50-ok.txt").operations
+    budget = 2.0
+    start = time.monotonic()
+    result, info = check_operations_info(kv_nopartition(footprint=False), ops, timeout=budget)
+    wall = time.monotonic() - start
+    assert result is CheckResult.UNKNOWN and info.unknown_reason == "timeout"
+    assert info.cache_entries > 10_000  # a cache was built, and freed, within the bound
+    assert info.elapsed_s >= budget
+    assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
