@@ -24,11 +24,12 @@ from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
+from harness.findings import true_counts
 from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.history import Recorder
 from harness.lab import Lab
 from harness.progress import live_progress
-from harness.report import CRASHED, exit_code, write_all
+from harness.report import CRASHED, exit_code, write_all, write_crashed
 from harness.store import new_run_dir, read_json, write_json
 from workloads import WORKLOADS
 
@@ -97,6 +98,7 @@ def run_test(
     if cfg.seed is None:
         cfg.seed = random.SystemRandom().randrange(1 << 31)
     run_dir = new_run_dir(cfg.store, cfg.test)
+    console.record = True  # kept as run_dir/sibyl.log
     console.print(f"[bold]sibyl run[/] {cfg.test}  seed [bold]{cfg.seed}[/]  -> {run_dir}")
     write_json(run_dir / "config.json", cfg.to_dict())
     (run_dir / "command.txt").write_text(command + "\n")
@@ -104,6 +106,15 @@ def run_test(
     if faults is None:
         faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed))
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
+    try:
+        return _run_or_crash(cfg, run_dir, command, faults, console)
+    finally:
+        (run_dir / "sibyl.log").write_text(console.export_text(clear=False))
+
+
+def _run_or_crash(
+    cfg: RunConfig, run_dir: Path, command: str, faults: list[Fault], console: Console
+) -> Outcome:
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
     except KeyboardInterrupt:
@@ -155,6 +166,7 @@ def _check(workload: Any, ops: list[Op], n: int, console: Console) -> dict[str, 
     for name, check in workload.checkers({"time_limit_s": 60.0, "n": n}).items():
         t = time.monotonic()
         results[name] = run_safely(check, ops)
+        results[name].stats.setdefault("check_s", round(time.monotonic() - t, 3))
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
     return results
 
@@ -213,7 +225,7 @@ def _meta(
 def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console) -> Outcome:
     doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
-    write_json(run_dir / "results.json", doc)
+    doc = write_crashed(run_dir, doc)
     console.print(f"run directory: {run_dir}")
     return Outcome(run_dir, CRASHED, doc)
 
@@ -226,10 +238,7 @@ def _summary(
                   f"{s['ops_per_s']} ops/s; {'; '.join(p.notes)}")  # fmt: skip
     for name, r in results.items():
         mark = _word(r.valid, "[green]valid[/]", "[red]INVALID[/]", "[yellow]unknown[/]")
-        kinds: dict[str, int] = {}
-        for a in r.anomalies:
-            t = a.get("type") or a.get("kind") if isinstance(a, dict) else type(a).__name__
-            kinds[str(t)] = kinds.get(str(t), 0) + 1
+        kinds = true_counts(r.to_dict())  # the checker's count, not the capped list's length
         extra = f"  anomalies: {kinds}" if kinds else ""
         if r.stats.get("error"):
             extra += f"  error: {r.stats['error']}"

@@ -37,4 +37,4 @@ def test_serve_shows_a_stored_report(tmp_path: Path) -> None:
 def test_serve_without_a_store_says_what_to_do(tmp_path: Path) -> None:
     from harness.cli import main
 
-    assert main(["serve", "--store", str(tmp_path / "missing")]) == 2
+    assert main(["serve", "--store", str(tmp_path / "missing")]) == 254
