@@ -239,7 +239,8 @@ def _summary(
     for name, r in results.items():
         mark = _word(r.valid, "[green]valid[/]", "[red]INVALID[/]", "[yellow]unknown[/]")
         kinds = true_counts(r.to_dict())  # the checker's count, not the capped list's length
-        extra = f"  anomalies: {kinds}" if kinds else ""
+        listed = ", ".join(f"{k}: {v:,}" for k, v in sorted(kinds.items()))
+        extra = f"  anomalies: {listed}" if kinds else ""
         if r.stats.get("error"):
             extra += f"  error: {r.stats['error']}"
         console.print(f"  {name:12s} {mark}{extra}")
