@@ -50,7 +50,7 @@ def latency_charts(run: RunData) -> list[str]:
             for k in sorted(windows):
                 vals = sorted(windows[k])
                 pts.append(((k + 0.5) * w, vals[min(len(vals) - 1, int(q * len(vals)))]))
-            chart.line(pts, colour, name)
+            chart.line(pts, colour, name, max_gap=1.5 * w)
         out.append(chart.render())
     return out
 

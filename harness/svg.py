@@ -80,18 +80,22 @@ class Chart:
                           f"{escape(label)}</text>")  # fmt: skip
 
     def line(self, pts: Sequence[tuple[float, float]], colour: str, label: str,
-             step: bool = False) -> None:  # fmt: skip
-        """A series of (t s, value) points; `step` draws a staircase."""
+             step: bool = False, max_gap: float | None = None) -> None:  # fmt: skip
+        """A series of (t s, value) points; `step` draws a staircase; the line breaks where
+        two points are more than `max_gap` s apart (no data is not a straight line)."""
         if not pts:
             return
-        coords: list[str] = []
+        runs: list[list[str]] = [[]]
         for k, (t, v) in enumerate(pts):
-            if step and k:
-                coords.append(f"{self.x(t):.1f},{self.y(pts[k - 1][1]):.1f}")
-            coords.append(f"{self.x(t):.1f},{self.y(v):.1f}")
-        self.parts.append(f'<polyline points="{" ".join(coords)}" fill="none" stroke="{colour}" '
-                          f'stroke-width="1.6"><title>{escape(label)}</title></polyline>'
-                          )  # fmt: skip
+            if k and max_gap is not None and t - pts[k - 1][0] > max_gap:
+                runs.append([])
+            elif step and k:
+                runs[-1].append(f"{self.x(t):.1f},{self.y(pts[k - 1][1]):.1f}")
+            runs[-1].append(f"{self.x(t):.1f},{self.y(v):.1f}")
+        for coords in runs:
+            self.parts.append(f'<polyline points="{" ".join(coords)}" fill="none" '
+                              f'stroke="{colour}" stroke-width="1.6">'
+                              f"<title>{escape(label)}</title></polyline>")  # fmt: skip
         self.legend.append((colour, label))
 
     def dots(self, pts: Sequence[tuple[float, float]], colour: str, label: str) -> None:
