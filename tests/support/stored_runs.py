@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -82,9 +83,11 @@ def make_runs(base: Path) -> StoredRuns:
     cmd = _sibyl("index", "--store", str(store), "--merge", str(crashed.parents[1]))
     merged = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert merged.returncode == 0, merged.stderr
-    dest = store / crashed.parent.name / crashed.name
+    # Found by content, not path: a merged run whose path is taken gets a -mN suffix.
+    carts = [d for d in store.glob("cart-sloppy-siblings/2*") if not d.is_symlink()]
+    (dest,) = [d for d in carts if json.loads((d / "results.json").read_text()).get("crashed")]
     return StoredRuns(store, _only(store, "cart-sloppy-lww"), _only(store, "register-*"),
-                      sorted(d for d in store.glob("cart-sloppy-siblings/2*") if d != dest), dest,
+                      sorted(d for d in carts if d != dest), dest,
                       status["sweep"], indexed, merged.stdout)  # fmt: skip
 
 
@@ -104,26 +107,38 @@ def _only(store: Path, pattern: str) -> Path:
     return found
 
 
+def ctrl_c_once_recording(
+    cmd: list[str], store: Path, min_bytes: int, **popen: Any
+) -> tuple[int, Path]:
+    """Starts `cmd` (a `sibyl run` into `store`), sends Ctrl-C once its history holds
+    `min_bytes`; returns the exit status and the history file."""
+    proc = subprocess.Popen(cmd, **popen)
+    try:
+        history = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            found = list(store.glob("*/*/history.jsonl"))
+            if found and found[0].stat().st_size > min_bytes:
+                history = found[0]
+                break
+            time.sleep(0.2)
+        assert history is not None, "the run never started recording"
+        proc.send_signal(signal.SIGINT)
+        return proc.wait(timeout=60), history
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _crashed_run(store: Path, env: dict[str, str], out: Path) -> Path:
     """A run interrupted with Ctrl-C once it has recorded some history (exit 255)."""
     cmd = _sibyl("run", "--time-limit", "60", "--seed", "5", "--nemesis", "partition",
                  "--store", str(store))  # fmt: skip
     with (out / "crash.log").open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                found = list(store.glob("*/2*/history.jsonl"))
-                if found and found[0].stat().st_size > 20_000:
-                    break
-                time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
-            status = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        status, history = ctrl_c_once_recording(cmd, store, 20_000, cwd=ROOT, env=env,
+                                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     assert status == 255, (out / "crash.log").read_text()[-3000:]
-    (run_dir,) = [p.parent for p in store.glob("*/2*/results.json")]
+    run_dir = history.parent
     assert json.loads((run_dir / "results.json").read_text())["crashed"] is True
     return run_dir
