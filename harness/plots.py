@@ -25,9 +25,10 @@ NODE_COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f"
 
 
 def _window(run: RunData) -> tuple[float, float]:
-    """(t_max s, window width s) for the run."""
+    """(t_max s, window width s): at most WINDOWS windows, about 20 ops or more in each."""
     t_max = run.end / 1e9
-    return t_max, max(t_max / WINDOWS, 0.05)
+    per_op = t_max / max(len(run.calls), 1)
+    return t_max, max(t_max / WINDOWS, 0.05, 20 * per_op)
 
 
 def latency_charts(run: RunData) -> list[str]:
@@ -115,7 +116,8 @@ def siblings_chart(run: RunData) -> str:
     chart.bands(run.bands)
     stride = max(1, len(reads) // 3000)
     chart.dots(reads[::stride], "#90a4ae", "each read")
-    chart.line([((k + 0.5) * w, v) for k, v in sorted(peak.items())], "#6a1b9a", "max")
+    chart.line([((k + 0.5) * w, v) for k, v in sorted(peak.items())], "#6a1b9a", "max",
+               max_gap=1.5 * w)  # fmt: skip
     return chart.render()
 
 
@@ -124,7 +126,7 @@ def visibility_chart(curve: Sequence[Mapping[str, Any]]) -> str:
     rows = [r for r in curve if r.get("reads")]
     if not rows:
         return ""
-    w, h, left, top, bottom = 1100, 200, 64, 24, 40
+    w, h, left, top, bottom = 1100, 210, 64, 36, 40
     bw = (w - left - 16) / len(rows)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{w}" height="{h}" '
            f'font-size="11" font-family="sans-serif" role="img" aria-label="t-visibility">',
@@ -165,14 +167,16 @@ def convergence_chart(run: RunData) -> str:
     if not rounds:
         return ""
     keys = {k for by in rounds.values() for k in by}
-    pts = [(0.0, 0.0)]
+    pts = []  # nothing is known before the first round: the line starts there
     for r in sorted(rounds):
         agree = sum(1 for views in rounds[r].values() if len(views) <= 1)
         pts.append(((ends[r] - run.heal) / 1e9, agree / len(keys)))
     t_max = max(pts[-1][0] * 1.05, 0.05)
+    first = pts[0][0]
     chart = Chart("convergence: share of keys whose replicas agree, after the last heal",
                   t_max, 0, 1.05, "share of keys", height=180,
                   x_label="seconds since the last heal")  # fmt: skip
+    chart.vline(first, f"first round done {first * 1000:.0f} ms after the heal")
     chart.line(pts, "#2e7d32", "replicas agree", step=True)
-    chart.dots(pts[1:], "#2e7d32", "replica-read round")
+    chart.dots(pts, "#2e7d32", "replica-read round")
     return chart.render()
