@@ -209,6 +209,8 @@ function draw() {
   if (P.illegal !== null && chosen === null) {
     const o = P.ops[P.illegal], xx = x(o.e);
     $("wrap").scrollLeft = Math.max(0, x(o.s) - 240);  // open at the first illegal op
+    const rowY = $("wrap").offsetTop + TOP + row.get(o.c) * ROW;
+    if (rowY > window.innerHeight - ROW) window.scrollTo(0, rowY - window.innerHeight / 2);
     el("line", {x1: xx, x2: xx, y1: TOP - 16, y2: H, stroke: "#c62828", "stroke-width": 2}, svg);
     el("text", {x: xx + 3, y: TOP - 20, fill: "#c62828"}, svg, "illegal point: " + o.d);
   }

@@ -134,10 +134,11 @@ def test_register_report_embeds_the_linearizability_view(stored_runs: StoredRuns
     page = _open(run, "register", {
         "lin_verdict": f"{frame}.getElementById('verdict').textContent",
         "lin_text": f"{frame}.body.innerText",
-        "illegal_visible": f"(() => {{ const d = {frame}, w = d.getElementById('wrap');"
-        " const l = [...d.querySelectorAll('line')].find(l => l.getAttribute('stroke') === "
-        "'#c62828'); const x = +l.getAttribute('x1'); "
-        "return x >= w.scrollLeft && x <= w.scrollLeft + w.clientWidth; })()",
+        # the first illegal op (drawn red) is on screen inside the frame when it opens
+        "illegal_visible": f"(() => {{ const d = {frame}, w = d.defaultView;"
+        " const r = [...d.querySelectorAll('rect')].find(e => e.getAttribute('fill') === "
+        "'#ef9a9a'); const b = r.getBoundingClientRect(); return b.right > 0 && "
+        "b.left < w.innerWidth && b.bottom > 0 && b.top < w.innerHeight; })()",
     })  # fmt: skip
     assert page.values["verdict"] == "INVALID"
     assert "not linearizable" in page.values["headlines"]

@@ -153,3 +153,14 @@ def test_missing_nightly_runs_are_listed(tmp_path: Path) -> None:
         db.close()
     assert sum("was expected but did not run" in m for m in gone) == 2
     assert "2026-01-03: no nightly sweep ran" in gone and "2026-01-04: no nightly sweep ran" in gone
+
+
+def test_bad_input_to_the_new_commands_exits_254(tmp_path: Path) -> None:
+    from harness.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    assert main(["sweep", str(tmp_path / "missing.toml")]) == 254
+    assert main(["sweep", str(bad)]) == 254
+    assert main(["report", str(tmp_path)]) == 254
+    assert main(["index", "--store", str(tmp_path), "--merge", str(tmp_path / "none")]) == 254
