@@ -74,9 +74,11 @@ class Chart:
 
     def vline(self, t: float, label: str, colour: str = "#555") -> None:
         x = self.x(t)
+        right = x > self.width / 2  # label on the side with room
         self.parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{self.height - BOTTOM}"'
                           f' stroke="{colour}" stroke-dasharray="4 3"/>'
-                          f'<text x="{x + 3:.1f}" y="{TOP + 10}" fill="{colour}">'
+                          f'<text x="{x - 3 if right else x + 3:.1f}" y="{TOP + 10}" '
+                          f'fill="{colour}" text-anchor="{"end" if right else "start"}">'
                           f"{escape(label)}</text>")  # fmt: skip
 
     def line(self, pts: Sequence[tuple[float, float]], colour: str, label: str,

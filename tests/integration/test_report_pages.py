@@ -39,6 +39,9 @@ def _open(run_dir: Path, name: str, extra: dict[str, str] | None = None) -> Page
                      {**PROBES, **(extra or {})})  # fmt: skip
     assert page.errors == [], page.errors
     assert "\\u003e" not in page.dom
+    html = (run_dir / "report.html").read_text()
+    for ref in ('src="http', "src='http", 'href="http', "href='http", "@import", "url(http"):
+        assert ref not in html, f"report.html loads {ref}...: it must be self-contained"
     return page
 
 
