@@ -31,6 +31,7 @@ _ENV = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.ChainableUndefined,
 )
+RAW_CHARS, RAW_ANOMALIES = 300_000, 10
 CONFIG_KEYS = ("workload", "nodes", "nemesis", "time_limit_s", "rate", "concurrency", "mode",
                "conflict", "n", "r", "w", "quiesce_s", "intercepts")  # fmt: skip
 
@@ -112,6 +113,11 @@ def _linview(run: RunData) -> str:
     return embedded_view(run.history, str(run.doc.get("test") or "register"))
 
 
+def _first(anomalies: list[Any]) -> list[Any]:
+    more = len(anomalies) - RAW_ANOMALIES
+    return anomalies[:RAW_ANOMALIES] + ([f"... {more} more in results.json"] if more > 0 else [])
+
+
 def _show(v: Any) -> str:
     if isinstance(v, list | tuple):
         return ", ".join(map(str, v)) or "none"
@@ -119,5 +125,16 @@ def _show(v: Any) -> str:
 
 
 def _raw(doc: Mapping[str, Any]) -> str:
-    """The results document as indented JSON (for the folded raw-data section only)."""
-    return json.dumps(doc, indent=1, default=str, ensure_ascii=False)[:2_000_000]
+    """The results document as indented JSON (for the folded raw-data section only), with
+    RAW_ANOMALIES anomalies per checker and cut at RAW_CHARS, so a huge results.json cannot
+    make the page huge (the file itself is linked)."""
+    checkers = {name: {**r, "anomalies": _first(r.get("anomalies") or [])}
+                for name, r in (doc.get("checkers") or {}).items()}  # fmt: skip
+    text = json.dumps({**doc, "checkers": checkers} if checkers else doc, indent=1, default=str,
+                      ensure_ascii=False)  # fmt: skip
+    if len(text) <= RAW_CHARS:
+        return text
+    return (
+        text[:RAW_CHARS]
+        + f"\n... cut at {RAW_CHARS:,} of {len(text):,} characters: see results.json"
+    )

@@ -68,8 +68,8 @@ class RunData:
     @property
     def end(self) -> int:
         """The last time (ns) in the history, at least 1."""
-        return max(1, max((op.time for op in self.history[-1:]), default=1),
-                   max((b.end for b in self.bands), default=1))  # fmt: skip
+        last = self.history[-1].time if self.history else 1
+        return max(1, last, self.bands[-1].end if self.bands else 1, *(b.end for b in self.bands))
 
     def call_of(self, index: int) -> Call | None:
         """The client op whose invoke or completion is history op `index`."""
@@ -88,6 +88,9 @@ class RunData:
     def faults_at(self, t0: int, t1: int | None = None) -> list[Band]:
         """The bands active at some moment of [t0, t1]."""
         return [b for b in self.bands if b.overlaps(t0, t0 if t1 is None else t1)]
+
+
+_RESULT = {t: t.value for t in OpType}  # a dict lookup: Enum.value is slow in a hot loop
 
 
 def client_calls(history: Sequence[Op]) -> list[Call]:
@@ -112,7 +115,7 @@ def client_calls(history: Sequence[Op]) -> list[Call]:
         c = done.get(inv.index)
         sibs = len(c.siblings) if c is not None and c.siblings is not None else None
         out.append(Call(inv.process, inv.f, inv.key, inv.time,
-                        c.time if c else None, c.type.value if c else "open",
+                        c.time if c else None, _RESULT[c.type] if c else "open",
                         inv.index, c.index if c else None,
                         (c.node if c else None) or inv.node, sibs))  # fmt: skip
     return out

@@ -15,7 +15,7 @@ import sqlite3
 from collections import defaultdict
 from html import escape
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 VERDICTS = ("valid", "invalid", "unknown", "crashed")
 COLOURS = {"valid": "#16794c", "invalid": "#b3261e", "unknown": "#8a6d00", "crashed": "#444",
@@ -187,7 +187,3 @@ def query_args(query: dict[str, list[str]]) -> dict[str, str]:
     """The filter arguments of a request (unknown values are dropped)."""
     v = (query.get("verdict") or [""])[0]
     return {"verdict": v if v in VERDICTS else "", "workload": (query.get("workload") or [""])[0]}
-
-
-def link(**params: str) -> str:
-    return "/?" + urlencode({k: v for k, v in params.items() if v})

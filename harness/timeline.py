@@ -60,7 +60,8 @@ def process_timeline(run: RunData, must_draw: Iterable[int] = ()) -> str:
     keep = set(must_draw)
     total = sum(len(r) for r in rows)
     stride = max(1, -(-total // MAX_DRAWN))
-    t_max = run.end / 1e9
+    end = run.end
+    t_max = end / 1e9
     width = int(min(20000, max(1100, t_max * 140)))
     top = 30 + BAND_H * len(run.bands)
     height = top + LANE_H * len(rows) + 24
@@ -80,7 +81,7 @@ def process_timeline(run: RunData, must_draw: Iterable[int] = ()) -> str:
             if j % stride and not named:
                 continue
             drawn += 1
-            out.append(_op_rect(c, x, y, named, run.end))
+            out.append(_op_rect(c, x, y, named, end))
     for t in nice_ticks(0, t_max, max(4, int(width / 120))):
         out.append(f'<text x="{x(int(t * 1e9)):.1f}" y="{height - 8}" '
                    f'text-anchor="middle">{t:g} s</text>')  # fmt: skip
