@@ -75,8 +75,10 @@ def write_crashed(run_dir: Path, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def regenerate(run_dir: Path) -> dict[str, Any]:
     """Rebuilds report.html, results.json and junit.xml of a stored run (crashed too)."""
+    results = run_dir / "results.json"
+    ended = results.stat().st_mtime if results.is_file() else None  # before we rewrite it
     run = load_run(run_dir)
-    doc = {"schema_version": SCHEMA_VERSION, **provenance(run_dir), **run.doc}
+    doc = {"schema_version": SCHEMA_VERSION, **provenance(run_dir, ended), **run.doc}
     if doc.get("crashed") or "checkers" not in doc:
         return write_crashed(run_dir, doc)
     write_json(run_dir / "results.json", doc)
@@ -94,13 +96,14 @@ def write_views(run_dir: Path, run: RunData) -> None:
     runindex.record_run(run_dir)
 
 
-def provenance(run_dir: Path) -> dict[str, Any]:
-    """When the run started, how long it took, and which Sibyl and node code ran it."""
+def provenance(run_dir: Path, ended: float | None = None) -> dict[str, Any]:
+    """When the run started (config.json is written first), how long it took (until `ended`,
+    default now), and which Sibyl and node code ran it."""
     config = run_dir / "config.json"
     started = config.stat().st_mtime if config.is_file() else time.time()
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "duration_s": round(max(0.0, time.time() - started), 1),
+        "duration_s": round(max(0.0, (ended or time.time()) - started), 1),
         "version": version(),
         "node_commit": node_commit(),
     }

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.findings import true_counts
+
 INDEX = "index.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -84,8 +86,8 @@ def run_row(run_dir: Path, store: Path) -> dict[str, Any] | None:
     stats = doc.get("stats") or {}
     counts: dict[str, int] = {}
     for r in (doc.get("checkers") or {}).values():
-        for k, v in ((r.get("stats") or {}).get("anomaly_counts") or {}).items():
-            counts[k] = counts.get(k, 0) + int(v)
+        for k, v in true_counts(r).items():
+            counts[k] = counts.get(k, 0) + v
     nem = config.get("nemesis") or []
     return {
         "path": str(run_dir.resolve().relative_to(store.resolve())),

@@ -178,8 +178,10 @@ def _spark(values: list[float], colour: str) -> str:
     w, h, top = max(60, 12 * len(values)), 24, max(values) or 1.0
     pts = " ".join(f"{12 * k + 5},{h - 2 - (h - 4) * v / top:.1f}" for k, v in enumerate(values))
     last = values[-1]
+    lx, ly = pts.rsplit(" ", 1)[-1].split(",")
     return (f"<svg width='{w + 50}' height='{h}' class='spark'><polyline points='{pts}' "
-            f"fill='none' stroke='{colour}' stroke-width='1.5'/><text x='{w + 2}' y='{h - 8}' "
+            f"fill='none' stroke='{colour}' stroke-width='1.5'/><circle cx='{lx}' cy='{ly}' "
+            f"r='2.5' fill='{colour}'/><text x='{w + 2}' y='{h - 8}' "
             f"font-size='10'>{last:.3g}</text></svg>")  # fmt: skip
 
 
