@@ -26,6 +26,7 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -157,13 +158,22 @@ def command(c: CellRun, options: dict[str, Any], store: Path) -> list[str]:
     return cmd
 
 
+_STARTING = threading.Lock()
+START_TIMEOUT_S = 60.0
+
+
 def _run_cell(c: CellRun, sweep: Sweep, store: Path, sweep_id: str) -> str:
     before = set(runindex.run_dirs(store))
     t = time.monotonic()
     log = store / "sweeps" / f"{sweep_id}-{c.key.replace('/', '_')}.log"
     with log.open("w") as out:
-        status = subprocess.run(command(c, sweep.options, store), stdout=out,
-                                stderr=subprocess.STDOUT, check=False).returncode  # fmt: skip
+        # Runs start one at a time: a cluster picks free ports and binds them a moment later,
+        # so two clusters starting together could pick the same port.
+        with _STARTING:
+            proc = subprocess.Popen(command(c, sweep.options, store), stdout=out,
+                                    stderr=subprocess.STDOUT)  # fmt: skip
+            wait_started(store, before, proc)
+        status = proc.wait()
     run_dir = _new_run(store, before, c)
     if run_dir is None:
         print(f"  {c.key}: no run directory (exit {status}); see {log}", flush=True)
@@ -173,6 +183,16 @@ def _run_cell(c: CellRun, sweep: Sweep, store: Path, sweep_id: str) -> str:
     verdict = runindex.verdict(json.loads((run_dir / "results.json").read_text()))
     print(f"  {c.key}: {verdict} in {time.monotonic() - t:.0f} s -> {run_dir}", flush=True)
     return verdict
+
+
+def wait_started(store: Path, before: set[Path], proc: subprocess.Popen[bytes]) -> None:
+    """Waits until `proc` has a run directory recording history (its nodes are listening),
+    exits, or START_TIMEOUT_S passes."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any((d / "history.jsonl").is_file() for d in set(runindex.run_dirs(store)) - before):
+            return
+        time.sleep(0.1)
 
 
 def _new_run(store: Path, before: set[Path], c: CellRun) -> Path | None:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import runindex
+from harness.sweep import wait_started
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SWEEP = """name = "nightly-test"
@@ -69,10 +72,14 @@ def make_runs(base: Path) -> StoredRuns:
                         "--shard", "0/2"),
     }  # fmt: skip
     procs = {}
-    for name, cmd in jobs.items():
+    for name, cmd in jobs.items():  # one at a time: see harness/sweep.py wait_started
+        before = set(runindex.run_dirs(store)) if store.is_dir() else set()
         with (out / f"{name}.log").open("w") as log:
             procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                                            stderr=subprocess.STDOUT)  # fmt: skip
+        store.mkdir(exist_ok=True)
+        wait_started(store, before, procs[name])
+    _wait_for_histories(store, 4)  # the sweep's second cell too
     crashed = _crashed_run(base / "crash-store", env, out)
     status = {name: p.wait(timeout=240) for name, p in procs.items()}
     for name, want in (("invalid", 1), ("register", 1)):
@@ -100,6 +107,12 @@ def _indexed(store: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
     finally:
         db.close()
+
+
+def _wait_for_histories(store: Path, n: int, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and len(list(store.glob("*/2*/history.jsonl"))) < n:
+        time.sleep(0.2)
 
 
 def _only(store: Path, pattern: str) -> Path:
