@@ -95,10 +95,10 @@ def run_test(
     cfg: RunConfig, command: str, console: Console, faults: list[Fault] | None = None
 ) -> Outcome:
     """Runs one test as configured; `faults` replaces the generated schedule (replay)."""
+    console.record = True  # what it prints is kept as run_dir/sibyl.log (_save_log)
     if cfg.seed is None:
         cfg.seed = random.SystemRandom().randrange(1 << 31)
     run_dir = new_run_dir(cfg.store, cfg.test)
-    console.record = True  # kept as run_dir/sibyl.log
     console.print(f"[bold]sibyl run[/] {cfg.test}  seed [bold]{cfg.seed}[/]  -> {run_dir}")
     write_json(run_dir / "config.json", cfg.to_dict())
     (run_dir / "command.txt").write_text(command + "\n")
@@ -106,15 +106,6 @@ def run_test(
     if faults is None:
         faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed))
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
-    try:
-        return _run_or_crash(cfg, run_dir, command, faults, console)
-    finally:
-        (run_dir / "sibyl.log").write_text(console.export_text(clear=False))
-
-
-def _run_or_crash(
-    cfg: RunConfig, run_dir: Path, command: str, faults: list[Fault], console: Console
-) -> Outcome:
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
     except KeyboardInterrupt:
@@ -158,6 +149,7 @@ async def _run(
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
     _summary(console, doc, results, run_dir, progress)
+    _save_log(console, run_dir)
     return Outcome(run_dir, status, doc)
 
 
@@ -227,7 +219,13 @@ def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: C
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
     doc = write_crashed(run_dir, doc)
     console.print(f"run directory: {run_dir}")
+    _save_log(console, run_dir)
     return Outcome(run_dir, CRASHED, doc)
+
+
+def _save_log(console: Console, run_dir: Path) -> None:
+    """The controller's console output of this run, as plain text, in the run directory."""
+    (run_dir / "sibyl.log").write_text(console.export_text(clear=False))
 
 
 def _summary(
