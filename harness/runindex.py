@@ -66,8 +66,16 @@ def store_of(run_dir: Path) -> Path:
 
 
 def record_run(run_dir: Path, store: Path | None = None) -> None:
-    """Adds or replaces the row of one run (never raises for a half-written run)."""
-    store = store or store_of(run_dir)
+    """Adds or replaces the row of one run (never raises for a half-written run).
+
+    Without `store`, only a run directory inside a store (one with `latest` or an
+    index) is recorded: a run directory copied elsewhere must not grow an index in
+    whatever folder happens to hold it.
+    """
+    if store is None:
+        store = store_of(run_dir)
+        if not ((store / "latest").is_symlink() or (store / INDEX).is_file()):
+            return
     row = run_row(run_dir, store)
     if row is None:
         return
