@@ -2,10 +2,11 @@
 quiesce, final reads.
 
 Phases: chaos (clients + faults for `time_limit_s`), heal (every fault
-reverted), quiesce (clients stop; handoff and anti-entropy catch up), replica
-reads (rounds of per-replica debug reads until the replicas agree or a
-deadline passes: only handoff and anti-entropy can have made them agree), and
-final reads (every key through every node). Every op is recorded at invoke
+reverted), replica reads (rounds of per-replica debug reads, polled from the
+heal, until the replicas agree or a deadline passes: only handoff and
+anti-entropy can have made them agree, and the rounds time convergence from
+the heal), the rest of the quiesce (`quiesce_s` after the heal), and final
+reads (every key through every node). Every op is recorded at invoke
 and at completion; a process whose op ends in `info` is retired and a fresh
 process id takes its place (Jepsen's rule). The runner does no checking of its
 own: the workload's checkers read the history afterwards.
@@ -26,6 +27,8 @@ from node.client import Client, NodeError
 from workloads.base import INDETERMINATE, Completion, Workload, b64
 
 Addr = tuple[str, int]
+POLL_S = 0.1
+"""Pause between replica-read rounds after the heal: the resolution of convergence time."""
 
 
 class FaultInjector(Protocol):
@@ -103,12 +106,14 @@ class Engine:
         finally:
             self.progress.phase = "heal"
             await self._heal()
-        self.progress.phase = "quiesce"
-        await asyncio.sleep(self.plan.quiesce_s)
-        # Replica reads first: a coordinated final read repairs the replicas it reads,
-        # which would hide a replica that anti-entropy and handoff failed to fix.
+        healed = time.monotonic()
+        # Replica reads first, polled from the heal: their rounds time convergence (the
+        # quiesce must not be part of it), and a coordinated final read repairs the replicas
+        # it reads, which would hide a replica that anti-entropy and handoff failed to fix.
         self.progress.phase = "replica reads"
         await self._replica_reads()
+        self.progress.phase = "quiesce"
+        await asyncio.sleep(max(0.0, healed + self.plan.quiesce_s - time.monotonic()))
         self.progress.phase = "final reads"
         await self._final_reads()
         self.progress.phase = "done"
@@ -249,15 +254,16 @@ class Engine:
         try:
             # The node's own placement (its debug API), so the harness never models the ring.
             primaries = await clients[self.nodes[0]].preference_lists(self.workload.keys())
-            deadline = time.monotonic() + self.plan.converge_timeout_s
-            for round_ in range(1, 1000):
+            # Polled from the heal: quiesce_s is the most the run waits, not a fixed sleep.
+            deadline = time.monotonic() + self.plan.quiesce_s + self.plan.converge_timeout_s
+            for round_ in range(1, 10_000):
                 agreed = await self._replica_round(clients, primaries, round_)
                 if agreed or time.monotonic() > deadline:
                     self.progress.notes.append(
                         f"replicas {'agree' if agreed else 'still differ'} after {round_} round(s)"
                     )
                     return
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(POLL_S)
         finally:
             for c in clients.values():
                 await c.close()

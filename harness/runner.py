@@ -25,11 +25,12 @@ from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
+from harness.findings import true_counts
 from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.history import Recorder
 from harness.lab import Lab
 from harness.progress import live_progress
-from harness.report import CRASHED, exit_code, results_doc, write_all
+from harness.report import CRASHED, exit_code, results_doc, write_all, write_crashed
 from harness.store import StoreError, new_run_dir, read_json, write_json
 from workloads import WORKLOADS
 
@@ -97,6 +98,7 @@ def run_test(
     cfg: RunConfig, command: str, console: Console, faults: list[Fault] | None = None
 ) -> Outcome:
     """Runs one test as configured; `faults` replaces the generated schedule (replay)."""
+    console.record = True  # what it prints is kept as run_dir/sibyl.log (_save_log)
     if cfg.seed is None:
         cfg.seed = random.SystemRandom().randrange(1 << 31)
     run_dir = new_run_dir(cfg.store, cfg.test)
@@ -153,6 +155,7 @@ async def _run(
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
     _summary(console, doc, results, run_dir, progress)
+    _save_log(console, run_dir)
     return Outcome(run_dir, status, doc)
 
 
@@ -166,6 +169,7 @@ def _check(
             continue
         t = time.monotonic()
         results[name] = run_safely(check, shared)
+        results[name].stats.setdefault("check_s", round(time.monotonic() - t, 3))
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
     return results
 
@@ -242,9 +246,15 @@ def _meta(
 def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console) -> Outcome:
     doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
-    write_json(run_dir / "results.json", doc)
+    doc = write_crashed(run_dir, doc)
     console.print(f"run directory: {run_dir}", soft_wrap=True)
+    _save_log(console, run_dir)
     return Outcome(run_dir, CRASHED, doc)
+
+
+def _save_log(console: Console, run_dir: Path) -> None:
+    """The controller's console output of this run, as plain text, in the run directory."""
+    (run_dir / "sibyl.log").write_text(console.export_text(clear=False))
 
 
 def _summary(
@@ -255,11 +265,9 @@ def _summary(
                   f"{s['ops_per_s']} ops/s; {'; '.join(p.notes)}")  # fmt: skip
     for name, r in results.items():
         mark = _word(r.valid, "[green]valid[/]", "[red]INVALID[/]", "[yellow]unknown[/]")
-        kinds: dict[str, int] = {}
-        for a in r.anomalies:
-            t = a.get("type") or a.get("kind") if isinstance(a, dict) else type(a).__name__
-            kinds[str(t)] = kinds.get(str(t), 0) + 1
-        extra = f"  anomalies: {kinds}" if kinds else ""
+        kinds = true_counts(r.to_dict())  # the checker's count, not the capped list's length
+        listed = ", ".join(f"{k}: {v:,}" for k, v in sorted(kinds.items()))
+        extra = f"  anomalies: {listed}" if kinds else ""
         if r.stats.get("error"):
             extra += f"  error: {r.stats['error']}"
         console.print(f"  {name:12s} {mark}{extra}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in _OUTSIDE:
             print(f"  {line}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _validate_written_results(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every results.json and junit.xml a test leaves in its tmp_path must match the schemas."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None:
+        from tests.support.artifacts import validate_run_outputs
+
+        validate_run_outputs(tmp)

@@ -104,14 +104,18 @@ def page_data(model: Model, info: LinearizationInfo, title: str = "") -> dict[st
     }
 
 
-def visualize(model: Model, info: LinearizationInfo, path: str | Path, title: str = "") -> Path:
-    """Writes the page for `info` to `path` (UTF-8 HTML, no external resources); returns it."""
+def render_page(model: Model, info: LinearizationInfo, title: str = "") -> str:
+    """The page for `info` as one HTML string (no external resources)."""
     data = json.dumps(page_data(model, info, title), default=repr, separators=(",", ":"))
     data = data.replace("</", "<\\/")
     page = _TEMPLATE.replace("__TITLE__", html.escape(title or "linearizability"))
-    page = page.replace("__DATA__", data)
+    return page.replace("__DATA__", data)
+
+
+def visualize(model: Model, info: LinearizationInfo, path: str | Path, title: str = "") -> Path:
+    """Writes the page for `info` to `path` (UTF-8 HTML, no external resources); returns it."""
     out = Path(path)
-    out.write_text(page, encoding="utf-8")
+    out.write_text(render_page(model, info, title), encoding="utf-8")
     return out
 
 
@@ -154,7 +158,9 @@ function untip() { $("tip").style.display = "none"; }
 function draw() {
   const P = D.partitions[cur], svg = $("svg");
   svg.innerHTML = "";
-  const clients = [...new Set(P.ops.map(o => o.c))].sort((a, b) => a - b);
+  // Clients first, then named processes (negative ids, e.g. Sibyl's final readers).
+  const clients = [...new Set(P.ops.map(o => o.c))].sort((a, b) =>
+    (a < 0) - (b < 0) || Math.abs(a) - Math.abs(b));
   const row = new Map(clients.map((c, i) => [c, i]));
   const ticks = Math.max(P.ticks, 2), W = Math.max(900, Math.min(ticks * 14, 60000));
   const x = (t) => LEFT + (t / (ticks - 1)) * (W - LEFT - 20);
@@ -202,6 +208,9 @@ function draw() {
   pts.forEach(p => el("circle", {cx: p[0], cy: p[1], r: 3, fill: "#1a7f37"}, svg));
   if (P.illegal !== null && chosen === null) {
     const o = P.ops[P.illegal], xx = x(o.e);
+    $("wrap").scrollLeft = Math.max(0, x(o.s) - 240);  // open at the first illegal op
+    const rowY = $("wrap").offsetTop + TOP + row.get(o.c) * ROW;
+    if (rowY > window.innerHeight - ROW) window.scrollTo(0, rowY - window.innerHeight / 2);
     el("line", {x1: xx, x2: xx, y1: TOP - 16, y2: H, stroke: "#c62828", "stroke-width": 2}, svg);
     el("text", {x: xx + 3, y: TOP - 20, fill: "#c62828"}, svg, "illegal point: " + o.d);
   }

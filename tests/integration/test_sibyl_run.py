@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from rich.console import Console
 from harness.cli import main
 from harness.cluster import pid_alive
 from harness.runner import Outcome, RunConfig, run_test
+from tests.support.stored_runs import ctrl_c_once_recording
 
 
 def run(tmp: Path, **kw: object) -> Outcome:
@@ -85,23 +84,9 @@ def test_ctrl_c_heals_stops_everything_and_says_so(tmp_path: Path) -> None:
     store = tmp_path / "store"
     cmd = [sys.executable, "-m", "harness.cli", "run", "--time-limit", "60", "--seed", "5",
            "--nemesis", "partition,pause", "--store", str(store)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        history = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = list(store.glob("*/*/history.jsonl"))
-            if found and found[0].stat().st_size > 2000:
-                history = found[0]
-                break
-            time.sleep(0.2)
-        assert history is not None, "the run never started recording"
-        proc.send_signal(signal.SIGINT)
-        status = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    status, history = ctrl_c_once_recording(
+        cmd, store, 2000, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     run_dir = history.parent
     assert status == 255
     results = json.loads((run_dir / "results.json").read_text())

@@ -45,7 +45,9 @@ def test_pairs_skips_nemesis_and_harness_observations() -> None:
 
 
 def test_report_plot_places_faults_from_when_they_began() -> None:
-    from harness.plots import fault_bands, latency_svg
+    from harness.bands import fault_bands
+    from harness.plots import latency_charts
+    from harness.rundata import RunData
 
     fault = {"id": 1, "kind": "partition", "shape": "halves", "targets": ["n1"]}
     ops = [
@@ -61,6 +63,8 @@ def test_report_plot_places_faults_from_when_they_began() -> None:
         Op(2, 2_500_000_000, 1, OpType.OK, "read", key="k"),
         Op(3, 3_000_000_000, "nemesis", OpType.INFO, "heal", value={"began": 2_800_000_000}),
     ]
-    assert fault_bands(ops) == [(1.0, 2.8, "partition halves n1")]
-    svg = latency_svg(ops)
-    assert svg.startswith("<svg") and "partition halves n1" in svg and svg.count("<circle") == 1
+    (band,) = fault_bands(ops)
+    assert (band.start, band.end, band.kind) == (1_000_000_000, 2_800_000_000, "partition")
+    (svg,) = latency_charts(RunData.build({}, ops))
+    # Charts span 0..3 s over 1100 - 64 - 16 px from x=64: the band starts at 1.0 s, not 2.0 s.
+    assert svg.startswith("<svg") and 'class="band" x="404.0"' in svg and "partition" in svg
