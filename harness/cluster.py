@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.remote import LocalRemote
 from node.client import Client
 
 Addr = tuple[str, int]
@@ -145,16 +147,15 @@ class LocalCluster:
         route = addr_for or (lambda src, dst: self.addr(dst))
         seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
         nd = self.node_dir(name)
-        nd.mkdir(parents=True, exist_ok=True)
         listed = [name] if seed_nodes else list(self.nodes)
         members = [
             {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1} for m in listed
         ]
         seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
-        cfg = {"name": name, "listen": f"{HOST}:{self.nodes[name].port}",
+        cfg = {"name": name, "listen": "{}:{}".format(*self.addr(name)),
                "data_dir": str(nd / "data"), **self.settings,
                **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
-        (nd / "node.toml").write_text(to_toml(cfg))
+        self.write_host_file(name, nd / "node.toml", to_toml(cfg))
 
     def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
         """Lays out one more node (default name n<k+1>) with a free port, without starting it.
@@ -169,6 +170,38 @@ class LocalCluster:
         self.write_config(name, seed_nodes=seed_nodes)
         self.save()
         return name
+
+    # --- the host's side: files, process states, logs -------------------------
+
+    def write_host_file(self, name: str, path: Path, text: str) -> None:
+        """Writes `text` to `path` on node `name`'s host, atomically (dirs made as needed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        LocalRemote(name).write_file(str(path), text.encode())
+
+    def running(self, name: str) -> bool:
+        """True when node `name` has a live process (paused counts as live)."""
+        pid = self.nodes[name].pid
+        return pid is not None and pid_alive(pid)
+
+    def stopped(self, name: str) -> bool:
+        """True when node `name`'s process is stopped (SIGSTOP took effect) or gone."""
+        pid = self.nodes[name].pid
+        return pid is None or LocalRemote(name).process_state(pid) not in ("R", "S", "D")
+
+    def release_shm(self, pid: int) -> bool:
+        """Deletes libfaketime's shared-memory files of `pid` on the host once it is gone;
+        False while it still runs."""
+        from harness.clock import remove_shm
+
+        return remove_shm(pid)
+
+    def collect_logs(self, dest: Path) -> None:
+        """Copies each node's log to `dest/<node>.log`."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in self.nodes:
+            log = self.node_dir(name) / "node.log"
+            if log.exists():
+                shutil.copyfile(log, dest / f"{name}.log")
 
     # --- process control ----------------------------------------------------
 
@@ -242,8 +275,6 @@ class LocalCluster:
 
     def wipe(self, name: str) -> None:
         """Deletes the node's data directory (stop it first)."""
-        import shutil
-
         shutil.rmtree(self.node_dir(name) / "data", ignore_errors=True)
 
     async def wait_ready(self, names: list[str] | None = None, timeout_s: float = 20.0) -> None:

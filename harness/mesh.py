@@ -136,6 +136,18 @@ class Mesh:
         """Where clients reach node `name` through its "client->name" proxy."""
         return self.link_addr((CLIENT, name))
 
+    def links(self) -> list[Link]:
+        """Every link the mesh carries (node and client links), sorted."""
+        return sorted(self.proxies)
+
+    async def answers(self, link: Link, timeout_s: float) -> bool:
+        """Does a ping sent through `link`'s proxy get an answer within `timeout_s`?"""
+        return await answers(self.link_addr(link), timeout_s)
+
+    async def ping_s(self, link: Link, timeout_s: float) -> float:
+        """Seconds one ping through `link`'s proxy takes; raises when unanswered."""
+        return await ping_s(self.link_addr(link), timeout_s)
+
     def node_links(self) -> list[Link]:
         """Every node-to-node link, sorted."""
         return sorted(link for link in self.proxies if link[0] != CLIENT)
