@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.commands import check, cluster, demo, kv, run, serve, toxiproxy
+from harness.commands import check, cluster, demo, kv, lab, run, serve, toxiproxy
 
-COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy)
+COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, lab)
 
 
 def build_parser() -> argparse.ArgumentParser:

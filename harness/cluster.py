@@ -203,6 +203,9 @@ class LocalCluster:
             if log.exists():
                 shutil.copyfile(log, dest / f"{name}.log")
 
+    def close(self) -> None:
+        """Releases connections to the hosts (none: every node is on this machine)."""
+
     # --- process control ----------------------------------------------------
 
     def start(self, name: str, env: Mapping[str, str] | None = None) -> int:

@@ -89,6 +89,10 @@ class Lab:
                 if self.mesh is not None:
                     await self.mesh.stop()
 
+    def close(self) -> None:
+        """Closes the connections to the lab's hosts (call after `collect_logs`)."""
+        self.cluster.close()
+
     def collect_logs(self, dest: Path) -> None:
         """Copies each node's log to `dest/<node>.log` (from its host)."""
         self.cluster.collect_logs(dest)

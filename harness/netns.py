@@ -144,7 +144,10 @@ def down(dir: Path) -> list[str]:
     state = Path(dir).resolve() / "lab.json"
     if not state.is_file():
         return []
-    lab = NetnsLab(**json.loads(state.read_text()))
+    raw = json.loads(state.read_text())
+    if "prefix" not in raw:
+        return []  # another kind of lab (vagrant) lives in this directory
+    lab = NetnsLab(**raw)
     for pid in lab.sshd_pids:
         stop_pid(pid, "sshd")
     present = existing_namespaces()

@@ -25,12 +25,17 @@ from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, fault_schedule
+from harness.clock import ClockUnavailable
 from harness.history import Recorder
+from harness.inventory import InventoryError
 from harness.lab import Lab
 from harness.progress import live_progress
+from harness.remote import RemoteError
 from harness.report import CRASHED, exit_code, write_all
 from harness.store import new_run_dir, read_json, write_json
 from workloads import WORKLOADS
+
+BAD_INPUT = 254  # exit status: unusable input (here: the lab's hosts)
 
 
 @dataclass
@@ -54,6 +59,9 @@ class RunConfig:
     quiesce_s: float = 5.0
     intercepts: tuple[str, ...] = ()
     node_settings: dict[str, Any] = field(default_factory=dict)
+    lab: str = "local"  # local | netns | vagrant | ssh
+    inventory: str = ""  # the hosts of a remote lab (harness/inventory.py)
+    accept_new_host_key: bool = False
 
     @property
     def test(self) -> str:
@@ -106,6 +114,9 @@ def run_test(
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
+    except (RemoteError, InventoryError, ClockUnavailable) as e:  # the hosts, not a crash
+        console.print(f"[red]sibyl run: {e}[/]")
+        return _crashed(cfg, run_dir, command, str(e), console, BAD_INPUT)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every fault was healed and every node stopped[/]")
         return _crashed(cfg, run_dir, command, "interrupted by the user (Ctrl-C)", console)
@@ -124,7 +135,7 @@ async def _run(
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
     env = _intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
-    lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
+    lab = await _start_lab(cfg, run_dir, kinds, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
                    quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes))  # fmt: skip
     engine = Engine(workload, recorder, lab.client_addrs(), lab.direct_addrs(), lab.nemesis,
@@ -139,6 +150,7 @@ async def _run(
         write_json(run_dir / "schedule.json", {"planned": planned, "realised": engine.realised})
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
+        lab.close()
         if cfg.keep_cluster:
             _print_kept(lab, console)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
@@ -148,6 +160,22 @@ async def _run(
     status = exit_code(doc["valid"])
     _summary(console, doc, results, run_dir, progress)
     return Outcome(run_dir, status, doc)
+
+
+async def _start_lab(
+    cfg: RunConfig, run_dir: Path, kinds: tuple[str, ...], env: dict[str, str]
+) -> Lab:
+    """The local lab, or the inventory's hosts for --lab netns/vagrant/ssh."""
+    if cfg.lab == "local":
+        return await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds,
+                               cfg.seed or 0, env)  # fmt: skip
+    from harness.inventory import load_inventory
+    from harness.remote_lab import start_remote_lab
+
+    inv = load_inventory(cfg.inventory)
+    if cfg.accept_new_host_key:
+        inv = inv.with_accept_new_host_key()
+    return await start_remote_lab(inv, run_dir / "nodes", cfg.settings(), kinds, cfg.seed or 0)
 
 
 def _check(workload: Any, ops: list[Op], n: int, console: Console) -> dict[str, Result]:
@@ -210,12 +238,15 @@ def _meta(
     }  # fmt: skip
 
 
-def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console) -> Outcome:
+def _crashed(
+    cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console,
+    status: int = CRASHED,
+) -> Outcome:  # fmt: skip
     doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
     write_json(run_dir / "results.json", doc)
     console.print(f"run directory: {run_dir}")
-    return Outcome(run_dir, CRASHED, doc)
+    return Outcome(run_dir, status, doc)
 
 
 def _summary(

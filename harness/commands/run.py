@@ -8,8 +8,10 @@ import sys
 
 from rich.console import Console
 
+from harness.commands.lab import LABS, remote_prelude
 from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, ScheduleError, parse_nemeses
+from harness.inventory import load_inventory
 from harness.runner import RunConfig, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
@@ -43,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-cluster", action="store_true", help="leave the nodes running")
     p.add_argument("--intercept", action="append", default=[], metavar="MODULE",
                    help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
+    p.add_argument("--lab", choices=LABS, default="local",
+                   help="where the nodes run: local processes (default), or the hosts of "
+                   "--inventory: netns / vagrant (from `sibyl lab up`) or any ssh hosts")
+    p.add_argument("--inventory", default="", metavar="FILE",
+                   help="the lab's hosts (TOML; docs/labs.md); needed by --lab other than local")
+    p.add_argument("--accept-new-host-key", action="store_true",
+                   help="trust and record a host's SSH key the first time it is seen")
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")
@@ -65,7 +74,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
         seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
         store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
-        intercepts=tuple(args.intercept),
+        intercepts=tuple(args.intercept), lab=args.lab, inventory=args.inventory,
+        accept_new_host_key=args.accept_new_host_key,
     )  # fmt: skip
 
 
@@ -79,6 +89,11 @@ def _run(args: argparse.Namespace) -> int:
         import random
 
         cfg.seed = random.SystemRandom().randrange(1 << 31)
+    prelude = remote_prelude(cfg.lab, cfg.inventory, ["run", *_flags(cfg)])
+    if prelude is not None:
+        return prelude
+    if cfg.lab != "local":
+        cfg.nodes = len(load_inventory(cfg.inventory).hosts)
     command = shlex.join(["sibyl", "run", *_flags(cfg)])
     return run_test(cfg, command, Console()).status
 
@@ -95,6 +110,10 @@ def _flags(cfg: RunConfig) -> list[str]:
         out.append("--keep-cluster")
     for m in cfg.intercepts:
         out += ["--intercept", m]
+    if cfg.lab != "local":
+        out += ["--lab", cfg.lab, "--inventory", cfg.inventory]
+    if cfg.accept_new_host_key:
+        out.append("--accept-new-host-key")
     return out
 
 
