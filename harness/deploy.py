@@ -9,8 +9,8 @@ every host in parallel (at most `parallel` at once):
 1. preflight: python3 with venv, passwordless sudo unless the user is root, and
    enough free disk space; each failure is one RemoteError naming host and fix;
 2. uploads the wheel and the wheelhouse to `DIR/wheels/`;
-3. creates `DIR/venv` and installs with `pip install --no-index` (nothing is
-   fetched by the host);
+3. creates `DIR/venv` (without pip) and installs with `pip install --no-index`,
+   running pip from its wheel (nothing is fetched by the host);
 4. records the wheel's hash in `DIR/venv/.sibyl-deployed`, so a host that already
    has this exact build is skipped.
 
@@ -35,8 +35,9 @@ from pathlib import Path
 from harness.inventory import HostSpec
 from harness.remote import Remote, RemoteError
 
-#: What the node imports at runtime besides the standard library.
-NODE_REQUIREMENTS = ("msgpack", "uvloop")
+#: What the node imports at runtime besides the standard library, and pip, which
+#: runs from its wheel (a venv made without pip is 0.1 s instead of ~6 s).
+NODE_REQUIREMENTS = ("msgpack", "uvloop", "pip")
 PACKAGES = ("node", "harness", "checkers", "workloads")
 NEEDED_MB = 60  # the venv plus the wheels, with room for the node's data and logs
 CACHE = Path("~/.cache/sibyl/deploy").expanduser()
@@ -141,7 +142,7 @@ def _pip(*args: str) -> None:
 def preflight(remote: Remote, host: HostSpec) -> str:
     """Checks what a deploy needs on the host; returns its Python version ("3.11")."""
     q = shlex.quote
-    py = remote.run(f"{q(host.python)} -c 'import sys, venv, ensurepip; "
+    py = remote.run(f"{q(host.python)} -c 'import sys, venv; "
                     "print(\"%d.%d\" % sys.version_info[:2])'", timeout_s=30)  # fmt: skip
     if py.status != 0:
         raise RemoteError(f"host {host.name}: {host.python} with venv is missing "
@@ -180,9 +181,10 @@ def deploy_host(remote: Remote, host: HostSpec, art: Artifacts, python: str) -> 
     wheels = [art.wheel, *art.wheelhouses[python]]
     for whl in wheels:
         remote.upload(whl, f"{d}/wheels/{whl.name}")
-    names = " ".join(q(f"{d}/wheels/{w.name}") for w in wheels)
-    install = (f"{q(host.python)} -m venv {q(d)}/venv && {q(d)}/venv/bin/pip install -q "
-               f"--no-index --no-deps --disable-pip-version-check {names} && "
+    names = " ".join(q(f"{d}/wheels/{w.name}") for w in wheels if not w.name.startswith("pip-"))
+    pip = next(q(f"{d}/wheels/{w.name}/pip") for w in wheels if w.name.startswith("pip-"))
+    install = (f"{q(host.python)} -m venv --without-pip {q(d)}/venv && {q(d)}/venv/bin/python "
+               f"{pip} install -q --no-index --no-deps --disable-pip-version-check {names} && "
                f"echo {art.digest} > {q(marker)}")  # fmt: skip
     done = remote.run(install, timeout_s=600)
     if done.status != 0 and "no space left" in (done.stderr + done.stdout).lower():

@@ -62,7 +62,11 @@ class SshdSpec:
             "PermitRootLogin prohibit-password", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
             "Subsystem sftp internal-sftp", "MaxSessions 64", "MaxStartups 64:30:128",
-            "UseDNS no", "LogLevel ERROR", "",
+            "UseDNS no", "LogLevel ERROR",
+            # bash sources ~/.bashrc for ssh commands only at shell level 1: a lab host is
+            # a service account, not a login, and root's rc files (pyenv, ...) cost ~0.2 s
+            # per command
+            "SetEnv SHLVL=1", "",
         ])  # fmt: skip
 
     def known_hosts_line(self) -> str:
