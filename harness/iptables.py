@@ -8,10 +8,12 @@
   connections are cut too, not only new ones. Heal flushes only the SIBYL
   chain: no other rule on the host is touched. A client link (client, dst) drops
   the controller's address.
-* A slow link (latency, bandwidth, and netem's loss/duplicate/reorder as extra
-  attributes `loss_pct`, `duplicate_pct`, `reorder_pct`) is a `tc netem` qdisc on
-  the source host's interface, in a prio band of its own per fault tag, with a
-  u32 filter for dst's address and port. For a client link the netem sits on
+* A slow link is shaped on the source host's interface: an htb class per fault
+  tag (its rate is the bandwidth toxic's), with a `tc netem` leaf for latency,
+  jitter and netem's loss/duplicate/reorder (extra attributes `loss_pct`,
+  `duplicate_pct`, `reorder_pct`), and u32 filters for dst's address and port.
+  Kernels without sch_netem (some microVM kernels) can still shape bandwidth;
+  `netem_available` says which. For a client link the netem sits on
   dst's replies to the controller (the round trip is what a client sees).
 
 The desired state is kept here (per tag) and each affected host is rebuilt from it
@@ -124,8 +126,8 @@ class IptablesNet:
                 out[link] = f'--comment {tag} ' in rules.replace('"', "")
             elif tag in self.slows and link in self.slows[tag].links:
                 host = self._tc_host(link)
-                shown = self._sh(host, f"tc qdisc show dev {self.ifaces[host]}", "listing qdiscs")
-                out[link] = f"netem {self._band_handle(host, tag)}:" in shown.replace("qdisc ", "")
+                shown = self._sh(host, f"tc class show dev {self.ifaces[host]}", "listing classes")
+                out[link] = f"class htb 1:{self._class_of(host, tag)} " in shown
             else:
                 out[link] = False
         return out
@@ -141,7 +143,7 @@ class IptablesNet:
             rules = self._sh(name, f"iptables -w -S {CHAIN}", "listing rules").splitlines()
             qdiscs = self._sh(name, f"tc qdisc show dev {self.ifaces[name]}", "listing qdiscs")
             problems = [r for r in rules if not r.startswith(f"-N {CHAIN}")]
-            problems += ["netem"] if "netem" in qdiscs else []
+            problems += [q for q in ("htb", "netem") if f"qdisc {q}" in qdiscs]
             if problems:
                 out[name] = problems
         return out
@@ -209,28 +211,39 @@ class IptablesNet:
         self._rebuild_tc(host)
 
     def _rebuild_tc(self, host: str) -> None:
+        """htb at the root (everything else in class 1:1, unshaped); each tag a class of
+        its own (its rate for bandwidth) with a netem leaf for delay/loss, and u32
+        filters steering its links' packets into it."""
         dev = self.ifaces[host]
         tags = self._tc_tags(host)
-        cmds = [f"tc qdisc del dev {dev} root 2>/dev/null; true"]
+        cmds = [f"{{ tc qdisc del dev {dev} root 2>/dev/null; true; }}"]
         if tags:
-            cmds.append(f"tc qdisc add dev {dev} root handle 1: prio bands {3 + len(tags)} "
-                        "priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1")  # fmt: skip
-        for i, tag in enumerate(tags):
-            slow = self.slows[tag]
-            band = 4 + i
-            cmds.append(f"tc qdisc add dev {dev} parent 1:{band} handle {band}0: netem "
-                        f"{netem_args(slow.kind, slow.attributes)}")  # fmt: skip
+            cmds += [f"tc qdisc add dev {dev} root handle 1: htb default 1",
+                     f"tc class add dev {dev} parent 1: classid 1:1 htb rate 10gbit"]  # fmt: skip
+        for tag in tags:
+            slow, cls = self.slows[tag], self._class_of(host, tag)
+            rate = slow.attributes["rate"] * 8 if slow.kind is ToxicKind.BANDWIDTH else 10**7
+            cmds.append(f"tc class add dev {dev} parent 1: classid 1:{cls} htb rate {rate}kbit")
+            if needs_netem(slow.kind, slow.attributes):
+                cmds.append(f"tc qdisc add dev {dev} parent 1:{cls} handle {cls}: netem "
+                            f"{netem_args(slow.attributes)}")  # fmt: skip
             for link in sorted(x for x in slow.links if self._tc_host(x) == host):
                 cmds.append(f"tc filter add dev {dev} parent 1: protocol ip prio 1 u32 "
-                            f"{self._match(link)} flowid 1:{band}")  # fmt: skip
-        self._sh(host, " && ".join(cmds), "rewriting the netem qdiscs")
+                            f"{self._match(link)} flowid 1:{cls}")  # fmt: skip
+        self._sh(host, " && ".join(cmds), "rewriting the tc classes")
+
+    def netem_available(self, name: str) -> bool:
+        """Whether host `name`'s kernel has netem (tried on the host's loopback)."""
+        probe = "tc qdisc add dev lo root handle 7: netem delay 0ms 2>/dev/null && " \
+                "tc qdisc del dev lo root && echo yes; true"  # fmt: skip
+        return self._sh(name, probe, "probing for netem").strip() == "yes"
 
     def _tc_tags(self, host: str) -> list[str]:
         return sorted(t for t, s in self.slows.items()
                       if any(self._tc_host(x) == host for x in s.links))  # fmt: skip
 
-    def _band_handle(self, host: str, tag: str) -> str:
-        return f"{4 + self._tc_tags(host).index(tag)}0"
+    def _class_of(self, host: str, tag: str) -> int:
+        return 10 + self._tc_tags(host).index(tag)
 
     def _tc_host(self, link: Link) -> str:
         """The host whose egress carries the link's traffic (dst's for a client link)."""
@@ -248,18 +261,19 @@ class IptablesNet:
         return self.controller if name == CLIENT else self.cluster.hosts[name].address
 
 
-def netem_args(kind: ToxicKind, attributes: Mapping[str, int]) -> str:
-    """netem's arguments for a toxic: delay/jitter (ms), rate (KB/s), loss/duplicate/
-    reorder (percent)."""
+NETEM_KEYS = (("loss_pct", "loss"), ("duplicate_pct", "duplicate"), ("reorder_pct", "reorder"))
+
+
+def needs_netem(kind: ToxicKind, attributes: Mapping[str, int]) -> bool:
+    """A latency toxic, or any loss/duplicate/reorder attribute, needs netem (bandwidth
+    alone is an htb rate)."""
+    return kind is ToxicKind.LATENCY or any(attributes.get(k) for k, _ in NETEM_KEYS)
+
+
+def netem_args(attributes: Mapping[str, int]) -> str:
+    """netem's arguments: delay and jitter (ms, from `latency`/`jitter`), then loss,
+    duplicate and reorder (percent)."""
     a = attributes
-    parts = []
-    if kind is ToxicKind.LATENCY:
-        parts.append(f"delay {int(a.get('latency', 0))}ms {int(a.get('jitter', 0))}ms")
-    if kind is ToxicKind.BANDWIDTH:
-        parts.append(f"rate {int(a['rate']) * 8}kbit")
-    for key, word in (("loss_pct", "loss"), ("duplicate_pct", "duplicate")):
-        if a.get(key):
-            parts.append(f"{word} {a[key]}%")
-    if a.get("reorder_pct"):
-        parts.append(f"reorder {a['reorder_pct']}%")
-    return " ".join(parts) or "delay 0ms"
+    parts = [f"delay {int(a.get('latency', 0))}ms {int(a.get('jitter', 0))}ms"]
+    parts += [f"{word} {a[key]}%" for key, word in NETEM_KEYS if a.get(key)]
+    return " ".join(parts)
