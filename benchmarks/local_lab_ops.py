@@ -1,4 +1,4 @@
-"""How long the local lab's host operations take: start, kill/restart, pause/resume, cut/heal, clock.
+"""How long the local lab's host operations take: start, kill, pause, partition, clock, stop.
 
 It brings up a 5-node local lab with every fault kind, then applies and reverts
 each fault `--rounds` times through the nemesis (which verifies each one), and

@@ -149,8 +149,10 @@ def preflight(remote: Remote, host: HostSpec) -> str:
                           f"({py.stderr.strip()[-200:]}); install python3 and python3-venv "
                           f"there (apt-get install python3-venv)")  # fmt: skip
     if tuple(int(x) for x in py.stdout.strip().split(".")) < (3, 11):
-        raise RemoteError(f"host {host.name}: {host.python} is {py.stdout.strip()}; "
-                          "the node needs Python 3.11 or newer (set 'python' in the inventory)")
+        raise RemoteError(
+            f"host {host.name}: {host.python} is {py.stdout.strip()}; "
+            "the node needs Python 3.11 or newer (set 'python' in the inventory)"
+        )
     if host.user != "root" and remote.run("sudo -n true", timeout_s=30).status != 0:
         raise RemoteError(f"host {host.name}: user {host.user} has no passwordless sudo "
                           "(needed for iptables, tc and clocks); add a NOPASSWD sudoers line "

@@ -123,7 +123,7 @@ class IptablesNet:
         for link in sorted(links):
             if link in self.cuts.get(tag, ()):
                 rules = self._sh(link[1], f"iptables -w -S {CHAIN}", "listing rules")
-                out[link] = f'--comment {tag} ' in rules.replace('"', "")
+                out[link] = f"--comment {tag} " in rules.replace('"', "")
             elif tag in self.slows and link in self.slows[tag].links:
                 host = self._tc_host(link)
                 shown = self._sh(host, f"tc class show dev {self.ifaces[host]}", "listing classes")
@@ -198,13 +198,15 @@ class IptablesNet:
         cmds = [f"iptables -w -F {CHAIN}"]
         port = self.cluster.hosts[host].node_port
         for tag, links in sorted(self.cuts.items()):
-            for src, dst in sorted(links):
-                if dst == host:
+            for src, dst_ in sorted(links):
+                if dst_ == host:
                     cmds.append(f"iptables -w -A {CHAIN} -s {self._addr(src)}/32 -p tcp "
                                 f"--dport {port} -m comment --comment {tag} -j DROP")  # fmt: skip
-        for src, dst in sorted(x for x in flush if x[1] == host):
-            cmds.append(f"conntrack -D -p tcp -s {self._addr(src)} -d "
-                        f"{self.cluster.hosts[host].address} --dport {port} >/dev/null 2>&1")
+        for src, _ in sorted(x for x in flush if x[1] == host):
+            cmds.append(
+                f"conntrack -D -p tcp -s {self._addr(src)} -d "
+                f"{self.cluster.hosts[host].address} --dport {port} >/dev/null 2>&1"
+            )
         cmds.append("true")
         self._sh(host, "; ".join(cmds[:1]) + " && { " + "; ".join(cmds[1:]) + "; }",
                  "rewriting the SIBYL chain")  # fmt: skip

@@ -80,8 +80,10 @@ def up(dir: Path, nodes: int, prefix: str = "sibyl") -> Inventory:
         raise LabError(f"--nodes must be 1-200 for the netns lab, got {nodes}")
     ctl = f"{prefix}-ctl"
     if ctl in existing_namespaces():
-        raise LabError(f"namespace {ctl} exists already: another lab is up. Take it down "
-                       "with `sibyl lab down --dir ITS_DIR` (or `ip netns del` it) first")  # fmt: skip
+        raise LabError(
+            f"namespace {ctl} exists already: another lab is up. Take it down "
+            "with `sibyl lab down --dir ITS_DIR` (or `ip netns del` it) first"
+        )
     dir = dir.resolve()
     dir.mkdir(parents=True, exist_ok=True)
     hosts = [f"n{i}" for i in range(1, nodes + 1)]

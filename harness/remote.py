@@ -119,8 +119,10 @@ class ShellOps:
         done = self.run(daemon_script(argv, pid_file, log_file, env, cwd), timeout_s=30.0)
         text = done.stdout.strip()
         if done.status != 0 or not text.isdigit():
-            raise RemoteError(f"host {self.name}: could not start {argv[0]} "
-                              f"({(done.stderr or text).strip()[-300:]}); see {log_file}")  # fmt: skip
+            why = (done.stderr or text).strip()[-300:]
+            raise RemoteError(
+                f"host {self.name}: could not start {argv[0]} ({why}); see {log_file}"
+            )
         return int(text)
 
     def signal(self, pid: int, sig: signals.Signals) -> bool:

@@ -45,7 +45,7 @@ def controller_address(remote: Remote) -> str:
     if isinstance(remote, SSHRemote):
         transport = remote.client.get_transport()
         if transport is not None:
-            return str(transport.sock.getsockname()[0])  # type: ignore[union-attr]
+            return str(transport.sock.getsockname()[0])
     return "127.0.0.1"
 
 

@@ -22,10 +22,10 @@ from rich.console import Console
 
 from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
+from harness.clock import ClockUnavailable
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, fault_schedule
-from harness.clock import ClockUnavailable
 from harness.history import Recorder
 from harness.inventory import InventoryError
 from harness.lab import Lab

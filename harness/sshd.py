@@ -1,4 +1,4 @@
-"""A private sshd: generated keys, its own config, started (optionally in a netns) and stopped by pid.
+"""A private sshd: generated keys, its own config, started (maybe in a netns), stopped by pid.
 
 `SshdSpec.prepare()` writes, under one directory, a host key, a client key pair,
 an authorized_keys file holding the client key, a known_hosts line for the host

@@ -1,4 +1,4 @@
-"""`sibyl lab up|down`: bring a netns or vagrant lab up (writing DIR/inventory.toml), take it down.
+"""`sibyl lab up|down`: bring a netns or vagrant lab up (writing DIR/inventory.toml), or down.
 
 Also the part of `sibyl run --lab ...` that happens before the run: the inventory
 is read and checked (exit 254 naming the file and field), and for a netns lab the
@@ -23,12 +23,16 @@ LABS = ("local", "netns", "vagrant", "ssh")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="bring a netns or vagrant lab up or down",
                        description="Bring up hosts for `sibyl run --lab KIND --inventory "
-                       "DIR/inventory.toml`, or take them down again. See docs/labs.md.")  # fmt: skip
+                       "DIR/inventory.toml`, or down again. See docs/labs.md.")  # fmt: skip
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     up = verbs.add_parser("up", help="create the lab and write DIR/inventory.toml")
-    up.add_argument("--kind", choices=("netns", "vagrant"), required=True,
-                    help="netns: namespaces with sshd on this machine (root); vagrant: VMs")
+    up.add_argument(
+        "--kind",
+        choices=("netns", "vagrant"),
+        required=True,
+        help="netns: namespaces with sshd on this machine (root); vagrant: VMs",
+    )
     up.add_argument("--nodes", type=int, default=5, help="how many hosts (default 5)")
     up.add_argument("--dir", required=True, help="where the lab keeps its files")
     up.set_defaults(func=_up)
@@ -109,14 +113,19 @@ def check_names(hosts: tuple, inventory: str) -> None:
     """Node names must be n1..nN in order (fault schedules name nodes so)."""
     for i, host in enumerate(hosts, 1):
         if host.name != f"n{i}":
-            raise InventoryError(f"inventory {inventory} host #{i}: field 'name' must be "
-                                 f"'n{i}' (hosts are n1..nN in order), got {host.name!r}")
+            raise InventoryError(
+                f"inventory {inventory} host #{i}: field 'name' must be "
+                f"'n{i}' (hosts are n1..nN in order), got {host.name!r}"
+            )
 
 
 def _reexec(netns: str, inventory: str, argv: list[str]) -> int:
     if not Path(f"/run/netns/{netns}").exists():
-        print(f"sibyl run: inventory {inventory} names controller_netns {netns!r}, which does "
-              "not exist: bring the lab up with `sibyl lab up --kind netns`", file=sys.stderr)
+        print(
+            f"sibyl run: inventory {inventory} names controller_netns {netns!r}, which does "
+            "not exist: bring the lab up with `sibyl lab up --kind netns`",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     cmd = ["ip", "netns", "exec", netns, sys.executable, "-m", "harness.cli", *argv]
     return subprocess.call(cmd)

@@ -47,11 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
     p.add_argument("--lab", choices=LABS, default="local",
                    help="where the nodes run: local processes (default), or the hosts of "
-                   "--inventory: netns / vagrant (from `sibyl lab up`) or any ssh hosts")
+                   "--inventory: netns / vagrant (from `sibyl lab up`) or any ssh hosts")  # fmt: skip
     p.add_argument("--inventory", default="", metavar="FILE",
-                   help="the lab's hosts (TOML; docs/labs.md); needed by --lab other than local")
+                   help="the lab's hosts (TOML; docs/labs.md); needed by --lab other than local")  # fmt: skip
     p.add_argument("--accept-new-host-key", action="store_true",
-                   help="trust and record a host's SSH key the first time it is seen")
+                   help="trust and record a host's SSH key the first time it is seen")  # fmt: skip
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")

@@ -1,4 +1,4 @@
-"""Deploy over a Remote (here LocalRemote: this machine is the host): install, skip, and refuse clearly."""
+"""Deploy over a Remote (LocalRemote: this machine is the host): install, skip, refuse clearly."""
 
 from __future__ import annotations
 

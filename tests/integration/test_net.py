@@ -1,4 +1,4 @@
-"""The Net conformance kit against both fault networks: the Toxiproxy mesh and iptables in a netns lab."""
+"""The Net conformance kit on both fault networks: the Toxiproxy mesh, iptables in a netns lab."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from harness.cluster import LocalCluster
 from harness.mesh import Mesh
-from tests.support.labs import netns_lab, needs_root
+from tests.support.labs import needs_root, netns_lab
 from tests.support.net_kit import check_net
 
 pytestmark = pytest.mark.timeout(240)

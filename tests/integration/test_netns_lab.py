@@ -1,4 +1,4 @@
-"""The netns lab: `sibyl lab up/down`, nothing routed off the machine, and a short `sibyl run` over it.
+"""The netns lab: `sibyl lab up/down`, nothing routed off the machine, a short `sibyl run` on it.
 
 Root only (CI runs as root): without root every test here skips, saying so. As
 root a lab that cannot come up fails the test. Every lab is taken down by a
@@ -22,7 +22,7 @@ from harness.cluster import free_ports
 from harness.generator import fault_schedule
 from harness.inventory import load_inventory
 from harness.ssh import SSHRemote, SSHTarget
-from tests.support.labs import netns_lab, needs_root
+from tests.support.labs import needs_root, netns_lab
 
 pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parents[2]
@@ -131,9 +131,8 @@ def test_ssh_errors_name_the_host_and_the_fix(tmp_path: Path) -> None:
         generate_key(tmp_path / "other_key")
         with pytest.raises(Exception, match=r"host lo: user root was refused with key .*other_key"):
             SSHRemote(_with(t, key_file=str(tmp_path / "other_key")))
-        (tmp_path / "kh_wrong").write_text(
-            f"[127.0.0.1]:{t.port} " + " ".join((tmp_path / "other_key.pub").read_text().split()[:2])
-            + "\n")  # fmt: skip
+        other = " ".join((tmp_path / "other_key.pub").read_text().split()[:2])
+        (tmp_path / "kh_wrong").write_text(f"[127.0.0.1]:{t.port} {other}\n")
         with pytest.raises(Exception, match="does not match the one in .*kh_wrong.*ssh-keygen"):
             SSHRemote(_with(t, known_hosts=str(tmp_path / "kh_wrong")))
         empty = tmp_path / "kh_empty"

@@ -17,16 +17,18 @@ import pytest
 from harness import netns
 from harness.cluster import free_ports
 from harness.inventory import Inventory
-from harness.sshd import SshdSpec, stop_pid
 from harness.ssh import SSHTarget
+from harness.sshd import SshdSpec, stop_pid
 
 ROOT = os.geteuid() == 0
 
 
 def needs_root(what: str) -> None:
     if not ROOT:
-        pytest.skip(f"{what} needs root (sshd, network namespaces); run the suite as root "
-                    "to cover it (CI does)")
+        pytest.skip(
+            f"{what} needs root (sshd, network namespaces); run the suite as root "
+            "to cover it (CI does)"
+        )
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,10 @@ async def check_net(net: Net, nodes: list[str], latency: bool = True) -> None:
 
 async def _one_way_cut(net: Net, a: str, b: str) -> None:
     await asyncio.to_thread(net.cut, {(a, b)}, "t1")
-    assert await asyncio.to_thread(net.tagged, "t1", {(a, b), (b, a)}) == {(a, b): True,
-                                                                          (b, a): False}
+    assert await asyncio.to_thread(net.tagged, "t1", {(a, b), (b, a)}) == {
+        (a, b): True,
+        (b, a): False,
+    }
     assert await asyncio.to_thread(net.dirty) != {}
     assert await leaking(net, {(a, b)}, SILENCE_S) == []
     assert await leaking(net, {(b, a), ("client", b)}, READY_S) == sorted({(b, a), ("client", b)})
@@ -96,8 +98,10 @@ async def _latency(net: Net, a: str, c: str) -> None:
 
 async def _bandwidth(net: Net, a: str, c: str) -> None:
     await asyncio.to_thread(net.add_toxic, {(a, c)}, "t7", ToxicKind.BANDWIDTH, {"rate": 100})
-    assert await asyncio.to_thread(net.tagged, "t7", {(a, c), (c, a)}) == {(a, c): True,
-                                                                          (c, a): False}
+    assert await asyncio.to_thread(net.tagged, "t7", {(a, c), (c, a)}) == {
+        (a, c): True,
+        (c, a): False,
+    }
     assert await net.answers((a, c), READY_S), "a shaped link still carries pings"
     await asyncio.to_thread(net.remove_tagged, "t7", {(a, c)})
     assert await asyncio.to_thread(net.tagged, "t7", {(a, c)}) == {(a, c): False}

@@ -18,7 +18,6 @@ import pytest
 
 from harness.remote import Remote, RemoteTimeout
 
-
 NO_SUCH_PID = 4_194_305  # above Linux's largest pid_max: never a process
 
 

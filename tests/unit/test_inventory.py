@@ -46,14 +46,18 @@ def test_defaults_apply_and_hosts_override(tmp_path: Path) -> None:
         ('[[hosts]]\nname = "n1"\naddress = "a"\nprot = 22\n', r"\(n1\): unknown field 'prot'"),
         ('[[hosts]]\nname = "n1"\naddress = "a"\nport = "22"\n', r"field 'port' must be int"),
         ('[[hosts]]\nname = "n1"\naddress = "a"\nport = 0\n', r"'port' and 'node_port' must be"),
-        ('[[hosts]]\nname = "n1"\naddress = "a"\ndir = "rel"\n', r"field 'dir' must be an absolute path"),
+        ('[[hosts]]\nname = "n1"\naddress = "a"\ndir = "rel"\n', r"'dir' must be an absolute path"),
         ('kind = "docker"\n[[hosts]]\nname = "n1"\naddress = "a"\n', r"field 'kind' must be one"),
-        ('hosts = []\n', r"needs at least one \[\[hosts\]\]"),
-        ('[defaults]\nusr = "x"\n[[hosts]]\nname = "n1"\naddress = "a"\n',
-         r"\[defaults\]: unknown field 'usr'"),
-        ('[[hosts]]\nname = "n1"\naddress = "a"\n[[hosts]]\nname = "n1"\naddress = "b"\n',
-         r"host name 'n1' appears twice"),
-        ('[[hosts]\n', r"not valid TOML"),
+        ("hosts = []\n", r"needs at least one \[\[hosts\]\]"),
+        (
+            '[defaults]\nusr = "x"\n[[hosts]]\nname = "n1"\naddress = "a"\n',
+            r"\[defaults\]: unknown field 'usr'",
+        ),
+        (
+            '[[hosts]]\nname = "n1"\naddress = "a"\n[[hosts]]\nname = "n1"\naddress = "b"\n',
+            r"host name 'n1' appears twice",
+        ),
+        ("[[hosts]\n", r"not valid TOML"),
     ],
 )
 def test_bad_inventories_name_the_field(tmp_path: Path, text: str, message: str) -> None:

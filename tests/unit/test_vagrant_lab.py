@@ -1,4 +1,4 @@
-"""The vagrant lab without VMs: the inventory from `vagrant ssh-config`, shellcheck, `vagrant validate`."""
+"""The vagrant lab without VMs: inventory from `vagrant ssh-config`, shellcheck, vagrant validate."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def test_inventory_from_recorded_ssh_config(tmp_path: Path) -> None:
     configs = {f"n{i}": (RECORDED / f"ssh-config-n{i}.txt").read_text() for i in (2, 1)}
     inv = inventory_from_ssh_configs(configs, tmp_path)
     assert [(h.name, h.address, h.port, h.user) for h in inv.hosts] == [
-        ("n1", "192.168.56.11", 22, "vagrant"), ("n2", "192.168.56.12", 22, "vagrant")]
+        ("n1", "192.168.56.11", 22, "vagrant"),
+        ("n2", "192.168.56.12", 22, "vagrant"),
+    ]
     assert inv.hosts[0].key == "/home/alice/lab/.vagrant/machines/n1/virtualbox/private_key"
     assert all(h.accept_new_host_key and h.dir == "/var/lib/sibyl" for h in inv.hosts)
     assert inv.kind == "vagrant" and inv.controller_netns == ""
