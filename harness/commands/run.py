@@ -16,6 +16,12 @@ from harness.runner import RunConfig, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
 
+LAB_HELP = (
+    "where the nodes run: local processes (default), or the hosts of --inventory: "
+    "netns / vagrant (from `sibyl lab up`) or any ssh hosts"
+)
+INVENTORY_HELP = "the lab's hosts (TOML, see docs/labs.md); for --lab other than local"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -45,11 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-cluster", action="store_true", help="leave the nodes running")
     p.add_argument("--intercept", action="append", default=[], metavar="MODULE",
                    help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
-    p.add_argument("--lab", choices=LABS, default="local",
-                   help="where the nodes run: local processes (default), or the hosts of "
-                   "--inventory: netns / vagrant (from `sibyl lab up`) or any ssh hosts")  # fmt: skip
-    p.add_argument("--inventory", default="", metavar="FILE",
-                   help="the lab's hosts (TOML; docs/labs.md); needed by --lab other than local")  # fmt: skip
+    p.add_argument("--lab", choices=LABS, default="local", help=LAB_HELP)
+    p.add_argument("--inventory", default="", metavar="FILE", help=INVENTORY_HELP)
     p.add_argument("--accept-new-host-key", action="store_true",
                    help="trust and record a host's SSH key the first time it is seen")  # fmt: skip
     p.set_defaults(func=_run)

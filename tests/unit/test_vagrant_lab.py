@@ -1,4 +1,4 @@
-"""The vagrant lab without VMs: inventory from `vagrant ssh-config`, shellcheck, vagrant validate."""
+"""The vagrant lab without VMs: inventory from recorded ssh-config, shellcheck, vagrant validate."""
 
 from __future__ import annotations
 
