@@ -152,7 +152,7 @@ async def _run(
         lab.collect_logs(run_dir / "nodes")
         lab.close()
         if cfg.keep_cluster:
-            _print_kept(lab, console)
+            _print_kept(lab, console, cfg.lab)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
     results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
@@ -282,10 +282,14 @@ def _intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
     return {"SIBYL_INTERCEPTS": ",".join(intercepts), "PYTHONPATH": path}
 
 
-def _print_kept(lab: Lab, console: Console) -> None:
+def _print_kept(lab: Lab, console: Console, cfg_lab: str = "local") -> None:
     """Tells the user how to reach and stop what --keep-cluster left running."""
     direct = ", ".join(f"{n}={h}:{p}" for n, (h, p) in lab.direct_addrs().items())
     console.print(f"cluster kept running (healed): {direct}")
+    if cfg_lab != "local":
+        console.print("the nodes run on the lab's hosts; `sibyl lab down` (or kill their "
+                      "node.pid there) stops them")  # fmt: skip
+        return
     console.print(f"stop it with: sibyl cluster down --dir {lab.cluster.dir}")
     if lab.mesh is not None:
         console.print(f"the fault proxy server is still running too: kill {lab.mesh.server.pid}")
