@@ -1,4 +1,4 @@
-"""Throughput and latency of the default workload on the netns lab against the local lab, one session.
+"""Throughput and latency of the default workload, netns lab against local lab, one session.
 
 Root only. It brings up a 5-host netns lab (namespaces `sibylbench-*`), then runs
 `sibyl run` (cart, 5 nodes, n=3 r=2 w=2, no faults, same seed) on the local lab

@@ -30,8 +30,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from harness.ssh import SSHTarget
-
 KINDS = ("ssh", "netns", "vagrant")
 
 
@@ -53,11 +51,6 @@ class HostSpec:
     dir: str = "/var/lib/sibyl"
     node_port: int = 7000
     python: str = "python3"
-
-    def target(self) -> SSHTarget:
-        """How `SSHRemote` reaches this host."""
-        return SSHTarget(self.name, self.address, self.port, self.user, self.key,
-                         self.known_hosts, self.accept_new_host_key)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
-from node.client import Client
+from harness.ping import ping_s
 
 
-async def ping_s(host: str, port: int, timeout_s: float) -> float:
-    """Seconds one ping takes on a fresh connection (the hello is not counted)."""
+async def _timed(host: str, port: int, timeout_s: float) -> float:
     async with asyncio.timeout(timeout_s):
-        client = await Client.connect(host, port, timeout_s=timeout_s, name="net-probe")
-        try:
-            started = time.monotonic()
-            await client.ping()
-            return time.monotonic() - started
-        finally:
-            await client.close()
+        return await ping_s(host, port, timeout_s)
 
 
 def main(argv: list[str]) -> int:
     host, port, timeout_s = argv[0], int(argv[1]), float(argv[2])
     try:
-        print(f"{asyncio.run(ping_s(host, port, timeout_s)):.6f}")
+        print(f"{asyncio.run(_timed(host, port, timeout_s)):.6f}")
     except (OSError, TimeoutError) as e:
         print(f"no answer: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

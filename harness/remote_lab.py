@@ -30,7 +30,7 @@ def connect_all(inv: Inventory) -> list[Remote]:
     """One SSHRemote per host, connected in parallel; on any failure the others are
     closed and the first error (a RemoteError naming the host) is raised."""
     with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(SSHRemote, h.target()) for h in inv.hosts]
+        futures = [pool.submit(SSHRemote, h) for h in inv.hosts]
     errors = [f.exception() for f in futures]
     if any(errors):
         for f, e in zip(futures, errors):

@@ -16,36 +16,24 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 
+from harness.inventory import HostSpec
 from harness.remote import Completed, RemoteError, RemoteTimeout, ShellOps
-
-
-@dataclass(frozen=True)
-class SSHTarget:
-    """How to reach one host: its name, address, port, user, key and known_hosts file."""
-
-    name: str
-    address: str
-    port: int = 22
-    user: str = "root"
-    key_file: str = "~/.ssh/id_ed25519"
-    known_hosts: str = "~/.ssh/known_hosts"
-    accept_new_host_key: bool = False
-    connect_timeout_s: float = 5.0
-    connect_attempts: int = 3
-    max_channels: int = 8
 
 
 class SSHRemote(ShellOps):
     """One host over one paramiko connection, opened on construction."""
 
-    def __init__(self, target: SSHTarget) -> None:
-        self.target, self.name, self.address = target, target.name, target.address
-        self._channels = threading.BoundedSemaphore(target.max_channels)
+    def __init__(
+        self, host: HostSpec, connect_timeout_s: float = 5.0, connect_attempts: int = 3,
+        max_channels: int = 8,
+    ) -> None:  # fmt: skip
+        self.target, self.name, self.address = host, host.name, host.address
+        self.connect_timeout_s, self.connect_attempts = connect_timeout_s, connect_attempts
+        self._channels = threading.BoundedSemaphore(max_channels)
         self._sftp_lock = threading.Lock()
         self._sftp: paramiko.SFTPClient | None = None
         self.client = self._connect()
@@ -54,11 +42,11 @@ class SSHRemote(ShellOps):
 
     def _connect(self) -> paramiko.SSHClient:
         t, delay_s = self.target, 0.2
-        for attempt in range(1, t.connect_attempts + 1):
+        for attempt in range(1, self.connect_attempts + 1):
             try:
                 return self._connect_once()
             except (OSError, paramiko.ssh_exception.NoValidConnectionsError) as e:
-                if attempt == t.connect_attempts:
+                if attempt == self.connect_attempts:
                     raise RemoteError(
                         f"host {t.name} ({t.address}:{t.port}) is unreachable after "
                         f"{attempt} attempts: {_reason(e)}; check its address and port in the "
@@ -78,8 +66,8 @@ class SSHRemote(ShellOps):
         try:
             client.connect(
                 t.address, port=t.port, username=t.user,
-                key_filename=str(Path(t.key_file).expanduser()), timeout=t.connect_timeout_s,
-                banner_timeout=t.connect_timeout_s, auth_timeout=t.connect_timeout_s,
+                key_filename=str(Path(t.key).expanduser()), timeout=self.connect_timeout_s,
+                banner_timeout=self.connect_timeout_s, auth_timeout=self.connect_timeout_s,
                 allow_agent=False, look_for_keys=False,
             )  # fmt: skip
         except paramiko.BadHostKeyException as e:
@@ -90,7 +78,7 @@ class SSHRemote(ShellOps):
             ) from None
         except paramiko.AuthenticationException:
             raise RemoteError(
-                f"host {t.name}: user {t.user} was refused with key {t.key_file}: put its "
+                f"host {t.name}: user {t.user} was refused with key {t.key}: put its "
                 f"public key in ~{t.user}/.ssh/authorized_keys on the host, or name the right "
                 "key in the inventory ('key')") from None  # fmt: skip
         except paramiko.SSHException as e:
@@ -104,7 +92,7 @@ class SSHRemote(ShellOps):
     def run(self, cmd: str, timeout_s: float = 60.0) -> Completed:
         """Runs `cmd` with the login shell; raises RemoteTimeout after `timeout_s`."""
         with self._channels:
-            chan = self._transport().open_session(timeout=self.target.connect_timeout_s)
+            chan = self._transport().open_session(timeout=self.connect_timeout_s)
             try:
                 chan.exec_command(cmd)
                 out, err = _drain(chan, time.monotonic() + timeout_s)

@@ -20,8 +20,8 @@ from harness import netns
 from harness.cli import main
 from harness.cluster import free_ports
 from harness.generator import fault_schedule
-from harness.inventory import load_inventory
-from harness.ssh import SSHRemote, SSHTarget
+from harness.inventory import HostSpec, load_inventory
+from harness.ssh import SSHRemote
 from tests.support.labs import needs_root, netns_lab
 
 pytestmark = pytest.mark.timeout(240)
@@ -52,8 +52,8 @@ def test_lab_up_down_routes_nothing_off_the_machine(tmp_path: Path) -> None:
                  "    except OSError as e: print(a, e.strerror)\n")  # fmt: skip
         out = in_ctl(probe).stdout
         assert "10.77.0.11 ok" in out and "192.0.2.1 Network is unreachable" in out, out
-        code = ("from harness.ssh import SSHRemote, SSHTarget\n"
-                "try: SSHRemote(SSHTarget('nX', '192.0.2.1', connect_attempts=1))\n"
+        code = ("from harness.inventory import HostSpec\nfrom harness.ssh import SSHRemote\n"
+                "try: SSHRemote(HostSpec('nX', '192.0.2.1'), connect_attempts=1)\n"
                 "except Exception as e: print(e)\n")  # fmt: skip
         assert "host nX (192.0.2.1:22) is unreachable" in in_ctl(code).stdout
         assert "Network is unreachable" in in_ctl(code).stdout
@@ -130,7 +130,7 @@ def test_ssh_errors_name_the_host_and_the_fix(tmp_path: Path) -> None:
         SSHRemote(t).close()  # the right key and host key work
         generate_key(tmp_path / "other_key")
         with pytest.raises(Exception, match=r"host lo: user root was refused with key .*other_key"):
-            SSHRemote(_with(t, key_file=str(tmp_path / "other_key")))
+            SSHRemote(_with(t, key=str(tmp_path / "other_key")))
         other = " ".join((tmp_path / "other_key.pub").read_text().split()[:2])
         (tmp_path / "kh_wrong").write_text(f"[127.0.0.1]:{t.port} {other}\n")
         with pytest.raises(Exception, match="does not match the one in .*kh_wrong.*ssh-keygen"):
@@ -140,12 +140,12 @@ def test_ssh_errors_name_the_host_and_the_fix(tmp_path: Path) -> None:
             SSHRemote(_with(t, known_hosts=str(empty)))
         SSHRemote(_with(t, known_hosts=str(empty), accept_new_host_key=True)).close()
         SSHRemote(_with(t, known_hosts=str(empty))).close()  # recorded on first use
-        closed = _with(t, port=free_ports(1)[0], connect_attempts=2)
+        closed = _with(t, port=free_ports(1)[0])
         with pytest.raises(Exception, match=r"host lo \(127.0.0.1:\d+\) is unreachable after 2"):
-            SSHRemote(closed)
+            SSHRemote(closed, connect_attempts=2)
 
 
-def _with(t: SSHTarget, **changes: object) -> SSHTarget:
+def _with(t: HostSpec, **changes: object) -> HostSpec:
     from dataclasses import replace
 
     return replace(t, **changes)  # type: ignore[arg-type]

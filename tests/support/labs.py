@@ -16,8 +16,7 @@ import pytest
 
 from harness import netns
 from harness.cluster import free_ports
-from harness.inventory import Inventory
-from harness.ssh import SSHTarget
+from harness.inventory import HostSpec, Inventory
 from harness.sshd import SshdSpec, stop_pid
 
 ROOT = os.geteuid() == 0
@@ -35,7 +34,7 @@ def needs_root(what: str) -> None:
 class LoopbackSshd:
     """An sshd on 127.0.0.1 accepting `target`'s key."""
 
-    target: SSHTarget
+    target: HostSpec
     spec: SshdSpec
 
 
@@ -48,8 +47,9 @@ def loopback_sshd(dir: Path) -> Iterator[LoopbackSshd]:
     pid = spec.start()
     try:
         user = "root" if ROOT else os.environ.get("USER", "root")
-        yield LoopbackSshd(SSHTarget("lo", "127.0.0.1", spec.port, user, str(dir / "id_ed25519"),
-                                     str(dir / "known_hosts")), spec)  # fmt: skip
+        host = HostSpec("lo", "127.0.0.1", spec.port, user, str(dir / "id_ed25519"),
+                        str(dir / "known_hosts"))  # fmt: skip
+        yield LoopbackSshd(host, spec)
     finally:
         stop_pid(pid, "sshd")
 
