@@ -234,10 +234,7 @@ class LocalCluster:
     def signal(self, name: str, sig: signal.Signals) -> None:
         pid = self.nodes[name].pid
         if pid is not None:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+            LocalRemote(name).signal(pid, sig)
 
     def kill(self, name: str) -> None:
         """kill -9 the node and reap it."""

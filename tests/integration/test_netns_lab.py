@@ -120,6 +120,20 @@ def test_bad_inventory_and_wrong_lab_exit_254(tmp_path: Path, capsys: pytest.Cap
     assert "field 'kind'" in capsys.readouterr().err
 
 
+def test_an_unreachable_host_exits_254_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_ports(1)[0]  # nothing listens there
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text(f'[[hosts]]\nname = "n1"\naddress = "127.0.0.1"\nport = {port}\n')
+    argv = ["run", "--lab", "ssh", "--inventory", str(hosts), "--store", str(tmp_path / "s")]
+    assert main([*argv, "--time-limit", "1"]) == 254
+    out = capsys.readouterr().out.replace("\n", "")
+    assert f"host n1 (127.0.0.1:{port}) is unreachable after 3 attempts" in out
+    results = json.loads((tmp_path / "s" / "latest" / "results.json").read_text())
+    assert "unreachable" in results["error"]
+
+
 def test_ssh_errors_name_the_host_and_the_fix(tmp_path: Path) -> None:
     needs_root("SSH errors against a real sshd")
     from harness.sshd import generate_key
