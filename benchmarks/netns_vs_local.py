@@ -44,7 +44,9 @@ def one_run(store: Path, rate: int, time_limit: float, lab: list[str]) -> str:
     argv = [sys.executable, "-m", "harness.cli", "run", "--nemesis", "none", "--seed", "5",
             "--time-limit", f"{time_limit:g}", "--rate", str(rate), "--quiesce", "1",
             "--concurrency", "10", "--store", str(store), *lab]  # fmt: skip
-    subprocess.run(argv, cwd=REPO, check=True, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {(done.stdout + done.stderr)[-1500:]}"
     run = (store / "latest").resolve()
     stats = json.loads((run / "results.json").read_text())["stats"]
     lat = sorted(latencies_ms(run / "history.jsonl"))

@@ -165,13 +165,18 @@ def down(dir: Path) -> list[str]:
 
 
 def _kill_inside(ns: str) -> None:
-    """SIGKILLs every process running in namespace `ns` (the lab's nodes and sshd)."""
+    """SIGKILLs every process running in namespace `ns` (the lab's nodes and sshd) and,
+    once each is gone, deletes the libfaketime files a node leaves in /dev/shm (the
+    namespaces share this machine's /dev/shm)."""
+    from harness.clock import remove_shm
+    from harness.remote import LocalRemote
+
     done = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30)
-    for pid in (int(p) for p in done.stdout.split() if p.isdigit()):
-        try:
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
+    pids = [int(p) for p in done.stdout.split() if p.isdigit()]
+    here = LocalRemote(ns)
+    for pid in pids:
+        if here.kill(pid, 5.0):
+            remove_shm(pid)
 
 
 def _save(lab: NetnsLab) -> None:

@@ -21,8 +21,9 @@ from harness.clock import LIBRARY_DIRS, LIBRARY_NAME, ClockControl, ClockUnavail
 from harness.deploy import deploy_all
 from harness.hostcluster import RemoteCluster
 from harness.inventory import Inventory
+from harness.iptables import IptablesNet
 from harness.lab import Lab
-from harness.remote import Remote
+from harness.remote import Remote, RemoteError
 from harness.ssh import SSHRemote
 
 
@@ -64,7 +65,6 @@ async def start_remote_lab(
     env: Mapping[str, str] | None = None, parallel: int = 8,
 ) -> Lab:  # fmt: skip
     """Brings the nodes up on the inventory's hosts (see the module docstring)."""
-    from harness.iptables import IptablesNet
     from harness.nemesis import Nemesis
 
     remotes = connect_all(inv)
@@ -76,6 +76,8 @@ async def start_remote_lab(
         lab = Lab(cluster)
         if kinds:
             lab.mesh = IptablesNet.create(cluster, controller_address(remotes[0]))
+            if "latency" in kinds:
+                _require_netem(lab.mesh)
             if "clock" in kinds:
                 lab.clock = ClockControl(cluster, library=find_remote_libfaketime(remotes[0]))
             rng = random.Random(f"{seed}/nemesis")
@@ -90,6 +92,14 @@ async def start_remote_lab(
         close_all(remotes)
         raise
     return lab
+
+
+def _require_netem(net: IptablesNet) -> None:
+    for name in sorted(net.cluster.nodes):
+        if not net.netem_available(name):
+            raise RemoteError(f"host {name}: its kernel has no netem (sch_netem), so latency "
+                              "faults cannot run there; load the module (modprobe sch_netem), "
+                              "or leave latency out of --nemesis")  # fmt: skip
 
 
 def close_all(remotes: Sequence[Remote]) -> None:

@@ -131,5 +131,9 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     if args.store:
         cfg.store = args.store
+    store = ["--store", args.store] if args.store else []
+    prelude = remote_prelude(cfg.lab, cfg.inventory, ["replay", str(run_dir), *store])
+    if prelude is not None:
+        return prelude
     command = f"sibyl replay {shlex.quote(str(run_dir))}"
     return run_test(cfg, command, Console(), faults=faults).status
