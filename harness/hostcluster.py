@@ -39,13 +39,15 @@ class RemoteCluster(LocalCluster):
     def on_hosts(
         cls, dir: Path, hosts: Sequence[HostSpec], remotes: Sequence[Remote], **settings: Any
     ) -> RemoteCluster:
-        """Lays out one node per host (named as the host) and writes every config."""
+        """Lays out one node per host (named as the host) and writes every config. Each
+        host's node directory starts empty: a run never sees an earlier run's data."""
         dir.mkdir(parents=True, exist_ok=True)
         nodes = {h.name: NodeProc(h.name, h.node_port) for h in hosts}
         cluster = cls(dir, nodes, dict(settings), hosts={h.name: h for h in hosts},
                       remotes={h.name: r for h, r in zip(hosts, remotes)})  # fmt: skip
         for name in cluster.nodes:
-            cluster.remotes[name].run(f"mkdir -p {shlex.quote(str(cluster.node_dir(name)))}")
+            nd = shlex.quote(str(cluster.node_dir(name)))
+            cluster.remotes[name].run(f"rm -rf {nd} && mkdir -p {nd}").check(name, f"making {nd}")
         cluster.write_configs()
         cluster.save()
         return cluster

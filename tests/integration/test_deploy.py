@@ -79,3 +79,18 @@ def test_a_full_disk_names_the_host_and_the_fix(small_disk: Path) -> None:
                        rf"\(\d+ MB free, a deploy needs {NEEDED_MB} MB\)"):  # fmt: skip
         deploy_all([LocalRemote("h1")], [spec])
     assert not (small_disk / "sibyl" / "venv").exists()
+
+
+def test_a_remote_cluster_starts_from_an_empty_node_directory(tmp_path: Path) -> None:
+    """A second run on the same hosts must not read the first run's data."""
+    from harness.hostcluster import RemoteCluster
+
+    spec = host("n1", tmp_path / "h1")
+    stale = tmp_path / "h1" / "node" / "data" / "objects.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an earlier run")
+    cluster = RemoteCluster.on_hosts(tmp_path / "run", [spec], [LocalRemote("n1")], n=1, r=1, w=1)
+    assert not stale.exists()
+    config = (tmp_path / "h1" / "node" / "node.toml").read_text()
+    assert 'listen = "127.0.0.1:7000"' in config and 'name = "n1"' in config
+    assert cluster.addr("n1") == ("127.0.0.1", 7000)
