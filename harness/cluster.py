@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -209,23 +208,22 @@ class LocalCluster:
     # --- process control ----------------------------------------------------
 
     def start(self, name: str, env: Mapping[str, str] | None = None) -> int:
-        """Starts node `name` in its own session (environment: ours, then `self.env`,
-        then `self.node_env[name]`, then `env`); returns its pid."""
+        """Starts node `name` as a daemon of this machine's Remote, in its own session
+        (environment: ours, then `self.env`, then `self.node_env[name]`, then `env`;
+        output appended to node.log); returns its pid."""
         proc = self.nodes[name]
         if proc.pid is not None and pid_alive(proc.pid):
             return proc.pid
         nd = self.node_dir(name)
-        full_env = {**os.environ, **self.env, **self.node_env.get(name, {}), **(env or {})}
-        with open(nd / "node.log", "ab") as logf:
-            p = subprocess.Popen(
-                [sys.executable, "-m", "node", "--config", str(nd / "node.toml")],
-                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=full_env, start_new_session=True,
-            )  # fmt: skip
-        proc.pid, proc.paused = p.pid, False
-        self.started_pids.append(p.pid)
+        pid = LocalRemote(name).start_daemon(
+            [sys.executable, "-m", "node", "--config", str(nd / "node.toml")],
+            pid_file=str(nd / "node.pid"), log_file=str(nd / "node.log"),
+            env={**self.env, **self.node_env.get(name, {}), **(env or {})},
+        )  # fmt: skip
+        proc.pid, proc.paused = pid, False
+        self.started_pids.append(pid)
         self.save()
-        return p.pid
+        return pid
 
     def start_all(self) -> None:
         for name in self.nodes:
@@ -311,7 +309,8 @@ async def statuses(
 
 
 def pid_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie we could reap."""
+    """True if `pid` exists and is not a zombie (ours are reaped here; a daemon's
+    zombie waits for init, but it has exited all the same)."""
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
@@ -322,7 +321,7 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    return LocalRemote().process_state(pid) is not None
 
 
 def wait_pid_gone(pid: int, timeout_s: float) -> bool:
