@@ -1,11 +1,12 @@
 """`RemoteCluster`: one node per inventory host, controlled through that host's `Remote`.
 
-It keeps `LocalCluster`'s interface (the nemesis, clocks and the runner use
-either), but every host-side step goes through the host's Remote: configs and
-clock files are written with `write_file`, nodes start with `start_daemon`
-(from the venv `harness.deploy` installed), signals and kills go to the host,
-pause and death are verified in the host's /proc, data directories are wiped
-with `rm`, and logs are downloaded into the run directory at the end.
+It is a `LocalCluster` whose `remote_of(name)` is the host's SSH connection, so
+the same host-side steps run there: configs and clock files are written with
+`write_file`, nodes start with `start_daemon` (from the venv `harness.deploy`
+installed), signals and kills go to the host, pause and death are verified in
+the host's /proc, data directories are wiped with `rm`, and logs are downloaded
+into the run directory at the end. It adds the per-host layout and runs starts
+and stops on all hosts in parallel.
 
 Each node lives in `<host dir>/node/` on its host: node.toml, data/, node.log,
 node.pid, faketime. The node listens on the host's address at `node_port`.
@@ -14,7 +15,6 @@ node.pid, faketime. The node listens on the host's address at `node_port`.
 from __future__ import annotations
 
 import shlex
-import signal
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from typing import Any
 
 from harness.cluster import Addr, ClusterError, LocalCluster, NodeProc
 from harness.inventory import HostSpec
-from harness.remote import Remote, RemoteError
+from harness.remote import Remote
 
 
 @dataclass
@@ -65,19 +65,17 @@ class RemoteCluster(LocalCluster):
     def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
         raise ClusterError("a remote cluster has one node per inventory host; add a host")
 
-    # --- the host's side -------------------------------------------------------
+    # --- the host's side ------------------------------------------------------------
+
+    def remote_of(self, name: str) -> Remote:
+        return self.remotes[name]
+
+    def python_of(self, name: str) -> str:
+        return f"{self.hosts[name].dir}/venv/bin/python"
 
     def write_host_file(self, name: str, path: Path, text: str) -> None:
-        remote = self.remotes[name]
-        remote.write_file(str(path), text.encode())
-
-    def running(self, name: str) -> bool:
-        pid = self.nodes[name].pid
-        return pid is not None and self.remotes[name].process_state(pid) is not None
-
-    def stopped(self, name: str) -> bool:
-        pid = self.nodes[name].pid
-        return pid is None or self.remotes[name].process_state(pid) not in ("R", "S", "D")
+        """Writes on the host (its node directory exists from `on_hosts`)."""
+        self.remotes[name].write_file(str(path), text.encode())
 
     def release_shm(self, pid: int) -> bool:
         """Removes libfaketime's /dev/shm files of `pid` on the host that ran it, once
@@ -92,76 +90,23 @@ class RemoteCluster(LocalCluster):
     def _pids_of(self, name: str) -> list[int]:
         return [pid for n, pid in self.pid_log if n == name]
 
-    def collect_logs(self, dest: Path) -> None:
-        """Downloads each node's log to `dest/<node>.log` (hosts in parallel)."""
-        dest.mkdir(parents=True, exist_ok=True)
-
-        def fetch(name: str) -> None:
-            try:
-                self.remotes[name].download(str(self.node_dir(name) / "node.log"),
-                                            dest / f"{name}.log")  # fmt: skip
-            except RemoteError:
-                pass  # a node that never started has no log
-
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(fetch, self.nodes))
-
     def close(self) -> None:
         """Closes every host's connection."""
         for remote in self.remotes.values():
             remote.close()
 
-    # --- processes ---------------------------------------------------------------
+    # --- processes: as LocalCluster's, through each host's Remote, hosts in parallel ---
 
     def start(self, name: str, env: Mapping[str, str] | None = None) -> int:
-        proc = self.nodes[name]
-        if proc.pid is not None and self.running(name):
-            return proc.pid
-        nd, host = self.node_dir(name), self.hosts[name]
-        python = f"{host.dir}/venv/bin/python"
-        full_env = {**self.env, **self.node_env.get(name, {}), **(env or {})}
-        argv = [python, "-m", "node", "--config", str(nd / "node.toml")]
-        pid = self.remotes[name].start_daemon(
-            argv, pid_file=str(nd / "node.pid"), log_file=str(nd / "node.log"),
-            env=full_env, cwd=str(nd),
-        )  # fmt: skip
-        proc.pid, proc.paused = pid, False
-        self.started_pids.append(pid)
-        self.pid_log.append((name, pid))
+        pid = super().start(name, env)
+        if (name, pid) not in self.pid_log:
+            self.pid_log.append((name, pid))
         return pid
 
     def start_all(self) -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(self.start, self.nodes))
 
-    def signal(self, name: str, sig: signal.Signals) -> None:
-        pid = self.nodes[name].pid
-        if pid is not None:
-            self.remotes[name].signal(pid, sig)
-
-    def kill(self, name: str) -> None:
-        pid = self.nodes[name].pid
-        if pid is not None and not self.remotes[name].kill(pid, 5.0):
-            raise ClusterError(f"node {name} (pid {pid} on {self.hosts[name].address}) "
-                               "survived kill -9")  # fmt: skip
-        self.nodes[name].pid = None
-
-    def stop(self, name: str, timeout_s: float = 10.0) -> None:
-        proc = self.nodes[name]
-        if proc.pid is None:
-            return
-        remote = self.remotes[name]
-        if proc.paused:
-            remote.signal(proc.pid, signal.SIGCONT)
-        remote.signal(proc.pid, signal.SIGTERM)
-        if not remote.wait_gone(proc.pid, timeout_s):
-            remote.kill(proc.pid, 5.0)
-        proc.pid, proc.paused = None, False
-
     def stop_all(self) -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(self.stop, self.nodes))
-
-    def wipe(self, name: str) -> None:
-        data = shlex.quote(str(self.node_dir(name) / "data"))
-        self.remotes[name].run(f"rm -rf {data}").check(name, f"wiping {data}")
