@@ -17,10 +17,22 @@ from collections.abc import Iterator, Sequence
 from importlib import metadata
 from typing import NoReturn
 
-from harness.commands import check, cluster, demo, index, kv, report, run, serve, sweep, toxiproxy
+from harness.commands import (
+    check,
+    cluster,
+    demo,
+    index,
+    kv,
+    lab,
+    report,
+    run,
+    serve,
+    sweep,
+    toxiproxy,
+)
 from harness.errors import EXIT_CODES_HELP, ExitCode, UsageError
 
-COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, report, index, sweep)
+COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, report, index, sweep, lab)
 
 
 class HelpFormatter(argparse.HelpFormatter):

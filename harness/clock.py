@@ -97,7 +97,8 @@ def remove_shm(pid: int) -> bool:
 
 @dataclass
 class ClockControl:
-    """Skews the wall clocks of a `LocalCluster`'s nodes, one timestamp file each.
+    """Skews the wall clocks of a cluster's nodes, one timestamp file each, written on
+    each node's host (so a `RemoteCluster` works too; pass its hosts' `library`).
 
     Construct it before the nodes start: construction finds libfaketime (raising
     ClockUnavailable with the install hint when it is missing) and `install()`s:
@@ -136,7 +137,6 @@ class ClockControl:
         """Writes offset 0 for every node and records each node's preload environment
         in the cluster (saved with it). Idempotent; done by the constructor."""
         for name in self.cluster.nodes:
-            self.cluster.node_dir(name).mkdir(parents=True, exist_ok=True)
             self.set_offset(name, 0.0)
             self.cluster.node_env.setdefault(name, {}).update(self.env_for(name))
         self.cluster.save()
@@ -147,10 +147,7 @@ class ClockControl:
         """Makes node `name`'s wall clock read real time + `offset_s` from now on."""
         if name not in self.cluster.nodes:
             raise KeyError(f"no node named {name!r} (known: {sorted(self.cluster.nodes)})")
-        path = self.file_of(name)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(format_offset(offset_s))
-        tmp.replace(path)
+        self.cluster.write_host_file(name, self.file_of(name), format_offset(offset_s))
         self.offsets[name] = offset_s
 
     def offset_s(self, name: str) -> float:
@@ -216,7 +213,7 @@ class ClockControl:
         """Deletes the shared-memory files of every tracked pid that is gone and
         forgets it; returns the pids still running (their files are kept)."""
         self.track()
-        left = [pid for pid in sorted(self.pids) if not remove_shm(pid)]
+        left = [pid for pid in sorted(self.pids) if not self.cluster.release_shm(pid)]
         self.pids = set(left)
         return left
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.remote import LocalRemote, Remote, RemoteError
 from node.client import Client
 
 Addr = tuple[str, int]
@@ -145,16 +146,15 @@ class LocalCluster:
         route = addr_for or (lambda src, dst: self.addr(dst))
         seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
         nd = self.node_dir(name)
-        nd.mkdir(parents=True, exist_ok=True)
         listed = [name] if seed_nodes else list(self.nodes)
         members = [
             {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1} for m in listed
         ]
         seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
-        cfg = {"name": name, "listen": f"{HOST}:{self.nodes[name].port}",
+        cfg = {"name": name, "listen": "{}:{}".format(*self.addr(name)),
                "data_dir": str(nd / "data"), **self.settings,
                **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
-        (nd / "node.toml").write_text(to_toml(cfg))
+        self.write_host_file(name, nd / "node.toml", to_toml(cfg))
 
     def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
         """Lays out one more node (default name n<k+1>) with a free port, without starting it.
@@ -170,26 +170,70 @@ class LocalCluster:
         self.save()
         return name
 
+    # --- the host's side: files, process states, logs -------------------------
+
+    def remote_of(self, name: str) -> Remote:
+        """The host node `name` runs on: this machine (a RemoteCluster: its SSH host)."""
+        return LocalRemote(name)
+
+    def python_of(self, name: str) -> str:
+        """The interpreter that runs node `name` on its host."""
+        return sys.executable
+
+    def write_host_file(self, name: str, path: Path, text: str) -> None:
+        """Writes `text` to `path` on node `name`'s host, atomically (dirs made as needed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.remote_of(name).write_file(str(path), text.encode())
+
+    def running(self, name: str) -> bool:
+        """True when node `name` has a live process (paused counts as live)."""
+        pid = self.nodes[name].pid
+        return pid is not None and self.remote_of(name).process_state(pid) is not None
+
+    def stopped(self, name: str) -> bool:
+        """True when node `name`'s process is stopped (SIGSTOP took effect) or gone."""
+        pid = self.nodes[name].pid
+        return pid is None or self.remote_of(name).process_state(pid) not in ("R", "S", "D")
+
+    def release_shm(self, pid: int) -> bool:
+        """Deletes libfaketime's shared-memory files of `pid` on the host once it is gone;
+        False while it still runs."""
+        from harness.clock import remove_shm
+
+        return remove_shm(pid)
+
+    def collect_logs(self, dest: Path) -> None:
+        """Copies each node's log from its host to `dest/<node>.log`."""
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in self.nodes:
+            log = str(self.node_dir(name) / "node.log")
+            try:
+                self.remote_of(name).download(log, dest / f"{name}.log")
+            except RemoteError:
+                pass  # a node that never started has no log
+
+    def close(self) -> None:
+        """Releases connections to the hosts (none: every node is on this machine)."""
+
     # --- process control ----------------------------------------------------
 
     def start(self, name: str, env: Mapping[str, str] | None = None) -> int:
-        """Starts node `name` in its own session (environment: ours, then `self.env`,
-        then `self.node_env[name]`, then `env`); returns its pid."""
+        """Starts node `name` as a daemon on its host, in its own session (environment:
+        the host's, then `self.env`, then `self.node_env[name]`, then `env`; output
+        appended to node.log); returns its pid."""
         proc = self.nodes[name]
-        if proc.pid is not None and pid_alive(proc.pid):
+        if proc.pid is not None and self.running(name):
             return proc.pid
         nd = self.node_dir(name)
-        full_env = {**os.environ, **self.env, **self.node_env.get(name, {}), **(env or {})}
-        with open(nd / "node.log", "ab") as logf:
-            p = subprocess.Popen(
-                [sys.executable, "-m", "node", "--config", str(nd / "node.toml")],
-                stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=full_env, start_new_session=True,
-            )  # fmt: skip
-        proc.pid, proc.paused = p.pid, False
-        self.started_pids.append(p.pid)
+        pid = self.remote_of(name).start_daemon(
+            [self.python_of(name), "-m", "node", "--config", str(nd / "node.toml")],
+            pid_file=str(nd / "node.pid"), log_file=str(nd / "node.log"),
+            env={**self.env, **self.node_env.get(name, {}), **(env or {})},
+        )  # fmt: skip
+        proc.pid, proc.paused = pid, False
+        self.started_pids.append(pid)
         self.save()
-        return p.pid
+        return pid
 
     def start_all(self) -> None:
         for name in self.nodes:
@@ -198,17 +242,13 @@ class LocalCluster:
     def signal(self, name: str, sig: signal.Signals) -> None:
         pid = self.nodes[name].pid
         if pid is not None:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+            self.remote_of(name).signal(pid, sig)
 
     def kill(self, name: str) -> None:
-        """kill -9 the node and reap it."""
+        """kill -9 the node and wait until it is gone (the nemesis verifies that)."""
         pid = self.nodes[name].pid
-        self.signal(name, signal.SIGKILL)
         if pid is not None:
-            wait_pid_gone(pid, 5.0)
+            self.remote_of(name).kill(pid, 5.0)
         self.nodes[name].pid = None
         self.save()
 
@@ -217,12 +257,12 @@ class LocalCluster:
         proc = self.nodes[name]
         if proc.pid is None:
             return
+        remote = self.remote_of(name)
         if proc.paused:
-            self.signal(name, signal.SIGCONT)
-        self.signal(name, signal.SIGTERM)
-        if not wait_pid_gone(proc.pid, timeout_s):
-            self.signal(name, signal.SIGKILL)
-            wait_pid_gone(proc.pid, 5.0)
+            remote.signal(proc.pid, signal.SIGCONT)
+        remote.signal(proc.pid, signal.SIGTERM)
+        if not remote.wait_gone(proc.pid, timeout_s):
+            remote.kill(proc.pid, 5.0)
         proc.pid, proc.paused = None, False
         self.save()
 
@@ -241,10 +281,9 @@ class LocalCluster:
         self.save()
 
     def wipe(self, name: str) -> None:
-        """Deletes the node's data directory (stop it first)."""
-        import shutil
-
-        shutil.rmtree(self.node_dir(name) / "data", ignore_errors=True)
+        """Deletes the node's data directory on its host (stop it first)."""
+        data = shlex.quote(str(self.node_dir(name) / "data"))
+        self.remote_of(name).run(f"rm -rf {data}").check(name, f"wiping {data}")
 
     async def wait_ready(self, names: list[str] | None = None, timeout_s: float = 20.0) -> None:
         """Waits until every named node answers a ping; raises ClusterError naming the laggards."""
@@ -298,7 +337,8 @@ async def statuses(
 
 
 def pid_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie we could reap."""
+    """True if `pid` exists and is not a zombie (ours are reaped here; a daemon's
+    zombie waits for init, but it has exited all the same)."""
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
@@ -309,7 +349,7 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    return LocalRemote().process_state(pid) is not None
 
 
 def wait_pid_gone(pid: int, timeout_s: float) -> bool:

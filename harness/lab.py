@@ -8,13 +8,11 @@ skips the mesh, so clients talk to the nodes directly.
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.clock import remove_shm
 from harness.cluster import LocalCluster
 
 Addr = tuple[str, int]
@@ -87,14 +85,14 @@ class Lab:
                 if self.clock is not None:
                     self.clock.cleanup()  # libfaketime's /dev/shm files of the stopped pids
                     for pid in self.cluster.started_pids:  # and of any restart it missed
-                        remove_shm(pid)
+                        self.cluster.release_shm(pid)
                 if self.mesh is not None:
                     await self.mesh.stop()
 
+    def close(self) -> None:
+        """Closes the connections to the lab's hosts (call after `collect_logs`)."""
+        self.cluster.close()
+
     def collect_logs(self, dest: Path) -> None:
-        """Copies each node's log to `dest/<node>.log`."""
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in self.cluster.nodes:
-            log = self.cluster.node_dir(name) / "node.log"
-            if log.exists():
-                shutil.copyfile(log, dest / f"{name}.log")
+        """Copies each node's log to `dest/<node>.log` (from its host)."""
+        self.cluster.collect_logs(dest)

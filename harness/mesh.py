@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from harness import ping
 from harness.cluster import HOST, Addr, ClusterError, LocalCluster, pid_alive
 from harness.partitions import Link
 from harness.toxiproxy import (
@@ -135,6 +136,18 @@ class Mesh:
     def client_addr(self, name: str) -> Addr:
         """Where clients reach node `name` through its "client->name" proxy."""
         return self.link_addr((CLIENT, name))
+
+    def links(self) -> list[Link]:
+        """Every link the mesh carries (node and client links), sorted."""
+        return sorted(self.proxies)
+
+    async def answers(self, link: Link, timeout_s: float) -> bool:
+        """Does a ping sent through `link`'s proxy get an answer within `timeout_s`?"""
+        return await answers(self.link_addr(link), timeout_s)
+
+    async def ping_s(self, link: Link, timeout_s: float) -> float:
+        """Seconds one ping through `link`'s proxy takes; raises when unanswered."""
+        return await ping_s(self.link_addr(link), timeout_s)
 
     def node_links(self) -> list[Link]:
         """Every node-to-node link, sorted."""
@@ -236,13 +249,7 @@ async def answers(addr: Addr, timeout_s: float) -> bool:
 async def ping_s(addr: Addr, timeout_s: float) -> float:
     """Seconds one ping takes to `addr` on an established connection (the hello is
     not counted); raises TimeoutError/OSError when there is no answer."""
-    client = await Client.connect(*addr, timeout_s=timeout_s, name="nemesis-probe")
-    try:
-        started = time.monotonic()
-        await client.ping()
-        return time.monotonic() - started
-    finally:
-        await client.close()
+    return await ping.ping_s(*addr, timeout_s)
 
 
 async def wait_answers(addr: Addr, deadline_s: float, attempt_s: float = 1.0) -> bool:

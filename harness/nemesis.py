@@ -1,7 +1,10 @@
 """The nemesis: the execution of faults on a cluster, with verification.
 
 A `Nemesis` carries `Fault` records (harness/faults.py: validated data) out on
-a `LocalCluster` meshed by a `Mesh` (and, for clock faults, a `ClockControl`):
+a cluster (`LocalCluster`, or a `RemoteCluster` on hosts) whose links a `Net`
+controls (the Toxiproxy `Mesh`, or iptables + tc on the hosts), and, for clock
+faults, a `ClockControl`. Everything it does to a host goes through the cluster
+(which goes through the host's Remote) and everything to a link through the Net:
 
 * `start(fault)` applies the fault and *verifies* it took effect before it
   returns the realised details (which links were cut, which pids were killed,
@@ -29,20 +32,15 @@ from types import TracebackType
 from typing import Any
 
 from harness import partitions
-from harness.clock import (
-    ClockControl,
-    ClockUnavailable,
-    measure_offset_s,
-    remove_shm,
-    require_libfaketime,
-)
-from harness.cluster import LocalCluster, pid_alive
+from harness.clock import ClockControl, ClockUnavailable, measure_offset_s, require_libfaketime
+from harness.cluster import LocalCluster
 from harness.faults import PARAMS as PARAMS
 from harness.faults import ClockOp as ClockOp
 from harness.faults import Fault as Fault
 from harness.faults import FaultError as FaultError
 from harness.faults import FaultKind as FaultKind
-from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
+from harness.mesh import CLIENT, answers, silent
+from harness.net import Net, leaking, silent_links
 from harness.partitions import Link, sorted_links
 from harness.toxiproxy import ToxicKind
 
@@ -67,10 +65,10 @@ class Nemesis:
     fault ids to the faults in force, with their targets as realised."""
 
     def __init__(
-        self, cluster: LocalCluster, mesh: Mesh, clock: ClockControl | None,
+        self, cluster: LocalCluster, net: Net, clock: ClockControl | None,
         rng: random.Random, timing: Timing = Timing(),
     ) -> None:  # fmt: skip
-        self.cluster, self.mesh, self.clock, self.rng = cluster, mesh, clock, rng
+        self.cluster, self.net, self.clock, self.rng = cluster, net, clock, rng
         self.timing = timing
         self.active: dict[int, Fault] = {}
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
@@ -141,7 +139,7 @@ class Nemesis:
             await _collect(errors, f"stop fault {fault.id} ({fault.kind})", self.stop(fault))
         self.active.clear()
         self.links.clear()
-        await _collect(errors, "reset proxies", asyncio.to_thread(self.mesh.reset))
+        await _collect(errors, "reset links", asyncio.to_thread(self.net.reset))
         for name in [n for n, proc in self.cluster.nodes.items() if proc.paused]:
             await _collect(errors, f"resume {name}", asyncio.to_thread(self.cluster.resume, name))
         for name in sorted(self.killed):
@@ -165,8 +163,7 @@ class Nemesis:
         return (self.rng.choice([n for n in nodes if n not in self.killed] or nodes),)
 
     def _running(self, name: str) -> bool:
-        proc = self.cluster.nodes[name]
-        return proc.pid is not None and not proc.paused and pid_alive(proc.pid)
+        return not self.cluster.nodes[name].paused and self.cluster.running(name)
 
     # --- links: partitions, latency, bandwidth ----------------------------------------
 
@@ -179,8 +176,8 @@ class Nemesis:
             except ValueError as e:
                 raise FaultError(f"fault {fault.id}: field 'params.shape': {e}") from None
         self.links[fault.id] = cut
-        await asyncio.to_thread(self.mesh.cut, cut, _tag(fault))
-        passing = await leaking(self.mesh, cut, self.timing.silence_s)
+        await asyncio.to_thread(self.net.cut, cut, _tag(fault))
+        passing = await leaking(self.net, cut, self.timing.silence_s)
         if passing:
             raise NemesisError(f"fault {fault.id}: links still pass traffic when cut: {passing}")
         return {"links": sorted_links(cut)}
@@ -196,7 +193,7 @@ class Nemesis:
             )
         else:
             kind, attrs = ToxicKind.BANDWIDTH, {"rate": p["rate_kbps"]}
-        await asyncio.to_thread(self.mesh.add_toxic, links, _tag(fault), kind, attrs)
+        await asyncio.to_thread(self.net.add_toxic, links, _tag(fault), kind, attrs)
         await self._check_tagged(fault, links, present=True)
         details: Details = {"links": sorted_links(links)}
         if fault.kind is FaultKind.LATENCY:
@@ -206,7 +203,7 @@ class Nemesis:
     def _slow_links(self, fault: Fault) -> frozenset[Link]:
         if "links" in fault.params:
             return frozenset((a, b) for a, b in fault.params["links"])
-        return frozenset(link for link in self.mesh.proxies if set(fault.targets) & set(link))
+        return frozenset(link for link in self.net.links() if set(fault.targets) & set(link))
 
     async def _verify_latency(self, fault: Fault, links: frozenset[Link]) -> float | None:
         """Times one ping through a slowed link (a client link if there is one) whose
@@ -215,7 +212,7 @@ class Nemesis:
         if not usable:
             return None
         floor_s = (fault.params["latency_ms"] - fault.params.get("jitter_ms", 0)) / 1000
-        took = await ping_s(self.mesh.link_addr(usable[0]), self.timing.ready_s + 2 * floor_s)
+        took = await self.net.ping_s(usable[0], self.timing.ready_s + 2 * floor_s)
         if took < floor_s:
             raise NemesisError(f"fault {fault.id}: a ping through {usable[0]} took "
                                f"{took * 1000:.0f} ms, under the {floor_s * 1000:.0f} ms "
@@ -223,7 +220,7 @@ class Nemesis:
         return round(took * 1000, 1)
 
     async def _check_tagged(self, fault: Fault, links: frozenset[Link], present: bool) -> None:
-        tagged = await asyncio.to_thread(self.mesh.tagged, _tag(fault), links)
+        tagged = await asyncio.to_thread(self.net.tagged, _tag(fault), links)
         wrong = [link for link, has in tagged.items() if has != present]
         if wrong:
             state = "missing" if present else "still present"
@@ -231,14 +228,14 @@ class Nemesis:
 
     async def _stop_toxics(self, fault: Fault) -> Details:
         links = self.links.get(fault.id, frozenset())
-        await asyncio.to_thread(self.mesh.remove_tagged, _tag(fault), links)
+        await asyncio.to_thread(self.net.remove_tagged, _tag(fault), links)
         await self._check_tagged(fault, links, present=False)
         if fault.kind is FaultKind.PARTITION:
             others = [v for k, v in self.links.items()
                       if k != fault.id and self.active[k].kind is FaultKind.PARTITION]  # fmt: skip
             healed = links - frozenset().union(*others)
-            addrs = {x: self.mesh.link_addr(x) for x in healed if self._running(x[1])}
-            dead = await silent(addrs, self.timing.ready_s)
+            running = [x for x in healed if self._running(x[1])]
+            dead = await silent_links(self.net, running, self.timing.ready_s)
             if dead:
                 raise NemesisError(f"fault {fault.id}: healed links still silent: {dead}")
         return {"links": sorted_links(links)}
@@ -250,10 +247,10 @@ class Nemesis:
         for name, pid in pids.items():
             self.killed.add(name)
             await asyncio.to_thread(self.cluster.kill, name)
-            if pid is not None and pid_alive(pid):
+            if pid is not None and self.cluster.running(name):
                 raise NemesisError(f"fault {fault.id}: {name} (pid {pid}) survived kill -9")
             if pid is not None and self.clock is not None:
-                remove_shm(pid)
+                self.cluster.release_shm(pid)
         await self._verify_down(fault)
         return {"pids": pids}
 
@@ -275,10 +272,10 @@ class Nemesis:
         for name in fault.targets:
             await asyncio.to_thread(self.cluster.pause, name)
         deadline = time.monotonic() + self.timing.silence_s
-        while running := [n for n in fault.targets if not _stopped(self.cluster.nodes[n].pid)]:
+        while running := [n for n in fault.targets if not self.cluster.stopped(n)]:
             if time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.01)  # polling /proc until the signal lands
+            await asyncio.sleep(0.01)  # polling the host's /proc until the signal lands
         if running:
             raise NemesisError(f"fault {fault.id}: nodes still run after SIGSTOP: {running}")
         await self._verify_down(fault)
@@ -343,10 +340,10 @@ class Nemesis:
         return measured
 
     async def _check_healed(self) -> None:
-        dirty = await asyncio.to_thread(self.mesh.dirty)
+        dirty = await asyncio.to_thread(self.net.dirty)
         if dirty:
-            raise NemesisError(f"proxies not clean after reset: {dirty}")
-        addrs = {n: self.mesh.client_addr(n) for n in self.cluster.nodes if self._running(n)}
+            raise NemesisError(f"links not clean after reset: {dirty}")
+        addrs = {n: self.net.client_addr(n) for n in self.cluster.nodes if self._running(n)}
         dead = await silent(addrs, self.timing.ready_s)
         if dead:
             raise NemesisError(f"nodes do not answer through their client proxies: {dead}")
@@ -355,18 +352,6 @@ class Nemesis:
 def _tag(fault: Fault) -> str:
     """The prefix of the toxics that belong to `fault`."""
     return f"f{fault.id}"
-
-
-def _stopped(pid: int | None) -> bool:
-    """True when process `pid` is stopped (state T in /proc) or gone."""
-    if pid is None:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] not in ("R", "S", "D")
 
 
 async def _now(fn: Callable[[], object]) -> None:

@@ -23,16 +23,22 @@ from rich.console import Console
 from checkers.cart_history import SharedHistory
 from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
+from harness.clock import ClockUnavailable
 from harness.engine import Engine, Progress, RunPlan
+from harness.errors import ExitCode
 from harness.faults import Fault
 from harness.findings import true_counts
 from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.history import Recorder
+from harness.inventory import InventoryError
 from harness.lab import Lab
 from harness.progress import live_progress
+from harness.remote import RemoteError
 from harness.report import CRASHED, exit_code, results_doc, write_all, write_crashed
 from harness.store import StoreError, new_run_dir, read_json, write_json
 from workloads import WORKLOADS
+
+BAD_INPUT = int(ExitCode.USAGE)  # unusable input (here: the lab's hosts)
 
 
 @dataclass
@@ -56,6 +62,9 @@ class RunConfig:
     quiesce_s: float = 5.0
     intercepts: tuple[str, ...] = ()
     node_settings: dict[str, Any] = field(default_factory=dict)
+    lab: str = "local"  # local | netns | vagrant | ssh
+    inventory: str = ""  # the hosts of a remote lab (harness/inventory.py)
+    accept_new_host_key: bool = False
 
     @property
     def test(self) -> str:
@@ -113,6 +122,9 @@ def run_test(
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
+    except (RemoteError, InventoryError, ClockUnavailable) as e:  # the hosts, not a crash
+        console.print(f"[red]sibyl run: {e}[/]")
+        return _crashed(cfg, run_dir, command, str(e), console, BAD_INPUT)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: every fault was healed and every node stopped[/]")
         return _crashed(cfg, run_dir, command, "interrupted by the user (Ctrl-C)", console)
@@ -132,7 +144,7 @@ async def _run(
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
     env = intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
-    lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
+    lab = await _start_lab(cfg, run_dir, kinds, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
                    quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes))  # fmt: skip
     engine = Engine(workload, recorder, lab.client_addrs(), lab.direct_addrs(), lab.nemesis,
@@ -147,8 +159,9 @@ async def _run(
         write_json(run_dir / "schedule.json", {"planned": planned, "realised": engine.realised})
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
+        lab.close()
         if cfg.keep_cluster:
-            _print_kept(lab, console)
+            _print_kept(lab, console, cfg.lab)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
     results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
     meta = _meta(cfg, command, recorder, chaos_s, progress)
@@ -157,6 +170,22 @@ async def _run(
     _summary(console, doc, results, run_dir, progress)
     _save_log(console, run_dir)
     return Outcome(run_dir, status, doc)
+
+
+async def _start_lab(
+    cfg: RunConfig, run_dir: Path, kinds: tuple[str, ...], env: dict[str, str]
+) -> Lab:
+    """The local lab, or the inventory's hosts for --lab netns/vagrant/ssh."""
+    if cfg.lab == "local":
+        return await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds,
+                               cfg.seed or 0, env)  # fmt: skip
+    from harness.inventory import load_inventory
+    from harness.remote_lab import start_remote_lab
+
+    inv = load_inventory(cfg.inventory)
+    if cfg.accept_new_host_key:
+        inv = inv.with_accept_new_host_key()
+    return await start_remote_lab(inv, run_dir / "nodes", cfg.settings(), kinds, cfg.seed or 0)
 
 
 def _check(
@@ -243,13 +272,16 @@ def _meta(
     }  # fmt: skip
 
 
-def _crashed(cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console) -> Outcome:
+def _crashed(
+    cfg: RunConfig, run_dir: Path, command: str, error: str, console: Console,
+    status: int = CRASHED,
+) -> Outcome:  # fmt: skip
     doc = {"schema_version": 1, "valid": UNKNOWN, "crashed": True, "error": error,
            "test": cfg.test, "seed": cfg.seed, "command": command}  # fmt: skip
     doc = write_crashed(run_dir, doc)
     console.print(f"run directory: {run_dir}", soft_wrap=True)
     _save_log(console, run_dir)
-    return Outcome(run_dir, CRASHED, doc)
+    return Outcome(run_dir, status, doc)
 
 
 def _save_log(console: Console, run_dir: Path) -> None:
@@ -288,10 +320,14 @@ def intercept_env(intercepts: tuple[str, ...]) -> dict[str, str]:
     return {"SIBYL_INTERCEPTS": ",".join(intercepts), "PYTHONPATH": path}
 
 
-def _print_kept(lab: Lab, console: Console) -> None:
+def _print_kept(lab: Lab, console: Console, cfg_lab: str = "local") -> None:
     """Tells the user how to reach and stop what --keep-cluster left running."""
     direct = ", ".join(f"{n}={h}:{p}" for n, (h, p) in lab.direct_addrs().items())
     console.print(f"cluster kept running (healed): {direct}")
+    if cfg_lab != "local":
+        console.print("the nodes run on the lab's hosts; `sibyl lab down` (or kill their "
+                      "node.pid there) stops them")  # fmt: skip
+        return
     console.print(f"stop it with: sibyl cluster down --dir {lab.cluster.dir}", soft_wrap=True)
     if lab.mesh is not None:
         console.print(f"the fault proxy server is still running too: kill {lab.mesh.server.pid}")

@@ -11,12 +11,20 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.commands.lab import LABS, remote_prelude
 from harness.errors import UsageError
 from harness.faults import Fault, FaultKind
 from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
+from harness.inventory import InventoryError, load_inventory
 from harness.runner import RunConfig, intercept_env, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
+
+LAB_HELP = (
+    "where the nodes run: local processes (default), or the hosts of --inventory: "
+    "netns / vagrant (from `sibyl lab up`) or any ssh hosts"
+)
+INVENTORY_HELP = "the lab's hosts (TOML, see docs/labs.md); for --lab other than local"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -77,6 +85,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="import MODULE in every node to plant a bug, e.g. "
         "tests.intercepts.sync_overwrites (repeatable)",
     )
+    p.add_argument("--lab", choices=LABS, default="local", help=LAB_HELP)
+    p.add_argument("--inventory", default="", metavar="FILE", help=INVENTORY_HELP)
+    p.add_argument("--accept-new-host-key", action="store_true",
+                   help="trust and record a host's SSH key the first time it is seen")  # fmt: skip
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")
@@ -95,6 +107,12 @@ def _config(args: argparse.Namespace) -> RunConfig:
             raise UsageError(f"--{name} must be a positive number of {unit}, got {value:g}")
     if not args.quiesce >= 0:
         raise UsageError(f"--quiesce must be 0 or more seconds, got {args.quiesce:g}")
+    if args.lab != "local" and args.inventory:
+        # A remote lab has as many nodes as its inventory has hosts.
+        try:
+            args.nodes = len(load_inventory(args.inventory).hosts)
+        except InventoryError as e:
+            raise UsageError(str(e)) from None
     if not 1 <= args.n <= args.nodes:
         raise UsageError(f"--n {args.n} needs 1 <= n <= --nodes ({args.nodes}): "
                          "raise --nodes or lower --n")  # fmt: skip
@@ -114,7 +132,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
         seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
         store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
-        intercepts=tuple(args.intercept),
+        intercepts=tuple(args.intercept), lab=args.lab, inventory=args.inventory,
+        accept_new_host_key=args.accept_new_host_key,
     )  # fmt: skip
 
 
@@ -155,6 +174,9 @@ def _run(args: argparse.Namespace) -> int:
         import random
 
         cfg.seed = random.SystemRandom().randrange(1 << 31)
+    prelude = remote_prelude(cfg.lab, cfg.inventory, ["run", *_flags(cfg)])
+    if prelude is not None:
+        return prelude
     command = shlex.join(["sibyl", "run", *_flags(cfg)])
     return run_test(cfg, command, Console()).status
 
@@ -171,6 +193,10 @@ def _flags(cfg: RunConfig) -> list[str]:
         out.append("--keep-cluster")
     for m in cfg.intercepts:
         out += ["--intercept", m]
+    if cfg.lab != "local":
+        out += ["--lab", cfg.lab, "--inventory", cfg.inventory]
+    if cfg.accept_new_host_key:
+        out.append("--accept-new-host-key")
     return out
 
 
@@ -185,5 +211,9 @@ def _replay(args: argparse.Namespace) -> int:
     if args.store:
         check_store(args.store)
         cfg.store = args.store
+    store = ["--store", args.store] if args.store else []
+    prelude = remote_prelude(cfg.lab, cfg.inventory, ["replay", str(run_dir), *store])
+    if prelude is not None:
+        return prelude
     command = f"sibyl replay {shlex.quote(str(run_dir))}"
     return run_test(cfg, command, Console(), faults=faults).status
