@@ -23,19 +23,10 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from node import events
 from node.antientropy import AntiEntropy
 from node.config import NodeConfig
 from node.dispatch import Dispatcher
-from node.events import (
-    ClientRequest,
-    Effect,
-    Event,
-    Now,
-    PeerMessage,
-    PeerUnreachable,
-    Persisted,
-    TimerFired,
-)
 from node.handoff import Handoff
 from node.health import Health
 from node.inflight import Requests
@@ -85,7 +76,7 @@ class Node:
 
     # --- the entry point ---------------------------------------------------
 
-    def start(self, now: Now) -> list[Effect]:
+    def start(self, now: events.Now) -> list[events.Effect]:
         """Effects to run once at boot (the failure detector's first probe timer)."""
         self.outbox.now = now
         self.health.start(self.cfg.probe_interval_ms / 1000)
@@ -94,18 +85,18 @@ class Node:
         self.antientropy.start()
         return self.outbox.take()
 
-    def handle(self, event: Event, now: Now) -> list[Effect]:
+    def handle(self, event: events.Event, now: events.Now) -> list[events.Effect]:
         """Feeds one event; returns the effects to carry out, in order."""
         self.outbox.now = now
-        if isinstance(event, PeerMessage):
+        if isinstance(event, events.PeerMessage):
             self.dispatch.peer_message(event.peer, event.msg)
-        elif isinstance(event, ClientRequest):
+        elif isinstance(event, events.ClientRequest):
             self.dispatch.client_request(event.conn, event.msg)
-        elif isinstance(event, Persisted):
+        elif isinstance(event, events.Persisted):
             self.replica.persisted(event.token)
-        elif isinstance(event, TimerFired):
+        elif isinstance(event, events.TimerFired):
             self.outbox.fire(event.timer)
-        elif isinstance(event, PeerUnreachable):
+        elif isinstance(event, events.PeerUnreachable):
             self.health.mark_down(event.peer)
             self.dispatch.unreachable(event.peer, event.unsent)
         return self.outbox.take()
