@@ -9,6 +9,7 @@ there are the lab's addresses reachable (and nothing else is).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,10 @@ def check_names(hosts: tuple, inventory: str) -> None:
 
 
 def _reexec(netns: str, inventory: str, argv: list[str]) -> int:
+    if os.geteuid() != 0:
+        print(f"sibyl run: the netns lab of {inventory} needs root (the run enters the "
+              f"namespace {netns})", file=sys.stderr)  # fmt: skip
+        return BAD_INPUT
     if not Path(f"/run/netns/{netns}").exists():
         print(
             f"sibyl run: inventory {inventory} names controller_netns {netns!r}, which does "

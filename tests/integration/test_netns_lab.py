@@ -19,7 +19,7 @@ import pytest
 from harness import netns
 from harness.cli import main
 from harness.cluster import free_ports
-from harness.generator import fault_schedule
+from harness.generator import DEFAULT_NEMESES, fault_schedule
 from harness.inventory import HostSpec, load_inventory
 from harness.ssh import SSHRemote
 from tests.support.labs import needs_root, netns_lab
@@ -27,7 +27,7 @@ from tests.support.labs import needs_root, netns_lab
 pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parents[2]
 SEED = 66  # its 16 s schedule holds a partition, a pause, a clock bump and a kill
-KINDS = {"partition", "kill", "pause", "clock"}
+KINDS = set(DEFAULT_NEMESES)  # sibyl run's default --nemesis: partition,kill,pause,clock
 
 
 def in_ctl(code: str, ctl: str = "sibyl-ctl") -> subprocess.CompletedProcess[str]:
@@ -68,7 +68,7 @@ def test_lab_up_down_routes_nothing_off_the_machine(tmp_path: Path) -> None:
 def test_sibyl_run_over_the_netns_lab(tmp_path: Path) -> None:
     """The CI run: 3 hosts over SSH, iptables partitions, kills, pauses, libfaketime clocks."""
     needs_root("a netns sibyl run")
-    planned = fault_schedule(tuple(KINDS), ["n1", "n2", "n3"], 16.0, random.Random(SEED))
+    planned = fault_schedule(DEFAULT_NEMESES, ["n1", "n2", "n3"], 16.0, random.Random(SEED))
     assert {str(f.kind.value) for f in planned} == KINDS
     started = time.monotonic()
     with netns_lab(tmp_path / "lab", 3) as inv:
