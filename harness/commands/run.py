@@ -15,7 +15,7 @@ from harness.commands.lab import LABS, remote_prelude
 from harness.errors import UsageError
 from harness.faults import Fault, FaultKind
 from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
-from harness.inventory import InventoryError, load_inventory
+from harness.inventory import load_inventory
 from harness.runner import RunConfig, intercept_env, run_test
 from harness.store import StoreError, find_run, read_json
 from workloads import WORKLOADS
@@ -107,18 +107,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
             raise UsageError(f"--{name} must be a positive number of {unit}, got {value:g}")
     if not args.quiesce >= 0:
         raise UsageError(f"--quiesce must be 0 or more seconds, got {args.quiesce:g}")
-    if args.lab != "local" and args.inventory:
-        # A remote lab has as many nodes as its inventory has hosts.
-        try:
-            args.nodes = len(load_inventory(args.inventory).hosts)
-        except InventoryError as e:
-            raise UsageError(str(e)) from None
-    if not 1 <= args.n <= args.nodes:
-        raise UsageError(f"--n {args.n} needs 1 <= n <= --nodes ({args.nodes}): "
-                         "raise --nodes or lower --n")  # fmt: skip
-    for name in ("r", "w"):
-        if not 1 <= getattr(args, name) <= args.n:
-            raise UsageError(f"--{name} {getattr(args, name)} needs 1 <= {name} <= --n ({args.n})")
+    if args.lab == "local":  # a remote lab's size is its inventory's: checked once it is read
+        check_quorum(args.n, args.r, args.w, args.nodes)
     check_store(args.store)
     for module in args.intercept:
         check_intercept(module)
@@ -135,6 +125,15 @@ def _config(args: argparse.Namespace) -> RunConfig:
         intercepts=tuple(args.intercept), lab=args.lab, inventory=args.inventory,
         accept_new_host_key=args.accept_new_host_key,
     )  # fmt: skip
+
+
+def check_quorum(n: int, r: int, w: int, nodes: int, what: str = "--nodes") -> None:
+    """Raises UsageError unless 1 <= r, w <= n <= nodes."""
+    if not 1 <= n <= nodes:
+        raise UsageError(f"--n {n} needs 1 <= n <= {what} ({nodes}): raise {what} or lower --n")
+    for name, value in (("r", r), ("w", w)):
+        if not 1 <= value <= n:
+            raise UsageError(f"--{name} {value} needs 1 <= {name} <= --n ({n})")
 
 
 def check_store(store: str) -> None:
@@ -177,6 +176,9 @@ def _run(args: argparse.Namespace) -> int:
     prelude = remote_prelude(cfg.lab, cfg.inventory, ["run", *_flags(cfg)])
     if prelude is not None:
         return prelude
+    if cfg.lab != "local":  # as many nodes as the inventory has hosts
+        cfg.nodes = len(load_inventory(cfg.inventory).hosts)
+        check_quorum(cfg.n, cfg.r, cfg.w, cfg.nodes, f"the hosts of {cfg.inventory}")
     command = shlex.join(["sibyl", "run", *_flags(cfg)])
     return run_test(cfg, command, Console()).status
 

@@ -120,13 +120,23 @@ def test_bad_inventory_and_wrong_lab_exit_254(tmp_path: Path, capsys: pytest.Cap
     assert "field 'kind'" in capsys.readouterr().err
 
 
+def test_more_replicas_than_hosts_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hosts = tmp_path / "hosts.toml"
+    hosts.write_text('[[hosts]]\nname = "n1"\naddress = "127.0.0.1"\n')
+    assert main(["run", "--lab", "ssh", "--inventory", str(hosts), "--n", "2"]) == 254
+    assert f"--n 2 needs 1 <= n <= the hosts of {hosts} (1)" in capsys.readouterr().err
+
+
 def test_an_unreachable_host_exits_254_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = free_ports(1)[0]  # nothing listens there
     hosts = tmp_path / "hosts.toml"
     hosts.write_text(f'[[hosts]]\nname = "n1"\naddress = "127.0.0.1"\nport = {port}\n')
-    argv = ["run", "--lab", "ssh", "--inventory", str(hosts), "--store", str(tmp_path / "s")]
+    argv = ["run", "--lab", "ssh", "--inventory", str(hosts), "--store", str(tmp_path / "s"),
+            "--n", "1", "--r", "1", "--w", "1"]  # fmt: skip
     assert main([*argv, "--time-limit", "1"]) == 254
     out = capsys.readouterr().out.replace("\n", "")
     assert f"host n1 (127.0.0.1:{port}) is unreachable after 3 attempts" in out
