@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -182,22 +183,27 @@ class _RecordNewKey(paramiko.MissingHostKeyPolicy):
 def _drain(chan: paramiko.Channel, deadline: float) -> tuple[bytes | None, bytes]:
     """Reads stdout and stderr until the command exits; (None, b"") on the deadline.
 
-    SSH delivers a channel's data before its exit status, so once the status is in,
-    what is buffered is all there is. Waiting on the status event (10 ms at a time,
-    reading whatever arrived in between) keeps a short command's cost near one
-    round trip."""
+    OpenSSH may send the exit status while the command's output is still on its way
+    (it reports the exit when the child ends, and sends the rest of the pipe after), so
+    the output is complete only once the channel's EOF has arrived too. Waiting on the
+    status event (10 ms at a time, reading whatever arrived in between) keeps a short
+    command's cost near one round trip."""
     out, err = bytearray(), bytearray()
     while True:
         while chan.recv_ready():
             out += chan.recv(65536)
         while chan.recv_stderr_ready():
             err += chan.recv_stderr(65536)
-        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+        done = chan.exit_status_ready() and chan.eof_received
+        if done and not chan.recv_ready() and not chan.recv_stderr_ready():
             return bytes(out), bytes(err)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None, b""
-        chan.status_event.wait(min(remaining, 0.01))
+        if chan.exit_status_ready():  # the event stays set: wait for data or EOF instead
+            select.select([chan], [], [], min(remaining, 0.01))
+        else:
+            chan.status_event.wait(min(remaining, 0.01))
 
 
 def _reason(e: BaseException) -> str:
