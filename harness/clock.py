@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cluster import LocalCluster, pid_alive
+from harness.cluster import LocalCluster
 from node.client import Client
 
 LIBRARY_NAME = "libfaketime.so.1"
@@ -38,7 +38,6 @@ LIBRARY_DIRS = (
     "/usr/local/lib/faketime",
     "/usr/lib64/faketime",
 )
-SHM_DIR = Path("/dev/shm")
 INSTALL_HINT = "install it with `apt-get install faketime` (the Makefile does so as root)"
 
 
@@ -78,21 +77,6 @@ def require_libfaketime() -> Path:
 def format_offset(offset_s: float) -> str:
     """The timestamp-file text for an offset from real time: "+5.000000", "-0.250000"."""
     return f"{offset_s:+.6f}\n"
-
-
-def shm_paths(pid: int) -> tuple[Path, Path]:
-    """The shared-memory files libfaketime creates for process `pid`."""
-    return SHM_DIR / f"faketime_shm_{pid}", SHM_DIR / f"sem.faketime_sem_{pid}"
-
-
-def remove_shm(pid: int) -> bool:
-    """Deletes libfaketime's shared-memory pair for `pid` if that process is gone.
-    Returns True when nothing of it is left (False: the process still runs)."""
-    if pid_alive(pid):
-        return False
-    for path in shm_paths(pid):
-        path.unlink(missing_ok=True)
-    return True
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
 import signal
 import socket
@@ -24,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.pids import pid_alive
 from harness.remote import LocalRemote, Remote, RemoteError
+from harness.shm import remove_shm
 from node.client import Client
 
 Addr = tuple[str, int]
@@ -198,8 +199,6 @@ class LocalCluster:
     def release_shm(self, pid: int) -> bool:
         """Deletes libfaketime's shared-memory files of `pid` on the host once it is gone;
         False while it still runs."""
-        from harness.clock import remove_shm
-
         return remove_shm(pid)
 
     def collect_logs(self, dest: Path) -> None:
@@ -334,32 +333,6 @@ async def statuses(
         finally:
             await c.close()
     return out
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie (ours are reaped here; a daemon's
-    zombie waits for init, but it has exited all the same)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return LocalRemote().process_state(pid) is not None
-
-
-def wait_pid_gone(pid: int, timeout_s: float) -> bool:
-    """Polls until `pid` is gone (reaping it if it is our child); False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def to_toml(d: Mapping[str, Any]) -> str:

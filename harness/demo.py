@@ -1,6 +1,6 @@
 """The shopping-cart demo: concurrent blind writers make siblings; a reader reconciles them.
 
-Until the runner lands, this is what `make run` (`sibyl run`) does: start a local
+A one-minute tour (`sibyl demo`), separate from `sibyl run`: start a local
 5-node cluster, have several writers add items to one cart without reading each
 other's writes, read the siblings, reconcile them by union, write the union
 back with the merged context, and show that one version remains.

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.inventory import HostSpec, Inventory, to_toml
+from harness.shm import remove_shm
 from harness.sshd import SshdSpec, stop_pid
 
 SUBNET = "10.77.0"
@@ -168,7 +169,6 @@ def _kill_inside(ns: str) -> None:
     """SIGKILLs every process running in namespace `ns` (the lab's nodes and sshd) and,
     once each is gone, deletes the libfaketime files a node leaves in /dev/shm (the
     namespaces share this machine's /dev/shm)."""
-    from harness.clock import remove_shm
     from harness.remote import LocalRemote
 
     done = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30)

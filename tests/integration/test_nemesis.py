@@ -18,16 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.clock import (
-    ClockControl,
-    ClockUnavailable,
-    measure_offset_s,
-    remove_shm,
-    shm_paths,
-)
+from harness.clock import ClockControl, ClockUnavailable, measure_offset_s
 from harness.cluster import ClusterError, LocalCluster, pid_alive
 from harness.mesh import Mesh, answers, leaking, silent
 from harness.nemesis import Fault, FaultError, FaultKind, Nemesis, NemesisError
+from harness.shm import remove_shm, shm_paths
 from node.client import Client
 
 pytestmark = pytest.mark.timeout(60)
