@@ -7,10 +7,11 @@ skips the mesh, so clients talk to the nodes directly.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ class Lab:
     mesh: Any = None
     clock: Any = None
     nemesis: Any = None
+    disks: dict[str, Any] = field(default_factory=dict)  # node -> LazyMount (crash faults)
 
     @classmethod
     async def start(
@@ -66,6 +68,11 @@ class Lab:
         self.nemesis = Nemesis(
             self.cluster, self.mesh, self.clock, random.Random(f"{seed}/nemesis")
         )
+        if "crash" in kinds:
+            from harness.lazyfs_control import mount_all
+
+            self.disks = await asyncio.to_thread(mount_all, self.cluster)
+            self.nemesis.disks = self.disks
 
     def client_addrs(self) -> dict[str, Addr]:
         """How clients reach each node: through its client proxy when meshed."""
@@ -90,6 +97,8 @@ class Lab:
                         remove_shm(pid)
                 if self.mesh is not None:
                     await self.mesh.stop()
+                for disk in self.disks.values():  # after the nodes that used them
+                    await asyncio.to_thread(disk.stop)
 
     def collect_logs(self, dest: Path) -> None:
         """Copies each node's log to `dest/<node>.log`."""

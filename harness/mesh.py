@@ -11,12 +11,14 @@ A toxic's upstream stream carries what the link's source sends; its downstream
 carries the little that comes back on the same connection (the hello, and for
 client links the node's replies).
 
-Cutting a link adds a `timeout` toxic with timeout 0 to both streams: the
-proxy keeps every connection open and passes nothing (new connections are
-accepted and then go silent too). That is what a dropped-packets partition
-(iptables DROP) looks like to a node: sends succeed, no reply ever comes, no
-RST tells it anything, and requests time out. On heal the held bytes flow, as
-TCP retransmission would deliver them after a short partition. Disabling the
+Cutting a link in "hold" mode adds a `bandwidth` toxic with rate 0 to both
+streams: the proxy keeps every connection open and passes nothing (new
+connections are accepted and then go silent too). That is what a short
+dropped-packets partition (iptables DROP) looks like to a node: sends succeed,
+no reply ever comes, no RST tells it anything, and requests time out. On heal
+the held bytes flow, as TCP retransmission would deliver them. In "drop" mode
+(a lossy link) a `timeout` toxic drops what is sent, live connections are reset
+at the cut and closed again at the heal: what was in flight never arrives. Disabling the
 proxy instead would refuse connections at once (a milder REJECT-style fault
 that tells nodes their peer is gone) and would release the listening port.
 
@@ -41,7 +43,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from harness.cluster import HOST, Addr, ClusterError, LocalCluster, pid_alive
-from harness.partitions import Link
+from harness.partitions import Link, PartitionMode
 from harness.toxiproxy import (
     NotFound,
     ProxyInfo,
@@ -142,14 +144,24 @@ class Mesh:
 
     # --- toxics (blocking) ---------------------------------------------------
 
-    def cut(self, links: Iterable[Link], tag: str) -> None:
-        """Black-holes each link in both streams under `tag` (see the module docstring)."""
+    def cut(self, links: Iterable[Link], tag: str, mode: str = PartitionMode.HOLD) -> None:
+        """Black-holes each link in both streams under `tag` (see the module docstring).
+
+        `mode` hold: a `bandwidth` 0 toxic keeps what is sent and delivers it at the
+        heal. drop: a `timeout` 0 toxic drops it, and the proxy is disabled and
+        enabled again so every live connection is reset at the cut (removing the
+        toxic closes them again at the heal): what was in flight is lost."""
+        kind, attrs = (ToxicKind.TIMEOUT, {"timeout": 0}) if mode == PartitionMode.DROP else (
+            ToxicKind.BANDWIDTH, {"rate": 0})  # fmt: skip
         for link in sorted(links):
             for stream in BOTH_STREAMS:
                 self.client.add_toxic(
-                    proxy_name(link), ToxicKind.TIMEOUT, name=f"{tag}-cut-{stream}",
-                    stream=stream, attributes={"timeout": 0},
+                    proxy_name(link), kind, name=f"{tag}-cut-{stream}",
+                    stream=stream, attributes=attrs,
                 )  # fmt: skip
+            if mode == PartitionMode.DROP:
+                self.client.disable(proxy_name(link))
+                self.client.enable(proxy_name(link))
 
     def add_toxic(
         self, links: Iterable[Link], tag: str, kind: ToxicKind, attributes: Mapping[str, int]

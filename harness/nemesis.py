@@ -21,6 +21,7 @@ from the `random.Random` passed in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,7 +44,7 @@ from harness.faults import Fault as Fault
 from harness.faults import FaultError as FaultError
 from harness.faults import FaultKind as FaultKind
 from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
-from harness.partitions import Link, sorted_links
+from harness.partitions import Link, PartitionMode, sorted_links
 from harness.toxiproxy import ToxicKind
 
 Details = dict[str, Any]
@@ -75,6 +76,7 @@ class Nemesis:
         self.active: dict[int, Fault] = {}
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
         self.killed: set[str] = set()  # killed by this nemesis and not restarted yet
+        self.disks: dict[str, Any] = {}  # node -> its LazyMount (crash faults need one)
 
     async def __aenter__(self) -> Nemesis:
         return self
@@ -104,6 +106,7 @@ class Nemesis:
             FaultKind.PARTITION: self._start_partition, FaultKind.KILL: self._start_kill,
             FaultKind.PAUSE: self._start_pause, FaultKind.CLOCK: self._start_clock,
             FaultKind.LATENCY: self._start_slow, FaultKind.BANDWIDTH: self._start_slow,
+            **_bind(self, extra_starts()),
         }  # fmt: skip
         try:
             details = await starts[fault.kind](resolved)
@@ -122,6 +125,7 @@ class Nemesis:
             FaultKind.PARTITION: self._stop_toxics, FaultKind.KILL: self._stop_kill,
             FaultKind.PAUSE: self._stop_pause, FaultKind.CLOCK: self._stop_clock,
             FaultKind.LATENCY: self._stop_toxics, FaultKind.BANDWIDTH: self._stop_toxics,
+            **_bind(self, extra_stops()),
         }  # fmt: skip
         details = await stops[resolved.kind](resolved)
         del self.active[fault.id]
@@ -164,6 +168,14 @@ class Nemesis:
             return tuple(nodes)
         return (self.rng.choice([n for n in nodes if n not in self.killed] or nodes),)
 
+    def running(self, name: str) -> bool:
+        """True when node `name` has a live, unpaused process."""
+        return self._running(name)
+
+    def slow_links(self, fault: Fault) -> frozenset[Link]:
+        """The fault's explicit links, else every link into or out of a target."""
+        return self._slow_links(fault)
+
     def _running(self, name: str) -> bool:
         proc = self.cluster.nodes[name]
         return proc.pid is not None and not proc.paused and pid_alive(proc.pid)
@@ -179,11 +191,12 @@ class Nemesis:
             except ValueError as e:
                 raise FaultError(f"fault {fault.id}: field 'params.shape': {e}") from None
         self.links[fault.id] = cut
-        await asyncio.to_thread(self.mesh.cut, cut, _tag(fault))
+        mode = fault.params.get("mode", PartitionMode.HOLD)
+        await asyncio.to_thread(self.mesh.cut, cut, _tag(fault), mode)
         passing = await leaking(self.mesh, cut, self.timing.silence_s)
         if passing:
             raise NemesisError(f"fault {fault.id}: links still pass traffic when cut: {passing}")
-        return {"links": sorted_links(cut)}
+        return {"links": sorted_links(cut), "mode": mode}
 
     async def _start_slow(self, fault: Fault) -> Details:
         links = self._slow_links(fault)
@@ -257,6 +270,14 @@ class Nemesis:
         await self._verify_down(fault)
         return {"pids": pids}
 
+    async def start_kill(self, fault: Fault) -> Details:
+        """kill -9 every target and verify each is silent (for composed kinds)."""
+        return await self._start_kill(fault)
+
+    async def stop_kill(self, fault: Fault) -> Details:
+        """Restarts every target and verifies each answers (for composed kinds)."""
+        return await self._stop_kill(fault)
+
     async def _stop_kill(self, fault: Fault) -> Details:
         return {"pids": {name: await self._restart(name) for name in fault.targets}}
 
@@ -305,6 +326,10 @@ class Nemesis:
     async def _start_clock(self, fault: Fault) -> Details:
         assert self.clock is not None
         op = ClockOp(fault.params.get("op", ClockOp.BUMP))
+        if op in (ClockOp.FREEZE, ClockOp.RATE):
+            from harness.clock_rate import start_pace
+
+            return await start_pace(self, fault, op)
         delta_s = float(fault.params.get("delta_s", 0.0))
         for name in fault.targets:
             if op is ClockOp.BUMP:
@@ -350,6 +375,28 @@ class Nemesis:
         dead = await silent(addrs, self.timing.ready_s)
         if dead:
             raise NemesisError(f"nodes do not answer through their client proxies: {dead}")
+
+
+def extra_starts() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]:
+    """The fault kinds implemented outside this module, by kind: how to start them."""
+    from harness import disk_faults, link_faults
+
+    return {FaultKind.CRASH: disk_faults.start_crash, FaultKind.WIPE: disk_faults.start_wipe,
+            **link_faults.STARTS}  # fmt: skip
+
+
+def extra_stops() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]:
+    """... and how to stop them."""
+    from harness import link_faults
+
+    return {FaultKind.CRASH: Nemesis.stop_kill, FaultKind.WIPE: Nemesis.stop_kill,
+            **link_faults.STOPS}  # fmt: skip
+
+
+def _bind(
+    nemesis: Nemesis, table: Mapping[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]
+) -> dict[FaultKind, Callable[[Fault], Awaitable[Details]]]:
+    return {kind: functools.partial(fn, nemesis) for kind, fn in table.items()}
 
 
 def _tag(fault: Fault) -> str:

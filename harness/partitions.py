@@ -24,6 +24,13 @@ Link = tuple[str, str]
 Cut = frozenset[Link]
 
 
+class PartitionMode(StrEnum):
+    """What a cut link does with the bytes sent across it."""
+
+    HOLD = "hold"  # kept and delivered at the heal (bandwidth 0): a short TCP outage
+    DROP = "drop"  # lost; connections reset at the cut and closed at the heal (timeout 0)
+
+
 class Shape(StrEnum):
     """The partition shapes a `partition` fault may ask for (mildest first)."""
 

@@ -24,13 +24,13 @@ from checkers.history import Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
-from harness.generator import DEFAULT_NEMESES, fault_schedule
+from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule
 from harness.history import Recorder
 from harness.lab import Lab
 from harness.progress import live_progress
 from harness.report import CRASHED, exit_code, write_all
 from harness.store import new_run_dir, read_json, write_json
-from workloads import WORKLOADS
+from workloads import Cart, Register, SetWorkload, Workload
 
 
 @dataclass
@@ -54,6 +54,14 @@ class RunConfig:
     quiesce_s: float = 5.0
     intercepts: tuple[str, ...] = ()
     node_settings: dict[str, Any] = field(default_factory=dict)
+    keys: int | None = None  # cart/set carts, register registers (None: the workload's own)
+    key_distribution: str = "uniform"  # or "zipf"
+    blind_writes: float = 0.0  # share of cart/set adds that skip the read
+    partition_mode: str = "hold"  # hold, drop, or mixed (both)
+    fault_overlap: float = 0.0  # chance that a fault starts inside the previous one
+    nemesis_interval_s: float | None = None  # mean gap between faults (default 1-3 s)
+    partition_until_end: bool = False
+    liveness: bool = True  # record node status after quiescence and check it
 
     @property
     def test(self) -> str:
@@ -68,6 +76,23 @@ class RunConfig:
             "handoff_interval_ms": 250, "antientropy_interval_ms": 500,
             **self.node_settings,
         }  # fmt: skip
+
+    def schedule_options(self) -> ScheduleOptions:
+        """How the fault schedule is drawn for this run."""
+        modes = ("hold", "drop") if self.partition_mode == "mixed" else (self.partition_mode,)
+        gap = ScheduleOptions.gap_s
+        if self.nemesis_interval_s is not None:
+            gap = (0.5 * self.nemesis_interval_s, 1.5 * self.nemesis_interval_s)
+        return ScheduleOptions(gap_s=gap, partition_modes=modes, overlap=self.fault_overlap,
+                               partition_until_end=self.partition_until_end)  # fmt: skip
+
+    def make_workload(self) -> Workload:
+        """The configured workload, with its key count, key distribution and blind writes."""
+        if self.workload == "register":
+            return Register(**({"keys": self.keys} if self.keys else {}))
+        cls = SetWorkload if self.workload == "set" else Cart
+        return cls(self.keys or 5, blind_ratio=self.blind_writes,
+                   zipf=self.key_distribution == "zipf")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -102,7 +127,8 @@ def run_test(
     (run_dir / "command.txt").write_text(command + "\n")
     nodes = [f"n{i + 1}" for i in range(cfg.nodes)]
     if faults is None:
-        faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed))
+        faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed),
+                                cfg.schedule_options())  # fmt: skip
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
@@ -119,7 +145,7 @@ def run_test(
 async def _run(
     cfg: RunConfig, run_dir: Path, command: str, faults: list[Fault], console: Console
 ) -> Outcome:
-    workload = WORKLOADS[cfg.workload]()
+    workload = cfg.make_workload()
     progress = Progress()
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
     env = _intercept_env(cfg.intercepts)
@@ -168,7 +194,7 @@ def recheck(run_dir: Path, console: Console) -> int:
     ops = read_jsonl(run_dir / "history.jsonl")
     old = _optional_json(run_dir / "results.json")
     console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)")
-    results = _check(WORKLOADS[cfg.workload](), ops, min(cfg.n, cfg.nodes), console)
+    results = _check(cfg.make_workload(), ops, min(cfg.n, cfg.nodes), console)
     meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
     meta.setdefault("test", cfg.test)
     meta.setdefault("seed", cfg.seed)

@@ -8,10 +8,17 @@ import sys
 
 from rich.console import Console
 
+from harness.commands.run_options import (
+    add_options,
+    options_config,
+    options_flags,
+    parse_node_settings,
+)
 from harness.faults import Fault
 from harness.generator import DEFAULT_NEMESES, ScheduleError, parse_nemeses
 from harness.runner import RunConfig, run_test
 from harness.store import StoreError, find_run, read_json
+from harness.test_count import run_many
 from workloads import WORKLOADS
 
 
@@ -27,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nodes", type=int, default=5, help="cluster size (default 5)")
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="cart")
     p.add_argument("--nemesis", default=",".join(DEFAULT_NEMESES),
-                   help="comma list of partition,kill,pause,clock,latency,bandwidth, or none "
+                   help="comma list of partition,kill,pause,clock,latency,bandwidth,crash,wipe,"
+                   "reset_peer,limit_data, or none "
                    f"(default {','.join(DEFAULT_NEMESES)})")  # fmt: skip
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds of chaos (default 60)")
     p.add_argument("--rate", type=float, default=200.0, help="client ops/s in total (default 200)")
@@ -43,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-cluster", action="store_true", help="leave the nodes running")
     p.add_argument("--intercept", action="append", default=[], metavar="MODULE",
                    help="import MODULE in every node: plant a bug (tests/intercepts)")  # fmt: skip
+    add_options(p)
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")
@@ -60,13 +69,15 @@ def _config(args: argparse.Namespace) -> RunConfig:
     if not (1 <= args.r <= n and 1 <= args.w <= n):
         raise ValueError(f"need 1 <= --r, --w <= --n (and --n <= --nodes); got n={n} "
                          f"r={args.r} w={args.w}")  # fmt: skip
-    return RunConfig(
+    cfg = RunConfig(
         nodes=args.nodes, workload=args.workload, nemesis=parse_nemeses(args.nemesis),
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
         seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
         store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
-        intercepts=tuple(args.intercept),
+        intercepts=tuple(args.intercept), **options_config(args),
     )  # fmt: skip
+    cfg.node_settings = parse_node_settings(args.node_setting, cfg.settings())
+    return cfg
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -79,6 +90,9 @@ def _run(args: argparse.Namespace) -> int:
         import random
 
         cfg.seed = random.SystemRandom().randrange(1 << 31)
+    if args.test_count > 1:
+        return run_many(cfg, args.test_count, Console(),
+                        lambda c: shlex.join(["sibyl", "run", *_flags(c)]))  # fmt: skip
     command = shlex.join(["sibyl", "run", *_flags(cfg)])
     return run_test(cfg, command, Console()).status
 
@@ -95,7 +109,7 @@ def _flags(cfg: RunConfig) -> list[str]:
         out.append("--keep-cluster")
     for m in cfg.intercepts:
         out += ["--intercept", m]
-    return out
+    return out + options_flags(cfg)
 
 
 def _replay(args: argparse.Namespace) -> int:

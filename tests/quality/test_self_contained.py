@@ -16,15 +16,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A relative path up and into the shared folder, `parent / "shared"`, or its corpora.
 SHARED = "sha" + "red"
-PATTERN = re.compile(
-    rf"\.\./{SHARED}|parent\s*/\s*[\"']{SHARED}[\"']|{SHARED}/corpora"
-)
+PATTERN = re.compile(rf"\.\./{SHARED}|parent\s*/\s*[\"']{SHARED}[\"']|{SHARED}/corpora")
 
 
 def tracked_files() -> list[Path]:
-    out = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=False
-    )
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=False)
     if out.returncode != 0:
         pytest.fail(f"git ls-files failed in {REPO_ROOT}: {out.stderr.decode(errors='replace')}")
     return [REPO_ROOT / p for p in out.stdout.decode().split("\0") if p]
