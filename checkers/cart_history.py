@@ -28,7 +28,7 @@ from typing import Any
 
 from checkers.budget import Budget, BudgetExceeded
 from checkers.explain import FaultTimeline
-from checkers.history import NEMESIS, HistoryError, Op, OpType, read_jsonl
+from checkers.history import CHECKER, NEMESIS, HistoryError, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result
 
 READ = "read"
@@ -200,6 +200,8 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
             slots.append(None)
         elif op.f == REPLICA_READ:
             out.replica_reads.append(_replica_read(op))
+        elif proc == CHECKER:
+            continue  # other observations of the harness (node status) are not client ops
         else:
             pair = open_.pop(proc, None)
             if pair is None:

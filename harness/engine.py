@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from checkers.history import OpType
 from harness.history import Recorder
+from harness.status_rounds import record_statuses
 from node.client import Client, NodeError
 from node.ring import Member, Ring
 from workloads.base import INDETERMINATE, Completion, Workload, b64
@@ -69,6 +70,8 @@ class RunPlan:
     op_timeout_s: float = 2.0
     converge_timeout_s: float = 15.0
     n: int = 3
+    status_rounds: int = 0  # node status snapshots after quiescence (liveness checker)
+    status_interval_s: float = 1.0
 
 
 class Engine:
@@ -110,6 +113,10 @@ class Engine:
         # which would hide a replica that anti-entropy and handoff failed to fix.
         self.progress.phase = "replica reads"
         await self._replica_reads()
+        if self.plan.status_rounds:
+            self.progress.phase = "status"
+            await record_statuses(self.rec, self.direct_addrs, self.workload.keys(),
+                                  self.plan.status_rounds, self.plan.status_interval_s)  # fmt: skip
         self.progress.phase = "final reads"
         await self._final_reads()
         self.progress.phase = "done"

@@ -17,8 +17,9 @@ connections are accepted and then go silent too). That is what a short
 dropped-packets partition (iptables DROP) looks like to a node: sends succeed,
 no reply ever comes, no RST tells it anything, and requests time out. On heal
 the held bytes flow, as TCP retransmission would deliver them. In "drop" mode
-(a lossy link) a `timeout` toxic drops what is sent, live connections are reset
-at the cut and closed again at the heal: what was in flight never arrives. Disabling the
+(a lossy link) a `timeout` toxic drops what is sent and the connections are
+closed at the heal: what was sent during the cut never arrives. "reset" also
+resets the live connections at the cut. Disabling the
 proxy instead would refuse connections at once (a milder REJECT-style fault
 that tells nodes their peer is gone) and would release the listening port.
 
@@ -148,10 +149,12 @@ class Mesh:
         """Black-holes each link in both streams under `tag` (see the module docstring).
 
         `mode` hold: a `bandwidth` 0 toxic keeps what is sent and delivers it at the
-        heal. drop: a `timeout` 0 toxic drops it, and the proxy is disabled and
-        enabled again so every live connection is reset at the cut (removing the
-        toxic closes them again at the heal): what was in flight is lost."""
-        kind, attrs = (ToxicKind.TIMEOUT, {"timeout": 0}) if mode == PartitionMode.DROP else (
+        heal. drop: a `timeout` 0 toxic drops it, and removing the toxic closes the
+        connections at the heal (Toxiproxy's semantics): what was sent is lost.
+        reset: as drop, and the proxy is also disabled and enabled again so every
+        live connection is reset at the cut."""
+        lossy = mode in (PartitionMode.DROP, PartitionMode.RESET)
+        kind, attrs = (ToxicKind.TIMEOUT, {"timeout": 0}) if lossy else (
             ToxicKind.BANDWIDTH, {"rate": 0})  # fmt: skip
         for link in sorted(links):
             for stream in BOTH_STREAMS:
@@ -159,7 +162,7 @@ class Mesh:
                     proxy_name(link), kind, name=f"{tag}-cut-{stream}",
                     stream=stream, attributes=attrs,
                 )  # fmt: skip
-            if mode == PartitionMode.DROP:
+            if mode == PartitionMode.RESET:
                 self.client.disable(proxy_name(link))
                 self.client.enable(proxy_name(link))
 

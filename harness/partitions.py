@@ -28,7 +28,8 @@ class PartitionMode(StrEnum):
     """What a cut link does with the bytes sent across it."""
 
     HOLD = "hold"  # kept and delivered at the heal (bandwidth 0): a short TCP outage
-    DROP = "drop"  # lost; connections reset at the cut and closed at the heal (timeout 0)
+    DROP = "drop"  # lost, and connections closed at the heal (Toxiproxy's timeout 0)
+    RESET = "reset"  # as drop, and live connections are also reset at the cut
 
 
 class Shape(StrEnum):

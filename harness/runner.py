@@ -20,7 +20,8 @@ from typing import Any
 
 from rich.console import Console
 
-from checkers.history import Op, OpType, read_jsonl
+from checkers import liveness
+from checkers.history import CHECKER, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.engine import Engine, Progress, RunPlan
 from harness.faults import Fault
@@ -79,7 +80,8 @@ class RunConfig:
 
     def schedule_options(self) -> ScheduleOptions:
         """How the fault schedule is drawn for this run."""
-        modes = ("hold", "drop") if self.partition_mode == "mixed" else (self.partition_mode,)
+        mixed = ("hold", "drop", "reset")
+        modes = mixed if self.partition_mode == "mixed" else (self.partition_mode,)
         gap = ScheduleOptions.gap_s
         if self.nemesis_interval_s is not None:
             gap = (0.5 * self.nemesis_interval_s, 1.5 * self.nemesis_interval_s)
@@ -152,7 +154,8 @@ async def _run(
     recorder = Recorder(run_dir / "history.jsonl")
     lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
-                   quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes))  # fmt: skip
+                   quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes),
+                   status_rounds=3 if cfg.liveness else 0)  # fmt: skip
     engine = Engine(workload, recorder, lab.client_addrs(), lab.direct_addrs(), lab.nemesis,
                     plan, progress)  # fmt: skip
     t0 = time.monotonic()
@@ -168,7 +171,7 @@ async def _run(
         if cfg.keep_cluster:
             _print_kept(lab, console)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
-    results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
+    results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console, cfg.settings())
     meta = _meta(cfg, command, recorder, chaos_s, progress)
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
@@ -176,9 +179,16 @@ async def _run(
     return Outcome(run_dir, status, doc)
 
 
-def _check(workload: Any, ops: list[Op], n: int, console: Console) -> dict[str, Result]:
+def _check(
+    workload: Any, ops: list[Op], n: int, console: Console, settings: dict[str, Any]
+) -> dict[str, Result]:
+    """The workload's checkers, plus liveness when the history has node status rounds."""
     results = {}
-    for name, check in workload.checkers({"time_limit_s": 60.0, "n": n}).items():
+    checks = dict(workload.checkers({"time_limit_s": 60.0, "n": n}))
+    if any(op.process == CHECKER and op.f == liveness.STATUS for op in ops):
+        clock = int(settings.get("max_clock_entries", 32))
+        checks["liveness"] = lambda h: liveness.check(h, max_clock_entries=clock)
+    for name, check in checks.items():
         t = time.monotonic()
         results[name] = run_safely(check, ops)
         console.print(f"  checked {name} in {time.monotonic() - t:.1f}s")
@@ -194,7 +204,7 @@ def recheck(run_dir: Path, console: Console) -> int:
     ops = read_jsonl(run_dir / "history.jsonl")
     old = _optional_json(run_dir / "results.json")
     console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)")
-    results = _check(cfg.make_workload(), ops, min(cfg.n, cfg.nodes), console)
+    results = _check(cfg.make_workload(), ops, min(cfg.n, cfg.nodes), console, cfg.settings())
     meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
     meta.setdefault("test", cfg.test)
     meta.setdefault("seed", cfg.seed)
