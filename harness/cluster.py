@@ -151,9 +151,14 @@ class LocalCluster:
             {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1} for m in listed
         ]
         seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
+        # A routed cluster that joins by seeds still reaches every peer through its route
+        # (a fault proxy), never at the address the peer gossips.
+        routes = [{"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1}
+                  for m in self.nodes if m != name] if seed_nodes and addr_for else []  # fmt: skip
         cfg = {"name": name, "listen": f"{HOST}:{self.nodes[name].port}",
                "data_dir": str(nd / "data"), **self.settings,
-               **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
+               **({"seeds": seeds} if seeds else {}), "members": members,
+               **({"routes": routes} if routes else {})}  # fmt: skip
         (nd / "node.toml").write_text(to_toml(cfg))
 
     def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
@@ -277,6 +282,25 @@ async def statuses(
         finally:
             await c.close()
     return out
+
+
+async def wait_one_ring(cluster: LocalCluster, names: list[str], timeout_s: float = 30.0) -> None:
+    """Waits until every named node reports exactly `names` as members and the same
+    ring (gossip has converged); raises ClusterError showing the views."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st = await statuses(cluster, names)
+        views = {n: (sorted(s["members"]), s["ring"]) for n, s in st.items()}
+        if all(v == views[names[0]] for v in views.values()) and views[names[0]][0] == sorted(
+            names
+        ):
+            return
+        if time.monotonic() > deadline:
+            shown = {n: v[0] for n, v in views.items()}
+            raise ClusterError(
+                f"gossip did not converge on {sorted(names)} in {timeout_s}s: {shown}"
+            )
+        await asyncio.sleep(0.1)  # polling the views until gossip converges
 
 
 def pid_alive(pid: int) -> bool:

@@ -35,6 +35,9 @@ class FaultKind(StrEnum):
     WIPE = "wipe"  # kill -9 and delete the data directory (amnesia)
     RESET_PEER = "reset_peer"  # connections through the targets' links are reset
     LIMIT_DATA = "limit_data"  # connections close after a few bytes
+    JOIN = "join"  # a spare node joins the ring (stop: it leaves and stops)
+    LEAVE = "leave"  # a member leaves the ring (stop: it rejoins)
+    REPLACE = "replace"  # a spare joins, then a member leaves (stop: the reverse)
 
 
 class ClockOp(StrEnum):
@@ -104,6 +107,9 @@ PARAMS: dict[FaultKind, dict[str, tuple[bool, Check]]] = {
     FaultKind.WIPE: {},
     FaultKind.RESET_PEER: {"timeout_ms": (False, _number(True, 0)), "links": (False, _links)},
     FaultKind.LIMIT_DATA: {"bytes": (True, _number(True, 0)), "links": (False, _links)},
+    FaultKind.JOIN: {},
+    FaultKind.LEAVE: {},
+    FaultKind.REPLACE: {},
 }  # fmt: skip
 FIELDS = ("id", "kind", "start_s", "end_s", "targets", "params")
 
@@ -122,6 +128,8 @@ class Fault:
       resets the targets' clocks;
     * reset_peer (`timeout_ms`, default 0) and limit_data (`bytes`): on both
       streams of every link into or out of a target, or of explicit `links`;
+    * join (targets: a spare node), leave (a member), replace (targets: the
+      leaving member, then the spare that takes over its data);
     * latency (`latency_ms`, `jitter_ms`) and bandwidth (`rate_kbps`, KB/s): on
       what each link's source sends, for every link into or out of a target
       (client links included), or for explicit `links` ("client" may be a source).

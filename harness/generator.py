@@ -40,6 +40,12 @@ class ScheduleOptions:
     overlap: float = 0.0
     #: When set, the last partition lasts until the end of the chaos phase.
     partition_until_end: bool = False
+    #: Seed nodes (never asked to leave) and spare nodes (join and replace bring them in).
+    seeds: tuple[str, ...] = ()
+    spares: tuple[str, ...] = ()
+
+
+MEMBERSHIP = {FaultKind.JOIN.value, FaultKind.LEAVE.value, FaultKind.REPLACE.value}
 
 
 def parse_nemeses(text: str) -> tuple[str, ...]:
@@ -70,8 +76,12 @@ def fault_schedule(
     previous: Fault | None = None
     while kinds and t < time_limit_s - 0.5:
         choices = list(kinds)
-        if previous is not None and t < previous.end_s and len(choices) > 1:
-            choices.remove(previous.kind.value)  # overlapping faults differ in kind
+        if previous is not None and t < previous.end_s:
+            banned = MEMBERSHIP if previous.kind.value in MEMBERSHIP else {previous.kind.value}
+            choices = [k for k in choices if k not in banned] or choices  # overlaps differ
+            if previous.kind.value in MEMBERSHIP and set(choices) <= MEMBERSHIP:
+                t = previous.end_s + rng.uniform(*opts.gap_s)  # membership faults never overlap
+                continue
         kind = FaultKind(rng.choice(choices))
         end = min(t + rng.uniform(*opts.duration_s), time_limit_s)
         targets, params = _choose(kind, nodes, rng, opts)
@@ -102,6 +112,8 @@ def _choose(
         return (), params
     if kind is FaultKind.CRASH:
         return _some(nodes, rng), {}
+    if kind in (FaultKind.JOIN, FaultKind.LEAVE, FaultKind.REPLACE):
+        return _membership(kind, nodes, rng, opts), {}
     node = rng.choice(list(nodes))
     if kind is FaultKind.CLOCK:
         return (node,), _clock(rng, opts)
@@ -114,6 +126,20 @@ def _choose(
     if kind is FaultKind.LIMIT_DATA:
         return (node,), {"bytes": rng.choice((256, 4096, 65536))}
     return (node,), {}
+
+
+def _membership(
+    kind: FaultKind, nodes: Sequence[str], rng: random.Random, opts: ScheduleOptions
+) -> tuple[str, ...]:
+    """join: a spare; leave: a member that is not a seed; replace: both."""
+    if kind is not FaultKind.LEAVE and not opts.spares:
+        raise ScheduleError(f"a {kind} fault needs a spare node")
+    leavers = [n for n in nodes if n not in opts.seeds] or list(nodes)
+    spare = (rng.choice(list(opts.spares)),) if opts.spares else ()
+    if kind is FaultKind.JOIN:
+        return spare
+    old = (rng.choice(leavers),)
+    return old if kind is FaultKind.LEAVE else old + spare
 
 
 def _some(nodes: Sequence[str], rng: random.Random) -> tuple[str, ...]:

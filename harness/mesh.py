@@ -81,15 +81,11 @@ class Mesh:
         cls, cluster: LocalCluster, *, seed: int | None = None, log_path: Path | None = None
     ) -> Mesh:
         """Starts a server, creates every node and client proxy, and rewrites the node
-        configs to route through them. Run before the nodes start, on a cluster with
-        static membership (raises ClusterError otherwise); nodes added later are not
-        meshed. On failure the server is stopped again."""
-        if cluster.seed_nodes:
-            raise ClusterError(
-                "the mesh needs static membership (every peer in every config, routed through "
-                f"its proxy); this cluster uses seed_nodes {cluster.seed_nodes}, and addresses "
-                "learned by gossip would bypass the proxies"
-            )
+        configs to route through them. Run before the nodes start; nodes added later
+        are not meshed. A cluster with seed nodes is meshed too: each config then
+        lists only itself and the seeds as members, plus a `routes` table that sends
+        every peer through its proxy (gossiped addresses would bypass the proxies).
+        On failure the server is stopped again."""
         running = [n for n, p in cluster.nodes.items() if p.pid is not None and pid_alive(p.pid)]
         if running:
             raise ClusterError(

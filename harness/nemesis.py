@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
-from harness import partitions
+from harness import membership_nemesis, partitions
 from harness.clock import (
     ClockControl,
     ClockUnavailable,
@@ -43,6 +43,7 @@ from harness.faults import ClockOp as ClockOp
 from harness.faults import Fault as Fault
 from harness.faults import FaultError as FaultError
 from harness.faults import FaultKind as FaultKind
+from harness.membership_nemesis import MembershipState
 from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
 from harness.partitions import Link, PartitionMode, sorted_links
 from harness.toxiproxy import ToxicKind
@@ -77,6 +78,7 @@ class Nemesis:
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
         self.killed: set[str] = set()  # killed by this nemesis and not restarted yet
         self.disks: dict[str, Any] = {}  # node -> its LazyMount (crash faults need one)
+        self.membership = MembershipState()  # members, spares, seeds (membership faults)
 
     async def __aenter__(self) -> Nemesis:
         return self
@@ -150,6 +152,8 @@ class Nemesis:
             await _collect(errors, f"resume {name}", asyncio.to_thread(self.cluster.resume, name))
         for name in sorted(self.killed):
             await _collect(errors, f"restart {name}", self._restart(name))
+        if self.membership.initial_members:
+            await _collect(errors, "restore membership", membership_nemesis.restore(self))
         if self.clock is not None:
             await _collect(errors, "reset clocks", _now(self.clock.reset))
         await _collect(errors, "final check", self._check_healed())
@@ -382,7 +386,7 @@ def extra_starts() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Detai
     from harness import disk_faults, link_faults
 
     return {FaultKind.CRASH: disk_faults.start_crash, FaultKind.WIPE: disk_faults.start_wipe,
-            **link_faults.STARTS}  # fmt: skip
+            **link_faults.STARTS, **membership_nemesis.STARTS}  # fmt: skip
 
 
 def extra_stops() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]:
@@ -390,7 +394,7 @@ def extra_stops() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Detail
     from harness import link_faults
 
     return {FaultKind.CRASH: Nemesis.stop_kill, FaultKind.WIPE: Nemesis.stop_kill,
-            **link_faults.STOPS}  # fmt: skip
+            **link_faults.STOPS, **membership_nemesis.STOPS}  # fmt: skip
 
 
 def _bind(

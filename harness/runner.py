@@ -63,6 +63,13 @@ class RunConfig:
     nemesis_interval_s: float | None = None  # mean gap between faults (default 1-3 s)
     partition_until_end: bool = False
     liveness: bool = True  # record node status after quiescence and check it
+    seeds: int = 0  # >0: configs name only themselves and the first `seeds` nodes
+
+    def membership(self) -> tuple[int, int]:
+        """(seeds, spares) the lab needs: membership faults need a seed and a spare."""
+        kinds = set(self.nemesis)
+        seeds = self.seeds or (1 if kinds & {"join", "leave", "replace"} else 0)
+        return seeds, 1 if kinds & {"join", "replace"} else 0
 
     @property
     def test(self) -> str:
@@ -85,8 +92,12 @@ class RunConfig:
         gap = ScheduleOptions.gap_s
         if self.nemesis_interval_s is not None:
             gap = (0.5 * self.nemesis_interval_s, 1.5 * self.nemesis_interval_s)
+        seeds, spares = self.membership()
+        names = [f"n{i + 1}" for i in range(self.nodes + spares)]
         return ScheduleOptions(gap_s=gap, partition_modes=modes, overlap=self.fault_overlap,
-                               partition_until_end=self.partition_until_end)  # fmt: skip
+                               partition_until_end=self.partition_until_end,
+                               seeds=tuple(names[:seeds]),
+                               spares=tuple(names[self.nodes :]))  # fmt: skip
 
     def make_workload(self) -> Workload:
         """The configured workload, with its key count, key distribution and blind writes."""
@@ -152,7 +163,9 @@ async def _run(
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
     env = _intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
-    lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env)
+    seeds, spares = cfg.membership()
+    lab = await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds, cfg.seed or 0, env,
+                          seeds=seeds, spares=spares)  # fmt: skip
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
                    quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes),
                    status_rounds=3 if cfg.liveness else 0)  # fmt: skip

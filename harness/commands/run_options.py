@@ -76,6 +76,14 @@ def add_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip recording node status after quiescence (and its checker)",
     )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        metavar="K",
+        help="configs name only themselves and the first K nodes; gossip finds "
+        "the rest (default 0: every node in every config; membership faults use 1)",
+    )
     p.add_argument("--test-count", type=int, default=1, metavar="N",
                    help="run the same configuration N times with seeds seed, seed+1, ... "
                    "and report how many failed")  # fmt: skip
@@ -117,11 +125,13 @@ def options_config(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("--keys must be between 1 and 10000")
     if args.test_count < 1:
         raise ValueError("--test-count must be at least 1")
+    if not 0 <= args.seeds <= args.nodes:
+        raise ValueError("--seeds must be between 0 and --nodes")
     return {"partition_mode": args.partition_mode, "fault_overlap": args.fault_overlap,
             "nemesis_interval_s": args.nemesis_interval,
             "partition_until_end": args.partition_until_end, "keys": args.keys,
             "key_distribution": args.key_distribution, "blind_writes": args.blind_writes,
-            "liveness": not args.no_liveness}  # fmt: skip
+            "liveness": not args.no_liveness, "seeds": args.seeds}  # fmt: skip
 
 
 def options_flags(cfg: Any) -> list[str]:
@@ -137,6 +147,8 @@ def options_flags(cfg: Any) -> list[str]:
         out += ["--keys", str(cfg.keys)]
     if not cfg.liveness:
         out.append("--no-liveness")
+    if cfg.seeds:
+        out += ["--seeds", str(cfg.seeds)]
     for key, value in sorted(cfg.node_settings.items()):
         out += ["--node-setting", f"{key}={_toml(value)}"]
     return out

@@ -1,0 +1,222 @@
+"""Membership faults: nodes join, leave and replace each other during the chaos phase.
+
+The lab lays out spare nodes (configured with seeds, meshed, not started) and
+gives their names to the nemesis. Each fault is verified when every running
+node reports the same members and ring (its `status`), with the expected
+membership:
+
+* join (target: a spare): the spare starts and joins through its seeds (a
+  spare that was a member before rejoins explicitly). Stop: it leaves, the
+  views agree without it, and its process stops and its data is deleted.
+* leave (target: a member): it leaves (tombstoned; its data moves to the new
+  owners) and keeps running. Stop: it rejoins through a seed.
+* replace (targets: old member, spare): the spare joins, then the old member
+  leaves, so the spare takes over part of its data. Stop: the reverse.
+
+Nodes that are down (killed, paused, crashed by another fault) are not asked;
+they catch up by gossip. `restore` (called by `heal_all`) brings the
+membership back to the initial one whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.cluster import ClusterError
+from harness.faults import Fault, FaultError, FaultKind
+from node.client import Client, NodeError
+
+if TYPE_CHECKING:
+    from harness.nemesis import Nemesis
+
+Details = dict[str, Any]
+View = tuple[tuple[str, ...], str]
+
+
+@dataclass
+class MembershipState:
+    """Who is a member, who is a spare, who left: what the lab set up and the faults changed."""
+
+    seeds: list[str] = field(default_factory=list)
+    spares: set[str] = field(default_factory=set)  # laid out, meshed, not running
+    initial_members: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    departed: set[str] = field(default_factory=set)  # members that left and run on
+    used_spares: set[str] = field(default_factory=set)  # joined once: rejoin explicitly
+
+    def set_up(self, members: list[str], spares: list[str], seeds: list[str]) -> None:
+        self.initial_members, self.members = set(members), set(members)
+        self.spares, self.seeds = set(spares), list(seeds)
+
+
+class MembershipError(RuntimeError):
+    """Ring views that did not agree in time; the message shows them."""
+
+
+async def _call(nemesis: Nemesis, name: str, what: str, *args: Any) -> dict[str, Any]:
+    client = await Client.connect(*nemesis.cluster.addr(name), timeout_s=5.0, name="nemesis")
+    try:
+        return dict(await getattr(client, what)(*args))
+    finally:
+        await client.close()
+
+
+async def views(nemesis: Nemesis) -> dict[str, View]:
+    """Every running node's (members, ring) as its status reports it."""
+    out: dict[str, View] = {}
+    for name in sorted(nemesis.cluster.nodes):
+        if not nemesis.running(name):
+            continue
+        try:
+            st = await _call(nemesis, name, "status")
+        except (OSError, TimeoutError, NodeError):
+            continue
+        out[name] = (tuple(st["members"]), repr(st["ring"]))
+    return out
+
+
+async def wait_agreement(nemesis: Nemesis, members: set[str], timeout_s: float) -> list[str]:
+    """Waits until every running node's view has exactly `members` (running nodes
+    outside `members`, e.g. one that left, must agree as well); returns the
+    members in ring order, or raises MembershipError with the last views."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = await views(nemesis)
+        distinct = set(seen.values())
+        if len(distinct) == 1 and set(next(iter(distinct))[0]) == members:
+            return list(next(iter(distinct))[0])
+        if time.monotonic() > deadline:
+            shown = {n: list(v[0]) for n, v in seen.items()}
+            raise MembershipError(f"ring views do not agree on {sorted(members)} after "
+                                  f"{timeout_s:g}s: {shown}")  # fmt: skip
+        await asyncio.sleep(0.2)  # polling the views until they converge
+
+
+async def _agree(nemesis: Nemesis) -> list[str]:
+    """Waits until every running node's view is the current membership."""
+    return await wait_agreement(nemesis, set(nemesis.membership.members), nemesis.timing.ready_s)
+
+
+def _seed_addr(nemesis: Nemesis, name: str) -> str:
+    """The address `name` uses to reach a live seed (through its proxy)."""
+    seeds = [s for s in nemesis.membership.seeds if s != name and nemesis.running(s)]
+    if not seeds:
+        raise FaultError(f"{name} has no running seed to join through")
+    mesh = nemesis.mesh
+    route = mesh.addr_for(name, seeds[0]) if mesh else nemesis.cluster.addr(seeds[0])
+    return "{}:{}".format(*route)
+
+
+async def _join(nemesis: Nemesis, spare: str) -> None:
+    if spare not in nemesis.membership.spares:
+        spares = sorted(nemesis.membership.spares)
+        raise FaultError(f"{spare} is not a spare node (spares: {spares})")
+    await asyncio.to_thread(nemesis.cluster.start, spare)
+    await nemesis.cluster.wait_ready([spare])
+    nemesis.membership.spares.discard(spare)
+    nemesis.membership.members.add(spare)
+    if spare in nemesis.membership.used_spares:  # a removed name must ask to rejoin explicitly
+        await _call(nemesis, spare, "join", _seed_addr(nemesis, spare))
+    nemesis.membership.used_spares.add(spare)
+
+
+async def _retire(nemesis: Nemesis, spare: str) -> None:
+    """The spare leaves, then stops with its data deleted."""
+    nemesis.membership.members.discard(spare)
+    await _leave_via_peer(nemesis, spare)
+    await _agree(nemesis)
+    await asyncio.to_thread(nemesis.cluster.stop, spare)
+    await asyncio.to_thread(nemesis.cluster.wipe, spare)
+    nemesis.membership.spares.add(spare)
+
+
+async def _leave_via_peer(nemesis: Nemesis, name: str) -> None:
+    peers = [n for n in sorted(nemesis.membership.members) if n != name and nemesis.running(n)]
+    if not peers:
+        raise ClusterError(f"no running member can remove {name}")
+    try:
+        await _call(nemesis, peers[0], "leave", name)
+    except NodeError as e:
+        if e.code != "not_member":  # already gone: fine
+            raise
+
+
+async def start_join(nemesis: Nemesis, fault: Fault) -> Details:
+    spare = fault.targets[0]
+    began = time.monotonic()
+    await _join(nemesis, spare)
+    ring = await _agree(nemesis)
+    return {"targets": [spare], "members": ring, "agreed_s": round(time.monotonic() - began, 3)}
+
+
+async def stop_join(nemesis: Nemesis, fault: Fault) -> Details:
+    await _retire(nemesis, fault.targets[0])
+    return {"members": sorted(nemesis.membership.members)}
+
+
+async def start_leave(nemesis: Nemesis, fault: Fault) -> Details:
+    victim = fault.targets[0]
+    if victim not in nemesis.membership.members or len(nemesis.membership.members) < 2:
+        raise FaultError(f"fault {fault.id}: {victim} is not a member that can leave")
+    began = time.monotonic()
+    nemesis.membership.members.discard(victim)
+    nemesis.membership.departed.add(victim)
+    await _leave_via_peer(nemesis, victim)
+    ring = await _agree(nemesis)
+    return {"targets": [victim], "members": ring, "agreed_s": round(time.monotonic() - began, 3)}
+
+
+async def stop_leave(nemesis: Nemesis, fault: Fault) -> Details:
+    await _rejoin(nemesis, fault.targets[0])
+    return {"members": await _agree(nemesis)}
+
+
+async def _rejoin(nemesis: Nemesis, victim: str) -> None:
+    if victim not in nemesis.membership.departed:
+        return
+    if not nemesis.running(victim):
+        raise ClusterError(f"{victim} is down; it rejoins once it runs")
+    await _call(nemesis, victim, "join", _seed_addr(nemesis, victim))
+    nemesis.membership.departed.discard(victim)
+    nemesis.membership.members.add(victim)
+
+
+async def start_replace(nemesis: Nemesis, fault: Fault) -> Details:
+    old, new = fault.targets[0], fault.targets[-1]
+    if len(fault.targets) != 2 or old not in nemesis.membership.members:
+        raise FaultError(f"fault {fault.id}: replace needs targets [member, spare], "
+                         f"got {list(fault.targets)}")  # fmt: skip
+    began = time.monotonic()
+    await _join(nemesis, new)
+    nemesis.membership.members.discard(old)
+    nemesis.membership.departed.add(old)
+    await _leave_via_peer(nemesis, old)
+    ring = await _agree(nemesis)
+    return {"targets": [old, new], "members": ring,
+            "agreed_s": round(time.monotonic() - began, 3)}  # fmt: skip
+
+
+async def stop_replace(nemesis: Nemesis, fault: Fault) -> Details:
+    old, new = fault.targets[0], fault.targets[-1]
+    await _rejoin(nemesis, old)
+    await _agree(nemesis)
+    await _retire(nemesis, new)
+    return {"members": sorted(nemesis.membership.members)}
+
+
+async def restore(nemesis: Nemesis) -> None:
+    """Back to the initial membership: departed members rejoin, joined spares retire."""
+    for victim in sorted(nemesis.membership.departed):
+        await _rejoin(nemesis, victim)
+    for spare in sorted(nemesis.membership.members - nemesis.membership.initial_members):
+        await _retire(nemesis, spare)
+    if nemesis.membership.initial_members:
+        await wait_agreement(nemesis, nemesis.membership.initial_members, nemesis.timing.ready_s)
+
+
+STARTS = {FaultKind.JOIN: start_join, FaultKind.LEAVE: start_leave,
+          FaultKind.REPLACE: start_replace}  # fmt: skip
+STOPS = {FaultKind.JOIN: stop_join, FaultKind.LEAVE: stop_leave, FaultKind.REPLACE: stop_replace}
