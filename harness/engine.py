@@ -23,8 +23,9 @@ from typing import Any, Protocol
 from checkers.history import OpType
 from harness.history import Recorder
 from harness.status_rounds import record_statuses
+from harness.targeting import ring_of
 from node.client import Client, NodeError
-from node.ring import Member, Ring
+from node.ring import Ring
 from workloads.base import INDETERMINATE, Completion, Workload, b64
 
 Addr = tuple[str, int]
@@ -185,18 +186,24 @@ class Engine:
     # --- nemesis ----------------------------------------------------------
 
     async def _nemesis(self, deadline: float) -> None:
+        """Starts and stops faults at their times, in one timeline, so faults whose
+        intervals overlap are in force together (composed faults)."""
         if self.nemesis is None:
             return
         t0 = time.monotonic()
-        for fault in sorted(self.plan.faults, key=lambda f: f.start_s):
-            if not await _sleep_until(t0 + fault.start_s, deadline):
-                return
+        events = sorted([(f.start_s, 0, i, "start", f) for i, f in enumerate(self.plan.faults)]
+                        + [(f.end_s, 1, i, "stop", f) for i, f in enumerate(self.plan.faults)],
+                        key=lambda e: e[:3])  # fmt: skip
+        started: set[int] = set()
+        for at_s, _, i, step, fault in events:
+            if not await _sleep_until(t0 + at_s, deadline):
+                return  # faults still active: the heal phase reverts them
+            if step == "stop" and i not in started:
+                continue
             began = self.rec.now()
-            self._log_fault("start", fault, await self._try(self.nemesis.start, fault), began)
-            if not await _sleep_until(t0 + fault.end_s, deadline):
-                return  # still active: the heal phase reverts it
-            began = self.rec.now()
-            self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault), began)
+            call = self.nemesis.start if step == "start" else self.nemesis.stop
+            self._log_fault(step, fault, await self._try(call, fault), began)
+            started.add(i)
 
     async def _try(self, step: Any, fault: Any) -> dict[str, Any]:
         """A nemesis step; a fault that cannot be applied or verified is recorded, not fatal.
@@ -255,7 +262,7 @@ class Engine:
             n: await Client.connect(*self.direct_addrs[n], timeout_s=5.0) for n in self.nodes
         }
         try:
-            ring = await _ring(clients[self.nodes[0]])
+            ring = await ring_of(clients[self.nodes[0]])
             deadline = time.monotonic() + self.plan.converge_timeout_s
             for round_ in range(1, 1000):
                 agreed = await self._replica_round(clients, ring, round_)
@@ -295,11 +302,6 @@ def _decode_value(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return raw.hex()
-
-
-async def _ring(client: Client) -> Ring:
-    status = await client.status()
-    return Ring([Member(m) for m in status["members"]], len(status["ring"]))
 
 
 async def _sleep_until(when: float, deadline: float) -> bool:

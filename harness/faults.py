@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.mesh import CLIENT
 from harness.partitions import PartitionMode, Shape
+from harness.targeting import Scope
 
 
 class FaultKind(StrEnum):
@@ -82,6 +83,11 @@ def _one_of(values: type[StrEnum]) -> Check:
     return check
 
 
+def _text(where: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise FaultError(f"{where} must be a non-empty string, got {value!r}")
+
+
 def _links(where: str, value: Any) -> None:
     pairs = isinstance(value, list | tuple) and all(
         isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(n, str) for n in x)
@@ -91,20 +97,22 @@ def _links(where: str, value: Any) -> None:
         raise FaultError(f"{where} must be a non-empty list of [src, dst] pairs, got {value!r}")
 
 
+#: A process fault aimed at a key's primaries (harness/targeting.py) instead of targets.
+AIM: dict[str, tuple[bool, Check]] = {"key": (False, _text), "scope": (False, _one_of(Scope))}
 #: Per kind: parameter -> (required, check). Any other parameter is refused.
 PARAMS: dict[FaultKind, dict[str, tuple[bool, Check]]] = {
     FaultKind.PARTITION: {"shape": (True, _one_of(Shape)), "links": (False, _links),
                           "mode": (False, _one_of(PartitionMode))},
-    FaultKind.KILL: {},
-    FaultKind.PAUSE: {},
+    FaultKind.KILL: {**AIM},
+    FaultKind.PAUSE: {**AIM},
     FaultKind.CLOCK: {"op": (False, _one_of(ClockOp)), "delta_s": (False, _number()),
                       "period_ms": (False, _number(True, 1)),
                       "rate": (False, _number(minimum=0.01))},
     FaultKind.LATENCY: {"latency_ms": (True, _number(True, 0)),
                         "jitter_ms": (False, _number(True, 0)), "links": (False, _links)},
     FaultKind.BANDWIDTH: {"rate_kbps": (True, _number(True, 0)), "links": (False, _links)},
-    FaultKind.CRASH: {},
-    FaultKind.WIPE: {},
+    FaultKind.CRASH: {**AIM},
+    FaultKind.WIPE: {**AIM},
     FaultKind.RESET_PEER: {"timeout_ms": (False, _number(True, 0)), "links": (False, _links)},
     FaultKind.LIMIT_DATA: {"bytes": (True, _number(True, 0)), "links": (False, _links)},
     FaultKind.JOIN: {},
@@ -122,7 +130,8 @@ class Fault:
     * partition: `shape` (halves, one, majorities-ring, bridge, one-way) or
       `links` ([[src, dst], ...]: cut exactly these); targets: the nodes the
       shape splits (default all); `mode` hold (default) or drop (PartitionMode);
-    * kill, pause, crash, wipe: none (stop restarts / resumes);
+    * kill, pause, crash, wipe: none (stop restarts / resumes), or `key` and
+      `scope` (majority, all): the key's primaries by the ring, when no targets;
     * clock: `op` (bump, strobe, freeze, rate, reset; default bump), `delta_s`
       (bump, strobe), `period_ms` (strobe, default 200), `rate` (rate); stop
       resets the targets' clocks;

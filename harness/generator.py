@@ -43,6 +43,10 @@ class ScheduleOptions:
     #: Seed nodes (never asked to leave) and spare nodes (join and replace bring them in).
     seeds: tuple[str, ...] = ()
     spares: tuple[str, ...] = ()
+    #: Workload keys: kill, pause and crash faults are sometimes aimed at a key's
+    #: primaries (all of them, or a majority) instead of at random nodes.
+    keys: tuple[str, ...] = ()
+    aim_ratio: float = 1 / 3
 
 
 MEMBERSHIP = {FaultKind.JOIN.value, FaultKind.LEAVE.value, FaultKind.REPLACE.value}
@@ -110,6 +114,9 @@ def _choose(
         if len(opts.partition_modes) > 1 or opts.partition_modes != ("hold",):
             params["mode"] = rng.choice(opts.partition_modes)
         return (), params
+    aimable = (FaultKind.KILL, FaultKind.PAUSE, FaultKind.CRASH)
+    if kind in aimable and opts.keys and rng.random() < opts.aim_ratio:
+        return (), {"key": rng.choice(opts.keys), "scope": rng.choice(("majority", "all"))}
     if kind is FaultKind.CRASH:
         return _some(nodes, rng), {}
     if kind in (FaultKind.JOIN, FaultKind.LEAVE, FaultKind.REPLACE):

@@ -46,6 +46,7 @@ from harness.faults import FaultKind as FaultKind
 from harness.membership_nemesis import MembershipState
 from harness.mesh import CLIENT, Mesh, answers, leaking, ping_s, silent
 from harness.partitions import Link, PartitionMode, sorted_links
+from harness.targeting import primaries
 from harness.toxiproxy import ToxicKind
 
 Details = dict[str, Any]
@@ -102,6 +103,8 @@ class Nemesis:
             require_libfaketime()  # raises with the install hint when it is missing
             raise ClockUnavailable("clock faults need a ClockControl: construct "
                                    "ClockControl(cluster) before the nodes start")  # fmt: skip
+        if "key" in fault.params and not fault.targets:  # aimed at a key's primaries
+            fault = replace(fault, targets=await self._key_targets(fault))
         resolved = replace(fault, targets=self._resolve_targets(fault))
         self.active[fault.id] = resolved
         starts: dict[FaultKind, Callable[[Fault], Awaitable[Details]]] = {
@@ -179,6 +182,14 @@ class Nemesis:
     def slow_links(self, fault: Fault) -> frozenset[Link]:
         """The fault's explicit links, else every link into or out of a target."""
         return self._slow_links(fault)
+
+    async def _key_targets(self, fault: Fault) -> tuple[str, ...]:
+        addrs = [self.cluster.addr(n) for n in sorted(self.cluster.nodes) if self._running(n)]
+        n = int(self.cluster.settings.get("n", 3))
+        try:
+            return await primaries(addrs, fault.params["key"], n, fault.params.get("scope", "all"))
+        except OSError as e:
+            raise NemesisError(f"fault {fault.id}: {e}") from None
 
     def _running(self, name: str) -> bool:
         proc = self.cluster.nodes[name]

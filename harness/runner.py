@@ -97,7 +97,8 @@ class RunConfig:
         return ScheduleOptions(gap_s=gap, partition_modes=modes, overlap=self.fault_overlap,
                                partition_until_end=self.partition_until_end,
                                seeds=tuple(names[:seeds]),
-                               spares=tuple(names[self.nodes :]))  # fmt: skip
+                               spares=tuple(names[self.nodes :]),
+                               keys=tuple(self.make_workload().keys()))  # fmt: skip
 
     def make_workload(self) -> Workload:
         """The configured workload, with its key count, key distribution and blind writes."""

@@ -338,6 +338,17 @@ def test_timeout_zero_drops_data_and_closes_when_removed(
         assert round_trip_s(sock) < WAIT_S
 
 
+def test_removing_a_timeout_closes_every_live_connection(proxy: toxiproxy.Proxy) -> None:
+    socks = [connect(proxy) for _ in range(3)]
+    try:
+        proxy.add_toxic(type="timeout", name="hole", stream="downstream", attributes={"timeout": 0})
+        proxy.destroy_toxic("hole")  # closing each link must not upset the removal
+        assert all(_read_to_eof_or_reset(s) == [] for s in socks)
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_bandwidth_zero_holds_until_removed(proxy: toxiproxy.Proxy, echo: EchoServer) -> None:
     proxy.add_toxic(type="bandwidth", name="hold", stream="upstream", attributes={"rate": 0})
     with connect(proxy) as sock:
