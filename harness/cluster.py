@@ -144,6 +144,8 @@ class LocalCluster:
         (default `self.seed_nodes`), only itself plus the seeds' addresses."""
         route = addr_for or (lambda src, dst: self.addr(dst))
         seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
+        if name in seed_nodes:  # a seed knows the seeds before it; the first one bootstraps
+            seed_nodes = seed_nodes[: list(seed_nodes).index(name) + 1]
         nd = self.node_dir(name)
         nd.mkdir(parents=True, exist_ok=True)
         listed = [name] if seed_nodes else list(self.nodes)
