@@ -6,12 +6,16 @@ hint queues, anti-entropy counters, membership and ring digest, and per key its
 local clock size and sibling count. Checks, at the last round:
 
 * no node considers a live peer down (live: it answered the last round);
-* every hint queue has drained;
+* every hint queue has drained, and no node has had requests in flight in every
+  round (a request that waits forever: a leak);
 * anti-entropy has stopped sending objects (`ae_keys_sent` did not grow between
   the last two rounds: the replicas are equal, so there is nothing to send);
 * every node has the same membership and ring view;
 * each key's clock has at most `max_clock_entries` entries and at most
-  `max_siblings` siblings on every node.
+  `max_siblings` siblings on every node;
+* every membership change (join, leave, replace fault) ended with every ring
+  view agreeing (the nemesis records "MembershipError" when they did not, and
+  heal notes when the initial membership could not be restored).
 
 Each failure is an anomaly naming the node, the counter and its values over
 time ([[ms since the test began, value], ...] for every round). Without
@@ -43,9 +47,11 @@ def check(history: Sequence[Op], max_clock_entries: int = 32, max_siblings: int 
         series = _series(snaps[node])
         anomalies += _down(node, series, live)
         anomalies += _hints(node, series)
+        anomalies += _in_flight(node, series)
         anomalies += _antientropy(node, series)
         anomalies += _sizes(node, series, max_clock_entries, max_siblings)
     anomalies += _views(snaps, live, last)
+    anomalies += _membership(history)
     stats = {"rounds": last, "live_nodes": live, "dead_nodes": sorted(set(snaps) - set(live)),
              "max_clock_entries": max_clock_entries, "max_siblings": max_siblings}  # fmt: skip
     return Result(not anomalies, anomalies, stats)
@@ -96,6 +102,13 @@ def _hints(node: str, series: list[tuple[int, dict[str, Any]]]) -> list[Any]:
             for target, count in sorted(held.items()) if count]  # fmt: skip
 
 
+def _in_flight(node: str, series: list[tuple[int, dict[str, Any]]]) -> list[Any]:
+    values = [[t, s.get("in_flight", 0)] for t, s in series]
+    if len(values) >= 2 and min(v for _, v in values) > 0:
+        return [_anomaly("requests-stuck", node, "in_flight", values)]
+    return []
+
+
 def _antientropy(node: str, series: list[tuple[int, dict[str, Any]]]) -> list[Any]:
     if len(series) < 2:
         return []
@@ -116,6 +129,27 @@ def _sizes(
                 values = [[t, s.get("keys", {}).get(key, [0, 0])[index]] for t, s in series]
                 out.append(_anomaly(f"{what}-over-bound", node, f"{what}[{key}]", values,
                                     key=key, bound=bound))  # fmt: skip
+    return out
+
+
+MEMBERSHIP_KINDS = ("join", "leave", "replace")
+
+
+def _membership(history: Sequence[Op]) -> list[Any]:
+    """Membership changes the nemesis saw fail to converge, and heal notes."""
+    out = []
+    for op in history:
+        if not op.is_nemesis or not isinstance(op.value, dict):
+            continue
+        v = op.value
+        error = str(v.get("error", ""))
+        if v.get("kind") in MEMBERSHIP_KINDS and error.startswith("MembershipError"):
+            at = [[op.time // 1_000_000, error]]
+            out += [_anomaly("ring-views-did-not-agree", node, "members", at, fault=v.get("id"))
+                    for node in v.get("targets", [])]  # fmt: skip
+        for note in v.get("notes", []) if op.f == "heal" else []:
+            out.append(_anomaly("membership-not-restored", "", "members",
+                                [[op.time // 1_000_000, note]]))  # fmt: skip
     return out
 
 

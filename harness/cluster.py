@@ -73,6 +73,8 @@ class LocalCluster:
     """Every pid this object started (restarts included), for cleanup after they are gone."""
     #: When set, each config lists only its own node plus these seeds (gossip discovers the rest).
     seed_nodes: list[str] = field(default_factory=list)
+    #: Per node, other seeds than `seed_nodes` (e.g. spares that join through different seeds).
+    node_seeds: dict[str, list[str]] = field(default_factory=dict)
 
     # --- creation and persistence -------------------------------------------
 
@@ -143,7 +145,8 @@ class LocalCluster:
         """(Re)writes node `name`'s config: every node as members, or, with seed nodes
         (default `self.seed_nodes`), only itself plus the seeds' addresses."""
         route = addr_for or (lambda src, dst: self.addr(dst))
-        seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
+        if seed_nodes is None:
+            seed_nodes = self.node_seeds.get(name, self.seed_nodes)
         if name in seed_nodes:  # a seed knows the seeds before it; the first one bootstraps
             seed_nodes = seed_nodes[: list(seed_nodes).index(name) + 1]
         nd = self.node_dir(name)

@@ -40,6 +40,9 @@ class FaultInjector(Protocol):
 
     async def heal_all(self) -> None: ...
 
+    #: What the last heal found but could not restore (recorded with the heal).
+    heal_notes: list[str]
+
 
 @dataclass
 class Progress:
@@ -238,7 +241,8 @@ class Engine:
         if self.nemesis is not None:
             await self.nemesis.heal_all()
         self.progress.active_faults.clear()
-        self.rec.nemesis("heal", {"began": began})
+        notes = list(self.nemesis.heal_notes) if self.nemesis is not None else []
+        self.rec.nemesis("heal", {"began": began, **({"notes": notes} if notes else {})})
 
     # --- after the chaos --------------------------------------------------
 

@@ -138,13 +138,14 @@ def _choose(
 def _membership(
     kind: FaultKind, nodes: Sequence[str], rng: random.Random, opts: ScheduleOptions
 ) -> tuple[str, ...]:
-    """join: a spare; leave: a member that is not a seed; replace: both."""
+    """join: every spare at once; leave: a member that is not a seed; replace: a
+    member and a spare."""
     if kind is not FaultKind.LEAVE and not opts.spares:
         raise ScheduleError(f"a {kind} fault needs a spare node")
     leavers = [n for n in nodes if n not in opts.seeds] or list(nodes)
     spare = (rng.choice(list(opts.spares)),) if opts.spares else ()
     if kind is FaultKind.JOIN:
-        return spare
+        return tuple(opts.spares)
     old = (rng.choice(leavers),)
     return old if kind is FaultKind.LEAVE else old + spare
 

@@ -52,6 +52,9 @@ class Lab:
         nodes are laid out (configured, meshed) but not started: join faults use them."""
         names = [f"n{i + 1}" for i in range(nodes + spares)]
         cluster = LocalCluster.create(dir, nodes + spares, seed_nodes=names[:seeds], **settings)
+        for i, spare in enumerate(names[nodes:] if seeds > 1 else []):
+            cluster.node_seeds[spare] = [names[i % seeds]]  # spares join via different seeds
+            cluster.write_config(spare)
         cluster.env.update(env or {})
         lab = cls(cluster, spares=names[nodes:])
         active = names[:nodes]

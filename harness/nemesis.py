@@ -80,6 +80,7 @@ class Nemesis:
         self.killed: set[str] = set()  # killed by this nemesis and not restarted yet
         self.disks: dict[str, Any] = {}  # node -> its LazyMount (crash faults need one)
         self.membership = MembershipState()  # members, spares, seeds (membership faults)
+        self.heal_notes: list[str] = []  # what the last heal found but could not fix
 
     async def __aenter__(self) -> Nemesis:
         return self
@@ -156,7 +157,7 @@ class Nemesis:
         for name in sorted(self.killed):
             await _collect(errors, f"restart {name}", self._restart(name))
         if self.membership.initial_members:
-            await _collect(errors, "restore membership", membership_nemesis.restore(self))
+            self.heal_notes = await membership_nemesis.restore(self)
         if self.clock is not None:
             await _collect(errors, "reset clocks", _now(self.clock.reset))
         await _collect(errors, "final check", self._check_healed())

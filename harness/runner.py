@@ -66,10 +66,12 @@ class RunConfig:
     seeds: int = 0  # >0: configs name only themselves and the first `seeds` nodes
 
     def membership(self) -> tuple[int, int]:
-        """(seeds, spares) the lab needs: membership faults need a seed and a spare."""
+        """(seeds, spares) the lab needs: membership faults need seeds, and join faults two
+        spares (they join at the same moment, each through its own seed)."""
         kinds = set(self.nemesis)
-        seeds = self.seeds or (1 if kinds & {"join", "leave", "replace"} else 0)
-        return seeds, 1 if kinds & {"join", "replace"} else 0
+        seeds = self.seeds or (min(2, self.nodes) if kinds & {"join", "leave", "replace"} else 0)
+        spares = 2 if "join" in kinds else 1 if "replace" in kinds else 0
+        return seeds, spares
 
     @property
     def test(self) -> str:

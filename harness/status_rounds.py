@@ -55,6 +55,7 @@ async def _snapshot(addr: Addr, keys: Sequence[str]) -> dict[str, Any]:
         "down": list(status.get("down", [])),
         "hints": dict(status.get("hints", {})),
         "counters": {c: int(counters.get(c, 0)) for c in COUNTERS},
+        "in_flight": int(status.get("in_flight", 0)),
         "members": list(status.get("members", [])),
         "ring": _digest(status.get("ring", [])),
         "keys": {k: v for k, v in sizes.items() if v[1]},
