@@ -11,6 +11,7 @@ without the filesystem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,13 @@ def fuse_available() -> str | None:
     return None
 
 
+def control_socket(node_dir: Path) -> Path:
+    """Where the daemon for `node_dir` listens: a short path in the temp directory,
+    since a Unix socket path may not exceed 107 bytes and run directories can."""
+    digest = hashlib.sha256(str(node_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"sibyl-lazyfs-{digest}.sock"
+
+
 @dataclass
 class LazyMount:
     """One mounted lazy filesystem and the daemon serving it."""
@@ -59,7 +68,7 @@ class LazyMount:
         if why:
             raise LazyFSError(f"durability faults need FUSE: {why}")
         mount, backing = node_dir / "data", node_dir / "data.disk"
-        sock = node_dir / "lazyfs.sock"
+        sock = control_socket(node_dir)
         for d in (mount, backing):
             d.mkdir(parents=True, exist_ok=True)
         with open(node_dir / "lazyfs.log", "ab") as log:

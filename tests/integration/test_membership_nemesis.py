@@ -30,9 +30,10 @@ def test_two_nodes_joining_through_different_seeds_at_once_end_in_one_ring(
             # n4 knows only seed n1, n5 only seed n2 (both through their proxies).
             cluster.write_config("n4", mesh.addr_for, seed_nodes=["n1"])
             cluster.write_config("n5", mesh.addr_for, seed_nodes=["n2"])
-            assert '"127.0.0.1:{}"'.format(mesh.link_addr(("n5", "n2"))[1]) in (
-                cluster.node_dir("n5") / "node.toml"
-            ).read_text()
+            assert (
+                '"127.0.0.1:{}"'.format(mesh.link_addr(("n5", "n2"))[1])
+                in (cluster.node_dir("n5") / "node.toml").read_text()
+            )
             cluster.start("n4")
             cluster.start("n5")
             await cluster.wait_ready(["n4", "n5"])

@@ -93,9 +93,7 @@ def test_mesh_routes_every_peer_through_its_own_proxy(lab: Lab) -> None:
     assert len(lab.mesh.proxies) == 5 * 4 + 5
 
 
-def test_mesh_refuses_a_running_cluster_and_routes_a_seeded_one(
-    lab: Lab, tmp_path: Path
-) -> None:
+def test_mesh_refuses_a_running_cluster_and_routes_a_seeded_one(lab: Lab, tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="before starting"):
         Mesh.create(lab.cluster)
     gossiping = LocalCluster.create(tmp_path / "gossip", 3, seed_nodes=["n1"])

@@ -21,8 +21,11 @@ def _one_per_seq(history, events):  # type: ignore[no-untyped-def]
                 continue
             by_seq[e.seq] = key
     keep = set(by_seq.values())
-    return {k: e for k, e in out.items()
-            if e.version != 1 or e.kind is not membership_history.Kind.JOIN or k in keep}
+    return {
+        k: e
+        for k, e in out.items()
+        if e.version != 1 or e.kind is not membership_history.Kind.JOIN or k in keep
+    }
 
 
 membership_history.merge = _one_per_seq
