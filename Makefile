@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEB_PACKAGES := faketime openssh-server iproute2 procps
+DEB_PACKAGES := faketime openssh-server iproute2 procps fuse3
 
 .PHONY: run test lint typecheck unit integration bench clean deps
 
