@@ -189,24 +189,26 @@ class Engine:
     # --- nemesis ----------------------------------------------------------
 
     async def _nemesis(self, deadline: float) -> None:
-        """Starts and stops faults at their times, in one timeline, so faults whose
-        intervals overlap are in force together (composed faults)."""
+        """Runs every fault on its own clock (start at start_s, stop at end_s), so faults
+        whose intervals overlap are in force together (composed faults) and one fault's
+        slow verification does not delay another's."""
         if self.nemesis is None:
             return
         t0 = time.monotonic()
-        events = sorted([(f.start_s, 0, i, "start", f) for i, f in enumerate(self.plan.faults)]
-                        + [(f.end_s, 1, i, "stop", f) for i, f in enumerate(self.plan.faults)],
-                        key=lambda e: e[:3])  # fmt: skip
-        started: set[int] = set()
-        for at_s, _, i, step, fault in events:
-            if not await _sleep_until(t0 + at_s, deadline):
-                return  # faults still active: the heal phase reverts them
-            if step == "stop" and i not in started:
-                continue
-            began = self.rec.now()
-            call = self.nemesis.start if step == "start" else self.nemesis.stop
-            self._log_fault(step, fault, await self._try(call, fault), began)
-            started.add(i)
+        async with asyncio.TaskGroup() as faults:
+            for fault in sorted(self.plan.faults, key=lambda f: (f.start_s, f.id)):
+                faults.create_task(self._one_fault(fault, t0, deadline))
+
+    async def _one_fault(self, fault: Any, t0: float, deadline: float) -> None:
+        assert self.nemesis is not None
+        if not await _sleep_until(t0 + fault.start_s, deadline):
+            return
+        began = self.rec.now()
+        self._log_fault("start", fault, await self._try(self.nemesis.start, fault), began)
+        if not await _sleep_until(t0 + fault.end_s, deadline):
+            return  # still active: the heal phase reverts it
+        began = self.rec.now()
+        self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault), began)
 
     async def _try(self, step: Any, fault: Any) -> dict[str, Any]:
         """A nemesis step; a fault that cannot be applied or verified is recorded, not fatal.
