@@ -60,14 +60,22 @@ EVERY_FAULT = ("partition", "kill", "pause", "clock", "latency", "bandwidth", "c
                "reset_peer", "limit_data", "join", "leave", "replace")  # fmt: skip
 
 
+#: Where the run directories of correct-node runs that were not valid are kept.
+KEEP = Path(tempfile.gettempdir()) / "sibyl-false-alarms"
+
+
 def one_run(store: Path, seed: int, time_limit_s: float, args: dict[str, Any],
             bug: str | None) -> tuple[int, float]:  # fmt: skip
-    """(exit status, wall seconds) of one run."""
+    """(exit status, wall seconds) of one run. A correct-node run that is not valid keeps
+    its run directory under KEEP, to be looked at."""
     cfg = RunConfig(**{"time_limit_s": time_limit_s, "quiesce_s": 2.0, "store": str(store),
                        "seed": seed, **args,
                        "intercepts": (f"tests.intercepts.{bug}",) if bug else ()})  # fmt: skip
     started = time.monotonic()
     outcome = run_test(cfg, "benchmarks/fault_detection.py", Console(file=io.StringIO()))
+    if bug is None and outcome.status != 0:
+        KEEP.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(outcome.run_dir), KEEP / f"seed-{seed}-status-{outcome.status}")
     shutil.rmtree(outcome.run_dir, ignore_errors=True)  # histories are large; keep the figures
     return outcome.status, time.monotonic() - started
 
@@ -94,8 +102,9 @@ def false_alarms(store: Path, seeds: int, limit: float) -> dict:
         status, took = one_run(store, 100 + seed, limit, args, None)
         statuses.append(status)
         secs.append(took)
+        kept = f"; kept in {KEEP}" if status else ""
         print(f"  correct node, every fault, seed {100 + seed}: status {status} "
-              f"({took:.0f} s)", flush=True)  # fmt: skip
+              f"({took:.0f} s){kept}", flush=True)  # fmt: skip
     return {
         "runs": seeds,
         "invalid": statuses.count(1),

@@ -148,14 +148,22 @@ async def _retire(nemesis: Nemesis, *spares: str) -> None:
 
 
 async def _leave_via_peer(nemesis: Nemesis, name: str) -> None:
+    """Asks a running member to remove `name`: the first that answers (another fault may
+    be restarting one right now)."""
     peers = [n for n in sorted(nemesis.membership.members) if n != name and nemesis.running(n)]
     if not peers:
         raise ClusterError(f"no running member can remove {name}")
-    try:
-        await _call(nemesis, peers[0], "leave", name)
-    except NodeError as e:
-        if e.code != "not_member":  # already gone: fine
+    for i, peer in enumerate(peers):
+        try:
+            await _call(nemesis, peer, "leave", name)
+            return
+        except NodeError as e:
+            if e.code == "not_member":  # already gone: fine
+                return
             raise
+        except (OSError, TimeoutError):
+            if i == len(peers) - 1:
+                raise
 
 
 async def start_join(nemesis: Nemesis, fault: Fault) -> Details:
