@@ -59,9 +59,10 @@ CASES = [
          [(1, "partition", 1.0, 3.0, (), {"shape": "halves", "mode": "drop"})],
          "liveness", "requests-stuck",
          {"faults": [(1, "partition", 1.0, 3.0, (), {"shape": "halves", "mode": "hold"})]}),
-    # The two seeds are cut from each other while each admits its joiner (composed faults).
+    # The members are cut from each other while each seed admits its joiner (composed faults).
     Case("same_seq_joins", {"nodes": 3, "nemesis": ("join", "partition")},
-         [(1, "partition", 0.5, 2.5, (), {"links": [["n1", "n2"], ["n2", "n1"]]}),
+         [(1, "partition", 0.5, 2.5, (), {"links": [[a, b] for a in ALL3 for b in ALL3
+                                                     if a != b]}),
           (2, "join", 1.0, 4.5, ("n4", "n5"), {})], "liveness", "ring-views-did-not-agree"),
     Case("stuck_down", {"nodes": 3, "nemesis": ("partition",)},
          [(1, "partition", 1.0, 3.0, (), {"shape": "one"})], "liveness", "live-peer-down",
