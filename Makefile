@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEB_PACKAGES := faketime openssh-server iproute2 procps chromium iptables conntrack python3-venv shellcheck vagrant
+DEB_PACKAGES := faketime openssh-server iproute2 procps chromium iptables conntrack python3-venv shellcheck vagrant fuse3
 
 .PHONY: run test lint typecheck unit integration bench clean deps
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from checkers.budget import Budget, BudgetExceeded
 from checkers.explain import FaultTimeline
-from checkers.history import NEMESIS, HistoryError, Op, OpType, read_jsonl
+from checkers.history import CHECKER, NEMESIS, HistoryError, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result
 
 _OK, _INFO = OpType.OK, OpType.INFO
@@ -245,6 +245,8 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
                 open_[proc] = (op, -1)
         elif op.f == REPLICA_READ:
             out.replica_reads.append(_replica_read(op))
+        elif proc == CHECKER:
+            continue  # other observations of the harness (node status) are not client ops
         else:
             pair = pop(proc, None)
             if pair is None:

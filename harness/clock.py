@@ -75,8 +75,10 @@ def require_libfaketime() -> Path:
 
 
 def format_offset(offset_s: float) -> str:
-    """The timestamp-file text for an offset from real time: "+5.000000", "-0.250000"."""
-    return f"{offset_s:+.6f}\n"
+    """The timestamp-file text for an offset from real time: "+5.000000 x1". The rate
+    is spelled out because libfaketime keeps the last rate it read (harness/clock_rate.py
+    sets others) until a spec names a new one."""
+    return f"{offset_s:+.6f} x1\n"
 
 
 @dataclass

@@ -75,6 +75,8 @@ class LocalCluster:
     """Every pid this object started (restarts included), for cleanup after they are gone."""
     #: When set, each config lists only its own node plus these seeds (gossip discovers the rest).
     seed_nodes: list[str] = field(default_factory=list)
+    #: Per node, other seeds than `seed_nodes` (e.g. spares that join through different seeds).
+    node_seeds: dict[str, list[str]] = field(default_factory=dict)
 
     # --- creation and persistence -------------------------------------------
 
@@ -145,16 +147,24 @@ class LocalCluster:
         """(Re)writes node `name`'s config: every node as members, or, with seed nodes
         (default `self.seed_nodes`), only itself plus the seeds' addresses."""
         route = addr_for or (lambda src, dst: self.addr(dst))
-        seed_nodes = self.seed_nodes if seed_nodes is None else seed_nodes
+        if seed_nodes is None:
+            seed_nodes = self.node_seeds.get(name, self.seed_nodes)
+        if name in seed_nodes:  # a seed knows the seeds before it; the first one bootstraps
+            seed_nodes = seed_nodes[: list(seed_nodes).index(name) + 1]
         nd = self.node_dir(name)
         listed = [name] if seed_nodes else list(self.nodes)
         members = [
             {"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1} for m in listed
         ]
         seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
+        # A routed cluster that joins by seeds still reaches every peer through its route
+        # (a fault proxy), never at the address the peer gossips.
+        routes = [{"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1}
+                  for m in self.nodes if m != name] if seed_nodes and addr_for else []  # fmt: skip
         cfg = {"name": name, "listen": "{}:{}".format(*self.addr(name)),
                "data_dir": str(nd / "data"), **self.settings,
-               **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
+               **({"seeds": seeds} if seeds else {}), "members": members,
+               **({"routes": routes} if routes else {})}  # fmt: skip
         self.write_host_file(name, nd / "node.toml", to_toml(cfg))
 
     def add_node(self, name: str | None = None, seed_nodes: Sequence[str] | None = None) -> str:
@@ -333,6 +343,25 @@ async def statuses(
         finally:
             await c.close()
     return out
+
+
+async def wait_one_ring(cluster: LocalCluster, names: list[str], timeout_s: float = 30.0) -> None:
+    """Waits until every named node reports exactly `names` as members and the same
+    ring (gossip has converged); raises ClusterError showing the views."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        st = await statuses(cluster, names)
+        views = {n: (sorted(s["members"]), s["ring"]) for n, s in st.items()}
+        if all(v == views[names[0]] for v in views.values()) and views[names[0]][0] == sorted(
+            names
+        ):
+            return
+        if time.monotonic() > deadline:
+            shown = {n: v[0] for n, v in views.items()}
+            raise ClusterError(
+                f"gossip did not converge on {sorted(names)} in {timeout_s}s: {shown}"
+            )
+        await asyncio.sleep(0.1)  # polling the views until gossip converges
 
 
 def to_toml(d: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from checkers.history import OpType
 from harness.history import Recorder
+from harness.status_rounds import record_statuses
 from node.client import Client, NodeError
 from workloads.base import INDETERMINATE, Completion, Workload, b64
 
@@ -39,6 +40,9 @@ class FaultInjector(Protocol):
     async def stop(self, fault: Any) -> dict[str, Any]: ...
 
     async def heal_all(self) -> None: ...
+
+    #: What the last heal found but could not restore (recorded with the heal).
+    heal_notes: list[str]
 
 
 @dataclass
@@ -71,6 +75,8 @@ class RunPlan:
     op_timeout_s: float = 2.0
     converge_timeout_s: float = 15.0
     n: int = 3
+    status_rounds: int = 0  # node status snapshots after quiescence (liveness checker)
+    status_interval_s: float = 1.0
 
 
 class Engine:
@@ -114,6 +120,10 @@ class Engine:
         await self._replica_reads()
         self.progress.phase = "quiesce"
         await asyncio.sleep(max(0.0, healed + self.plan.quiesce_s - time.monotonic()))
+        if self.plan.status_rounds:  # liveness is judged on the quiesced cluster
+            self.progress.phase = "status"
+            await record_statuses(self.rec, self.direct_addrs, self.workload.keys(),
+                                  self.plan.status_rounds, self.plan.status_interval_s)  # fmt: skip
         self.progress.phase = "final reads"
         await self._final_reads()
         self.progress.phase = "done"
@@ -182,18 +192,26 @@ class Engine:
     # --- nemesis ----------------------------------------------------------
 
     async def _nemesis(self, deadline: float) -> None:
+        """Runs every fault on its own clock (start at start_s, stop at end_s), so faults
+        whose intervals overlap are in force together (composed faults) and one fault's
+        slow verification does not delay another's."""
         if self.nemesis is None:
             return
         t0 = time.monotonic()
-        for fault in sorted(self.plan.faults, key=lambda f: f.start_s):
-            if not await _sleep_until(t0 + fault.start_s, deadline):
-                return
-            began = self.rec.now()
-            self._log_fault("start", fault, await self._try(self.nemesis.start, fault), began)
-            if not await _sleep_until(t0 + fault.end_s, deadline):
-                return  # still active: the heal phase reverts it
-            began = self.rec.now()
-            self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault), began)
+        async with asyncio.TaskGroup() as faults:
+            for fault in sorted(self.plan.faults, key=lambda f: (f.start_s, f.id)):
+                faults.create_task(self._one_fault(fault, t0, deadline))
+
+    async def _one_fault(self, fault: Any, t0: float, deadline: float) -> None:
+        assert self.nemesis is not None
+        if not await _sleep_until(t0 + fault.start_s, deadline):
+            return
+        began = self.rec.now()
+        self._log_fault("start", fault, await self._try(self.nemesis.start, fault), began)
+        if not await _sleep_until(t0 + fault.end_s, deadline):
+            return  # still active: the heal phase reverts it
+        began = self.rec.now()
+        self._log_fault("stop", fault, await self._try(self.nemesis.stop, fault), began)
 
     async def _try(self, step: Any, fault: Any) -> dict[str, Any]:
         """A nemesis step; a fault that cannot be applied or verified is recorded, not fatal.
@@ -228,7 +246,8 @@ class Engine:
         if self.nemesis is not None:
             await self.nemesis.heal_all()
         self.progress.active_faults.clear()
-        self.rec.nemesis("heal", {"began": began})
+        notes = list(self.nemesis.heal_notes) if self.nemesis is not None else []
+        self.rec.nemesis("heal", {"began": began, **({"notes": notes} if notes else {})})
 
     # --- after the chaos --------------------------------------------------
 

@@ -19,7 +19,12 @@ from enum import StrEnum
 from typing import Any
 
 from harness.mesh import CLIENT
-from harness.partitions import Shape
+from harness.partitions import PartitionMode, Shape
+from harness.targeting import Scope
+
+
+class NemesisError(RuntimeError):
+    """A fault could not be applied, verified or reverted; the message says which."""
 
 
 class FaultKind(StrEnum):
@@ -31,6 +36,13 @@ class FaultKind(StrEnum):
     CLOCK = "clock"
     LATENCY = "latency"
     BANDWIDTH = "bandwidth"
+    CRASH = "crash"  # kill -9 and lose what the node had not fsync'd (LazyFS)
+    WIPE = "wipe"  # kill -9 and delete the data directory (amnesia)
+    RESET_PEER = "reset_peer"  # connections through the targets' links are reset
+    LIMIT_DATA = "limit_data"  # connections close after a few bytes
+    JOIN = "join"  # a spare node joins the ring (stop: it leaves and stops)
+    LEAVE = "leave"  # a member leaves the ring (stop: it rejoins)
+    REPLACE = "replace"  # a spare joins, then a member leaves (stop: the reverse)
 
 
 class ClockOp(StrEnum):
@@ -39,6 +51,8 @@ class ClockOp(StrEnum):
     BUMP = "bump"  # move by delta_s from the current offset
     STROBE = "strobe"  # flip between 0 and delta_s every period_ms
     RESET = "reset"  # back to real time
+    FREEZE = "freeze"  # the wall clock stops (stays at the moment of the fault)
+    RATE = "rate"  # the wall clock runs `rate` times as fast (0.5 slow, 2.0 fast)
 
 
 class FaultError(ValueError):
@@ -73,6 +87,11 @@ def _one_of(values: type[StrEnum]) -> Check:
     return check
 
 
+def _text(where: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise FaultError(f"{where} must be a non-empty string, got {value!r}")
+
+
 def _links(where: str, value: Any) -> None:
     pairs = isinstance(value, list | tuple) and all(
         isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(n, str) for n in x)
@@ -82,16 +101,27 @@ def _links(where: str, value: Any) -> None:
         raise FaultError(f"{where} must be a non-empty list of [src, dst] pairs, got {value!r}")
 
 
+#: A process fault aimed at a key's primaries (harness/targeting.py) instead of targets.
+AIM: dict[str, tuple[bool, Check]] = {"key": (False, _text), "scope": (False, _one_of(Scope))}
 #: Per kind: parameter -> (required, check). Any other parameter is refused.
 PARAMS: dict[FaultKind, dict[str, tuple[bool, Check]]] = {
-    FaultKind.PARTITION: {"shape": (True, _one_of(Shape)), "links": (False, _links)},
-    FaultKind.KILL: {},
-    FaultKind.PAUSE: {},
+    FaultKind.PARTITION: {"shape": (True, _one_of(Shape)), "links": (False, _links),
+                          "mode": (False, _one_of(PartitionMode))},
+    FaultKind.KILL: {**AIM},
+    FaultKind.PAUSE: {**AIM},
     FaultKind.CLOCK: {"op": (False, _one_of(ClockOp)), "delta_s": (False, _number()),
-                      "period_ms": (False, _number(True, 1))},
+                      "period_ms": (False, _number(True, 1)),
+                      "rate": (False, _number(minimum=0.01))},
     FaultKind.LATENCY: {"latency_ms": (True, _number(True, 0)),
                         "jitter_ms": (False, _number(True, 0)), "links": (False, _links)},
     FaultKind.BANDWIDTH: {"rate_kbps": (True, _number(True, 0)), "links": (False, _links)},
+    FaultKind.CRASH: {**AIM},
+    FaultKind.WIPE: {**AIM},
+    FaultKind.RESET_PEER: {"timeout_ms": (False, _number(True, 0)), "links": (False, _links)},
+    FaultKind.LIMIT_DATA: {"bytes": (True, _number(True, 0)), "links": (False, _links)},
+    FaultKind.JOIN: {},
+    FaultKind.LEAVE: {},
+    FaultKind.REPLACE: {},
 }  # fmt: skip
 FIELDS = ("id", "kind", "start_s", "end_s", "targets", "params")
 
@@ -103,10 +133,16 @@ class Fault:
 
     * partition: `shape` (halves, one, majorities-ring, bridge, one-way) or
       `links` ([[src, dst], ...]: cut exactly these); targets: the nodes the
-      shape splits (default all);
-    * kill, pause: none (stop restarts / resumes);
-    * clock: `op` (bump, strobe, reset; default bump), `delta_s` (bump, strobe),
-      `period_ms` (strobe, default 200); stop resets the targets' clocks;
+      shape splits (default all); `mode` hold (default) or drop (PartitionMode);
+    * kill, pause, crash, wipe: none (stop restarts / resumes), or `key` and
+      `scope` (majority, all): the key's primaries by the ring, when no targets;
+    * clock: `op` (bump, strobe, freeze, rate, reset; default bump), `delta_s`
+      (bump, strobe), `period_ms` (strobe, default 200), `rate` (rate); stop
+      resets the targets' clocks;
+    * reset_peer (`timeout_ms`, default 0) and limit_data (`bytes`): on both
+      streams of every link into or out of a target, or of explicit `links`;
+    * join (targets: a spare node), leave (a member), replace (targets: the
+      leaving member, then the spare that takes over its data);
     * latency (`latency_ms`, `jitter_ms`) and bandwidth (`rate_kbps`, KB/s): on
       what each link's source sends, for every link into or out of a target
       (client links included), or for explicit `links` ("client" may be a source).
@@ -150,8 +186,10 @@ class Fault:
             elif required and not (key == "shape" and "links" in self.params):
                 raise FaultError(f"{where} 'params.{key}' is required for a {self.kind} fault")
         op = self.params.get("op", ClockOp.BUMP)
-        if self.kind is FaultKind.CLOCK and op != ClockOp.RESET and "delta_s" not in self.params:
-            raise FaultError(f"{where} 'params.delta_s' is required for a clock {op}")
+        needs = {ClockOp.BUMP: "delta_s", ClockOp.STROBE: "delta_s", ClockOp.RATE: "rate"}
+        need = needs.get(ClockOp(op)) if self.kind is FaultKind.CLOCK else None
+        if need and need not in self.params:
+            raise FaultError(f"{where} 'params.{need}' is required for a clock {op}")
 
     def check_names(self, nodes: Sequence[str]) -> None:
         """Raises FaultError naming the field when a target or link end is not one of

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.faults import Fault, FaultKind
@@ -32,6 +32,23 @@ class ScheduleOptions:
     duration_s: tuple[float, float] = (2.0, 5.0)
     gap_s: tuple[float, float] = (1.0, 3.0)
     skew_s: tuple[int, int] = (5, 30)
+    #: Partition modes to draw from (harness.partitions.PartitionMode values).
+    partition_modes: tuple[str, ...] = ("hold",)
+    #: Chance that a fault starts while the previous one is still in force (composed
+    #: faults, Jepsen's combined packages); overlapping faults are of different kinds.
+    overlap: float = 0.0
+    #: When set, the last partition lasts until the end of the chaos phase.
+    partition_until_end: bool = False
+    #: Seed nodes (never asked to leave) and spare nodes (join and replace bring them in).
+    seeds: tuple[str, ...] = ()
+    spares: tuple[str, ...] = ()
+    #: Workload keys: kill, pause and crash faults are sometimes aimed at a key's
+    #: primaries (all of them, or a majority) instead of at random nodes.
+    keys: tuple[str, ...] = ()
+    aim_ratio: float = 1 / 3
+
+
+MEMBERSHIP = {FaultKind.JOIN.value, FaultKind.LEAVE.value, FaultKind.REPLACE.value}
 
 
 def parse_nemeses(text: str) -> tuple[str, ...]:
@@ -59,29 +76,96 @@ def fault_schedule(
     rng: random.Random,
     opts: ScheduleOptions = ScheduleOptions(),
 ) -> list[Fault]:
-    """Non-overlapping faults drawn from `kinds` until the chaos phase ends."""
+    """Faults drawn from `kinds` until the chaos phase ends: one after another with
+    gaps, or, with `opts.overlap`, sometimes starting inside the previous fault
+    (then of another kind where there is one). With `partition_until_end`, the
+    last partition scheduled is stretched to the end of the chaos phase."""
     out: list[Fault] = []
     t = opts.first_at_s
+    previous: Fault | None = None
     while kinds and t < time_limit_s - 0.5:
-        kind = FaultKind(rng.choice(list(kinds)))
+        choices = list(kinds)
+        if previous is not None and t < previous.end_s:
+            banned = MEMBERSHIP if previous.kind.value in MEMBERSHIP else {previous.kind.value}
+            choices = [k for k in choices if k not in banned] or choices  # overlaps differ
+            if previous.kind.value in MEMBERSHIP and set(choices) <= MEMBERSHIP:
+                t = previous.end_s + rng.uniform(*opts.gap_s)  # membership faults never overlap
+                continue
+        kind = FaultKind(rng.choice(choices))
         end = min(t + rng.uniform(*opts.duration_s), time_limit_s)
         targets, params = _choose(kind, nodes, rng, opts)
-        out.append(Fault(len(out) + 1, kind, round(t, 3), round(end, 3), targets, params))
-        t = end + rng.uniform(*opts.gap_s)
-    return out
+        previous = Fault(len(out) + 1, kind, round(t, 3), round(end, 3), targets, params)
+        out.append(previous)
+        if opts.overlap and rng.random() < opts.overlap:
+            t = t + rng.uniform(0.2, 0.8) * (end - t)
+        else:
+            t = end + rng.uniform(*opts.gap_s)
+    return _stretch_last_partition(out, time_limit_s) if opts.partition_until_end else out
+
+
+def _stretch_last_partition(faults: list[Fault], time_limit_s: float) -> list[Fault]:
+    parts = [f for f in faults if f.kind is FaultKind.PARTITION]
+    if not parts:
+        return faults
+    last = parts[-1]
+    return [replace(f, end_s=round(time_limit_s, 3)) if f is last else f for f in faults]
 
 
 def _choose(
     kind: FaultKind, nodes: Sequence[str], rng: random.Random, opts: ScheduleOptions
 ) -> tuple[tuple[str, ...], dict[str, Any]]:
     if kind is FaultKind.PARTITION:
-        return (), {"shape": rng.choice(shapes_for(len(set(nodes)))).value}
+        params: dict[str, Any] = {"shape": rng.choice(shapes_for(len(set(nodes)))).value}
+        if len(opts.partition_modes) > 1 or opts.partition_modes != ("hold",):
+            params["mode"] = rng.choice(opts.partition_modes)
+        return (), params
+    aimable = (FaultKind.KILL, FaultKind.PAUSE, FaultKind.CRASH)
+    if kind in aimable and opts.keys and rng.random() < opts.aim_ratio:
+        return (), {"key": rng.choice(opts.keys), "scope": rng.choice(("majority", "all"))}
+    if kind is FaultKind.CRASH:
+        return _some(nodes, rng), {}
+    if kind in (FaultKind.JOIN, FaultKind.LEAVE, FaultKind.REPLACE):
+        return _membership(kind, nodes, rng, opts), {}
     node = rng.choice(list(nodes))
     if kind is FaultKind.CLOCK:
-        skew = rng.randint(*opts.skew_s) * rng.choice((-1, 1))
-        return (node,), {"op": rng.choice(("bump", "bump", "strobe")), "delta_s": skew}
+        return (node,), _clock(rng, opts)
     if kind is FaultKind.LATENCY:
         return (node,), {"latency_ms": rng.choice((50, 100, 200)), "jitter_ms": 10}
     if kind is FaultKind.BANDWIDTH:
         return (node,), {"rate_kbps": rng.choice((64, 256))}
+    if kind is FaultKind.RESET_PEER:
+        return (node,), {"timeout_ms": rng.choice((0, 100))}
+    if kind is FaultKind.LIMIT_DATA:
+        return (node,), {"bytes": rng.choice((256, 4096, 65536))}
     return (node,), {}
+
+
+def _membership(
+    kind: FaultKind, nodes: Sequence[str], rng: random.Random, opts: ScheduleOptions
+) -> tuple[str, ...]:
+    """join: every spare at once; leave: a member that is not a seed; replace: a
+    member and a spare."""
+    if kind is not FaultKind.LEAVE and not opts.spares:
+        raise ScheduleError(f"a {kind} fault needs a spare node")
+    leavers = [n for n in nodes if n not in opts.seeds] or list(nodes)
+    spare = (rng.choice(list(opts.spares)),) if opts.spares else ()
+    if kind is FaultKind.JOIN:
+        return tuple(opts.spares)
+    old = (rng.choice(leavers),)
+    return old if kind is FaultKind.LEAVE else old + spare
+
+
+def _some(nodes: Sequence[str], rng: random.Random) -> tuple[str, ...]:
+    """One node, a majority, or every node (a power cut of the whole rack)."""
+    count = rng.choice((1, len(nodes) // 2 + 1, len(nodes), len(nodes)))
+    return tuple(sorted(rng.sample(list(nodes), count)))
+
+
+def _clock(rng: random.Random, opts: ScheduleOptions) -> dict[str, Any]:
+    op = rng.choice(("bump", "bump", "strobe", "freeze", "rate"))
+    if op == "freeze":
+        return {"op": op}
+    if op == "rate":
+        return {"op": op, "rate": rng.choice((0.5, 2.0))}
+    skew = rng.randint(*opts.skew_s) * rng.choice((-1, 1))
+    return {"op": op, "delta_s": skew}

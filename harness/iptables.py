@@ -33,7 +33,7 @@ from harness.hostcluster import RemoteCluster
 from harness.mesh import CLIENT
 from harness.mesh import ping_s as direct_ping_s
 from harness.net import Addr
-from harness.partitions import Link
+from harness.partitions import Link, PartitionMode
 from harness.remote import RemoteError
 from harness.toxiproxy import ToxicKind
 
@@ -98,7 +98,14 @@ class IptablesNet:
     def client_addr(self, name: str) -> Addr:
         return self.cluster.addr(name)
 
-    def cut(self, links: Iterable[Link], tag: str) -> None:
+    def cut(self, links: Iterable[Link], tag: str, mode: str = PartitionMode.HOLD) -> None:
+        # DROP rules lose packets, and TCP sends them again after the heal: a held cut.
+        # Losing what was sent (drop, reset) takes the local lab's fault proxy.
+        if mode != PartitionMode.HOLD:
+            raise ValueError(
+                f"partition mode {mode!r} needs the local lab's fault proxy; "
+                "iptables labs hold what is sent during a cut (mode 'hold')"
+            )
         links = frozenset(links)
         self.cuts[tag] = self.cuts.get(tag, frozenset()) | links
         self._apply({b for _, b in links}, flush=links)

@@ -7,13 +7,14 @@ skips the mesh, so clients talk to the nodes directly.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cluster import LocalCluster
+from harness.cluster import LocalCluster, wait_one_ring
 
 Addr = tuple[str, int]
 
@@ -26,6 +27,8 @@ class Lab:
     mesh: Any = None
     clock: Any = None
     nemesis: Any = None
+    disks: dict[str, Any] = field(default_factory=dict)  # node -> LazyMount (crash faults)
+    spares: list[str] = field(default_factory=list)  # laid out for join faults, not started
 
     @classmethod
     async def start(
@@ -36,18 +39,34 @@ class Lab:
         kinds: Sequence[str],
         seed: int,
         env: Mapping[str, str] | None = None,
+        *,
+        seeds: int = 0,
+        spares: int = 0,
     ) -> Lab:
-        """Creates and starts the cluster (meshed when there are faults); waits until it answers."""
-        cluster = LocalCluster.create(dir, nodes, **settings)
+        """Creates and starts the cluster (meshed when there are faults); waits until it answers.
+
+        With `seeds` > 0 each config names only itself and the first `seeds` nodes, and
+        this waits until gossip has given every node the same ring. `spares` more
+        nodes are laid out (configured, meshed) but not started: join faults use them."""
+        names = [f"n{i + 1}" for i in range(nodes + spares)]
+        cluster = LocalCluster.create(dir, nodes + spares, seed_nodes=names[:seeds], **settings)
+        for i, spare in enumerate(names[nodes:] if seeds > 1 else []):
+            cluster.node_seeds[spare] = [names[i % seeds]]  # spares join via different seeds
+            cluster.write_config(spare)
         cluster.env.update(env or {})
-        lab = cls(cluster)
+        lab = cls(cluster, spares=names[nodes:])
+        active = names[:nodes]
         try:
             if kinds:
                 await lab._start_faults(kinds, seed)
-            cluster.start_all()
+                lab.nemesis.membership.set_up(active, lab.spares, names[:seeds])
+            for name in active:
+                cluster.start(name)
             if lab.clock is not None:
                 lab.clock.track()
-            await cluster.wait_ready()
+            await cluster.wait_ready(active)
+            if seeds:
+                await wait_one_ring(cluster, active)
         except BaseException:
             await lab.stop()
             raise
@@ -64,15 +83,24 @@ class Lab:
         self.nemesis = Nemesis(
             self.cluster, self.mesh, self.clock, random.Random(f"{seed}/nemesis")
         )
+        if "crash" in kinds:
+            from harness.lazyfs_control import mount_all
+
+            self.disks = await asyncio.to_thread(mount_all, self.cluster)
+            self.nemesis.disks = self.disks
 
     def client_addrs(self) -> dict[str, Addr]:
         """How clients reach each node: through its client proxy when meshed."""
         if self.mesh is not None:
-            return {n: self.mesh.client_addr(n) for n in self.cluster.nodes}
+            return {n: self.mesh.client_addr(n) for n in self.active()}
         return self.direct_addrs()
 
     def direct_addrs(self) -> dict[str, Addr]:
-        return {n: self.cluster.addr(n) for n in self.cluster.nodes}
+        return {n: self.cluster.addr(n) for n in self.active()}
+
+    def active(self) -> list[str]:
+        """The nodes clients use: every node but the spares."""
+        return [n for n in self.cluster.nodes if n not in self.spares]
 
     async def stop(self, keep_cluster: bool = False) -> None:
         """Heals, then stops every process the lab started (unless `keep_cluster`)."""
@@ -88,6 +116,8 @@ class Lab:
                         self.cluster.release_shm(pid)
                 if self.mesh is not None:
                     await self.mesh.stop()
+                for disk in self.disks.values():  # after the nodes that used them
+                    await asyncio.to_thread(disk.stop)
 
     def close(self) -> None:
         """Closes the connections to the lab's hosts (call after `collect_logs`)."""

@@ -11,12 +11,15 @@ A toxic's upstream stream carries what the link's source sends; its downstream
 carries the little that comes back on the same connection (the hello, and for
 client links the node's replies).
 
-Cutting a link adds a `timeout` toxic with timeout 0 to both streams: the
-proxy keeps every connection open and passes nothing (new connections are
-accepted and then go silent too). That is what a dropped-packets partition
-(iptables DROP) looks like to a node: sends succeed, no reply ever comes, no
-RST tells it anything, and requests time out. On heal the held bytes flow, as
-TCP retransmission would deliver them after a short partition. Disabling the
+Cutting a link in "hold" mode adds a `bandwidth` toxic with rate 0 to both
+streams: the proxy keeps every connection open and passes nothing (new
+connections are accepted and then go silent too). That is what a short
+dropped-packets partition (iptables DROP) looks like to a node: sends succeed,
+no reply ever comes, no RST tells it anything, and requests time out. On heal
+the held bytes flow, as TCP retransmission would deliver them. In "drop" mode
+(a lossy link) a `timeout` toxic drops what is sent and the connections are
+closed at the heal: what was sent during the cut never arrives. "reset" also
+resets the live connections at the cut. Disabling the
 proxy instead would refuse connections at once (a milder REJECT-style fault
 that tells nodes their peer is gone) and would release the listening port.
 
@@ -42,7 +45,7 @@ from typing import TypeVar
 
 from harness import ping
 from harness.cluster import HOST, Addr, ClusterError, LocalCluster, pid_alive
-from harness.partitions import Link
+from harness.partitions import Link, PartitionMode
 from harness.toxiproxy import (
     NotFound,
     ProxyInfo,
@@ -79,15 +82,11 @@ class Mesh:
         cls, cluster: LocalCluster, *, seed: int | None = None, log_path: Path | None = None
     ) -> Mesh:
         """Starts a server, creates every node and client proxy, and rewrites the node
-        configs to route through them. Run before the nodes start, on a cluster with
-        static membership (raises ClusterError otherwise); nodes added later are not
-        meshed. On failure the server is stopped again."""
-        if cluster.seed_nodes:
-            raise ClusterError(
-                "the mesh needs static membership (every peer in every config, routed through "
-                f"its proxy); this cluster uses seed_nodes {cluster.seed_nodes}, and addresses "
-                "learned by gossip would bypass the proxies"
-            )
+        configs to route through them. Run before the nodes start; nodes added later
+        are not meshed. A cluster with seed nodes is meshed too: each config then
+        lists only itself and the seeds as members, plus a `routes` table that sends
+        every peer through its proxy (gossiped addresses would bypass the proxies).
+        On failure the server is stopped again."""
         running = [n for n, p in cluster.nodes.items() if p.pid is not None and pid_alive(p.pid)]
         if running:
             raise ClusterError(
@@ -155,14 +154,26 @@ class Mesh:
 
     # --- toxics (blocking) ---------------------------------------------------
 
-    def cut(self, links: Iterable[Link], tag: str) -> None:
-        """Black-holes each link in both streams under `tag` (see the module docstring)."""
+    def cut(self, links: Iterable[Link], tag: str, mode: str = PartitionMode.HOLD) -> None:
+        """Black-holes each link in both streams under `tag` (see the module docstring).
+
+        `mode` hold: a `bandwidth` 0 toxic keeps what is sent and delivers it at the
+        heal. drop: a `timeout` 0 toxic drops it, and removing the toxic closes the
+        connections at the heal (Toxiproxy's semantics): what was sent is lost.
+        reset: as drop, and the proxy is also disabled and enabled again so every
+        live connection is reset at the cut."""
+        lossy = mode in (PartitionMode.DROP, PartitionMode.RESET)
+        kind, attrs = (ToxicKind.TIMEOUT, {"timeout": 0}) if lossy else (
+            ToxicKind.BANDWIDTH, {"rate": 0})  # fmt: skip
         for link in sorted(links):
             for stream in BOTH_STREAMS:
                 self.client.add_toxic(
-                    proxy_name(link), ToxicKind.TIMEOUT, name=f"{tag}-cut-{stream}",
-                    stream=stream, attributes={"timeout": 0},
+                    proxy_name(link), kind, name=f"{tag}-cut-{stream}",
+                    stream=stream, attributes=attrs,
                 )  # fmt: skip
+            if mode == PartitionMode.RESET:
+                self.client.disable(proxy_name(link))
+                self.client.enable(proxy_name(link))
 
     def add_toxic(
         self, links: Iterable[Link], tag: str, kind: ToxicKind, attributes: Mapping[str, int]

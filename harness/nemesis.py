@@ -24,6 +24,7 @@ from the `random.Random` passed in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
-from harness import partitions
+from harness import membership_nemesis, partitions
 from harness.clock import ClockControl, ClockUnavailable, measure_offset_s, require_libfaketime
 from harness.cluster import LocalCluster
 from harness.faults import PARAMS as PARAMS
@@ -39,16 +40,15 @@ from harness.faults import ClockOp as ClockOp
 from harness.faults import Fault as Fault
 from harness.faults import FaultError as FaultError
 from harness.faults import FaultKind as FaultKind
+from harness.faults import NemesisError as NemesisError
+from harness.membership_nemesis import MembershipState
 from harness.mesh import CLIENT, answers, silent
 from harness.net import Net, leaking, silent_links
-from harness.partitions import Link, sorted_links
+from harness.partitions import Link, PartitionMode, sorted_links
+from harness.targeting import primaries
 from harness.toxiproxy import ToxicKind
 
 Details = dict[str, Any]
-
-
-class NemesisError(RuntimeError):
-    """A fault could not be applied, verified or reverted; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class Nemesis:
         self.active: dict[int, Fault] = {}
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
         self.killed: set[str] = set()  # killed by this nemesis and not restarted yet
+        self.disks: dict[str, Any] = {}  # node -> its LazyMount (crash faults need one)
+        self.membership = MembershipState()  # members, spares, seeds (membership faults)
+        self.heal_notes: list[str] = []  # what the last heal found but could not fix
 
     async def __aenter__(self) -> Nemesis:
         return self
@@ -96,12 +99,15 @@ class Nemesis:
             require_libfaketime()  # raises with the install hint when it is missing
             raise ClockUnavailable("clock faults need a ClockControl: construct "
                                    "ClockControl(cluster) before the nodes start")  # fmt: skip
+        if "key" in fault.params and not fault.targets:  # aimed at a key's primaries
+            fault = replace(fault, targets=await self._key_targets(fault))
         resolved = replace(fault, targets=self._resolve_targets(fault))
         self.active[fault.id] = resolved
         starts: dict[FaultKind, Callable[[Fault], Awaitable[Details]]] = {
             FaultKind.PARTITION: self._start_partition, FaultKind.KILL: self._start_kill,
             FaultKind.PAUSE: self._start_pause, FaultKind.CLOCK: self._start_clock,
             FaultKind.LATENCY: self._start_slow, FaultKind.BANDWIDTH: self._start_slow,
+            **_bind(self, extra_starts()),
         }  # fmt: skip
         try:
             details = await starts[fault.kind](resolved)
@@ -120,6 +126,7 @@ class Nemesis:
             FaultKind.PARTITION: self._stop_toxics, FaultKind.KILL: self._stop_kill,
             FaultKind.PAUSE: self._stop_pause, FaultKind.CLOCK: self._stop_clock,
             FaultKind.LATENCY: self._stop_toxics, FaultKind.BANDWIDTH: self._stop_toxics,
+            **_bind(self, extra_stops()),
         }  # fmt: skip
         details = await stops[resolved.kind](resolved)
         del self.active[fault.id]
@@ -144,6 +151,8 @@ class Nemesis:
             await _collect(errors, f"resume {name}", asyncio.to_thread(self.cluster.resume, name))
         for name in sorted(self.killed):
             await _collect(errors, f"restart {name}", self._restart(name))
+        if self.membership.initial_members:
+            self.heal_notes = await membership_nemesis.restore(self)
         if self.clock is not None:
             await _collect(errors, "reset clocks", _now(self.clock.reset))
         await _collect(errors, "final check", self._check_healed())
@@ -162,6 +171,22 @@ class Nemesis:
             return tuple(nodes)
         return (self.rng.choice([n for n in nodes if n not in self.killed] or nodes),)
 
+    def running(self, name: str) -> bool:
+        """True when node `name` has a live, unpaused process."""
+        return self._running(name)
+
+    def slow_links(self, fault: Fault) -> frozenset[Link]:
+        """The fault's explicit links, else every link into or out of a target."""
+        return self._slow_links(fault)
+
+    async def _key_targets(self, fault: Fault) -> tuple[str, ...]:
+        addrs = [self.cluster.addr(n) for n in sorted(self.cluster.nodes) if self._running(n)]
+        n = int(self.cluster.settings.get("n", 3))
+        try:
+            return await primaries(addrs, fault.params["key"], n, fault.params.get("scope", "all"))
+        except OSError as e:
+            raise NemesisError(f"fault {fault.id}: {e}") from None
+
     def _running(self, name: str) -> bool:
         return not self.cluster.nodes[name].paused and self.cluster.running(name)
 
@@ -176,11 +201,12 @@ class Nemesis:
             except ValueError as e:
                 raise FaultError(f"fault {fault.id}: field 'params.shape': {e}") from None
         self.links[fault.id] = cut
-        await asyncio.to_thread(self.net.cut, cut, _tag(fault))
+        mode = fault.params.get("mode", PartitionMode.HOLD)
+        await asyncio.to_thread(self.net.cut, cut, _tag(fault), mode)
         passing = await leaking(self.net, cut, self.timing.silence_s)
         if passing:
             raise NemesisError(f"fault {fault.id}: links still pass traffic when cut: {passing}")
-        return {"links": sorted_links(cut)}
+        return {"links": sorted_links(cut), "mode": mode}
 
     async def _start_slow(self, fault: Fault) -> Details:
         links = self._slow_links(fault)
@@ -254,6 +280,14 @@ class Nemesis:
         await self._verify_down(fault)
         return {"pids": pids}
 
+    async def start_kill(self, fault: Fault) -> Details:
+        """kill -9 every target and verify each is silent (for composed kinds)."""
+        return await self._start_kill(fault)
+
+    async def stop_kill(self, fault: Fault) -> Details:
+        """Restarts every target and verifies each answers (for composed kinds)."""
+        return await self._stop_kill(fault)
+
     async def _stop_kill(self, fault: Fault) -> Details:
         return {"pids": {name: await self._restart(name) for name in fault.targets}}
 
@@ -302,6 +336,10 @@ class Nemesis:
     async def _start_clock(self, fault: Fault) -> Details:
         assert self.clock is not None
         op = ClockOp(fault.params.get("op", ClockOp.BUMP))
+        if op in (ClockOp.FREEZE, ClockOp.RATE):
+            from harness.clock_rate import start_pace
+
+            return await start_pace(self, fault, op)
         delta_s = float(fault.params.get("delta_s", 0.0))
         for name in fault.targets:
             if op is ClockOp.BUMP:
@@ -347,6 +385,28 @@ class Nemesis:
         dead = await silent(addrs, self.timing.ready_s)
         if dead:
             raise NemesisError(f"nodes do not answer through their client proxies: {dead}")
+
+
+def extra_starts() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]:
+    """The fault kinds implemented outside this module, by kind: how to start them."""
+    from harness import disk_faults, link_faults
+
+    return {FaultKind.CRASH: disk_faults.start_crash, FaultKind.WIPE: disk_faults.start_wipe,
+            **link_faults.STARTS, **membership_nemesis.STARTS}  # fmt: skip
+
+
+def extra_stops() -> dict[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]:
+    """... and how to stop them."""
+    from harness import link_faults
+
+    return {FaultKind.CRASH: Nemesis.stop_kill, FaultKind.WIPE: Nemesis.stop_kill,
+            **link_faults.STOPS, **membership_nemesis.STOPS}  # fmt: skip
+
+
+def _bind(
+    nemesis: Nemesis, table: Mapping[FaultKind, Callable[[Nemesis, Fault], Awaitable[Details]]]
+) -> dict[FaultKind, Callable[[Fault], Awaitable[Details]]]:
+    return {kind: functools.partial(fn, nemesis) for kind, fn in table.items()}
 
 
 def _tag(fault: Fault) -> str:

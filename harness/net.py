@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
-from harness.partitions import Link
+from harness.partitions import Link, PartitionMode
 from harness.toxiproxy import ToxicKind
 
 Addr = tuple[str, int]
@@ -34,7 +34,7 @@ class Net(Protocol):
     """What the nemesis needs of a fault network (blocking calls: use a thread)."""
 
     def links(self) -> list[Link]: ...
-    def cut(self, links: Iterable[Link], tag: str) -> None: ...
+    def cut(self, links: Iterable[Link], tag: str, mode: str = PartitionMode.HOLD) -> None: ...
     def add_toxic(
         self, links: Iterable[Link], tag: str, kind: ToxicKind, attributes: Mapping[str, int]
     ) -> None: ...

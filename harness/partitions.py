@@ -24,6 +24,14 @@ Link = tuple[str, str]
 Cut = frozenset[Link]
 
 
+class PartitionMode(StrEnum):
+    """What a cut link does with the bytes sent across it."""
+
+    HOLD = "hold"  # kept and delivered at the heal (bandwidth 0): a short TCP outage
+    DROP = "drop"  # lost, and connections closed at the heal (Toxiproxy's timeout 0)
+    RESET = "reset"  # as drop, and live connections are also reset at the cut
+
+
 class Shape(StrEnum):
     """The partition shapes a `partition` fault may ask for (mildest first)."""
 

@@ -20,15 +20,16 @@ from typing import Any
 
 from rich.console import Console
 
+from checkers import liveness
 from checkers.cart_history import SharedHistory
-from checkers.history import Op, OpType, read_jsonl
+from checkers.history import CHECKER, Op, OpType, read_jsonl
 from checkers.result import UNKNOWN, Result, run_safely
 from harness.clock import ClockUnavailable
 from harness.engine import Engine, Progress, RunPlan
 from harness.errors import ExitCode
 from harness.faults import Fault
 from harness.findings import true_counts
-from harness.generator import DEFAULT_NEMESES, fault_schedule
+from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule
 from harness.history import Recorder
 from harness.inventory import InventoryError
 from harness.lab import Lab
@@ -36,7 +37,7 @@ from harness.progress import live_progress
 from harness.remote import RemoteError
 from harness.report import CRASHED, exit_code, results_doc, write_all, write_crashed
 from harness.store import StoreError, new_run_dir, read_json, write_json
-from workloads import WORKLOADS
+from workloads import Cart, Register, SetWorkload, Workload
 
 BAD_INPUT = int(ExitCode.USAGE)  # unusable input (here: the lab's hosts)
 
@@ -65,6 +66,23 @@ class RunConfig:
     lab: str = "local"  # local | netns | vagrant | ssh
     inventory: str = ""  # the hosts of a remote lab (harness/inventory.py)
     accept_new_host_key: bool = False
+    keys: int | None = None  # cart/set carts, register registers (None: the workload's own)
+    key_distribution: str = "uniform"  # or "zipf"
+    blind_writes: float = 0.0  # share of cart/set adds that skip the read
+    partition_mode: str = "hold"  # hold, drop, or mixed (both)
+    fault_overlap: float = 0.0  # chance that a fault starts inside the previous one
+    nemesis_interval_s: float | None = None  # mean gap between faults (default 1-3 s)
+    partition_until_end: bool = False
+    liveness: bool = True  # record node status after quiescence and check it
+    seeds: int = 0  # >0: configs name only themselves and the first `seeds` nodes
+
+    def membership(self) -> tuple[int, int]:
+        """(seeds, spares) the lab needs: membership faults need seeds, and join faults two
+        spares (they join at the same moment, each through its own seed)."""
+        kinds = set(self.nemesis)
+        seeds = self.seeds or (min(2, self.nodes) if kinds & {"join", "leave", "replace"} else 0)
+        spares = 2 if "join" in kinds else 1 if "replace" in kinds else 0
+        return seeds, spares
 
     @property
     def test(self) -> str:
@@ -81,6 +99,29 @@ class RunConfig:
             "handoff_interval_ms": 250, "antientropy_interval_ms": 500,
             **self.node_settings,
         }  # fmt: skip
+
+    def schedule_options(self) -> ScheduleOptions:
+        """How the fault schedule is drawn for this run."""
+        mixed = ("hold", "drop", "reset")
+        modes = mixed if self.partition_mode == "mixed" else (self.partition_mode,)
+        gap = ScheduleOptions.gap_s
+        if self.nemesis_interval_s is not None:
+            gap = (0.5 * self.nemesis_interval_s, 1.5 * self.nemesis_interval_s)
+        seeds, spares = self.membership()
+        names = [f"n{i + 1}" for i in range(self.nodes + spares)]
+        return ScheduleOptions(gap_s=gap, partition_modes=modes, overlap=self.fault_overlap,
+                               partition_until_end=self.partition_until_end,
+                               seeds=tuple(names[:seeds]),
+                               spares=tuple(names[self.nodes :]),
+                               keys=tuple(self.make_workload().keys()))  # fmt: skip
+
+    def make_workload(self) -> Workload:
+        """The configured workload, with its key count, key distribution and blind writes."""
+        if self.workload == "register":
+            return Register(**({"keys": self.keys} if self.keys else {}))
+        cls = SetWorkload if self.workload == "set" else Cart
+        return cls(self.keys or 5, blind_ratio=self.blind_writes,
+                   zipf=self.key_distribution == "zipf")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -118,7 +159,8 @@ def run_test(
     (run_dir / "command.txt").write_text(command + "\n")
     nodes = [f"n{i + 1}" for i in range(cfg.nodes)]
     if faults is None:
-        faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed))
+        faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed),
+                                cfg.schedule_options())  # fmt: skip
     write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
@@ -139,14 +181,15 @@ def run_test(
 async def _run(
     cfg: RunConfig, run_dir: Path, command: str, faults: list[Fault], console: Console
 ) -> Outcome:
-    workload = WORKLOADS[cfg.workload]()
+    workload = cfg.make_workload()
     progress = Progress()
     kinds = tuple(sorted({str(f.kind.value) for f in faults}))
     env = intercept_env(cfg.intercepts)
     recorder = Recorder(run_dir / "history.jsonl")
     lab = await _start_lab(cfg, run_dir, kinds, env)
     plan = RunPlan(cfg.time_limit_s, cfg.concurrency, cfg.rate, cfg.seed or 0, faults,
-                   quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes))  # fmt: skip
+                   quiesce_s=cfg.quiesce_s, n=min(cfg.n, cfg.nodes),
+                   status_rounds=3 if cfg.liveness else 0)  # fmt: skip
     engine = Engine(workload, recorder, lab.client_addrs(), lab.direct_addrs(), lab.nemesis,
                     plan, progress)  # fmt: skip
     t0 = time.monotonic()
@@ -163,7 +206,7 @@ async def _run(
         if cfg.keep_cluster:
             _print_kept(lab, console, cfg.lab)
     chaos_s = min(time.monotonic() - t0, cfg.time_limit_s)
-    results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console)
+    results = _check(workload, recorder.ops, min(cfg.n, cfg.nodes), console, cfg.settings())
     meta = _meta(cfg, command, recorder, chaos_s, progress)
     doc = write_all(run_dir, results, meta, [f.to_dict() for f in faults], recorder.ops)
     status = exit_code(doc["valid"])
@@ -176,9 +219,12 @@ async def _start_lab(
     cfg: RunConfig, run_dir: Path, kinds: tuple[str, ...], env: dict[str, str]
 ) -> Lab:
     """The local lab, or the inventory's hosts for --lab netns/vagrant/ssh."""
+    seeds, spares = cfg.membership()
     if cfg.lab == "local":
         return await Lab.start(run_dir / "nodes", cfg.nodes, cfg.settings(), kinds,
-                               cfg.seed or 0, env)  # fmt: skip
+                               cfg.seed or 0, env, seeds=seeds, spares=spares)  # fmt: skip
+    if seeds or spares:
+        raise RemoteError(f"membership faults and --seeds need the local lab, not --lab {cfg.lab}")
     from harness.inventory import load_inventory
     from harness.remote_lab import start_remote_lab
 
@@ -189,11 +235,22 @@ async def _start_lab(
 
 
 def _check(
-    workload: Any, ops: list[Op], n: int, console: Console, only: str | None = None
+    workload: Any,
+    ops: list[Op],
+    n: int,
+    console: Console,
+    settings: dict[str, Any],
+    only: str | None = None,
 ) -> dict[str, Result]:
+    """The workload's checkers, plus liveness when the history has node status rounds
+    (all of them, or the one named `only`)."""
     results = {}
     shared = SharedHistory(ops)  # the Dynamo checkers index it once, not once each
-    for name, check in workload.checkers({"time_limit_s": 60.0, "n": n}).items():
+    checks = dict(workload.checkers({"time_limit_s": 60.0, "n": n}))
+    if any(op.process == CHECKER and op.f == liveness.STATUS for op in ops):
+        clock = int(settings.get("max_clock_entries", 32))
+        checks["liveness"] = lambda h: liveness.check(h, max_clock_entries=clock)
+    for name, check in checks.items():
         if only is not None and name != only:
             continue
         t = time.monotonic()
@@ -217,14 +274,14 @@ def recheck(run_dir: Path, console: Console, only: str | None = None) -> Outcome
             f"{run_dir / 'history.jsonl'} records no client operation, so there is nothing "
             "to check (did the run crash before its clients started?)"
         )
-    workload = WORKLOADS[cfg.workload]()
+    workload = cfg.make_workload()
     if only is not None and only not in workload.checkers({}):
         known = ", ".join(workload.checkers({}))
         raise KeyError(f"the {cfg.workload} workload has no checker {only!r}; it has {known}")
     old = _optional_json(run_dir / "results.json")
     console.print(f"[bold]sibyl check[/] {run_dir} ({cfg.test}, {len(ops)} history ops)",
                   soft_wrap=True)  # fmt: skip
-    results = _check(workload, ops, min(cfg.n, cfg.nodes), console, only)
+    results = _check(workload, ops, min(cfg.n, cfg.nodes), console, cfg.settings(), only)
     meta = {k: v for k, v in old.items() if k not in ("valid", "checkers", "schema_version")}
     meta.setdefault("test", cfg.test)
     meta.setdefault("seed", cfg.seed)

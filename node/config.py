@@ -16,7 +16,10 @@ Example::
     weight = 1
 
 `members` is the membership a node starts with (and its address book, which
-wins over gossiped addresses). `seeds` (member names or "host:port") are the
+wins over gossiped addresses). `routes` (same table shape, optional) adds
+address-book entries for nodes that are not initial members: a node that joins
+through seeds reaches its peers where its routes say (e.g. through fault
+proxies), not at the addresses they gossip. `seeds` (member names or "host:port") are the
 nodes it gossips with periodically; a node whose `members` lists only itself
 and whose seeds name some other node joins the cluster through a seed.
 """
@@ -69,6 +72,7 @@ class NodeConfig:
     max_clock_entries: int = 32
     read_repair: bool = True
     seeds: tuple[str, ...] = ()
+    routes: tuple[Peer, ...] = ()
     gossip_interval_ms: int = 500
     seed_interval_ms: int = 2000
 
@@ -119,12 +123,12 @@ def _check_int(src: str, key: str, v: Any) -> int:
     return v
 
 
-def _members(src: str, raw: Any) -> tuple[Peer, ...]:
+def _members(src: str, raw: Any, field_name: str = "members") -> tuple[Peer, ...]:
     if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{src}: field 'members' must be a non-empty array of tables")
+        raise ConfigError(f"{src}: field {field_name!r} must be a non-empty array of tables")
     out = []
     for i, m in enumerate(raw):
-        where = f"{src}: members[{i}]"
+        where = f"{src}: {field_name}[{i}]"
         if not isinstance(m, dict) or not isinstance(m.get("name"), str):
             raise ConfigError(f"{where}: needs a string 'name'")
         host, port = parse_addr(m.get("addr"), f"{where}.addr")
@@ -163,7 +167,8 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
     members = _members(src, raw["members"])
     if raw["name"] not in {m.name for m in members}:
         raise ConfigError(f"{src}: 'members' must include this node ({raw['name']!r})")
-    known = {"name", "listen", "data_dir", "members", "read_repair", "seeds", *_INTS, *_CHOICES}
+    known = {"name", "listen", "data_dir", "members", "routes", "read_repair", "seeds",
+             *_INTS, *_CHOICES}  # fmt: skip
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _INTS:
@@ -180,6 +185,8 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
             kwargs[key] = value
         elif key == "seeds":
             kwargs[key] = _seeds(src, value, members)
+        elif key == "routes":
+            kwargs[key] = _members(src, value, "routes")
     unknown = sorted(k for k in raw if k not in known)
     if unknown:
         raise ConfigError(f"{src}: unknown field {unknown[0]!r}; known fields: {sorted(known)}")

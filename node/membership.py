@@ -110,7 +110,7 @@ class Membership:
         self.outbox, self.storage, self.placement, self.health = outbox, storage, placement, health
         self.me = f"{cfg.host}:{cfg.port}"
         self.weight = next(p.weight for p in cfg.members if p.name == cfg.name)
-        self.configured = {p.name: (p.host, p.port) for p in cfg.members}
+        self.configured = {p.name: (p.host, p.port) for p in (*cfg.routes, *cfg.members)}
         self.history: dict[tuple[str, int], Change] = {}
         self.addrs: dict[str, tuple[int, str]] = {}
         self.seeds = list(cfg.seeds)

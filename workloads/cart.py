@@ -42,38 +42,57 @@ class Cart:
 
     name = "cart"
 
-    def __init__(self, carts: int = 5, remove_ratio: float = 0.1, read_ratio: float = 0.2) -> None:
+    def __init__(
+        self, carts: int = 5, remove_ratio: float = 0.1, read_ratio: float = 0.2,
+        blind_ratio: float = 0.0, zipf: bool = False,
+    ) -> None:  # fmt: skip
         self._keys = [f"cart-{i}" for i in range(carts)]
         self.remove_ratio = remove_ratio
         self.read_ratio = read_ratio
+        self.blind_ratio = blind_ratio
         self._items = itertools.count(1)
         self._seq = itertools.count(1)
         self._removable: dict[str, list[int]] = {k: [] for k in self._keys}
+        # Zipf (s = 1): key i is chosen with weight 1 / (i + 1), so a few keys are hot.
+        self._cum_weights = list(itertools.accumulate(1 / (i + 1) for i in range(carts)))
+        self.zipf = zipf
+        self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
 
     def keys(self) -> list[str]:
         return list(self._keys)
 
     def next_op(self, rng: random.Random, process: int) -> OpSpec:
-        """A read, an add of a fresh item, or the remove of an acknowledged add."""
-        key = rng.choice(self._keys)
+        """A read, an add of a fresh item (blind: without reading first, with
+        probability `blind_ratio`), or the remove of an acknowledged add."""
+        if self.zipf:
+            key = rng.choices(self._keys, cum_weights=self._cum_weights)[0]
+        else:
+            key = rng.choice(self._keys)
         if rng.random() < self.read_ratio:
             return OpSpec("read", key)
         removable = self._removable[key]
         if removable and rng.random() < self.remove_ratio:
             item = removable.pop(rng.randrange(len(removable)))
             return OpSpec("remove", key, item, {"put": f"p{process}-{next(self._seq)}"})
-        return OpSpec("add", key, next(self._items), {"put": f"p{process}-{next(self._seq)}"})
+        extra: dict[str, Any] = {"put": f"p{process}-{next(self._seq)}"}
+        if self.blind_ratio and rng.random() < self.blind_ratio:
+            extra["blind"] = rng.choice(("none", "stale"))  # no context, or an old one
+        return OpSpec("add", key, next(self._items), extra)
 
     async def apply(
         self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
     ) -> Completion:
         if spec.f == "read":
             return await self.read(client, spec.key)
-        try:
-            got = await client.get(spec.key)
-        except NodeError as e:
-            return Completion(OpType.FAIL, {"error": node_error(e, "get")})
-        read = [decode_version(s) for s in got.siblings]
+        if spec.extra.get("blind"):
+            context, read, node = self._blind_context(spec.key, spec.extra["blind"])
+        else:
+            try:
+                got = await client.get(spec.key)
+            except NodeError as e:
+                return Completion(OpType.FAIL, {"error": node_error(e, "get")})
+            context, read, node = got.context, [decode_version(s) for s in got.siblings], got.node
+            self._old_reads[spec.key] = (context, read)
         items = union(read)
         item = spec.value
         if spec.f == "remove":
@@ -83,15 +102,24 @@ class Cart:
         put_id = spec.extra["put"]
         value = json.dumps({"put": put_id, "items": sorted(items)}).encode()
         fields = {"value": item, "put": put_id, "parents": [v.get("put") for v in read],
-                  "context": b64(got.context), "node": got.node}  # fmt: skip
+                  "context": b64(context), "node": node}  # fmt: skip
         learned.update(fields)
         try:
-            await client.put(spec.key, value, got.context)
+            await client.put(spec.key, value, context)
         except NodeError as e:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
         if spec.f == "add":
             self._removable[spec.key].append(item)
         return Completion(OpType.OK, fields)
+
+    def _blind_context(self, key: str, how: str) -> tuple[bytes, list[dict[str, Any]], str | None]:
+        """A blind put's context: none at all, or ("stale") the last one any process
+        read for the key, which later puts may have superseded; with the versions
+        that context covers."""
+        if how == "stale":
+            context, read = self._old_reads.get(key, (b"", []))
+            return context, read, None
+        return b"", [], None
 
     async def read(self, client: Client, key: str) -> Completion:
         """A get, recorded with the decoded siblings and the context."""
@@ -119,5 +147,5 @@ class SetWorkload(Cart):
 
     name = "set"
 
-    def __init__(self, carts: int = 5) -> None:
-        super().__init__(carts, remove_ratio=0.0)
+    def __init__(self, carts: int = 5, blind_ratio: float = 0.0, zipf: bool = False) -> None:
+        super().__init__(carts, remove_ratio=0.0, blind_ratio=blind_ratio, zipf=zipf)

@@ -12,12 +12,19 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.commands.lab import LABS, remote_prelude
+from harness.commands.run_options import (
+    add_options,
+    options_config,
+    options_flags,
+    parse_node_settings,
+)
 from harness.errors import UsageError
 from harness.faults import Fault, FaultKind
 from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
 from harness.inventory import load_inventory
 from harness.runner import RunConfig, intercept_env, run_test
 from harness.store import StoreError, find_run, read_json
+from harness.test_count import run_many
 from workloads import WORKLOADS
 
 LAB_HELP = (
@@ -89,6 +96,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inventory", default="", metavar="FILE", help=INVENTORY_HELP)
     p.add_argument("--accept-new-host-key", action="store_true",
                    help="trust and record a host's SSH key the first time it is seen")  # fmt: skip
+    add_options(p)
     p.set_defaults(func=_run)
     r = sub.add_parser("replay", help="rerun a stored run: same config, seed and fault schedule")
     r.add_argument("run_dir", help="a run directory, e.g. store/latest")
@@ -117,14 +125,23 @@ def _config(args: argparse.Namespace) -> RunConfig:
         check_cluster_size(nemesis, args.nodes)
     except ScheduleError as e:
         raise UsageError(f"--nemesis: {e}") from None
-    return RunConfig(
+    try:
+        options = options_config(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    cfg = RunConfig(
         nodes=args.nodes, workload=args.workload, nemesis=nemesis,
         time_limit_s=args.time_limit, rate=args.rate, concurrency=args.concurrency,
         seed=args.seed, mode=args.mode, conflict=args.conflict, n=args.n, r=args.r, w=args.w,
         store=args.store, keep_cluster=args.keep_cluster, quiesce_s=args.quiesce,
         intercepts=tuple(args.intercept), lab=args.lab, inventory=args.inventory,
-        accept_new_host_key=args.accept_new_host_key,
+        accept_new_host_key=args.accept_new_host_key, **options,
     )  # fmt: skip
+    try:
+        cfg.node_settings = parse_node_settings(args.node_setting, cfg.settings())
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return cfg
 
 
 def check_quorum(n: int, r: int, w: int, nodes: int, what: str = "--nodes") -> None:
@@ -179,6 +196,9 @@ def _run(args: argparse.Namespace) -> int:
     if cfg.lab != "local":  # as many nodes as the inventory has hosts
         cfg.nodes = len(load_inventory(cfg.inventory).hosts)
         check_quorum(cfg.n, cfg.r, cfg.w, cfg.nodes, f"the hosts of {cfg.inventory}")
+    if args.test_count > 1:
+        return run_many(cfg, args.test_count, Console(),
+                        lambda c: shlex.join(["sibyl", "run", *_flags(c)]))  # fmt: skip
     command = shlex.join(["sibyl", "run", *_flags(cfg)])
     return run_test(cfg, command, Console()).status
 
@@ -199,7 +219,7 @@ def _flags(cfg: RunConfig) -> list[str]:
         out += ["--lab", cfg.lab, "--inventory", cfg.inventory]
     if cfg.accept_new_host_key:
         out.append("--accept-new-host-key")
-    return out
+    return out + options_flags(cfg)
 
 
 def _replay(args: argparse.Namespace) -> int:

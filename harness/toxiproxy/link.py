@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.toxiproxy.spec import Stream, ToxicSpec
-from harness.toxiproxy.toxics import BEHAVIOURS, Chunk, ToxicRun
+from harness.toxiproxy.toxics import BEHAVIOURS, Chunk, ToxicRun, closes_on_removal
 
 log = logging.getLogger("sibyl.toxiproxy")
 
@@ -166,10 +166,14 @@ class Half:
         self._refresh_direct()
 
     def detach(self, name: str) -> None:
+        close = False
         for run in [r for r in self.runs if r.spec.name == name]:
             self.runs.remove(run)
+            close = close or closes_on_removal(run)
             run.detach()
         self._refresh_direct()
+        if close:
+            self.close_link()
 
     def stop(self) -> None:
         """Ends the half with its link: stops the pump and every toxic's timers."""

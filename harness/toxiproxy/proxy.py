@@ -113,21 +113,21 @@ class Proxy:
             raise ApiError(409, "toxic already exists")
         order = next(self._orders)
         self.toxics[spec.name] = (order, spec)
-        for link in self.links.values():
+        for link in list(self.links.values()):
             link.halves[spec.stream].attach(spec, order)
 
     def update_toxic(self, spec: ToxicSpec) -> None:
         """Replaces the toxic of the same name, on live links too."""
         order, _ = self.toxics[spec.name]
         self.toxics[spec.name] = (order, spec)
-        for link in self.links.values():
+        for link in list(self.links.values()):
             link.halves[spec.stream].update(spec)
 
     def remove_toxic(self, name: str) -> None:
         """Removes a toxic; data it held on live links passes on. 404 when absent."""
         spec = self.toxic(name)
         del self.toxics[name]
-        for link in self.links.values():
+        for link in list(self.links.values()):
             link.halves[spec.stream].detach(name)
 
     def remove_all_toxics(self) -> None:

@@ -8,9 +8,11 @@ the order the toxics were added; a behaviour hands what it lets through to
 `emit`, which carries it to the next toxic and finally to the socket.
 
 Invariants: a behaviour never drops bytes except where its kind says so
-(limit_data after the limit, reset_peer); every wait ends early when the toxic
-is updated or removed, and a removed toxic lets its held data through at once
-(Toxiproxy's "don't drop data on the floor"). Randomness (jitter, slice sizes,
+(timeout, limit_data after the limit, reset_peer); every wait ends early when
+the toxic is updated or removed, and a removed toxic lets its held data through
+at once (Toxiproxy's "don't drop data on the floor"), except a timeout toxic,
+which dropped what it saw and closes its connection when removed (Toxiproxy's
+TimeoutToxic.Cleanup). Randomness (jitter, slice sizes,
 toxicity) comes only from the pipe's seeded `random.Random`.
 """
 
@@ -200,16 +202,21 @@ async def _limit_data(run: ToxicRun, chunk: Chunk, emit: Emit) -> None:
 
 
 async def _timeout(run: ToxicRun, chunk: Chunk, emit: Emit) -> None:
-    # Nothing passes while the toxic is in place; the data is held (and, once the
-    # bounded queue behind it fills, the sender is throttled), then let through
-    # when the toxic is removed. The close after `timeout` ms is ToxicRun's timer.
-    await run.hold()
-    await emit(chunk)
+    # As Toxiproxy's TimeoutToxic: nothing passes and the data is dropped on the
+    # floor (never delivered, even after the toxic is removed). The close after
+    # `timeout` ms is ToxicRun's timer; the close at removal is `closes_on_removal`.
+    return
 
 
 async def _timeout_eof(run: ToxicRun, emit_eof: EmitEof) -> None:
-    await run.hold()
-    await emit_eof()
+    await emit_eof()  # Toxiproxy closes the link when its input ends
+
+
+def closes_on_removal(run: ToxicRun) -> bool:
+    """True when removing this toxic closes its connection: Toxiproxy's timeout toxic
+    has a Cleanup that closes the link, so a connection that lost data while it
+    was in place is not reused as if nothing happened."""
+    return run.enabled and run.spec.kind is ToxicKind.TIMEOUT
 
 
 async def _reset_peer(run: ToxicRun, chunk: Chunk, emit: Emit) -> None:

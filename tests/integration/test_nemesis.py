@@ -88,12 +88,16 @@ def test_mesh_routes_every_peer_through_its_own_proxy(lab: Lab) -> None:
     assert len(lab.mesh.proxies) == 5 * 4 + 5
 
 
-def test_mesh_refuses_what_it_cannot_route(lab: Lab, tmp_path: Path) -> None:
+def test_mesh_refuses_a_running_cluster_and_routes_a_seeded_one(lab: Lab, tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="before starting"):
         Mesh.create(lab.cluster)
     gossiping = LocalCluster.create(tmp_path / "gossip", 3, seed_nodes=["n1"])
-    with pytest.raises(ClusterError, match="static membership"):
-        Mesh.create(gossiping)
+    with Mesh.create(gossiping) as mesh:
+        config = (gossiping.node_dir("n2") / "node.toml").read_text()
+        assert config.count("[[members]]") == 1, "only itself: the rest is found by gossip"
+        for peer in ("n1", "n3"):  # every peer routed through its proxy all the same
+            port = mesh.link_addr(("n2", peer))[1]
+            assert f'addr = "127.0.0.1:{port}"' in config.split("[[routes]]", 1)[1]
 
 
 def test_partition_halves_cuts_both_ways_and_heals(lab: Lab) -> None:

@@ -320,15 +320,44 @@ def test_toxicity_zero_never_applies(proxy: toxiproxy.Proxy) -> None:
             assert round_trip_s(sock) < 2.0
 
 
-def test_timeout_zero_stalls_until_removed(proxy: toxiproxy.Proxy, echo: EchoServer) -> None:
+def test_timeout_zero_drops_data_and_closes_when_removed(
+    proxy: toxiproxy.Proxy, echo: EchoServer
+) -> None:
+    # Toxiproxy's TimeoutToxic: the data is dropped on the floor, and its Cleanup
+    # closes the connection when the toxic is removed.
     proxy.add_toxic(type="timeout", name="hole", stream="upstream", attributes={"timeout": 0})
+    with connect(proxy) as sock:
+        sock.sendall(b"lost")
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(16)
+        proxy.destroy_toxic("hole")
+        assert _read_to_eof_or_reset(sock) == []
+    assert echo.arrivals.empty()
+    with connect(proxy) as sock:
+        assert round_trip_s(sock) < WAIT_S
+
+
+def test_removing_a_timeout_closes_every_live_connection(proxy: toxiproxy.Proxy) -> None:
+    socks = [connect(proxy) for _ in range(3)]
+    try:
+        proxy.add_toxic(type="timeout", name="hole", stream="downstream", attributes={"timeout": 0})
+        proxy.destroy_toxic("hole")  # closing each link must not upset the removal
+        assert all(_read_to_eof_or_reset(s) == [] for s in socks)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_bandwidth_zero_holds_until_removed(proxy: toxiproxy.Proxy, echo: EchoServer) -> None:
+    proxy.add_toxic(type="bandwidth", name="hold", stream="upstream", attributes={"rate": 0})
     with connect(proxy) as sock:
         sock.sendall(b"held")
         sock.settimeout(0.5)
         with pytest.raises(TimeoutError):
             sock.recv(16)
         assert echo.arrivals.empty()
-        proxy.destroy_toxic("hole")
+        proxy.destroy_toxic("hold")
         assert recv_exactly(sock, 4) == b"held"
 
 
@@ -337,7 +366,7 @@ def test_toxics_apply_to_live_connections(proxy: toxiproxy.Proxy, echo: EchoServ
         assert round_trip_s(sock) < WAIT_S
         proxy.add_toxic(type="latency", name="slow", attributes={"latency": LATENCY_MS})
         assert round_trip_s(sock) >= LATENCY_MS / 1000
-        proxy.add_toxic(type="timeout", name="cut", stream="upstream", attributes={"timeout": 0})
+        proxy.add_toxic(type="bandwidth", name="cut", stream="upstream", attributes={"rate": 0})
         echo.drain()
         sock.sendall(b"during")
         sock.settimeout(0.5)

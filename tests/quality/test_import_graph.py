@@ -1,9 +1,12 @@
 """Imports flow one way: no package has an import cycle, and packages depend in
 the documented direction (docs/architecture.md, "Dependency direction").
 
-Every import counts here, a deferred one inside a function included: a cycle
-hidden in a function body is still a cycle a reader has to untangle.
-`tests/unit/test_node_imports.py` is stricter for `node/` (no deferred imports).
+Every import that runs counts here, a deferred one inside a function included: a
+cycle hidden in a function body is still a cycle. Imports under `if TYPE_CHECKING:`
+(annotations only, never executed) are left out; four fault modules of the harness
+name the `Nemesis` that way (a small protocol would remove even that).
+`tests/unit/test_node_imports.py` is stricter for `node/` (no deferred imports, no
+`TYPE_CHECKING`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,16 @@ def import_graph() -> nx.DiGraph:
     graph: nx.DiGraph = nx.DiGraph()
     for name, path in files.items():
         graph.add_node(name)
-        for stmt in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for stmt in ast.walk(tree)
+            if isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test)
+            for inner in ast.walk(stmt)
+        }
+        for stmt in ast.walk(tree):
+            if id(stmt) in typing_only:
+                continue
             if isinstance(stmt, ast.Import | ast.ImportFrom):
                 graph.add_edges_from((name, t) for t in targets(stmt, set(files)) if t != name)
     return graph

@@ -19,6 +19,8 @@ GOOD_PARAMS: dict[FaultKind, list[dict[str, Any]]] = {
         {"shape": "bridge"},
         {"shape": "one-way"},
         {"links": [["n1", "n2"]]},
+        {"shape": "halves", "mode": "drop"},
+        {"shape": "one", "mode": "reset"},
     ],
     FaultKind.KILL: [{}],
     FaultKind.PAUSE: [{}],
@@ -27,9 +29,18 @@ GOOD_PARAMS: dict[FaultKind, list[dict[str, Any]]] = {
         {"op": "bump", "delta_s": -2.5},
         {"op": "strobe", "delta_s": 3, "period_ms": 100},
         {"op": "reset"},
+        {"op": "freeze"},
+        {"op": "rate", "rate": 0.5},
     ],
     FaultKind.LATENCY: [{"latency_ms": 0}, {"latency_ms": 200, "jitter_ms": 20}],
     FaultKind.BANDWIDTH: [{"rate_kbps": 10, "links": [["client", "n3"]]}],
+    FaultKind.CRASH: [{}, {"key": "cart-1", "scope": "all"}],
+    FaultKind.WIPE: [{}],
+    FaultKind.RESET_PEER: [{}, {"timeout_ms": 100}],
+    FaultKind.LIMIT_DATA: [{"bytes": 4096}],
+    FaultKind.JOIN: [{}],
+    FaultKind.LEAVE: [{}],
+    FaultKind.REPLACE: [{}],
 }
 
 
@@ -41,7 +52,9 @@ def faults() -> st.SearchStrategy[Fault]:
         return Fault(id, kind, start / 10, (start + length) / 10, tuple(targets), params)
 
     mild_first = [FaultKind.LATENCY, FaultKind.BANDWIDTH, FaultKind.PAUSE, FaultKind.KILL,
-                  FaultKind.CLOCK, FaultKind.PARTITION]  # fmt: skip
+                  FaultKind.CLOCK, FaultKind.PARTITION, FaultKind.RESET_PEER,
+                  FaultKind.LIMIT_DATA, FaultKind.CRASH, FaultKind.WIPE, FaultKind.JOIN,
+                  FaultKind.LEAVE, FaultKind.REPLACE]  # fmt: skip
     assert set(mild_first) == set(FaultKind)
     return st.sampled_from(mild_first).flatmap(
         lambda kind: st.builds(
@@ -114,6 +127,17 @@ def test_every_kind_has_a_parameter_table() -> None:
         ({"id": 1, "kind": "kill", "start_s": 0, "end_s": 1, "params": []}, "'params'"),
         ({"id": 1, "kind": "kill", "start_s": 0}, "'end_s' is missing"),
         ({"id": 1, "kind": "kill", "start_s": 0, "end_s": 1, "when": 3}, "'when'"),
+        ({"id": 1, "kind": "partition", "start_s": 0, "end_s": 1,
+          "params": {"shape": "one", "mode": "lossy"}}, "'params.mode'"),
+        ({"id": 1, "kind": "clock", "start_s": 0, "end_s": 1, "params": {"op": "rate"}},
+         "'params.rate'"),
+        ({"id": 1, "kind": "clock", "start_s": 0, "end_s": 1,
+          "params": {"op": "rate", "rate": 0}}, "'params.rate'"),
+        ({"id": 1, "kind": "crash", "start_s": 0, "end_s": 1,
+          "params": {"key": "k", "scope": "most"}}, "'params.scope'"),
+        ({"id": 1, "kind": "limit_data", "start_s": 0, "end_s": 1}, "'params.bytes'"),
+        ({"id": 1, "kind": "wipe", "start_s": 0, "end_s": 1, "params": {"key": ""}},
+         "'params.key'"),
     ],
 )  # fmt: skip
 def test_bad_records_are_refused_naming_the_field(record: dict[str, Any], field: str) -> None:

@@ -1,0 +1,21 @@
+"""Planted bug: the store commits without fsync (SQLite synchronous=OFF), yet acks.
+
+A kill -9 loses nothing (the OS page cache keeps the writes), so only a fault
+that drops what was not fsync'd (the `crash` nemesis on LazyFS) loses the
+acknowledged writes. Caught by tests/quality/test_planted_fault_classes.py.
+"""
+
+import sqlite3
+
+from node import storage
+
+_connect = storage.SQLiteStorage._connect
+
+
+def _connect_without_fsync(self):  # type: ignore[no-untyped-def]
+    conn: sqlite3.Connection = _connect(self)
+    conn.execute("PRAGMA synchronous=OFF")
+    return conn
+
+
+storage.SQLiteStorage._connect = _connect_without_fsync  # type: ignore[method-assign]
