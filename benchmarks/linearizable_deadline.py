@@ -1,7 +1,7 @@
 """How far past its deadline a timed-out linearizability check returns, by cache size.
 
 Runs, in a fresh fork each, checks that cannot finish within their timeout:
-the 50-client `kv-c50-ok-uniform` history of the Sibyl corpus (the cache grows
+the 50-client `kv-c50-bad-uniform` history of the Sibyl corpus (the cache grows
 at about a hundred thousand configurations a second) with the memory cap
 raised out of the way, so the cache is as large as the timeout allows. For
 each timeout it prints the wall time from the call to its return (measured
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.forked import run_forked  # noqa: E402
 from checkers.linearizable import check_operations_info, load_history, make_model  # noqa: E402
 
-HISTORY = REPO_ROOT / "tests" / "corpora" / "sibyl" / "data" / "kv-c50-ok-uniform.edn"
+HISTORY = REPO_ROOT / "tests" / "corpora" / "sibyl" / "data" / "kv-c50-bad-uniform.edn"
 PROMISE_S = 0.5
 
 

@@ -421,5 +421,5 @@ def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline() 
     wall = time.monotonic() - start
     assert result is CheckResult.UNKNOWN and info.unknown_reason == "timeout"
     assert info.cache_entries > 10_000  # a cache was built, and freed, within the bound
-    assert info.elapsed_s >= budget
+    assert info.elapsed_s > budget / 2  # it searched (it stops early to free its caches in time)
     assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
