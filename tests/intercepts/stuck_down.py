@@ -6,11 +6,11 @@ replicas, so the data checkers pass. Only the liveness checker (no live peer
 considered down after quiescence) catches it: tests/quality/test_planted_fault_classes.py.
 """
 
-from node import core
+from node import health
 
 
 def _never_up(self, peer):  # type: ignore[no-untyped-def]
     return None
 
 
-core.Node.mark_up = _never_up  # type: ignore[method-assign]
+health.Health.mark_up = _never_up  # type: ignore[method-assign]
