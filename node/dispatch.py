@@ -51,6 +51,8 @@ from node.protocol import Message
 from node.request import Ports
 from node.versions import VersionError
 
+MALFORMED_PEER = "peer_messages_dropped"
+"""The counter of peer messages dropped unread (an unknown type, or a field that is wrong)."""
 REPLIES = (ReadOk, SyncOk, FwdReply, Pong)
 """Peer messages that answer a request of this node's (routed by their id)."""
 
@@ -94,11 +96,13 @@ class Dispatcher:
         try:
             msg: PeerMsg = decode_peer(raw)
         except UnknownMessage:
+            self.outbox.count(MALFORMED_PEER)
             self.outbox.log(
                 LogLevel.WARNING, f"ignored unknown message type {raw['t']!r} from {peer}"
             )
             return
         except MessageError as e:
+            self.outbox.count(MALFORMED_PEER)
             if raw["t"] == FwdPut.T:  # the forwarding node is waiting for an answer
                 Origin(self.outbox, raw.get("id"), peer=peer).fail(e.code, str(e))
             else:
@@ -186,6 +190,7 @@ class Dispatcher:
         try:
             incoming = versions.decode(msg.obj)
         except VersionError as e:
+            self.outbox.count(MALFORMED_PEER)
             self.outbox.log(LogLevel.ERROR, f"dropped a malformed sync from {peer}: {e}")
             return
         key, hint = msg.key, msg.hint

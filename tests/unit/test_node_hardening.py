@@ -1,0 +1,55 @@
+"""Node hardening: the dispatch boundary never lets an exception out, and wrong fields are
+refused before any state changes (issue 16, reproduction 2)."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import pytest
+
+from node import core, events
+from node.dispatch import MALFORMED_PEER, Dispatcher
+from node.messages import PEER_MESSAGES, Ping, Status
+from node.sim.cluster import HandlerBug, SimConfig, Simulator, wire_copy
+
+NOW = events.Now(1_700_000_000_000, 1.0)
+
+
+def broken(*args: Any) -> NoReturn:
+    raise KeyError("planted")
+
+
+def test_a_handler_bug_is_caught_logged_with_its_type_and_counted_in_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Dispatcher, "client_ping", broken)
+    sim = Simulator(1, SimConfig(nodes=3, trace=False))
+    node = sim.nodes["n1"]
+    out = node.handle(events.ClientRequest(7, Ping(1).wire()), NOW)
+    logs = [e.message for e in out if isinstance(e, events.Log)]
+    assert len(logs) == 1 and "'ping'" in logs[0] and "KeyError" in logs[0], logs
+    status = node.handle(events.ClientRequest(7, Status(2).wire()), NOW)
+    (reply,) = [e for e in status if isinstance(e, events.Reply)]
+    assert reply.msg["counters"][core.HANDLER_ERRORS] == 1
+
+
+def test_the_simulator_fails_its_run_on_a_caught_handler_bug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Dispatcher, "client_ping", broken)
+    sim = Simulator(2, SimConfig(nodes=3, trace=False))
+    sim.request("n2", Ping().wire())
+    with pytest.raises(HandlerBug, match="n2 caught a handler bug.*'ping'"):
+        sim.run_for(100)
+
+
+@pytest.mark.parametrize("bad_id", [{}, [], {"a": [1]}, 1.5, "x", True, b"id"])
+def test_peer_messages_with_ids_of_any_type_are_dropped_and_counted(bad_id: Any) -> None:
+    sim = Simulator(3, SimConfig(nodes=3, trace=False))
+    node = sim.nodes["n1"]
+    for t in sorted(PEER_MESSAGES):
+        msg = wire_copy({"t": t, "id": bad_id, "key": "k", "obj": b"", "history": [],
+                         "addrs": {}})  # fmt: skip
+        node.handle(events.PeerMessage("n2", msg), NOW)
+    assert not node.counters.get(core.HANDLER_ERRORS)
+    assert node.counters[MALFORMED_PEER] >= 1
