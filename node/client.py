@@ -186,8 +186,8 @@ class Client:
         Returns this node's membership view; joining completes asynchronously (see `members`)."""
         return (await self.call(Join(seed, node, addr, weight), MembersOk)).wire()
 
-    async def leave(self, node: str | None = None) -> dict[str, Any]:
-        """Membership: `node` (default the connected node) leaves; it is tombstoned cluster-wide."""
+    async def leave(self, node: str) -> dict[str, Any]:
+        """Membership: `node` leaves; it is tombstoned cluster-wide."""
         return (await self.call(Leave(node), MembersOk)).wire()
 
     async def members(self) -> dict[str, Any]:

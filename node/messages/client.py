@@ -181,22 +181,21 @@ class Join:
 
 @dataclass(slots=True)
 class Leave:
-    """Membership: `node` (default the node asked) leaves the cluster."""
+    """Membership: `node` (named explicitly: there is no default) leaves the cluster."""
 
     T: ClassVar[str] = "leave"
-    node: str | None = None
+    node: str
     id: Any = None
 
     def wire(self) -> Message:
-        out: Message = {"t": "leave", "id": self.id}
-        if self.node is not None:
-            out["node"] = self.node
-        return out
+        return {"t": "leave", "id": self.id, "node": self.node}
 
     @classmethod
     def parse(cls, m: Message) -> Leave:
         node = m.get("node")
-        return cls(node if isinstance(node, str) and node else None, m.get("id"))
+        if not (isinstance(node, str) and node):
+            raise MessageError("field 'node' must name the member that leaves")
+        return cls(node, m.get("id"))
 
 
 @dataclass(slots=True)
