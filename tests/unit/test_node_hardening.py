@@ -7,10 +7,11 @@ from typing import Any, NoReturn
 
 import pytest
 
-from node import core, events
+from node import core, events, versions
 from node.dispatch import MALFORMED_PEER, Dispatcher
-from node.messages import PEER_MESSAGES, Ping, Status
+from node.messages import PEER_MESSAGES, Ping, Status, Sync
 from node.sim.cluster import HandlerBug, SimConfig, Simulator, wire_copy
+from node.versions import Dot, Sibling, Versioned
 
 NOW = events.Now(1_700_000_000_000, 1.0)
 
@@ -53,3 +54,33 @@ def test_peer_messages_with_ids_of_any_type_are_dropped_and_counted(bad_id: Any)
         node.handle(events.PeerMessage("n2", msg), NOW)
     assert not node.counters.get(core.HANDLER_ERRORS)
     assert node.counters[MALFORMED_PEER] >= 1
+
+
+def dots(sim: Simulator, name: str, key: str) -> list[tuple[str, int]]:
+    return [(s.dot.actor, s.dot.counter) for s in sim.local(name, key).siblings]
+
+
+@pytest.mark.parametrize("forged_siblings", ["outside the clock", "sharing a dot"])
+def test_a_foreign_object_cannot_make_a_coordinator_reissue_a_dot(forged_siblings: str) -> None:
+    """Reproduction 3: a sync whose sibling is outside its clock made the next put reuse that
+    dot, so the object held one dot twice and the acknowledged put read back lost."""
+    sim = Simulator(4, SimConfig(nodes=3, trace=False))
+    key = "fz-1"
+    coordinator = sim.primaries(key)[0]
+    assert sim.put(coordinator, key, b"v1")["t"] == "ok"
+    actor = sim.nodes[coordinator].actor
+    if forged_siblings == "outside the clock":
+        forged = Versioned({}, (Sibling(Dot(actor, 2), b"forged", 1),))
+    else:
+        twice = Sibling(Dot("fz.0.1", 1), b"forged", 1)
+        forged = Versioned({"fz.0.1": (1, 1)}, (twice, twice))
+    node = sim.nodes[coordinator]
+    node.handle(events.PeerMessage("x", wire_copy(Sync(0, key, versions.encode(forged)).wire())),
+                sim.now(coordinator))  # fmt: skip
+    assert node.counters[MALFORMED_PEER] == 1
+    assert sim.put(coordinator, key, b"v2")["t"] == "ok"
+    sim.run_for(1000)
+    for name in sim.names:
+        assert len(set(dots(sim, name, key))) == len(dots(sim, name, key)), dots(sim, name, key)
+    reply = sim.get(coordinator, key)
+    assert sorted(reply["siblings"]) == [b"v1", b"v2"], reply
