@@ -84,12 +84,14 @@ class Dispatcher:
         }
 
     def client_request(self, conn: int, raw: Message) -> None:
-        origin = Origin(self.outbox, raw.get("id"), conn=conn)
         try:
             msg: ClientReq = decode_request(raw)
         except MessageError as e:
-            origin.fail(e.code, str(e))
+            rid = raw.get("id")
+            echo = rid if rid is None or type(rid) in (int, str) and "'id'" not in str(e) else None
+            Origin(self.outbox, echo, conn=conn).fail(e.code, str(e))
             return
+        origin = Origin(self.outbox, msg.id, conn=conn)
         self.client_handlers[type(msg)](origin, msg)
 
     def peer_message(self, peer: str, raw: Message) -> None:

@@ -5,11 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from node.messages.fields import MessageError, items, opt_text, req_context, req_key, req_value
+from node.messages.fields import (
+    MessageError,
+    items,
+    key_size,
+    node_name,
+    opt_text,
+    req_context,
+    req_id,
+    req_key,
+    req_value,
+)
 from node.protocol import PROTOCOL_VERSION, Message, ProtocolError
 
 MAX_PREFERENCE_KEYS = 4096
 """Keys per preference_lists request."""
+MAX_WEIGHT = 1024
+"""A member's weight (its share of the ring's partitions)."""
 
 
 @dataclass(slots=True)
@@ -60,7 +72,7 @@ class Get:
 
     @classmethod
     def parse(cls, m: Message) -> Get:
-        return cls(req_key(m), m.get("id"))
+        return cls(req_key(m), req_id(m))
 
 
 @dataclass(slots=True)
@@ -83,7 +95,7 @@ class Put:
     def parse(cls, m: Message) -> Self:
         key, value = req_key(m), req_value(m)
         context, clock = req_context(m)
-        return cls(key, value, context, m.get("id"), clock)
+        return cls(key, value, context, req_id(m), clock)
 
 
 @dataclass(slots=True)
@@ -98,7 +110,7 @@ class Ping:
 
     @classmethod
     def parse(cls, m: Message) -> Ping:
-        return cls(m.get("id", 0))
+        return cls(req_id(m) or 0)
 
 
 @dataclass(slots=True)
@@ -114,7 +126,7 @@ class LocalGet:
 
     @classmethod
     def parse(cls, m: Message) -> LocalGet:
-        return cls(req_key(m), m.get("id"))
+        return cls(req_key(m), req_id(m))
 
 
 @dataclass(slots=True)
@@ -129,7 +141,7 @@ class Status:
 
     @classmethod
     def parse(cls, m: Message) -> Status:
-        return cls(m.get("id"))
+        return cls(req_id(m))
 
 
 @dataclass(slots=True)
@@ -150,7 +162,9 @@ class PreferenceLists:
             raise MessageError("field 'keys' must be a list of strings")
         if len(keys) > MAX_PREFERENCE_KEYS:
             raise MessageError(f"at most {MAX_PREFERENCE_KEYS} keys per request", "too_large")
-        return cls(keys, m.get("id"))
+        for k in keys:
+            key_size(k, "a key in 'keys'")
+        return cls(keys, req_id(m))
 
 
 @dataclass(slots=True)
@@ -174,9 +188,11 @@ class Join:
     @classmethod
     def parse(cls, m: Message) -> Join:
         # The addresses' form ("host:port") is checked by the handler.
-        node = m.get("node")
-        node = node if isinstance(node, str) and node else None
-        return cls(opt_text(m, "seed"), node, opt_text(m, "addr"), m.get("weight"), m.get("id"))
+        weight = m.get("weight")
+        if weight is not None and not (type(weight) is int and 1 <= weight <= MAX_WEIGHT):
+            raise MessageError(f"field 'weight' must be an integer in [1, {MAX_WEIGHT}]")
+        seed, addr = opt_text(m, "seed"), opt_text(m, "addr")
+        return cls(seed, node_name(m, "node"), addr, weight, req_id(m))
 
 
 @dataclass(slots=True)
@@ -192,10 +208,9 @@ class Leave:
 
     @classmethod
     def parse(cls, m: Message) -> Leave:
-        node = m.get("node")
-        if not (isinstance(node, str) and node):
+        if m.get("node") is None:
             raise MessageError("field 'node' must name the member that leaves")
-        return cls(node, m.get("id"))
+        return cls(node_name(m, "node", required=True) or "", req_id(m))
 
 
 @dataclass(slots=True)
@@ -210,4 +225,4 @@ class Members:
 
     @classmethod
     def parse(cls, m: Message) -> Members:
-        return cls(m.get("id"))
+        return cls(req_id(m))

@@ -84,3 +84,61 @@ def test_a_foreign_object_cannot_make_a_coordinator_reissue_a_dot(forged_sibling
         assert len(set(dots(sim, name, key))) == len(dots(sim, name, key)), dots(sim, name, key)
     reply = sim.get(coordinator, key)
     assert sorted(reply["siblings"]) == [b"v1", b"v2"], reply
+
+
+BAD_CLIENT_FIELDS = [
+    ({"t": "get", "key": 5}, "'key'"),
+    ({"t": "get", "key": "k" * 1025}, "key is 1025 bytes"),
+    ({"t": "get", "key": "k", "id": {"a": 1}}, "'id'"),
+    ({"t": "get", "key": "k", "id": "x" * 300}, "'id'"),
+    ({"t": "put", "key": "k", "value": "text"}, "'value'"),
+    ({"t": "put", "key": "k", "value": b"v", "context": b"\x01junk"}, "'context'"),
+    ({"t": "preference_lists", "keys": ["k" * 2000]}, "a key in 'keys'"),
+    ({"t": "preference_lists", "keys": "k"}, "'keys'"),
+    ({"t": "join", "node": 5}, "'node'"),
+    ({"t": "join", "node": "n9", "weight": True}, "'weight'"),
+    ({"t": "join", "node": "n9", "weight": 10**6}, "'weight'"),
+    ({"t": "leave"}, "'node'"),
+    ({"t": "leave", "node": ""}, "'node'"),
+    ({"t": "leave", "node": ["n1"]}, "'node'"),
+    ({"t": "nonsense"}, "unknown request type"),
+]
+
+
+@pytest.mark.parametrize(("msg", "words"), BAD_CLIENT_FIELDS)
+def test_a_client_field_that_is_wrong_is_answered_bad_request_naming_it(
+    msg: dict[str, Any], words: str
+) -> None:
+    sim = Simulator(7, SimConfig(nodes=3, trace=False))
+    node = sim.nodes["n1"]
+    before = sim.disks["n1"].meta_get("membership")
+    out = node.handle(events.ClientRequest(3, wire_copy(msg)), NOW)
+    (reply,) = [e.msg for e in out if isinstance(e, events.Reply)]
+    assert reply["t"] == "error" and reply["code"] in ("bad_request", "too_large"), reply
+    assert words in reply["message"], reply
+    assert reply["id"] in (None, msg.get("id")) and not isinstance(reply["id"], dict)
+    assert not [e for e in out if not isinstance(e, (events.Reply, events.Log))]  # no state
+    assert sim.disks["n1"].meta_get("membership") == before
+
+
+BAD_PEER_FIELDS = [
+    {"t": "read", "id": -1, "key": "k"},
+    {"t": "read", "id": 1, "key": "k" * 1025},
+    {"t": "read", "id": 1, "key": "k", "hint": ""},
+    {"t": "sync", "id": 1, "key": "k", "obj": "not bytes"},
+    {"t": "sync", "id": 1.5, "key": "k", "obj": b""},
+    {"t": "gossip_ack", "id": 1, "history": [], "addrs": {}, "join": "maybe"},
+    {"t": "join_req", "id": 1, "history": [], "addrs": {}, "weight": 0},
+    {"t": "join_req", "id": 1, "history": [], "addrs": {}, "rejoin": "yes"},
+    {"t": "gossip", "id": 1, "history": {}, "addrs": {}},
+    {"t": "no_such_type"},
+]
+
+
+@pytest.mark.parametrize("msg", BAD_PEER_FIELDS)
+def test_a_peer_message_with_a_wrong_field_is_dropped_and_counted(msg: dict[str, Any]) -> None:
+    sim = Simulator(8, SimConfig(nodes=3, trace=False))
+    node = sim.nodes["n1"]
+    out = node.handle(events.PeerMessage("n2", wire_copy(msg)), NOW)
+    assert [type(e) for e in out] == [events.Log], out  # nothing sent, stored or armed
+    assert node.counters[MALFORMED_PEER] == 1
