@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from node import auth
 from node.client import Client
 
 Addr = tuple[str, int]
@@ -90,6 +91,7 @@ class LocalCluster:
         ports = free_ports(count)
         nodes = {f"n{i + 1}": NodeProc(f"n{i + 1}", ports[i]) for i in range(count)}
         cluster = cls(d, nodes, dict(settings), seed_nodes=list(seed_nodes))
+        auth.write_secret(cluster.secret_file)
         cluster.write_configs()
         cluster.save()
         return cluster
@@ -125,6 +127,20 @@ class LocalCluster:
     def node_dir(self, name: str) -> Path:
         return self.dir / name
 
+    @property
+    def secret_file(self) -> Path:
+        """The cluster secret (0600), made with the cluster; every node's config names it."""
+        return self.dir / "secret"
+
+    def secret(self) -> bytes:
+        """The cluster secret, for clients and the CLI (`Client.connect(..., secret=...)`)."""
+        return auth.read_secret(self.secret_file)
+
+    async def connect(self, name: str, timeout_s: float = 5.0) -> Client:
+        """A client of node `name` that proves the cluster secret (if the cluster has one)."""
+        secret = self.secret() if self.secret_file.exists() else None
+        return await Client.connect(*self.addr(name), timeout_s=timeout_s, secret=secret)
+
     def addr(self, name: str) -> Addr:
         """Where clients reach `name` directly."""
         return (HOST, self.nodes[name].port)
@@ -152,7 +168,8 @@ class LocalCluster:
         ]
         seeds = [s if s == name else "{}:{}".format(*route(name, s)) for s in seed_nodes]
         cfg = {"name": name, "listen": f"{HOST}:{self.nodes[name].port}",
-               "data_dir": str(nd / "data"), **self.settings,
+               "data_dir": str(nd / "data"), "secret_file": str(self.secret_file),
+               **self.settings,
                **({"seeds": seeds} if seeds else {}), "members": members}  # fmt: skip
         (nd / "node.toml").write_text(to_toml(cfg))
 
@@ -252,7 +269,7 @@ class LocalCluster:
         for name in names or list(self.nodes):
             while True:
                 try:
-                    c = await Client.connect(*self.addr(name), timeout_s=1.0)
+                    c = await self.connect(name, timeout_s=1.0)
                     await c.ping()
                     await c.close()
                     break
@@ -289,7 +306,7 @@ async def statuses(
     """The `status` debug call of every named (running) node, directly (not proxied)."""
     out = {}
     for name in names or list(cluster.nodes):
-        c = await Client.connect(*cluster.addr(name))
+        c = await cluster.connect(name)
         try:
             out[name] = await c.status()
         finally:

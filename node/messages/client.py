@@ -20,20 +20,27 @@ from node.protocol import PROTOCOL_VERSION, Message, ProtocolError
 
 MAX_PREFERENCE_KEYS = 4096
 """Keys per preference_lists request."""
+MAX_NONCE_BYTES = 64
+"""A hello's nonce, or an auth proof."""
 MAX_WEIGHT = 1024
 """A member's weight (its share of the ring's partitions)."""
 
 
 @dataclass(slots=True)
 class Hello:
-    """The first message on every connection, both ways."""
+    """The first message on every connection, both ways; `nonce` is the sender's challenge
+    (node/auth.py)."""
 
     T: ClassVar[str] = "hello"
     role: str
     name: str
+    nonce: bytes = b""
 
     def wire(self) -> Message:
-        return {"t": "hello", "v": PROTOCOL_VERSION, "role": self.role, "name": self.name}
+        out: Message = {"t": "hello", "v": PROTOCOL_VERSION, "role": self.role, "name": self.name}
+        if self.nonce:
+            out["nonce"] = self.nonce
+        return out
 
     @classmethod
     def parse(cls, m: Message) -> Hello:
@@ -44,21 +51,46 @@ class Hello:
                 f"protocol version {m.get('v')!r} is not supported (this node speaks "
                 f"{PROTOCOL_VERSION}); upgrade the client or node"
             )
-        role, name = m.get("role"), m.get("name")
-        if role not in ("client", "node") or not isinstance(name, str):
+        role, name, nonce = m.get("role"), m.get("name"), m.get("nonce", b"")
+        if role not in ("client", "node") or not isinstance(name, str) or len(name) > 255:
             raise ProtocolError('hello needs role "client" or "node" and a string name')
-        return cls(role, name)
+        if not isinstance(nonce, bytes) or len(nonce) > MAX_NONCE_BYTES:
+            raise ProtocolError(f"hello's nonce must be at most {MAX_NONCE_BYTES} bytes")
+        return cls(role, name, nonce)
 
 
-def hello(role: str, name: str) -> Message:
+def hello(role: str, name: str, nonce: bytes = b"") -> Message:
     """The wire form of the first message on every connection."""
-    return Hello(role, name).wire()
+    return Hello(role, name, nonce).wire()
 
 
 def check_hello(msg: Message) -> tuple[str, str]:
     """Validates a hello; returns (role, name) or raises ProtocolError saying what is wrong."""
     h = Hello.parse(msg)
     return h.role, h.name
+
+
+@dataclass(slots=True)
+class Auth:
+    """The connecting side's proof that it holds the cluster secret (after the node's hello);
+    the node answers `auth_ok`, or refuses and closes."""
+
+    T: ClassVar[str] = "auth"
+    proof: bytes
+
+    def wire(self) -> Message:
+        return {"t": "auth", "proof": self.proof}
+
+    @classmethod
+    def parse(cls, m: Message) -> Auth:
+        proof = m.get("proof")
+        if not isinstance(proof, bytes) or len(proof) > MAX_NONCE_BYTES:
+            raise MessageError(f"field 'proof' must be at most {MAX_NONCE_BYTES} bytes")
+        return cls(proof)
+
+
+AUTH_OK: Message = {"t": "auth_ok"}
+"""The node's answer to a good proof."""
 
 
 @dataclass(slots=True)
