@@ -15,7 +15,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from node import versions
 from node.messages import CLIENT_REQUESTS, PEER_MESSAGES
+from node.versions import Dot, Sibling, Versioned
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "get": ("id", "key"),
@@ -65,16 +67,19 @@ class MessageFuzzer:
         t = r.choice(types) if r.random() < 0.95 else self.scalar()
         fields = FIELDS.get(t, ()) if isinstance(t, str) else ()
         out: dict[str, Any] = {"t": t}
+        wild = r.random() < 0.5  # half the messages plausible, to reach past the validation
         for name in fields:
-            if r.random() < 0.85:
-                out[name] = self.value_for(name)
+            if name == "hint" and not wild and r.random() < 0.7:
+                continue
+            if not wild or r.random() < 0.85:
+                out[name] = self.value_for(name, wild)
         if r.random() < 0.1:
             out[self.text()] = self.anything(2)
         return out
 
-    def value_for(self, name: str) -> Any:
+    def value_for(self, name: str, wild: bool = True) -> Any:
         r = self.rng
-        if r.random() < 0.3:
+        if wild and r.random() < 0.3:
             return self.anything(3)
         if name == "id":
             return r.choice([0, 1, 2, r.randrange(1, 10_000), -1, 2**63])
@@ -83,7 +88,9 @@ class MessageFuzzer:
         if name in ("value",):
             return r.randbytes(r.randrange(0, 32))
         if name in ("obj", "context"):
-            return r.choice(self.samples) if self.samples and r.random() < 0.6 else r.randbytes(8)
+            if name == "context" and not wild and r.random() < 0.5:
+                return b""
+            return r.choice(self.samples) if self.samples and r.random() < 0.7 else r.randbytes(8)
         if name in ("hint", "node", "seed"):
             return r.choice(NAMES)
         if name == "addr":
@@ -122,3 +129,21 @@ class MessageFuzzer:
     def scalar_key(self) -> Any:
         r = self.rng
         return r.choice([self.text(), r.randrange(-5, 5), r.randbytes(2), None, True])
+
+
+def forged_samples(actors: list[str] | None = None) -> list[bytes]:
+    """Well-formed objects and a context under a made-up actor: valid bytes that reach deep
+    into the node, yet cover no real write (so they can add siblings, never supersede one);
+    and, for each of `actors` (real nodes' actor ids), ill-formed objects whose sibling sits
+    outside the clock or shares a dot, which a node must refuse."""
+    actor = "fz.0.1"
+    out = [versions.encode(Versioned({actor: (i, 5)}, (Sibling(Dot(actor, i), b"s%d" % i, 5),)))
+           for i in range(1, 4)]  # fmt: skip
+    out.append(versions.encode_context({actor: (3, 1)}))
+    for real in actors or []:
+        for counter in (1, 2, 3):
+            outside = Sibling(Dot(real, counter), b"forged", 5)
+            out.append(versions.encode(Versioned({}, (outside,))))
+        twice = Sibling(Dot(actor, 9), b"twice", 5)
+        out.append(versions.encode(Versioned({actor: (9, 5)}, (twice, twice))))
+    return out
