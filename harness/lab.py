@@ -7,6 +7,7 @@ skips the mesh, so clients talk to the nodes directly.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 from harness.clock import remove_shm
 from harness.cluster import LocalCluster
+from node.client import SECRET_ENV
 
 Addr = tuple[str, int]
 
@@ -39,9 +41,14 @@ class Lab:
         seed: int,
         env: Mapping[str, str] | None = None,
     ) -> Lab:
-        """Creates and starts the cluster (meshed when there are faults); waits until it answers."""
-        cluster = LocalCluster.create(dir, nodes, **settings)
+        """Creates and starts the cluster (meshed when there are faults); waits until it answers.
+
+        Every request to a lab node must prove the cluster's secret (`require_client_auth`);
+        the lab's clients in this process find it through `SIBYL_SECRET_FILE` until `stop`.
+        """
+        cluster = LocalCluster.create(dir, nodes, **{"require_client_auth": True, **settings})
         cluster.env.update(env or {})
+        os.environ[SECRET_ENV] = str(cluster.secret_file)
         lab = cls(cluster)
         try:
             if kinds:
@@ -90,6 +97,8 @@ class Lab:
                         remove_shm(pid)
                 if self.mesh is not None:
                     await self.mesh.stop()
+            if os.environ.get(SECRET_ENV) == str(self.cluster.secret_file):
+                del os.environ[SECRET_ENV]  # the heal's probes above still proved it
 
     def collect_logs(self, dest: Path) -> None:
         """Copies each node's log to `dest/<node>.log`."""

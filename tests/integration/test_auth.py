@@ -4,14 +4,16 @@ hello (HMAC challenge-response), data clients too when the config says so (issue
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import stat
 from pathlib import Path
 
 import pytest
 
+from harness.lab import Lab
 from node import auth
-from node.client import Client, ConnectionLost, NodeError
+from node.client import SECRET_ENV, Client, ConnectionLost, NodeError
 from node.messages import Sync, hello
 from node.protocol import FrameDecoder, Message, encode_frame
 from tests.support.cluster import running_cluster
@@ -82,3 +84,22 @@ def test_data_clients_must_prove_the_secret_when_the_config_says_so(tmp_path: Pa
             await c.close()
 
         asyncio.run(go())
+
+
+def test_the_lab_requires_the_secret_of_every_client(tmp_path: Path) -> None:
+    async def go() -> list[Message]:
+        lab = await Lab.start(tmp_path / "lab", 3, {}, [], seed=1)
+        try:
+            c = await Client.connect(*lab.cluster.addr("n1"))  # proves the lab's secret
+            await c.put("k", b"v")
+            await c.close()
+            get = {"t": "get", "id": 1, "key": "k"}
+            hello_ = hello("client", "stranger", auth.new_nonce())
+            return await asyncio.to_thread(raw_exchange, lab.cluster.addr("n1"), [hello_, get])
+        finally:
+            await lab.stop()
+
+    got = asyncio.run(go())
+    assert [m["t"] for m in got] == ["hello", "error"], got
+    assert got[1]["code"] == "unauthorized" and "every request" in got[1]["message"]
+    assert SECRET_ENV not in os.environ  # the lab took its secret away with it
