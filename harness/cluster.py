@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from node import auth
-from node.client import Client
+from node.client import Client, NodeError
 
 Addr = tuple[str, int]
 HOST = "127.0.0.1"
@@ -273,7 +273,9 @@ class LocalCluster:
                     await c.ping()
                     await c.close()
                     break
-                except (OSError, TimeoutError) as e:
+                except (OSError, TimeoutError, NodeError) as e:
+                    # NodeError: a refusal from whatever holds the port (another test's node
+                    # took it before ours bound it; ours then exits, and says so below).
                     self._raise_if_exited(name)
                     if time.monotonic() > deadline:
                         log = self.node_dir(name) / "node.log"
