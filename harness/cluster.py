@@ -26,7 +26,8 @@ from typing import Any
 from harness.pids import pid_alive
 from harness.remote import LocalRemote, Remote, RemoteError
 from harness.shm import remove_shm
-from node.client import Client
+from node import auth
+from node.client import Client, NodeError
 
 Addr = tuple[str, int]
 HOST = "127.0.0.1"
@@ -94,6 +95,7 @@ class LocalCluster:
         ports = free_ports(count)
         nodes = {f"n{i + 1}": NodeProc(f"n{i + 1}", ports[i]) for i in range(count)}
         cluster = cls(d, nodes, dict(settings), seed_nodes=list(seed_nodes))
+        auth.write_secret(cluster.secret_file)
         cluster.write_configs()
         cluster.save()
         return cluster
@@ -129,6 +131,20 @@ class LocalCluster:
     def node_dir(self, name: str) -> Path:
         return self.dir / name
 
+    @property
+    def secret_file(self) -> Path:
+        """The cluster secret (0600), made with the cluster; every node's config names it."""
+        return self.dir / "secret"
+
+    def secret(self) -> bytes:
+        """The cluster secret, for clients and the CLI (`Client.connect(..., secret=...)`)."""
+        return auth.read_secret(self.secret_file)
+
+    async def connect(self, name: str, timeout_s: float = 5.0) -> Client:
+        """A client of node `name` that proves the cluster secret (if the cluster has one)."""
+        secret = self.secret() if self.secret_file.exists() else None
+        return await Client.connect(*self.addr(name), timeout_s=timeout_s, secret=secret)
+
     def addr(self, name: str) -> Addr:
         """Where clients reach `name` directly."""
         return (HOST, self.nodes[name].port)
@@ -162,7 +178,8 @@ class LocalCluster:
         routes = [{"name": m, "addr": "{}:{}".format(*route(name, m)), "weight": 1}
                   for m in self.nodes if m != name] if seed_nodes and addr_for else []  # fmt: skip
         cfg = {"name": name, "listen": "{}:{}".format(*self.addr(name)),
-               "data_dir": str(nd / "data"), **self.settings,
+               "data_dir": str(nd / "data"), "secret_file": self._host_secret(name),
+               **self.settings,
                **({"seeds": seeds} if seeds else {}), "members": members,
                **({"routes": routes} if routes else {})}  # fmt: skip
         self.write_host_file(name, nd / "node.toml", to_toml(cfg))
@@ -190,6 +207,14 @@ class LocalCluster:
     def python_of(self, name: str) -> str:
         """The interpreter that runs node `name` on its host."""
         return sys.executable
+
+    def _host_secret(self, name: str) -> str:
+        """Copies the cluster secret beside node `name`'s config on its host (0600, as the
+        node requires); returns that path."""
+        path = self.node_dir(name) / "secret"
+        self.write_host_file(name, path, self.secret().decode() + "\n")
+        self.remote_of(name).run(f"chmod 600 {shlex.quote(str(path))}")
+        return str(path)
 
     def write_host_file(self, name: str, path: Path, text: str) -> None:
         """Writes `text` to `path` on node `name`'s host, atomically (dirs made as needed)."""
@@ -300,11 +325,13 @@ class LocalCluster:
         for name in names or list(self.nodes):
             while True:
                 try:
-                    c = await Client.connect(*self.addr(name), timeout_s=1.0)
+                    c = await self.connect(name, timeout_s=1.0)
                     await c.ping()
                     await c.close()
                     break
-                except (OSError, TimeoutError) as e:
+                except (OSError, TimeoutError, NodeError) as e:
+                    # NodeError: a refusal from whatever holds the port (another test's node
+                    # took it before ours bound it; ours then exits, and says so below).
                     self._raise_if_exited(name)
                     if time.monotonic() > deadline:
                         log = self.node_dir(name) / "node.log"
@@ -337,7 +364,7 @@ async def statuses(
     """The `status` debug call of every named (running) node, directly (not proxied)."""
     out = {}
     for name in names or list(cluster.nodes):
-        c = await Client.connect(*cluster.addr(name))
+        c = await cluster.connect(name)
         try:
             out[name] = await c.status()
         finally:

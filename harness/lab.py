@@ -8,6 +8,7 @@ skips the mesh, so clients talk to the nodes directly.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cluster import LocalCluster, wait_one_ring
+from node.client import SECRET_ENV
 
 Addr = tuple[str, int]
 
@@ -47,13 +49,18 @@ class Lab:
 
         With `seeds` > 0 each config names only itself and the first `seeds` nodes, and
         this waits until gossip has given every node the same ring. `spares` more
-        nodes are laid out (configured, meshed) but not started: join faults use them."""
+        nodes are laid out (configured, meshed) but not started: join faults use them.
+        Every request to a lab node must prove the cluster's secret (`require_client_auth`);
+        the lab's clients in this process find it through `SIBYL_SECRET_FILE` until `stop`.
+        """
         names = [f"n{i + 1}" for i in range(nodes + spares)]
-        cluster = LocalCluster.create(dir, nodes + spares, seed_nodes=names[:seeds], **settings)
+        cluster = LocalCluster.create(dir, nodes + spares, seed_nodes=names[:seeds],
+                                      **{"require_client_auth": True, **settings})  # fmt: skip
         for i, spare in enumerate(names[nodes:] if seeds > 1 else []):
             cluster.node_seeds[spare] = [names[i % seeds]]  # spares join via different seeds
             cluster.write_config(spare)
         cluster.env.update(env or {})
+        os.environ[SECRET_ENV] = str(cluster.secret_file)
         lab = cls(cluster, spares=names[nodes:])
         active = names[:nodes]
         try:
@@ -118,6 +125,8 @@ class Lab:
                     await self.mesh.stop()
                 for disk in self.disks.values():  # after the nodes that used them
                     await asyncio.to_thread(disk.stop)
+            if os.environ.get(SECRET_ENV) == str(self.cluster.secret_file):
+                del os.environ[SECRET_ENV]  # the heal's probes above still proved it
 
     def close(self) -> None:
         """Closes the connections to the lab's hosts (call after `collect_logs`)."""

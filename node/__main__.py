@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import uvloop
 
+from node.auth import SecretError
 from node.config import ConfigError, load_config
 from node.server import ListenError, NodeServer
 from node.storage import StorageError
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             _load_intercept(module.strip())
         cfg = load_config(args.config)
         server = NodeServer(cfg)
-    except (ConfigError, StorageError) as e:
+    except (ConfigError, StorageError, SecretError) as e:
         print(f"node: {e}", file=sys.stderr)
         return USAGE
     try:

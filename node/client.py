@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
+from node import auth
 from node.messages import (
+    AUTH_OK,
     MAX_PREFERENCE_KEYS,
     A,
+    Auth,
     ClientReq,
     ErrorReply,
     Get,
     GetOk,
+    Hello,
     Join,
     Leave,
     LocalGet,
@@ -34,13 +39,14 @@ from node.messages import (
     PutOk,
     Status,
     StatusOk,
-    check_hello,
     decode_answer,
     hello,
 )
 from node.protocol import FrameDecoder, Message, ProtocolError, encode_frame
 
 DEFAULT_TIMEOUT_S = 5.0
+SECRET_ENV = "SIBYL_SECRET_FILE"
+"""The environment variable naming the cluster secret file a client proves by default."""
 
 
 class NodeError(Exception):
@@ -75,23 +81,44 @@ class Client:
         self._task: asyncio.Task[None] | None = None
         self.node_name = ""
         self.timeout_s = DEFAULT_TIMEOUT_S
+        self.refusal = ""
+        """The node's reason, if it refused this connection and closed it."""
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, timeout_s: float = DEFAULT_TIMEOUT_S, name: str = "client"
+        cls,
+        host: str,
+        port: int,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        name: str = "client",
+        secret: bytes | None = None,
     ) -> Client:
-        """Connects and handshakes; raises OSError/TimeoutError naming the address on failure."""
+        """Connects and handshakes, proving `secret` (the cluster secret, node/auth.py) if given;
+        raises ConnectionError naming the address on failure (NodeError if the node refuses
+        the secret). Without `secret`, `SIBYL_SECRET_FILE` names the file to read it from."""
+        if secret is None and os.environ.get(SECRET_ENV):
+            secret = auth.read_secret(os.environ[SECRET_ENV])
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
         except (OSError, TimeoutError) as e:
             raise ConnectionError(f"cannot reach node at {host}:{port}: {e or 'timed out'}") from e
         self = cls(reader, writer)
         self.timeout_s = timeout_s
-        writer.write(encode_frame(hello("client", name)))
+        nonce = auth.new_nonce()
+        writer.write(encode_frame(hello("client", name, nonce)))
         decoder = FrameDecoder()
         try:
-            msg = await asyncio.wait_for(self._read_one(decoder), timeout_s)
-            _, self.node_name = check_hello(msg)
+            theirs = Hello.parse(await asyncio.wait_for(self._read_one(decoder), timeout_s))
+            self.node_name = theirs.name
+            if secret is not None:
+                proof = auth.proof(secret, "client", name, nonce, theirs.nonce)
+                writer.write(encode_frame(Auth(proof).wire()))
+                answer = await asyncio.wait_for(self._read_one(decoder), timeout_s)
+                if answer.get("t") != AUTH_OK["t"]:
+                    raise NodeError(str(answer.get("code")), str(answer.get("message")))
+        except NodeError:
+            writer.close()
+            raise
         except (ProtocolError, TimeoutError, ConnectionLost) as e:
             writer.close()
             raise ConnectionError(f"node at {host}:{port} did not handshake: {e}") from e
@@ -114,6 +141,8 @@ class Client:
                 if not data:
                     break
                 for msg in decoder.feed(data):
+                    if msg.get("t") == "error" and msg.get("id") is None:
+                        self.refusal = f"{msg.get('code')}: {msg.get('message')}"
                     fut = self._pending.pop(msg.get("id", -1), None)
                     if fut is not None and not fut.done():
                         fut.set_result(msg)
@@ -122,7 +151,8 @@ class Client:
         finally:
             for fut in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(ConnectionLost(f"connection to {self.node_name} lost"))
+                    why = f" ({self.refusal})" if self.refusal else ""
+                    fut.set_exception(ConnectionLost(f"connection to {self.node_name} lost{why}"))
             self._pending.clear()
 
     async def call(self, msg: ClientReq, expect: type[A], timeout_s: float | None = None) -> A:
@@ -186,8 +216,8 @@ class Client:
         Returns this node's membership view; joining completes asynchronously (see `members`)."""
         return (await self.call(Join(seed, node, addr, weight), MembersOk)).wire()
 
-    async def leave(self, node: str | None = None) -> dict[str, Any]:
-        """Membership: `node` (default the connected node) leaves; it is tombstoned cluster-wide."""
+    async def leave(self, node: str) -> dict[str, Any]:
+        """Membership: `node` leaves; it is tombstoned cluster-wide."""
         return (await self.call(Leave(node), MembersOk)).wire()
 
     async def members(self) -> dict[str, Any]:

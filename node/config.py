@@ -75,6 +75,10 @@ class NodeConfig:
     routes: tuple[Peer, ...] = ()
     gossip_interval_ms: int = 500
     seed_interval_ms: int = 2000
+    secret_file: Path | None = None
+    """The cluster secret (auth.py): when set, peers and admin commands must prove it."""
+    require_client_auth: bool = False
+    """With a secret: data clients must prove it too (the lab turns this on)."""
 
     def __post_init__(self) -> None:
         # Accept the config-file spellings too; every comparison is then against the enum.
@@ -168,7 +172,7 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
     if raw["name"] not in {m.name for m in members}:
         raise ConfigError(f"{src}: 'members' must include this node ({raw['name']!r})")
     known = {"name", "listen", "data_dir", "members", "routes", "read_repair", "seeds",
-             *_INTS, *_CHOICES}  # fmt: skip
+             "secret_file", "require_client_auth", *_INTS, *_CHOICES}  # fmt: skip
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _INTS:
@@ -179,10 +183,14 @@ def config_from_dict(raw: dict[str, Any], src: str = "<config>") -> NodeConfig:
                     f"{src}: field {key!r} must be one of {_CHOICES[key]}, got {value!r}"
                 )
             kwargs[key] = value
-        elif key == "read_repair":
+        elif key in ("read_repair", "require_client_auth"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{src}: field 'read_repair' must be true or false")
+                raise ConfigError(f"{src}: field {key!r} must be true or false")
             kwargs[key] = value
+        elif key == "secret_file":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{src}: field 'secret_file' must be a path string")
+            kwargs[key] = Path(value)
         elif key == "seeds":
             kwargs[key] = _seeds(src, value, members)
         elif key == "routes":

@@ -31,6 +31,7 @@ from node.handoff import Handoff
 from node.health import Health
 from node.inflight import Requests
 from node.membership import Membership
+from node.modes import LogLevel
 from node.outbox import Outbox
 from node.ownership import Mover
 from node.placement import Placement
@@ -39,6 +40,19 @@ from node.request import Ports
 from node.ring import Member, Ring
 from node.storage import OBJECTS, Storage
 from node.versions import Versioned
+
+HANDLER_ERRORS = "handler_errors"
+"""The counter of exceptions caught at the dispatch boundary (a bug each; the simulator
+fails its run on any)."""
+
+
+def describe(event: events.Event) -> str:
+    """An event as a log names it: its kind, and the message type if it carries one."""
+    if isinstance(event, (events.PeerMessage, events.ClientRequest)):
+        peer = isinstance(event, events.PeerMessage)
+        who = f"peer {event.peer}" if peer else f"conn {event.conn}"  # type: ignore[union-attr]
+        return f"{type(event).__name__} {str(event.msg.get('t'))[:40]!r} from {who}"
+    return type(event).__name__
 
 
 def boot_actor(storage: Storage, name: str, fresh_incarnation: int) -> str:
@@ -86,8 +100,24 @@ class Node:
         return self.outbox.take()
 
     def handle(self, event: events.Event, now: events.Now) -> list[events.Effect]:
-        """Feeds one event; returns the effects to carry out, in order."""
+        """Feeds one event; returns the effects to carry out, in order. Never raises.
+
+        Messages are validated before any handler runs, so an exception here
+        is a bug in a handler: it is caught at this boundary, logged with the
+        event (and message type), and counted as `handler_errors` (in
+        `status`); the effects gathered before it still go out, since the
+        state they belong to has already changed.
+        """
         self.outbox.now = now
+        try:
+            self._route(event)
+        except Exception as e:  # noqa: BLE001 - the dispatch boundary: nothing escapes the core
+            self.outbox.count(HANDLER_ERRORS)
+            self.outbox.log(LogLevel.ERROR, f"handler bug on {describe(event)}: "
+                            f"{type(e).__name__}: {e}")  # fmt: skip
+        return self.outbox.take()
+
+    def _route(self, event: events.Event) -> None:
         if isinstance(event, events.PeerMessage):
             self.dispatch.peer_message(event.peer, event.msg)
         elif isinstance(event, events.ClientRequest):
@@ -99,7 +129,6 @@ class Node:
         elif isinstance(event, events.PeerUnreachable):
             self.health.mark_down(event.peer)
             self.dispatch.unreachable(event.peer, event.unsent)
-        return self.outbox.take()
 
     # --- inspection (the simulator, tests, the server's address book) -------
 

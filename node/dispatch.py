@@ -51,6 +51,8 @@ from node.protocol import Message
 from node.request import Ports
 from node.versions import VersionError
 
+MALFORMED_PEER = "peer_messages_dropped"
+"""The counter of peer messages dropped unread (an unknown type, or a field that is wrong)."""
 REPLIES = (ReadOk, SyncOk, FwdReply, Pong)
 """Peer messages that answer a request of this node's (routed by their id)."""
 
@@ -82,23 +84,27 @@ class Dispatcher:
         }
 
     def client_request(self, conn: int, raw: Message) -> None:
-        origin = Origin(self.outbox, raw.get("id"), conn=conn)
         try:
             msg: ClientReq = decode_request(raw)
         except MessageError as e:
-            origin.fail(e.code, str(e))
+            rid = raw.get("id")
+            echo = rid if rid is None or type(rid) in (int, str) and "'id'" not in str(e) else None
+            Origin(self.outbox, echo, conn=conn).fail(e.code, str(e))
             return
+        origin = Origin(self.outbox, msg.id, conn=conn)
         self.client_handlers[type(msg)](origin, msg)
 
     def peer_message(self, peer: str, raw: Message) -> None:
         try:
             msg: PeerMsg = decode_peer(raw)
         except UnknownMessage:
+            self.outbox.count(MALFORMED_PEER)
             self.outbox.log(
                 LogLevel.WARNING, f"ignored unknown message type {raw['t']!r} from {peer}"
             )
             return
         except MessageError as e:
+            self.outbox.count(MALFORMED_PEER)
             if raw["t"] == FwdPut.T:  # the forwarding node is waiting for an answer
                 Origin(self.outbox, raw.get("id"), peer=peer).fail(e.code, str(e))
             else:
@@ -186,6 +192,7 @@ class Dispatcher:
         try:
             incoming = versions.decode(msg.obj)
         except VersionError as e:
+            self.outbox.count(MALFORMED_PEER)
             self.outbox.log(LogLevel.ERROR, f"dropped a malformed sync from {peer}: {e}")
             return
         key, hint = msg.key, msg.hint

@@ -35,7 +35,7 @@ from node.membership_history import History as History
 from node.membership_history import Kind as Kind
 from node.membership_history import bootstrap as bootstrap
 from node.membership_history import decode_changes as decode_changes
-from node.membership_history import is_int_at_least
+from node.membership_history import effective, is_int_at_least
 from node.membership_history import members as members
 from node.membership_history import merge as merge
 from node.membership_history import next_change as next_change
@@ -59,6 +59,7 @@ from node.origin import Origin
 from node.outbox import Outbox
 from node.ownership import Mover
 from node.placement import Placement
+from node.ring import Member
 from node.storage import Storage
 
 SEED_ALIAS = "seed@"
@@ -183,13 +184,17 @@ class Membership:
             return False
         return self.absorb(events, addrs)
 
+    def live(self) -> list[Member]:
+        """The members, in join order (leaves that would go below N members are void)."""
+        return members(self.history, self.cfg.n)
+
     def apply(self) -> None:
-        live = members(self.history)
+        live = self.live()
         if live:
             self.placement.set_members(live)
 
     def state_of(self, name: str) -> Kind | None:
-        current = states(self.history).get(name)
+        current = effective(self.history, self.cfg.n).get(name)
         return current.kind if current else None
 
     def address_of(self, name: str) -> tuple[str, int] | None:
@@ -334,13 +339,15 @@ class Membership:
         self.client_members(origin, Members())
 
     def client_leave(self, origin: Origin, msg: Leave) -> None:
-        """{"node": name?}: `name` (default this node) leaves; it is tombstoned everywhere."""
-        name = msg.node or self.name
-        live = [x.name for x in members(self.history)]
+        """{"node": name}: `name` leaves; it is tombstoned everywhere. Refused if the ring
+        would keep fewer than N members (and void in the merge if concurrent leaves would)."""
+        name, n = msg.node, self.cfg.n
+        live = [x.name for x in self.live()]
         if name not in live:
             origin.fail("not_member", f"{name!r} is not a member: {live}")
-        elif live == [name]:
-            origin.fail("bad_request", f"{name!r} is the last member")
+        elif len(live) - 1 < n:
+            origin.fail("bad_request", f"{name!r} cannot leave: the ring would keep "
+                        f"{len(live) - 1} members, fewer than N={n}")  # fmt: skip
         else:
             self.absorb([next_change(self.history, name, Kind.LEAVE)], {})
             self.client_members(origin, Members())
@@ -350,8 +357,8 @@ class Membership:
         origin.answer(
             MembersOk(
                 node=self.name,
-                members=[x.name for x in members(self.history)],
-                tombstones=tombstones(self.history),
+                members=[x.name for x in self.live()],
+                tombstones=tombstones(self.history, self.cfg.n),
                 history_length=len(self.history),
                 joining=self.joining,
                 moving=len(self.mover.pending),

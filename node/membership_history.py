@@ -9,7 +9,9 @@ idempotent: nodes that have seen the same events hold the same history. A
 member's state is its highest-version event; the ring is the members whose
 state is a join, in join order (seq, then name). A member whose state is a
 leave is a tombstone: stale gossip carries only older versions, so it cannot
-revive it; only an explicit join (a higher version) can.
+revive it; only an explicit join (a higher version) can. A leave that would
+take the ring below N members is void (`effective`), so concurrent leaves
+cannot empty it.
 
 Everything here is a pure function of its arguments; gossiping, persisting and
 applying the history is node/membership.py's job.
@@ -79,15 +81,40 @@ def states(history: History) -> dict[str, Change]:
     return out
 
 
-def members(history: History) -> list[Member]:
+def effective(history: History, floor: int = 1) -> dict[str, Change]:
+    """Each name's state once the leaves that would shrink the ring below `floor` are void.
+
+    The history is replayed as its log (`ordered`): a change replaces its name's
+    state if its version is higher; a leave that would leave fewer than `floor`
+    members is void (its member stays; a later, higher version still applies).
+    The log order is the same on every node, so nodes that hold the same
+    history void the same leaves, whatever order they learned them in:
+    concurrent leaves can never take the ring below `floor` (the node passes
+    its N, a cluster-wide setting).
+    """
+    out: dict[str, Change] = {}
+    live = 0
+    for e in ordered(history):
+        current = out.get(e.name)
+        if current is not None and current.version >= e.version:
+            continue
+        was_live = current is not None and current.kind is Kind.JOIN
+        if e.kind is Kind.LEAVE and was_live and live - 1 < floor:
+            continue  # void: this member stays
+        out[e.name] = e
+        live += (e.kind is Kind.JOIN) - was_live
+    return out
+
+
+def members(history: History, floor: int = 1) -> list[Member]:
     """The live members in join order (seq of their current join, then name)."""
-    live = [e for e in states(history).values() if e.kind is Kind.JOIN]
+    live = [e for e in effective(history, floor).values() if e.kind is Kind.JOIN]
     return [Member(e.name, e.weight) for e in sorted(live, key=lambda e: (e.seq, e.name))]
 
 
-def tombstones(history: History) -> list[str]:
+def tombstones(history: History, floor: int = 1) -> list[str]:
     """Names whose current state is a leave, sorted."""
-    return sorted(n for n, e in states(history).items() if e.kind is Kind.LEAVE)
+    return sorted(n for n, e in effective(history, floor).items() if e.kind is Kind.LEAVE)
 
 
 def next_change(history: History, name: str, kind: Kind, weight: int = 1) -> Change:

@@ -33,9 +33,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
-from node import core, events
+from node import auth, core, events
 from node.config import NodeConfig
-from node.messages import ErrorReply, answer_wire, check_hello, hello
+from node.messages import AUTH_OK, Auth, ErrorReply, Hello, answer_wire, hello
 from node.protocol import FrameDecoder, Message, ProtocolError, encode_frame
 from node.storage import SQLiteStorage
 
@@ -61,7 +61,8 @@ class SystemClock:
 
 
 class Inbound(asyncio.Protocol):
-    """One accepted connection: handshake, then client requests or peer messages."""
+    """One accepted connection: handshake (and proof of the cluster secret), then client
+    requests or peer messages."""
 
     def __init__(self, server: NodeServer) -> None:
         self.server = server
@@ -70,6 +71,9 @@ class Inbound(asyncio.Protocol):
         self.role = ""
         self.peer = ""
         self.conn_id = 0
+        self.nonce = b""  # theirs
+        self.my_nonce = b""
+        self.proven = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -79,26 +83,64 @@ class Inbound(asyncio.Protocol):
         try:
             messages = self.decoder.feed(data)
             for msg in messages:
+                if self.transport is None or self.transport.is_closing():
+                    return  # refused: nothing after the refusal is read
                 self._dispatch(msg)
         except ProtocolError as e:
             self._refuse(str(e))
 
     def _dispatch(self, msg: Message) -> None:
         if not self.role:
-            self.role, self.peer = check_hello(msg)
-            self.send(hello("node", self.server.cfg.name))
+            h = Hello.parse(msg)
+            self.role, self.peer, self.nonce = h.role, h.name, h.nonce
+            self.my_nonce = auth.new_nonce()
+            self.send(hello("node", self.server.cfg.name, self.my_nonce))
+        elif msg["t"] == Auth.T:
+            self._prove(Auth.parse(msg))
+        elif not self._allowed(msg):
+            return
         elif self.role == "client":
             self.server.feed(events.ClientRequest(self.conn_id, msg))
         else:
             self.server.feed(events.PeerMessage(self.peer, msg))
 
-    def _refuse(self, why: str) -> None:
+    def _prove(self, msg: Auth) -> None:
+        secret = self.server.secret
+        if secret is None or not self.nonce:
+            self._refuse("this node has no cluster secret to prove" if secret is None
+                         else "a proof needs a nonce in the hello", "unauthorized")  # fmt: skip
+        elif auth.verify(secret, self.role, self.peer, self.nonce, self.my_nonce, msg.proof):
+            self.proven = True
+            self.send(AUTH_OK)
+        else:
+            self._refuse("wrong cluster secret: check the secret file given to this "
+                         f"{self.role}", "unauthorized")  # fmt: skip
+
+    def _allowed(self, msg: Message) -> bool:
+        """Whether this connection may send `msg`; refuses (and closes) it if not."""
+        cfg = self.server.cfg
+        if self.proven or self.server.secret is None:
+            return True
+        if self.role == "node":
+            what = "peer traffic"
+        elif msg["t"] in auth.ADMIN_REQUESTS:
+            what = f"the admin command {msg['t']!r}"
+        elif cfg.require_client_auth:
+            what = "every request (require_client_auth)"
+        else:
+            return True
+        self._refuse(f"{what} needs the cluster secret: connect with the cluster's secret "
+                     "file", "unauthorized")  # fmt: skip
+        return False
+
+    def _refuse(self, why: str, code: str = "protocol") -> None:
         peer = self.transport.get_extra_info("peername") if self.transport else None
         log.warning("closing connection from %s: %s", peer, why)
         if self.transport is not None and not self.transport.is_closing():
             self.server.flush()
-            self.transport.write(encode_frame(answer_wire(ErrorReply("protocol", why), None)))
+            self.transport.write(encode_frame(answer_wire(ErrorReply(code, why), None)))
             self.transport.close()
+        self.role = self.role or "closed"
 
     def send(self, msg: Message) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -116,10 +158,13 @@ class PeerLink(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.queue: deque[bytes] = deque()
         self.connecting = False
+        self.ready = False  # the hello is answered (and, with a secret, the proof sent)
+        self.nonce = b""
+        self.decoder = FrameDecoder()
 
     def send(self, msg: Message) -> None:
         frame = encode_frame(msg)
-        if self.transport is not None and not self.transport.is_closing():
+        if self.ready and self.transport is not None and not self.transport.is_closing():
             if self.transport.get_write_buffer_size() > LINK_BUFFER_LIMIT:
                 self.transport.abort()  # a black-holed peer: give up on it, do not buffer forever
                 return
@@ -130,7 +175,7 @@ class PeerLink(asyncio.Protocol):
             self.server.feed(events.PeerUnreachable(self.name, unsent=True))
             return
         self.queue.append(frame)
-        if not self.connecting:
+        if not self.connecting and self.transport is None:
             self.connecting = True
             asyncio.get_running_loop().create_task(self._connect())
 
@@ -148,15 +193,44 @@ class PeerLink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.connecting = False
-        frames = [encode_frame(hello("node", self.server.cfg.name)), *self.queue]
-        self.queue.clear()
-        self.transport.write(b"".join(frames))
+        self.decoder = FrameDecoder()
+        self.nonce = auth.new_nonce()
+        self.transport.write(encode_frame(hello("node", self.server.cfg.name, self.nonce)))
+        if self.server.secret is None:
+            self._ready([])  # nothing to prove: the queue goes out behind the hello
 
     def data_received(self, data: bytes) -> None:
-        pass  # the peer only answers the hello here; its replies come on its own link
+        """The peer only answers the hello (and the proof) here; its replies come on its own
+        link. With a secret, the proof and the queue go out once its hello (nonce) is in."""
+        try:
+            msgs = self.decoder.feed(data)
+        except ProtocolError:
+            msgs = []
+        for msg in msgs:
+            if msg.get("t") == Hello.T and not self.ready and self.server.secret is not None:
+                try:
+                    theirs = Hello.parse(msg).nonce
+                except ProtocolError as e:
+                    log.error("peer %s answered a bad hello: %s", self.name, e)
+                    continue
+                me = self.server.cfg.name
+                mine = auth.proof(self.server.secret, "node", me, self.nonce, theirs)
+                self._ready([encode_frame(Auth(mine).wire())])
+            elif msg.get("t") == "error":
+                log.error("peer %s refused this node: %s", self.name, msg.get("message"))
+
+    def _ready(self, first: list[bytes]) -> None:
+        assert self.transport is not None
+        self.ready = True
+        frames = [*first, *self.queue]
+        self.queue.clear()
+        if frames:
+            self.transport.write(b"".join(frames))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.ready = False
+        self.queue.clear()
         self.connecting = False
         if not self.server.stopping:
             self.server.feed(events.PeerUnreachable(self.name))
@@ -168,6 +242,7 @@ class NodeServer:
     def __init__(self, cfg: NodeConfig) -> None:
         self.cfg = cfg
         self.clock = SystemClock()
+        self.secret = None if cfg.secret_file is None else auth.read_secret(cfg.secret_file)
         self.storage = SQLiteStorage(cfg.data_dir / "node.db")
         # Looked up on the module, so an intercept that replaces it (tests/intercepts) applies.
         actor = core.boot_actor(self.storage, cfg.name, int.from_bytes(os.urandom(4), "big"))

@@ -234,8 +234,8 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
             not isinstance(row, list)
             or len(row) != 3
             or not isinstance(row[0], str)
-            or not isinstance(row[1], int)
-            or not isinstance(row[2], int)
+            or type(row[1]) is not int
+            or type(row[2]) is not int
             or row[1] < 1
         ):
             raise VersionError(f"bad clock entry {row!r}: want [actor, counter>=1, timestamp]")
@@ -301,7 +301,25 @@ def decode(data: bytes) -> Versioned:
         ):
             raise VersionError(f"bad sibling {row!r}: want [actor, counter>=1, ts, value]")
         sibs.append(Sibling(Dot(row[0], row[1]), row[3], row[2]))
-    return Versioned(clock, tuple(sorted(sibs, key=lambda s: s.dot)))
+    return Versioned(clock, well_formed(clock, sibs))
+
+
+def well_formed(clock: Clock, sibs: list[Sibling]) -> tuple[Sibling, ...]:
+    """The siblings in dot order, if every dot is distinct and covered by `clock`.
+
+    Every object this module builds keeps both; a foreign one that broke them
+    would let a coordinator reissue a dot its clock does not cover: the new
+    write and the old sibling then share a dot, and reads return one value
+    twice or lose the acknowledged one (issue 16, reproduction 3).
+    Raises VersionError otherwise.
+    """
+    ordered = tuple(sorted(sibs, key=lambda s: s.dot))
+    for prev, s in zip((None, *ordered), ordered):
+        if prev is not None and prev.dot == s.dot:
+            raise VersionError(f"two siblings share the dot {s.dot.actor}:{s.dot.counter}")
+        if not covers(clock, s.dot):
+            raise VersionError(f"sibling {s.dot.actor}:{s.dot.counter} is not in the clock")
+    return ordered
 
 
 def describe(obj: Versioned) -> dict[str, Any]:

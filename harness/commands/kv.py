@@ -8,11 +8,13 @@ import base64
 import binascii
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from harness.cluster import ClusterError, LocalCluster
 from harness.commands.cluster import DEFAULT_DIR
 from harness.errors import UsageError
+from node import auth
 from node.client import Client, NodeError
 
 
@@ -28,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dir", default=DEFAULT_DIR, help="cluster directory to find a node in")
     p.add_argument("--node", help="HOST:PORT of the node to ask (default: first node of --dir)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait")
+    p.add_argument("--secret-file", help="the cluster secret to prove (default: --dir's, if the "
+                   "node is not given with --node; or $SIBYL_SECRET_FILE)")  # fmt: skip
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     g = verbs.add_parser("get", help="print the siblings and context of KEY")
@@ -55,9 +59,21 @@ def _address(args: argparse.Namespace) -> tuple[str, int]:
     return cluster.addr(next(iter(cluster.nodes)))
 
 
+def _secret(args: argparse.Namespace) -> bytes | None:
+    """The secret to prove: --secret-file, else the --dir cluster's (None: the environment's)."""
+    try:
+        if args.secret_file:
+            return auth.read_secret(args.secret_file)
+        if not args.node and (Path(args.dir) / "secret").exists():
+            return auth.read_secret(Path(args.dir) / "secret")
+    except auth.SecretError as e:
+        raise UsageError(f"--secret-file: {e}") from None
+    return None
+
+
 def _get(args: argparse.Namespace) -> int:
     async def go(host: str, port: int) -> int:
-        c = await Client.connect(host, port, timeout_s=args.timeout)
+        c = await Client.connect(host, port, timeout_s=args.timeout, secret=_secret(args))
         try:
             r = await c.get(args.key)
         finally:
@@ -78,7 +94,7 @@ def _put(args: argparse.Namespace) -> int:
         raise UsageError("--context is not base64; copy it from 'sibyl kv get'") from None
 
     async def go(host: str, port: int) -> int:
-        c = await Client.connect(host, port, timeout_s=args.timeout)
+        c = await Client.connect(host, port, timeout_s=args.timeout, secret=_secret(args))
         try:
             await c.put(args.key, args.value.encode("utf-8"), ctx)
         finally:

@@ -11,6 +11,7 @@ not know). No module outside this package builds or reads a wire map by hand.
 "t"                record (module)                             sent by → to
 =================  ==========================================  =================
 hello              Hello (client)                              both ways, first
+auth / auth_ok     Auth, AUTH_OK (client)                      connector ↔ node
 get, put           Get, Put (client)                           client → node
 local_get, status  LocalGet, Status (client)                   client → node
 preference_lists   PreferenceLists (client)                    client → node
@@ -58,7 +59,9 @@ from node.messages.answers import (
     decode_answer,
 )
 from node.messages.client import (
+    AUTH_OK,
     MAX_PREFERENCE_KEYS,
+    Auth,
     Get,
     Hello,
     Join,
@@ -140,7 +143,8 @@ def decode_peer(m: Message) -> PeerMsg:
 
 
 __all__ = [
-    "CLIENT_REQUESTS", "MAX_PREFERENCE_KEYS", "PEER_MESSAGES", "A", "AeBuckets", "AeKeys",
+    "AUTH_OK", "Auth", "CLIENT_REQUESTS", "MAX_PREFERENCE_KEYS", "PEER_MESSAGES", "A",
+    "AeBuckets", "AeKeys",
     "AeObjects", "AeRoot", "Answer", "ClientReq", "ErrorReply", "FwdPut", "FwdReply", "Get",
     "GetOk", "Gossip", "GossipAck", "Hello", "Join", "JoinReq", "Leave", "LocalGet",
     "LocalGetOk", "Members", "MembersOk", "MessageError", "PeerMsg", "PeerReply", "Ping", "Pong",

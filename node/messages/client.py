@@ -5,23 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from node.messages.fields import MessageError, items, opt_text, req_context, req_key, req_value
+from node.messages.fields import (
+    MessageError,
+    items,
+    key_size,
+    node_name,
+    opt_text,
+    req_context,
+    req_id,
+    req_key,
+    req_value,
+)
 from node.protocol import PROTOCOL_VERSION, Message, ProtocolError
 
 MAX_PREFERENCE_KEYS = 4096
 """Keys per preference_lists request."""
+MAX_NONCE_BYTES = 64
+"""A hello's nonce, or an auth proof."""
+MAX_WEIGHT = 1024
+"""A member's weight (its share of the ring's partitions)."""
 
 
 @dataclass(slots=True)
 class Hello:
-    """The first message on every connection, both ways."""
+    """The first message on every connection, both ways; `nonce` is the sender's challenge
+    (node/auth.py)."""
 
     T: ClassVar[str] = "hello"
     role: str
     name: str
+    nonce: bytes = b""
 
     def wire(self) -> Message:
-        return {"t": "hello", "v": PROTOCOL_VERSION, "role": self.role, "name": self.name}
+        out: Message = {"t": "hello", "v": PROTOCOL_VERSION, "role": self.role, "name": self.name}
+        if self.nonce:
+            out["nonce"] = self.nonce
+        return out
 
     @classmethod
     def parse(cls, m: Message) -> Hello:
@@ -32,21 +51,46 @@ class Hello:
                 f"protocol version {m.get('v')!r} is not supported (this node speaks "
                 f"{PROTOCOL_VERSION}); upgrade the client or node"
             )
-        role, name = m.get("role"), m.get("name")
-        if role not in ("client", "node") or not isinstance(name, str):
+        role, name, nonce = m.get("role"), m.get("name"), m.get("nonce", b"")
+        if role not in ("client", "node") or not isinstance(name, str) or len(name) > 255:
             raise ProtocolError('hello needs role "client" or "node" and a string name')
-        return cls(role, name)
+        if not isinstance(nonce, bytes) or len(nonce) > MAX_NONCE_BYTES:
+            raise ProtocolError(f"hello's nonce must be at most {MAX_NONCE_BYTES} bytes")
+        return cls(role, name, nonce)
 
 
-def hello(role: str, name: str) -> Message:
+def hello(role: str, name: str, nonce: bytes = b"") -> Message:
     """The wire form of the first message on every connection."""
-    return Hello(role, name).wire()
+    return Hello(role, name, nonce).wire()
 
 
 def check_hello(msg: Message) -> tuple[str, str]:
     """Validates a hello; returns (role, name) or raises ProtocolError saying what is wrong."""
     h = Hello.parse(msg)
     return h.role, h.name
+
+
+@dataclass(slots=True)
+class Auth:
+    """The connecting side's proof that it holds the cluster secret (after the node's hello);
+    the node answers `auth_ok`, or refuses and closes."""
+
+    T: ClassVar[str] = "auth"
+    proof: bytes
+
+    def wire(self) -> Message:
+        return {"t": "auth", "proof": self.proof}
+
+    @classmethod
+    def parse(cls, m: Message) -> Auth:
+        proof = m.get("proof")
+        if not isinstance(proof, bytes) or len(proof) > MAX_NONCE_BYTES:
+            raise MessageError(f"field 'proof' must be at most {MAX_NONCE_BYTES} bytes")
+        return cls(proof)
+
+
+AUTH_OK: Message = {"t": "auth_ok"}
+"""The node's answer to a good proof."""
 
 
 @dataclass(slots=True)
@@ -60,7 +104,7 @@ class Get:
 
     @classmethod
     def parse(cls, m: Message) -> Get:
-        return cls(req_key(m), m.get("id"))
+        return cls(req_key(m), req_id(m))
 
 
 @dataclass(slots=True)
@@ -83,7 +127,7 @@ class Put:
     def parse(cls, m: Message) -> Self:
         key, value = req_key(m), req_value(m)
         context, clock = req_context(m)
-        return cls(key, value, context, m.get("id"), clock)
+        return cls(key, value, context, req_id(m), clock)
 
 
 @dataclass(slots=True)
@@ -98,7 +142,7 @@ class Ping:
 
     @classmethod
     def parse(cls, m: Message) -> Ping:
-        return cls(m.get("id", 0))
+        return cls(req_id(m) or 0)
 
 
 @dataclass(slots=True)
@@ -114,7 +158,7 @@ class LocalGet:
 
     @classmethod
     def parse(cls, m: Message) -> LocalGet:
-        return cls(req_key(m), m.get("id"))
+        return cls(req_key(m), req_id(m))
 
 
 @dataclass(slots=True)
@@ -129,7 +173,7 @@ class Status:
 
     @classmethod
     def parse(cls, m: Message) -> Status:
-        return cls(m.get("id"))
+        return cls(req_id(m))
 
 
 @dataclass(slots=True)
@@ -150,7 +194,9 @@ class PreferenceLists:
             raise MessageError("field 'keys' must be a list of strings")
         if len(keys) > MAX_PREFERENCE_KEYS:
             raise MessageError(f"at most {MAX_PREFERENCE_KEYS} keys per request", "too_large")
-        return cls(keys, m.get("id"))
+        for k in keys:
+            key_size(k, "a key in 'keys'")
+        return cls(keys, req_id(m))
 
 
 @dataclass(slots=True)
@@ -174,29 +220,29 @@ class Join:
     @classmethod
     def parse(cls, m: Message) -> Join:
         # The addresses' form ("host:port") is checked by the handler.
-        node = m.get("node")
-        node = node if isinstance(node, str) and node else None
-        return cls(opt_text(m, "seed"), node, opt_text(m, "addr"), m.get("weight"), m.get("id"))
+        weight = m.get("weight")
+        if weight is not None and not (type(weight) is int and 1 <= weight <= MAX_WEIGHT):
+            raise MessageError(f"field 'weight' must be an integer in [1, {MAX_WEIGHT}]")
+        seed, addr = opt_text(m, "seed"), opt_text(m, "addr")
+        return cls(seed, node_name(m, "node"), addr, weight, req_id(m))
 
 
 @dataclass(slots=True)
 class Leave:
-    """Membership: `node` (default the node asked) leaves the cluster."""
+    """Membership: `node` (named explicitly: there is no default) leaves the cluster."""
 
     T: ClassVar[str] = "leave"
-    node: str | None = None
+    node: str
     id: Any = None
 
     def wire(self) -> Message:
-        out: Message = {"t": "leave", "id": self.id}
-        if self.node is not None:
-            out["node"] = self.node
-        return out
+        return {"t": "leave", "id": self.id, "node": self.node}
 
     @classmethod
     def parse(cls, m: Message) -> Leave:
-        node = m.get("node")
-        return cls(node if isinstance(node, str) and node else None, m.get("id"))
+        if m.get("node") is None:
+            raise MessageError("field 'node' must name the member that leaves")
+        return cls(node_name(m, "node", required=True) or "", req_id(m))
 
 
 @dataclass(slots=True)
@@ -211,4 +257,4 @@ class Members:
 
     @classmethod
     def parse(cls, m: Message) -> Members:
-        return cls(m.get("id"))
+        return cls(req_id(m))

@@ -54,12 +54,51 @@ def integer(m: Message, name: str, default: int = 0) -> int:
     return v
 
 
+MAX_ID = 2**64 - 1
+MAX_TEXT_ID = 256
+"""Characters of a client's string request id."""
+MAX_NAME_BYTES = 255
+"""Bytes of a node name in a message (a hint's target, a member to add or remove)."""
+
+
 def int_id(m: Message) -> int:
-    """A node's request id: an integer (absent or nil: 0, no reply wanted)."""
+    """A node's request id: an integer in [0, 2**64) (absent or nil: 0, no reply wanted)."""
     v = m.get("id")
-    if type(v) is int:  # the common case first: this runs for every peer message
+    if type(v) is int and 0 <= v <= MAX_ID:  # the common case first: runs for every message
         return v
-    return integer(m, "id")
+    v = integer(m, "id")
+    if not 0 <= v <= MAX_ID:
+        raise MessageError(f"field 'id' must be in [0, 2**64), not {v}")
+    return v
+
+
+def req_id(m: Message) -> int | str | None:
+    """A client's request id, echoed in the answer: absent, an integer or a short string."""
+    v = m.get("id")
+    if v is None or (type(v) is int and -(2**63) <= v <= MAX_ID):
+        return v
+    if isinstance(v, str) and len(v) <= MAX_TEXT_ID:
+        return v
+    raise MessageError(f"field 'id' must be an integer or a string of at most {MAX_TEXT_ID} "
+                       "characters")  # fmt: skip
+
+
+def node_name(m: Message, field: str, required: bool = False) -> str | None:
+    """A node name: a non-empty string of at most MAX_NAME_BYTES bytes (or absent)."""
+    v = m.get(field)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or not v or len(v.encode("utf-8", "replace")) > MAX_NAME_BYTES:
+        raise MessageError(f"field {field!r} must be a node name (1 to {MAX_NAME_BYTES} bytes)")
+    return v
+
+
+def key_size(key: str, field: str = "key") -> str:
+    """`key`, if it is at most MAX_KEY_BYTES bytes of UTF-8."""
+    size = len(key.encode("utf-8", "replace"))
+    if size > MAX_KEY_BYTES:
+        raise MessageError(f"{field} is {size} bytes; the limit is {MAX_KEY_BYTES}", "too_large")
+    return key
 
 
 def items(m: Message, name: str) -> list[Any]:
@@ -78,11 +117,7 @@ def mapping(m: Message, name: str) -> dict[Any, Any]:
 
 def req_key(m: Message) -> str:
     """A client's key: a string of at most MAX_KEY_BYTES bytes of UTF-8."""
-    key = text(m, "key")
-    size = len(key.encode("utf-8"))
-    if size > MAX_KEY_BYTES:
-        raise MessageError(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}", "too_large")
-    return key
+    return key_size(text(m, "key"))
 
 
 def req_value(m: Message) -> bytes:

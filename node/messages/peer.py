@@ -10,9 +10,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from node.messages.answers import ErrorReply, PutOk
-from node.messages.client import Put
-from node.messages.fields import blob, bound, int_id, items, mapping, opt_text, rows, text
-from node.protocol import Message
+from node.messages.client import MAX_WEIGHT, Put
+from node.messages.fields import (
+    MAX_ID,
+    MessageError,
+    blob,
+    bound,
+    int_id,
+    items,
+    key_size,
+    mapping,
+    node_name,
+    rows,
+    text,
+)
+from node.protocol import MAX_KEY_BYTES, Message
+
+FAST_KEY = MAX_KEY_BYTES // 4
+"""A key of at most this many characters is within MAX_KEY_BYTES whatever they are."""
 
 
 @dataclass(slots=True)
@@ -32,10 +47,11 @@ class Read:
 
     @classmethod
     def parse(cls, m: Message) -> Read:
-        rid, key, hint = m.get("id"), m.get("key"), m.get("hint")
-        if type(rid) is int and type(key) is str and (hint is None or type(hint) is str):
-            return cls(rid, key, hint)  # the well-formed case, without a call per field
-        return cls(int_id(m), text(m, "key"), opt_text(m, "hint"))
+        rid, key = m.get("id"), m.get("key")
+        if type(rid) is int and type(key) is str and len(key) <= FAST_KEY and "hint" not in m:
+            if 0 <= rid <= MAX_ID:  # the well-formed case, without a call per field
+                return cls(rid, key)
+        return cls(int_id(m), key_size(text(m, "key")), node_name(m, "hint"))
 
 
 @dataclass(slots=True)
@@ -75,11 +91,11 @@ class Sync:
 
     @classmethod
     def parse(cls, m: Message) -> Sync:
-        rid, key, obj, hint = m.get("id"), m.get("key"), m.get("obj"), m.get("hint")
-        if (type(rid) is int and type(key) is str and type(obj) is bytes
-                and (hint is None or type(hint) is str)):  # fmt: skip
-            return cls(rid, key, obj, hint)  # the well-formed case, without a call per field
-        return cls(int_id(m), text(m, "key"), blob(m, "obj"), opt_text(m, "hint"))
+        rid, key, obj = m.get("id"), m.get("key"), m.get("obj")
+        if type(rid) is int and type(key) is str and type(obj) is bytes and "hint" not in m:
+            if 0 <= rid <= MAX_ID and len(key) <= FAST_KEY:  # well-formed: no call per field
+                return cls(rid, key, obj)
+        return cls(int_id(m), key_size(text(m, "key")), blob(m, "obj"), node_name(m, "hint"))
 
 
 @dataclass(slots=True)
@@ -224,8 +240,9 @@ class GossipAck:
     @classmethod
     def parse(cls, m: Message) -> GossipAck:
         join = m.get("join")
-        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"),
-                   join if isinstance(join, str) else None)  # fmt: skip
+        if join not in (None, "joined", "refused", "not_member"):
+            raise MessageError("field 'join' must be joined, refused or not_member if given")
+        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), join)
 
 
 @dataclass(slots=True)
@@ -246,7 +263,9 @@ class JoinReq:
 
     @classmethod
     def parse(cls, m: Message) -> JoinReq:
-        w = m.get("weight", 1)
-        weight = w if isinstance(w, int) and not isinstance(w, bool) and w >= 1 else 1
-        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), weight,
-                   m.get("rejoin") is True)  # fmt: skip
+        weight, rejoin = m.get("weight", 1), m.get("rejoin", False)
+        if not (type(weight) is int and 1 <= weight <= MAX_WEIGHT):
+            raise MessageError(f"field 'weight' must be an integer in [1, {MAX_WEIGHT}]")
+        if type(rejoin) is not bool:
+            raise MessageError("field 'rejoin' must be a boolean")
+        return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), weight, rejoin)

@@ -26,6 +26,8 @@ What it models:
   its timers and every message in flight to or from it; open client requests
   to it get a `closed` error (indeterminate). `restart` boots a new `Node`
   from its disk with `core.boot_actor` (so it takes a fresh actor id);
+* bugs: a node that counts a `handler_errors` (an exception caught at its
+  dispatch boundary) fails the run at once with `HandlerBug`;
 * clients: `request` sends a client message (a `ClientRequest` event after one
   network latency) and collects the `Reply`; a request unanswered after
   `client_timeout_ms` gets a `timeout` error. A reply is given at most once.
@@ -91,6 +93,10 @@ OnReply = Callable[[Message], None]
 def wire_copy(msg: Message) -> Message:
     """`msg` as the receiver would decode it from a frame (a fresh copy; raises if unframeable)."""
     return FrameDecoder().feed(encode_frame(msg))[0]
+
+
+class HandlerBug(AssertionError):
+    """A node caught an exception at its dispatch boundary: the run fails."""
 
 
 class Simulator:
@@ -312,7 +318,11 @@ class Simulator:
 
     def _feed(self, name: str, event: events.Event) -> None:
         self._trace("event", name, event)
-        self._carry_out(name, self.nodes[name].handle(event, self.now(name)))
+        node = self.nodes[name]
+        self._carry_out(name, node.handle(event, self.now(name)))
+        if node.counters.get(core.HANDLER_ERRORS):
+            bug = next((m for _, n, _, m in reversed(self.logs) if n == name), "")
+            raise HandlerBug(f"{name} caught a handler bug at {self.now_ms} ms: {bug}")
 
     def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]

@@ -113,7 +113,7 @@ def test_a_leaving_node_is_tombstoned_and_its_keys_reach_the_new_primaries(
                 if "n5" in before.preference_list(k, 3)
             ]
             await write(cluster, "n1", keys, b"v")
-            c = await Client.connect(*cluster.addr("n2"))
+            c = await Client.connect(*cluster.addr("n2"), secret=cluster.secret())
             view = await c.leave("n5")
             await c.close()
             assert view["tombstones"] == ["n5"] and "n5" not in view["members"]
@@ -123,7 +123,7 @@ def test_a_leaving_node_is_tombstoned_and_its_keys_reach_the_new_primaries(
             st = await statuses(cluster)
             assert all("n5" not in s["members"] for s in st.values())
             # Only an explicit join brings it back, as the newest member.
-            c = await Client.connect(*cluster.addr("n5"))
+            c = await Client.connect(*cluster.addr("n5"), secret=cluster.secret())
             await c.join("{}:{}".format(*cluster.addr("n3")))
             await c.close()
             again = await converged(cluster, names)

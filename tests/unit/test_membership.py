@@ -311,9 +311,10 @@ def test_membership_calls_refuse_bad_requests_clearly() -> None:
     for msg, code, words in bad:
         reply = sim.call("n1", msg)
         assert reply["t"] == "error" and reply["code"] == code and words in reply["message"], reply
-    assert sim.call("n1", {"t": "leave", "node": "n2"})["members"] == ["n1"]
-    reply = sim.call("n1", {"t": "leave"})
-    assert reply["code"] == "bad_request" and "last member" in reply["message"]
+    reply = sim.call("n1", {"t": "leave", "node": "n2"})  # 1 member would stay; N is 3
+    assert reply["code"] == "bad_request" and "fewer than N=3" in reply["message"], reply
+    reply = sim.call("n1", {"t": "leave"})  # a leave names its node: no default
+    assert reply["code"] == "bad_request" and "'node'" in reply["message"], reply
 
 
 def test_configured_addresses_win_over_gossiped_ones_and_seeds_resolve_to_names() -> None:
