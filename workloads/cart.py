@@ -16,8 +16,8 @@ from typing import Any
 
 from checkers import causality, convergence, lost_adds, staleness
 from checkers.history import OpType
-from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, b64, node_error, read_op
+from node.client import NodeError
+from workloads.base import Checker, Completion, KVClient, OpSpec, b64, node_error, read_op
 
 
 def decode_version(raw: bytes) -> dict[str, Any]:
@@ -65,7 +65,7 @@ class Cart:
         return OpSpec("add", key, next(self._items), {"put": f"p{process}-{next(self._seq)}"})
 
     async def apply(
-        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
+        self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any]
     ) -> Completion:
         if spec.f == "read":
             return await self.read(client, spec.key)
@@ -93,11 +93,11 @@ class Cart:
             self._removable[spec.key].append(item)
         return Completion(OpType.OK, fields)
 
-    async def read(self, client: Client, key: str) -> Completion:
+    async def read(self, client: KVClient, key: str) -> Completion:
         """A get, recorded with the decoded siblings and the context."""
         return (await read_op(client, key, decode_version))[0]
 
-    async def final_read(self, client: Client, key: str) -> Completion:
+    async def final_read(self, client: KVClient, key: str) -> Completion:
         done = await self.read(client, key)
         done.fields["final"] = True
         return done

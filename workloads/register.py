@@ -20,8 +20,8 @@ from typing import Any
 
 from checkers import linearizable
 from checkers.history import OpType
-from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, node_error, read_op
+from node.client import NodeError
+from workloads.base import Checker, Completion, KVClient, OpSpec, node_error, read_op
 
 
 def _int_or_raw(raw: bytes) -> Any:
@@ -52,7 +52,7 @@ class Register:
         return OpSpec("write", key, next(self._values))
 
     async def apply(
-        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
+        self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
     ) -> Completion:
         if spec.f == "read":
             done, got = await read_op(client, spec.key, _int_or_raw)
@@ -66,7 +66,7 @@ class Register:
             return Completion(OpType.FAIL, {"error": node_error(e, "put")})
         return Completion(OpType.OK, {})
 
-    async def final_read(self, client: Client, key: str) -> Completion:
+    async def final_read(self, client: KVClient, key: str) -> Completion:
         done = await self.apply(client, OpSpec("read", key), -1)
         done.fields["final"] = True
         return done
