@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from importlib import metadata
 from typing import NoReturn
 
-from harness.commands import check, cluster, demo, kv, run, serve, sim, toxiproxy
+from harness.commands import check, cluster, demo, kv, run, serve, shrink, sim, toxiproxy
 from harness.errors import EXIT_CODES_HELP, ExitCode, UsageError
 
-COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, sim)
+COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, sim, shrink)
 
 
 class HelpFormatter(argparse.HelpFormatter):

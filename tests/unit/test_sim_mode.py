@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.ddmin import Budget, ddmin
 from harness.faults import Fault, FaultKind
 from harness.sim_client import Scheduler, SimClient
 from harness.sim_nemesis import SimNemesis
@@ -108,3 +109,30 @@ def test_bad_options_exit_254_with_one_message(
     assert main(["sim", "--store", str(tmp_path), *argv]) == 254
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1 and "sibyl sim" in err
+
+
+def test_ddmin_finds_the_two_elements_that_matter_within_budget() -> None:
+    calls: list[int] = []
+
+    def fails(xs: list[int]) -> bool:
+        calls.append(1)
+        return 3 in xs and 17 in xs
+
+    assert ddmin(list(range(40)), fails, Budget(500)) == [3, 17]
+    assert len(calls) < 80
+    assert len(ddmin(list(range(40)), fails, Budget(3))) > 2  # out of budget: smaller, not minimal
+
+
+def test_shrink_of_a_run_that_passed_or_does_not_exist_exits_254(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["shrink", str(tmp_path / "nothing")]) == 254
+    capsys.readouterr()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.jsonl").write_text("")
+    (run / "config.json").write_text("{}")
+    (run / "results.json").write_text('{"valid": true, "checkers": {"x": {"valid": true}}}')
+    (run / "schedule.json").write_text('{"planned": []}')
+    assert main(["shrink", str(run)]) == 254
+    assert "nothing to shrink" in capsys.readouterr().err
