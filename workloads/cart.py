@@ -11,7 +11,9 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkers import causality, convergence, lost_adds, staleness
@@ -37,8 +39,23 @@ def union(versions: list[dict[str, Any]]) -> set[int]:
     return out
 
 
+@dataclass
+class _Stream:
+    """One op stream's own state: what it added (and may remove), and its put counter."""
+
+    removable: dict[str, list[int]]
+    seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
 class Cart:
-    """Adds (and some removes) of unique items on `carts` keys."""
+    """Adds (and some removes) of unique items on `carts` keys.
+
+    Each op stream (one per client slot, identified by the rng it is given) is a
+    function of that rng alone, not of timing: item ids and put names are
+    drawn from it (53 random bits: unique with overwhelming probability), and a
+    remove picks an item the same stream added before, acknowledged or not (a
+    remove of an add that failed removes nothing; the checkers settle it).
+    """
 
     name = "cart"
 
@@ -46,23 +63,28 @@ class Cart:
         self._keys = [f"cart-{i}" for i in range(carts)]
         self.remove_ratio = remove_ratio
         self.read_ratio = read_ratio
-        self._items = itertools.count(1)
-        self._seq = itertools.count(1)
-        self._removable: dict[str, list[int]] = {k: [] for k in self._keys}
+        self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def keys(self) -> list[str]:
         return list(self._keys)
 
     def next_op(self, rng: random.Random, process: int) -> OpSpec:
-        """A read, an add of a fresh item, or the remove of an acknowledged add."""
+        """A read, an add of a fresh item, or the remove of an item this stream added."""
+        stream = self._streams.get(rng)
+        if stream is None:
+            stream = self._streams[rng] = _Stream({k: [] for k in self._keys})
         key = rng.choice(self._keys)
         if rng.random() < self.read_ratio:
             return OpSpec("read", key)
-        removable = self._removable[key]
+        removable = stream.removable[key]
+        put = {"put": f"p{rng.getrandbits(32):08x}-{next(stream.seq)}"}
         if removable and rng.random() < self.remove_ratio:
-            item = removable.pop(rng.randrange(len(removable)))
-            return OpSpec("remove", key, item, {"put": f"p{process}-{next(self._seq)}"})
-        return OpSpec("add", key, next(self._items), {"put": f"p{process}-{next(self._seq)}"})
+            return OpSpec("remove", key, removable.pop(rng.randrange(len(removable))), put)
+        item = rng.getrandbits(53)
+        removable.append(item)
+        return OpSpec("add", key, item, put)
 
     async def apply(
         self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any]
@@ -89,8 +111,6 @@ class Cart:
             await client.put(spec.key, value, got.context)
         except NodeError as e:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
-        if spec.f == "add":
-            self._removable[spec.key].append(item)
         return Completion(OpType.OK, fields)
 
     async def read(self, client: KVClient, key: str) -> Completion:

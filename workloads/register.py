@@ -13,7 +13,6 @@ would only test the client.
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -39,7 +38,6 @@ class Register:
     def __init__(self, keys: int = 3, read_ratio: float = 0.5) -> None:
         self._keys = [f"reg-{i}" for i in range(keys)]
         self.read_ratio = read_ratio
-        self._values = itertools.count(1)
         self._contexts: dict[tuple[int, str], bytes] = {}
 
     def keys(self) -> list[str]:
@@ -49,7 +47,7 @@ class Register:
         key = rng.choice(self._keys)
         if rng.random() < self.read_ratio:
             return OpSpec("read", key)
-        return OpSpec("write", key, next(self._values))
+        return OpSpec("write", key, rng.getrandbits(53))  # unique w.h.p., from the stream alone
 
     async def apply(
         self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
