@@ -87,18 +87,18 @@ def write_run(
     )
     meta = {"test": f"{cfg.test}-sim", "seed": result.seed, "command": command,
             "config": cfg.to_dict(), "simulated": True,
-            "stats": _stats(result, note)}  # fmt: skip
+            "stats": _stats(result, note, spec.time_limit_s)}  # fmt: skip
     write_all(run_dir, result.results, meta, planned, result.history)
     return run_dir
 
 
-def _stats(result: SimResult, note: str) -> dict[str, Any]:
+def _stats(result: SimResult, note: str, chaos_s: float) -> dict[str, Any]:
     client = [
         op for op in result.history if isinstance(op.process, int) and op.type.value != "invoke"
     ]
     counts = {t: sum(1 for op in client if op.type.value == t) for t in ("ok", "fail", "info")}
     notes = [*result.notes, f"simulated {result.sim_s:g} virtual s in {result.wall_s:.2f} wall s",
              f"trace digest {result.digest[:16]}", *([note] if note else [])]  # fmt: skip
-    return {"ops_completed": len(client), **counts, "chaos_s": result.sim_s,
-            "ops_per_s": round(len(client) / result.sim_s, 1) if result.sim_s else 0,
+    return {"ops_completed": len(client), **counts, "chaos_s": chaos_s,
+            "ops_per_s": round(len(client) / chaos_s, 1) if chaos_s else 0,
             "history_ops": len(result.history), "notes": notes}  # fmt: skip
