@@ -25,6 +25,9 @@ from typing import Any
 
 from checkers.history import Op, OpType
 from checkers.result import Result, Validity, merge_valid, run_safely
+
+# The engine's own record of an applied fault and reading of a stored value: one definition.
+from harness.engine import _decode_value, _realised
 from harness.faults import Fault
 from harness.generator import fault_schedule
 from harness.history import Recorder
@@ -256,7 +259,7 @@ class _SimRun:
                     except INDETERMINATE:
                         agreed = False
                         continue
-                    sibs = [_json(v) for v in r["siblings"]]
+                    sibs = [_decode_value(v) for v in r["siblings"]]
                     ctx = b64(bytes(r["context"]))
                     self.rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx,
                                         round=round_)  # fmt: skip
@@ -290,21 +293,3 @@ class _SimRun:
                 {"type": "not-converged", "explanation": f"replicas still differ {bound}"}],
                 {"converge_bound_s": self.spec.converge_s})  # fmt: skip
         return out
-
-
-def _realised(fault: Fault, details: dict[str, Any]) -> dict[str, Any]:
-    """The fault as applied (resolved targets, the exact links cut), as a Fault record."""
-    d = fault.to_dict()
-    d["targets"] = list(details.get("targets", d["targets"]))
-    if "links" in details:
-        d["params"] = {**d["params"], "links": details["links"]}
-    return d
-
-
-def _json(raw: bytes) -> Any:
-    import json
-
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return raw.hex()
