@@ -58,3 +58,20 @@ def test_without_the_bug_or_without_faults_the_same_seed_passes(tmp_path: Path) 
     calm = sibyl("sim", "--seeds", "1..1", "--time-limit", "10", "--nemesis", "none",
                  "--store", str(tmp_path), "--intercept", BUG)  # fmt: skip
     assert calm.returncode == 0, calm.stdout + calm.stderr
+
+
+def test_liveness_mode_fails_a_cluster_that_never_converges(tmp_path: Path) -> None:
+    argv = ("sim", "--seeds", "1..1", "--time-limit", "10", "--sim-mode", "liveness",
+            "--converge-bound", "5", "--store", str(tmp_path))  # fmt: skip
+    assert sibyl(*argv).returncode == 0  # without the bug, the replicas agree in time
+    broken = sibyl(*argv, "--intercept", BUG)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    results = json.loads(((tmp_path / "latest").resolve() / "results.json").read_text())
+    assert results["checkers"]["liveness"]["valid"] is False
+
+
+def test_check_determinism_runs_each_seed_twice_and_agrees(tmp_path: Path) -> None:
+    done = sibyl("sim", "--seeds", "2..3", "--time-limit", "3", "--check-determinism",
+                 "--store", str(tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "not deterministic" not in done.stdout and "2/2 seeds" in done.stdout
