@@ -27,12 +27,14 @@ from harness.commands import (
     report,
     run,
     serve,
+    shrink,
+    sim,
     sweep,
     toxiproxy,
 )
 from harness.errors import EXIT_CODES_HELP, ExitCode, UsageError
 
-COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, report, index, sweep, lab)
+COMMANDS = (run, check, serve, cluster, kv, demo, toxiproxy, report, index, sweep, lab, sim, shrink)
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from checkers.checker import Checker
 from checkers.history import OpType
-from node.client import Client, ConnectionLost, GetResult, NodeError
+from node.client import ConnectionLost, GetResult, NodeError
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,17 @@ class Completion:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+class KVClient(Protocol):
+    """What a workload needs from a client of one node (the seam between a workload and
+    where it runs): `node.client.Client` on real processes, `harness.sim_client.SimClient`
+    on the simulator. Both raise NodeError for a node's error reply and an `INDETERMINATE`
+    exception when nobody knows whether the request took effect."""
+
+    async def get(self, key: str) -> GetResult: ...
+
+    async def put(self, key: str, value: bytes, context: bytes = b"") -> None: ...
+
+
 @runtime_checkable
 class Workload(Protocol):
     """An op generator + client + final reads + checkers."""
@@ -57,7 +68,7 @@ class Workload(Protocol):
         ...
 
     async def apply(
-        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
+        self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any]
     ) -> Completion:
         """Runs `spec` through `client`; raises only for indeterminate outcomes.
 
@@ -67,7 +78,7 @@ class Workload(Protocol):
         """
         ...
 
-    async def final_read(self, client: Client, key: str) -> Completion:
+    async def final_read(self, client: KVClient, key: str) -> Completion:
         """One read of `key` after heal, recorded with `final: true`."""
         ...
 
@@ -91,7 +102,7 @@ def node_error(e: NodeError, step: str) -> str:
 
 
 async def read_op(
-    client: Client, key: str, decode: Callable[[bytes], Any]
+    client: KVClient, key: str, decode: Callable[[bytes], Any]
 ) -> tuple[Completion, GetResult | None]:
     """A get recorded as a read: the decoded siblings and the context.
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from checkers import causality, convergence, lost_adds, staleness
 from checkers.history import OpType
-from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, b64, node_error, read_op
+from node.client import NodeError
+from workloads.base import Checker, Completion, KVClient, OpSpec, b64, node_error, read_op
 
 
 def decode_version(raw: bytes) -> dict[str, Any]:
@@ -37,8 +39,23 @@ def union(versions: list[dict[str, Any]]) -> set[int]:
     return out
 
 
+@dataclass
+class _Stream:
+    """One op stream's own state: what it added (and may remove), and its put counter."""
+
+    removable: dict[str, list[int]]
+    seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
 class Cart:
-    """Adds (and some removes) of unique items on `carts` keys."""
+    """Adds (and some removes) of unique items on `carts` keys.
+
+    Each op stream (one per client slot, identified by the rng it is given) is a
+    function of that rng alone, not of timing: item ids and put names are
+    drawn from it (53 random bits: unique with overwhelming probability), and a
+    remove picks an item the same stream added before, acknowledged or not (a
+    remove of an add that failed removes nothing; the checkers settle it).
+    """
 
     name = "cart"
 
@@ -50,37 +67,41 @@ class Cart:
         self.remove_ratio = remove_ratio
         self.read_ratio = read_ratio
         self.blind_ratio = blind_ratio
-        self._items = itertools.count(1)
-        self._seq = itertools.count(1)
-        self._removable: dict[str, list[int]] = {k: [] for k in self._keys}
         # Zipf (s = 1): key i is chosen with weight 1 / (i + 1), so a few keys are hot.
         self._cum_weights = list(itertools.accumulate(1 / (i + 1) for i in range(carts)))
         self.zipf = zipf
         self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
+        self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def keys(self) -> list[str]:
         return list(self._keys)
 
     def next_op(self, rng: random.Random, process: int) -> OpSpec:
         """A read, an add of a fresh item (blind: without reading first, with
-        probability `blind_ratio`), or the remove of an acknowledged add."""
+        probability `blind_ratio`), or the remove of an item this stream added."""
+        stream = self._streams.get(rng)
+        if stream is None:
+            stream = self._streams[rng] = _Stream({k: [] for k in self._keys})
         if self.zipf:
             key = rng.choices(self._keys, cum_weights=self._cum_weights)[0]
         else:
             key = rng.choice(self._keys)
         if rng.random() < self.read_ratio:
             return OpSpec("read", key)
-        removable = self._removable[key]
+        removable = stream.removable[key]
+        put = {"put": f"p{rng.getrandbits(32):08x}-{next(stream.seq)}"}
         if removable and rng.random() < self.remove_ratio:
-            item = removable.pop(rng.randrange(len(removable)))
-            return OpSpec("remove", key, item, {"put": f"p{process}-{next(self._seq)}"})
-        extra: dict[str, Any] = {"put": f"p{process}-{next(self._seq)}"}
+            return OpSpec("remove", key, removable.pop(rng.randrange(len(removable))), put)
+        item = rng.getrandbits(53)
+        removable.append(item)
         if self.blind_ratio and rng.random() < self.blind_ratio:
-            extra["blind"] = rng.choice(("none", "stale"))  # no context, or an old one
-        return OpSpec("add", key, next(self._items), extra)
+            put["blind"] = rng.choice(("none", "stale"))  # no context, or an old one
+        return OpSpec("add", key, item, put)
 
     async def apply(
-        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any]
+        self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any]
     ) -> Completion:
         if spec.f == "read":
             return await self.read(client, spec.key)
@@ -108,8 +129,6 @@ class Cart:
             await client.put(spec.key, value, context)
         except NodeError as e:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
-        if spec.f == "add":
-            self._removable[spec.key].append(item)
         return Completion(OpType.OK, fields)
 
     def _blind_context(self, key: str, how: str) -> tuple[bytes, list[dict[str, Any]], str | None]:
@@ -121,11 +140,11 @@ class Cart:
             return context, read, None
         return b"", [], None
 
-    async def read(self, client: Client, key: str) -> Completion:
+    async def read(self, client: KVClient, key: str) -> Completion:
         """A get, recorded with the decoded siblings and the context."""
         return (await read_op(client, key, decode_version))[0]
 
-    async def final_read(self, client: Client, key: str) -> Completion:
+    async def final_read(self, client: KVClient, key: str) -> Completion:
         done = await self.read(client, key)
         done.fields["final"] = True
         return done

@@ -13,15 +13,14 @@ would only test the client.
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from checkers import linearizable
 from checkers.history import OpType
-from node.client import Client, NodeError
-from workloads.base import Checker, Completion, OpSpec, node_error, read_op
+from node.client import NodeError
+from workloads.base import Checker, Completion, KVClient, OpSpec, node_error, read_op
 
 
 def _int_or_raw(raw: bytes) -> Any:
@@ -39,7 +38,6 @@ class Register:
     def __init__(self, keys: int = 3, read_ratio: float = 0.5) -> None:
         self._keys = [f"reg-{i}" for i in range(keys)]
         self.read_ratio = read_ratio
-        self._values = itertools.count(1)
         self._contexts: dict[tuple[int, str], bytes] = {}
 
     def keys(self) -> list[str]:
@@ -49,10 +47,10 @@ class Register:
         key = rng.choice(self._keys)
         if rng.random() < self.read_ratio:
             return OpSpec("read", key)
-        return OpSpec("write", key, next(self._values))
+        return OpSpec("write", key, rng.getrandbits(53))  # unique w.h.p., from the stream alone
 
     async def apply(
-        self, client: Client, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
+        self, client: KVClient, spec: OpSpec, process: int, learned: dict[str, Any] | None = None
     ) -> Completion:
         if spec.f == "read":
             done, got = await read_op(client, spec.key, _int_or_raw)
@@ -66,7 +64,7 @@ class Register:
             return Completion(OpType.FAIL, {"error": node_error(e, "put")})
         return Completion(OpType.OK, {})
 
-    async def final_read(self, client: Client, key: str) -> Completion:
+    async def final_read(self, client: KVClient, key: str) -> Completion:
         done = await self.apply(client, OpSpec("read", key), -1)
         done.fields["final"] = True
         return done

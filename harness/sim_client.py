@@ -1,0 +1,153 @@
+"""Workload coroutines on the simulator's virtual time: a client and a tiny scheduler.
+
+The workloads are `async` and talk to a `workloads.base.KVClient`. On real
+processes that is `node.client.Client` on asyncio; here it is `SimClient`,
+whose calls yield a request to the `Scheduler` instead of awaiting a socket.
+The scheduler submits the request to the `Simulator` with a reply callback;
+when the simulated cluster answers (a step of its agenda), the coroutine is
+resumed with the reply. `sleep` parks a coroutine until a virtual time; the
+scheduler's `run` moves the agenda to the next wake-up. No asyncio, no
+threads, no wall clock: a run is a function of the seed and the calls made.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Coroutine, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from node.client import ConnectionLost, GetResult, NodeError
+from node.messages import (
+    A,
+    ClientReq,
+    ErrorReply,
+    Get,
+    GetOk,
+    LocalGet,
+    LocalGetOk,
+    Put,
+    PutOk,
+    decode_answer,
+)
+from node.protocol import Message
+from node.sim.cluster import Simulator
+
+
+@dataclass(frozen=True)
+class _Send:
+    """What a coroutine yields to ask for a client request."""
+
+    node: str
+    msg: Message
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    """What a coroutine yields to wait until virtual time `until_ms`."""
+
+    until_ms: int
+
+
+class _Yield:
+    """An awaitable that hands `what` to the scheduler and returns what it resumes with."""
+
+    def __init__(self, what: _Send | _Sleep) -> None:
+        self.what = what
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return (yield self.what)
+
+
+async def sleep_until(until_ms: int) -> None:
+    """Parks the calling coroutine until virtual time `until_ms`."""
+    await _Yield(_Sleep(until_ms))
+
+
+# Errors the simulator gives for a request whose fate nobody knows (docs/node.md).
+_INDETERMINATE = {"timeout": TimeoutError, "closed": ConnectionLost, "unreachable": ConnectionError}
+
+
+class SimClient:
+    """A `KVClient` of one simulated node: get, put and the debug local_get."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    async def call(self, msg: ClientReq, expect: type[A]) -> A:
+        """One request; its answer, or NodeError / TimeoutError / ConnectionLost as a socket
+        client would raise them."""
+        reply = await _Yield(_Send(self.node, msg.wire()))
+        if reply.get("t") == "error" and reply.get("code") in _INDETERMINATE:
+            raise _INDETERMINATE[reply["code"]](f"{self.node}: {reply.get('message')}")
+        answer = decode_answer(reply, expect)
+        if isinstance(answer, ErrorReply):
+            raise NodeError(answer.code, answer.message)
+        return answer
+
+    async def get(self, key: str) -> GetResult:
+        r = await self.call(Get(key), GetOk)
+        return GetResult(list(r.siblings), r.context, r.node)
+
+    async def put(self, key: str, value: bytes, context: bytes = b"") -> None:
+        await self.call(Put(key, value, context), PutOk)
+
+    async def local_get(self, key: str) -> dict[str, Any]:
+        return (await self.call(LocalGet(key), LocalGetOk)).wire()
+
+
+class Scheduler:
+    """Runs coroutines on `sim`'s virtual time until each has finished.
+
+    Guarantee: a coroutine is resumed only from `run` (at a wake-up) or from a
+    reply the simulator delivers, so the interleaving is fixed by the seed.
+    An exception a coroutine raises stops the run and is raised by `run`.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self._sleepers: list[tuple[int, int, Coroutine[Any, Any, Any]]] = []
+        self._seq = itertools.count()
+        self.live = 0
+        self._error: BaseException | None = None
+        self._wake = 0
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Starts `coro` now (it runs until its first request or sleep)."""
+        self.live += 1
+        self._resume(coro, None)
+
+    def _resume(self, coro: Coroutine[Any, Any, Any], value: Any) -> None:
+        try:
+            what = coro.send(value)
+        except StopIteration:
+            self.live -= 1
+            return
+        except BaseException as e:  # noqa: BLE001 - surfaced by run()
+            self.live -= 1
+            self._error = self._error or e
+            return
+        if isinstance(what, _Send):
+            self.sim.request(what.node, what.msg, lambda reply: self._resume(coro, reply))
+        elif isinstance(what, _Sleep):
+            heapq.heappush(self._sleepers, (what.until_ms, next(self._seq), coro))
+        else:
+            raise TypeError(f"a simulated coroutine awaited {what!r}, not a SimClient call")
+
+    def run(self) -> None:
+        """Runs the cluster until every coroutine has finished."""
+        while self.live and self._error is None:
+            if self._sleepers:
+                self._wake = self._sleepers[0][0]
+                self.sim.run_until(self._interrupted, max(0, self._wake - self.sim.now_ms))
+                while self._sleepers and self._sleepers[0][0] <= self.sim.now_ms:
+                    self._resume(heapq.heappop(self._sleepers)[2], None)
+            else:  # everyone waits for a reply: every request gets one by its deadline
+                self.sim.run_for(self.sim.config.client_timeout_ms)
+        if self._error is not None:
+            raise self._error
+
+    def _interrupted(self) -> bool:
+        """Whether to stop before the wake-up: an error, or a coroutine that sleeps less long."""
+        return self._error is not None or self._sleepers[0][0] < self._wake

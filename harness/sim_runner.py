@@ -1,0 +1,295 @@
+"""One simulated test: the workload, the nemesis, heal, quiesce, replica and final reads, checks.
+
+`simulate(spec, schedule)` runs the same phases as `harness.engine` on a
+`node.sim.Simulator`, with the workload's coroutines driven on virtual time
+(`harness.sim_client`), and records the same history (op times are virtual
+nanoseconds). Guarantee: the result, the history and the trace digest are a
+function of the spec and the schedule only (not of wall time, threads or
+PYTHONHASHSEED).
+
+A `SimSchedule` is what a run is made of: the seed, the faults and, when
+replaying or shrinking, the exact client ops per slot (each with the virtual
+pause after it). Without explicit ops, ops come from the workload's generator
+seeded per slot, and `SimResult.ops` records them, so any run can be replayed
+with a subset of its faults and ops.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from checkers.history import Op, OpType
+from checkers.result import Result, Validity, merge_valid, run_safely
+
+# The engine's own record of an applied fault and reading of a stored value: one definition.
+from harness.engine import _decode_value, _realised
+from harness.faults import Fault
+from harness.generator import fault_schedule
+from harness.history import Recorder
+from harness.sim_client import Scheduler, SimClient, sleep_until
+from harness.sim_nemesis import SimNemesis
+from node.sim.cluster import SimConfig, Simulator
+from workloads import WORKLOADS
+from workloads.base import INDETERMINATE, Completion, OpSpec, Workload, b64
+
+
+class SimMode(StrEnum):
+    """Safety: check the history. Liveness: also require convergence within a bound after
+    faults stop (a run whose replicas still differ then fails the `liveness` checker)."""
+
+    SAFETY = "safety"
+    LIVENESS = "liveness"
+
+
+@dataclass(frozen=True)
+class SimSpec:
+    """What `sibyl sim` runs per seed (the options besides the seed)."""
+
+    workload: str = "cart"
+    nodes: int = 5
+    nemesis: tuple[str, ...] = ("partition", "kill", "pause", "clock")
+    time_limit_s: float = 20.0
+    rate: float = 100.0
+    concurrency: int = 5
+    mode: str = "sloppy"
+    conflict: str = "siblings"
+    n: int = 3
+    r: int = 2
+    w: int = 2
+    quiesce_s: float = 5.0
+    converge_s: float = 15.0
+    sim_mode: SimMode = SimMode.SAFETY
+    op_timeout_ms: int = 2000
+
+    def settings(self) -> dict[str, Any]:
+        """The node config fields (as `sibyl run` sets them)."""
+        return {"n": min(self.n, self.nodes), "r": self.r, "w": self.w, "quorum": self.mode,
+                "conflict": self.conflict, "request_timeout_ms": 1000, "probe_interval_ms": 250,
+                "handoff_interval_ms": 250, "antientropy_interval_ms": 500}  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "nemesis": list(self.nemesis), "sim_mode": self.sim_mode.value}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> SimSpec:
+        known = set(SimSpec.__dataclass_fields__)
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["nemesis"] = tuple(kw.get("nemesis", ()))
+        kw["sim_mode"] = SimMode(kw.get("sim_mode", "safety"))
+        return SimSpec(**kw)
+
+
+Step = tuple[OpSpec, int]
+"""A client op and the virtual milliseconds its slot waits after it."""
+
+
+@dataclass
+class SimSchedule:
+    """The seed, the faults, and (for replays) each slot's exact ops."""
+
+    seed: int
+    faults: list[Fault]
+    ops: dict[int, list[Step]] | None = None
+
+    def op_count(self) -> int:
+        return sum(len(v) for v in (self.ops or {}).values())
+
+    def to_dict(self) -> dict[str, Any]:
+        ops = None if self.ops is None else {
+            str(slot): [[s.f, s.key, s.value, dict(s.extra), gap] for s, gap in steps]
+            for slot, steps in self.ops.items()}  # fmt: skip
+        return {"seed": self.seed, "faults": [f.to_dict() for f in self.faults], "ops": ops}
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> SimSchedule:
+        """Reads the JSON form; raises ValueError / KeyError / TypeError on a malformed one."""
+        ops = d.get("ops")
+        steps = None if ops is None else {
+            int(slot): [(OpSpec(f, key, value, dict(extra)), int(gap))
+                        for f, key, value, extra, gap in v] for slot, v in ops.items()}  # fmt: skip
+        return SimSchedule(int(d["seed"]), [Fault.from_dict(f) for f in d["faults"]], steps)
+
+
+@dataclass
+class SimResult:
+    """What one simulated run produced."""
+
+    seed: int
+    results: dict[str, Result]
+    history: list[Op]
+    digest: str
+    realised: list[dict[str, Any]]
+    ops: dict[int, list[Step]]
+    sim_s: float
+    wall_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> Validity:
+        return merge_valid(r.valid for r in self.results.values())
+
+    def failing(self) -> list[str]:
+        return sorted(name for name, r in self.results.items() if r.valid is False)
+
+
+class VirtualRecorder(Recorder):
+    """A Recorder kept in memory whose clock is the simulator's (virtual ns)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__("/dev/null")
+        self.sim = sim
+
+    def now(self) -> int:
+        return self.sim.now_ms * 1_000_000
+
+
+def planned_faults(spec: SimSpec, seed: int) -> list[Fault]:
+    """The fault schedule `sibyl run` would draw for this seed."""
+    names = [f"n{i}" for i in range(1, spec.nodes + 1)]
+    return fault_schedule(spec.nemesis, names, spec.time_limit_s, random.Random(seed))
+
+
+def simulate(
+    spec: SimSpec, schedule: SimSchedule, trace: bool = True, only: Collection[str] = ()
+) -> SimResult:
+    """Runs one test on the simulator; see the module docstring for the guarantee.
+
+    `trace=False` skips the event trace (faster; the digest is then of nothing);
+    `only` limits the checkers run to those names (all when empty).
+    """
+    t0 = time.perf_counter()
+    cfg = SimConfig(spec.nodes, spec.settings(), client_timeout_ms=spec.op_timeout_ms, trace=trace)
+    run = _SimRun(spec, schedule, Simulator(schedule.seed, cfg))
+    run.chaos()
+    run.after_chaos()
+    results = run.check(set(only))
+    wall_s = time.perf_counter() - t0
+    return SimResult(schedule.seed, results, run.rec.ops, run.sim.trace_digest(), run.realised,
+                     run.ops, run.sim.now_ms / 1000, wall_s, run.notes)  # fmt: skip
+
+
+class _SimRun:
+    def __init__(self, spec: SimSpec, schedule: SimSchedule, sim: Simulator) -> None:
+        self.spec, self.schedule, self.sim = spec, schedule, sim
+        self.workload: Workload = WORKLOADS[spec.workload]()
+        self.rec = VirtualRecorder(sim)
+        self.nemesis = SimNemesis(sim, schedule.seed)
+        self.realised: list[dict[str, Any]] = []
+        self.ops: dict[int, list[Step]] = {}
+        self.notes: list[str] = []
+        self._next_process = spec.concurrency
+        self.deadline_ms = round(spec.time_limit_s * 1000)
+        self.agreed = False
+
+    def chaos(self) -> None:
+        sched = Scheduler(self.sim)
+        sched.spawn(self._nemesis())
+        slots = range(self.spec.concurrency) if self.schedule.ops is None else self.schedule.ops
+        for slot in slots:
+            sched.spawn(self._worker(slot))
+        sched.run()
+        self.nemesis.heal_all()
+        self.rec.nemesis("heal", {"began": self.rec.now()})
+
+    async def _worker(self, slot: int) -> None:
+        process, node = slot, self.sim.names[slot % len(self.sim.names)]
+        client = SimClient(node)
+        rng = random.Random(f"{self.schedule.seed}/{slot}")
+        pace_ms = 1000 * self.spec.concurrency / self.spec.rate
+        given = None if self.schedule.ops is None else iter(self.schedule.ops[slot])
+        steps = self.ops.setdefault(slot, [])
+        while self.sim.now_ms < self.deadline_ms:
+            if given is None:
+                spec, gap = self.workload.next_op(rng, process), round(rng.expovariate(1 / pace_ms))
+            elif (step := next(given, None)) is None:
+                return
+            else:
+                spec, gap = step
+            steps.append((spec, gap))
+            invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
+            done = await self._apply(client, spec, process)
+            self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+            if done.type is OpType.INFO:
+                process, self._next_process = self._next_process, self._next_process + 1
+            await sleep_until(self.sim.now_ms + gap)
+
+    async def _apply(self, client: SimClient, spec: OpSpec, process: int) -> Completion:
+        learned: dict[str, Any] = dict(spec.extra)
+        try:
+            return await self.workload.apply(client, spec, process, learned)
+        except INDETERMINATE as e:
+            return Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
+
+    async def _nemesis(self) -> None:
+        for fault in sorted(self.schedule.faults, key=lambda f: f.start_s):
+            start_ms, end_ms = round(fault.start_s * 1000), round(fault.end_s * 1000)
+            if start_ms > self.deadline_ms:
+                return
+            await sleep_until(start_ms)
+            details = self.nemesis.start(fault)
+            self.rec.nemesis("start", {**fault.to_dict(), **details, "began": self.rec.now()})
+            self.realised.append(_realised(fault, details))
+            await sleep_until(min(end_ms, self.deadline_ms))
+            self.nemesis.stop(fault, details)
+            self.rec.nemesis("stop", {**fault.to_dict(), **details, "began": self.rec.now()})
+
+    def after_chaos(self) -> None:
+        self.sim.run_for(round(self.spec.quiesce_s * 1000))
+        sched = Scheduler(self.sim)
+        sched.spawn(self._replica_reads())
+        sched.run()
+        sched.spawn(self._final_reads())
+        sched.run()
+
+    async def _replica_reads(self) -> None:
+        """Rounds of per-replica reads of every key's primaries until they agree or time out."""
+        end_ms = self.sim.now_ms + round(self.spec.converge_s * 1000)
+        for round_ in range(1, 1000):
+            agreed = True
+            for key in self.workload.keys():
+                views = set()
+                for node in self.sim.primaries(key):
+                    try:
+                        r = await SimClient(node).local_get(key)
+                    except INDETERMINATE:
+                        agreed = False
+                        continue
+                    sibs = [_decode_value(v) for v in r["siblings"]]
+                    ctx = b64(bytes(r["context"]))
+                    self.rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx,
+                                        round=round_)  # fmt: skip
+                    views.add(ctx + repr(sorted(map(repr, sibs))))
+                agreed = agreed and len(views) <= 1
+            if agreed or self.sim.now_ms > end_ms:
+                self.agreed = agreed
+                self.notes.append(f"replicas {'agree' if agreed else 'still differ'} "
+                                  f"after {round_} round(s)")  # fmt: skip
+                return
+            await sleep_until(self.sim.now_ms + 500)
+
+    async def _final_reads(self) -> None:
+        for node in self.sim.names:
+            for key in self.workload.keys():
+                invoke = self.rec.invoke(f"final-{node}", "read", key)
+                try:
+                    done = await self.workload.final_read(SimClient(node), key)
+                except INDETERMINATE as e:
+                    done = Completion(OpType.FAIL, {"error": f"get: {e}", "final": True})
+                self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+
+    def check(self, only: set[str]) -> dict[str, Result]:
+        n = min(self.spec.n, self.spec.nodes)
+        checkers = self.workload.checkers({"time_limit_s": 60.0, "n": n})
+        out = {name: run_safely(check, self.rec.ops)
+               for name, check in checkers.items() if not only or name in only}  # fmt: skip
+        if self.spec.sim_mode is SimMode.LIVENESS:
+            bound = f"within {self.spec.converge_s:g} virtual s of the heal"
+            out["liveness"] = Result(self.agreed, [] if self.agreed else [
+                {"type": "not-converged", "explanation": f"replicas still differ {bound}"}],
+                {"converge_bound_s": self.spec.converge_s})  # fmt: skip
+        return out
