@@ -32,6 +32,8 @@ class ScheduleOptions:
     duration_s: tuple[float, float] = (2.0, 5.0)
     gap_s: tuple[float, float] = (1.0, 3.0)
     skew_s: tuple[int, int] = (5, 30)
+    #: Clock operations to draw from (repeats weigh them).
+    clock_ops: tuple[str, ...] = ("bump", "bump", "strobe", "freeze", "rate")
     #: Partition modes to draw from (harness.partitions.PartitionMode values).
     partition_modes: tuple[str, ...] = ("hold",)
     #: Chance that a fault starts while the previous one is still in force (composed
@@ -162,7 +164,7 @@ def _some(nodes: Sequence[str], rng: random.Random) -> tuple[str, ...]:
 
 
 def _clock(rng: random.Random, opts: ScheduleOptions) -> dict[str, Any]:
-    op = rng.choice(("bump", "bump", "strobe", "freeze", "rate"))
+    op = rng.choice(opts.clock_ops)
     if op == "freeze":
         return {"op": op}
     if op == "rate":

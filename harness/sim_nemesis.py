@@ -34,11 +34,17 @@ from node.sim.network import CLEAN, LinkFaults
 SIM_KINDS = (FaultKind.PARTITION, FaultKind.KILL, FaultKind.PAUSE, FaultKind.CLOCK,
              FaultKind.LATENCY)  # fmt: skip
 UNSUPPORTED = {FaultKind.BANDWIDTH: "the simulator has no byte-rate model"}
+#: The clock operations a simulated clock can do (a jump; no freeze or rate change).
+SIM_CLOCK_OPS = ("bump", "bump", "strobe")
 
 
 def unsupported(kinds: tuple[str, ...]) -> list[str]:
     """The kinds in `kinds` the simulator cannot model, each with the reason."""
-    return [f"{k} ({UNSUPPORTED[FaultKind(k)]})" for k in kinds if FaultKind(k) in UNSUPPORTED]
+    return [
+        f"{k} ({UNSUPPORTED.get(FaultKind(k), 'not modelled by the simulator yet')})"
+        for k in kinds
+        if FaultKind(k) not in SIM_KINDS
+    ]
 
 
 class SimNemesis:

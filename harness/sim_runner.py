@@ -29,10 +29,10 @@ from checkers.result import Result, Validity, merge_valid, run_safely
 # The engine's own record of an applied fault and reading of a stored value: one definition.
 from harness.engine import _decode_value, _realised
 from harness.faults import Fault
-from harness.generator import fault_schedule
+from harness.generator import ScheduleOptions, fault_schedule
 from harness.history import Recorder
 from harness.sim_client import Scheduler, SimClient, sleep_until
-from harness.sim_nemesis import SimNemesis
+from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node.sim.cluster import SimConfig, Simulator
 from workloads import WORKLOADS
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload, b64
@@ -151,7 +151,9 @@ class VirtualRecorder(Recorder):
 def planned_faults(spec: SimSpec, seed: int) -> list[Fault]:
     """The fault schedule `sibyl run` would draw for this seed."""
     names = [f"n{i}" for i in range(1, spec.nodes + 1)]
-    return fault_schedule(spec.nemesis, names, spec.time_limit_s, random.Random(seed))
+    # The simulator's clocks only jump: no freeze or rate change (libfaketime's).
+    opts = ScheduleOptions(clock_ops=SIM_CLOCK_OPS)
+    return fault_schedule(spec.nemesis, names, spec.time_limit_s, random.Random(seed), opts)
 
 
 def simulate(

@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.ddmin import Budget, ddmin
 from harness.faults import Fault, FaultKind
 from harness.sim_client import Scheduler, SimClient
-from harness.sim_nemesis import SimNemesis
+from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
 from node.client import NodeError
 from node.sim.cluster import SimConfig, Simulator
@@ -100,7 +100,8 @@ def test_same_seed_same_digest_across_processes_and_hash_seeds() -> None:
 @pytest.mark.parametrize(
     "argv",
     [["--seeds", "5..x"], ["--seeds", "9..2"], ["--count", "0"], ["--nemesis", "bandwidth"],
-     ["--nemesis", "flood"], ["--time-limit", "0"], ["--jobs", "0"],
+     ["--nemesis", "flood"], ["--nemesis", "crash"], ["--nemesis", "join"],
+     ["--time-limit", "0"], ["--jobs", "0"],
      ["--schedule", "/nonexistent/schedule.json"]],
 )  # fmt: skip
 def test_bad_options_exit_254_with_one_message(
@@ -109,6 +110,13 @@ def test_bad_options_exit_254_with_one_message(
     assert main(["sim", "--store", str(tmp_path), *argv]) == 254
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.count("\n") == 1 and "sibyl sim" in err
+
+
+def test_simulated_schedules_hold_only_clock_jumps() -> None:
+    # libfaketime's freeze and rate are no simulated clock's: the sim draws jumps only.
+    spec = SimSpec(nemesis=("clock",), time_limit_s=60.0)
+    ops = {f.params["op"] for seed in range(1, 40) for f in planned_faults(spec, seed)}
+    assert ops and ops <= set(SIM_CLOCK_OPS)
 
 
 def test_ddmin_finds_the_two_elements_that_matter_within_budget() -> None:
@@ -132,7 +140,17 @@ def test_shrink_of_a_run_that_passed_or_does_not_exist_exits_254(
     run.mkdir()
     (run / "history.jsonl").write_text("")
     (run / "config.json").write_text("{}")
-    (run / "results.json").write_text('{"valid": true, "checkers": {"x": {"valid": true}}}')
+    stats = {"ops_completed": 0, "ok": 0, "fail": 0, "info": 0, "chaos_s": 0, "ops_per_s": 0}
+    passed = {
+        "schema_version": 1,
+        "valid": True,
+        "test": "t",
+        "seed": 1,
+        "command": "c",
+        "stats": stats,
+        "checkers": {"x": {"valid": True, "anomalies": [], "stats": {}}},
+    }
+    (run / "results.json").write_text(json.dumps(passed))
     (run / "schedule.json").write_text('{"planned": []}')
     assert main(["shrink", str(run)]) == 254
     assert "nothing to shrink" in capsys.readouterr().err
