@@ -211,6 +211,9 @@ class LocalCluster:
     def _host_secret(self, name: str) -> str:
         """Copies the cluster secret beside node `name`'s config on its host (0600, as the
         node requires); returns that path."""
+        if not self.secret_file.exists():  # a cluster laid out on hosts makes it here
+            self.dir.mkdir(parents=True, exist_ok=True)
+            auth.write_secret(self.secret_file)
         path = self.node_dir(name) / "secret"
         self.write_host_file(name, path, self.secret().decode() + "\n")
         self.remote_of(name).run(f"chmod 600 {shlex.quote(str(path))}")

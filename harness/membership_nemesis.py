@@ -184,6 +184,10 @@ async def start_leave(nemesis: Nemesis, fault: Fault) -> Details:
     victim = fault.targets[0]
     if victim not in nemesis.membership.members or len(nemesis.membership.members) < 2:
         raise FaultError(f"fault {fault.id}: {victim} is not a member that can leave")
+    n = int(nemesis.cluster.settings.get("n", 3))
+    if len(nemesis.membership.members) - 1 < n:  # the node would refuse it (the leave floor)
+        raise FaultError(f"fault {fault.id}: {victim} leaving would take the ring below "
+                         f"N={n} members, which no node allows")  # fmt: skip
     began = time.monotonic()
     nemesis.membership.members.discard(victim)
     nemesis.membership.departed.add(victim)
@@ -214,6 +218,7 @@ async def start_replace(nemesis: Nemesis, fault: Fault) -> Details:
                          f"got {list(fault.targets)}")  # fmt: skip
     began = time.monotonic()
     await _join(nemesis, new)
+    await _agree(nemesis)  # the leave must see the new member, or it would break the floor
     nemesis.membership.members.discard(old)
     nemesis.membership.departed.add(old)
     await _leave_via_peer(nemesis, old)

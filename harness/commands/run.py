@@ -125,6 +125,9 @@ def _config(args: argparse.Namespace) -> RunConfig:
         check_cluster_size(nemesis, args.nodes)
     except ScheduleError as e:
         raise UsageError(f"--nemesis: {e}") from None
+    if "leave" in nemesis and args.nodes - 1 < args.n:
+        raise UsageError(f"--nemesis leave needs --nodes above --n ({args.n}): no node lets a "
+                         "leave take the ring below N members")  # fmt: skip
     try:
         options = options_config(args)
     except ValueError as e:

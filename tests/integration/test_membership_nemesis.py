@@ -63,8 +63,10 @@ def test_join_leave_replace_faults_are_verified_by_ring_views_and_healed(
             assert sorted(got["members"]) == ["n1", "n3", "n4"]
             st = await statuses(lab.cluster, ["n1", "n2", "n3", "n4"])
             assert all(sorted(s["members"]) == ["n1", "n3", "n4"] for s in st.values())
-            await nem.stop(join)  # n4 leaves and stops; n2 stays out until heal
-            await nem.heal_all()  # n2 rejoins: the initial membership again
+            # n4 cannot go first: n1 and n3 alone would be below N=3, which no node allows
+            await nem.stop(leave)  # n2 rejoins
+            await nem.stop(join)  # n4 leaves and stops: the initial membership again
+            await nem.heal_all()
             await wait_one_ring(lab.cluster, ["n1", "n2", "n3"])
             replace = Fault(3, FaultKind.REPLACE, 0, 1, ("n3", "n4"))
             got = await nem.start(replace)
