@@ -292,6 +292,8 @@ class _SimRun:
         if self.spec.sim_mode is SimMode.LIVENESS:
             bound = f"within {self.spec.converge_s:g} virtual s of the heal"
             out["liveness"] = Result(self.agreed, [] if self.agreed else [
-                {"type": "not-converged", "explanation": f"replicas still differ {bound}"}],
+                {"kind": "not-converged", "node": "", "counter": "replicas-agree",
+                 "values": [[round(self.spec.converge_s * 1000), False]],
+                 "explanation": f"replicas still differ {bound}"}],
                 {"converge_bound_s": self.spec.converge_s})  # fmt: skip
         return out
