@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import shlex
 import signal
 import socket
@@ -38,18 +39,44 @@ class ClusterError(RuntimeError):
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:
-    """`count` distinct ports that were free on `host` a moment ago."""
-    socks, ports = [], []
+    """`count` distinct ports that were free on `host` a moment ago.
+
+    They are drawn below the kernel's ephemeral range when there is room: a node
+    binds its port only when it starts (a spare much later), and meanwhile every
+    port-0 bind (the mesh's proxies) and outgoing connection takes ephemeral ports,
+    one of which could be a port handed out here. Below that range only an explicit
+    bind can take it."""
+    low = _ephemeral_low()
+    pool = list(range(10_000, low)) if low - 10_000 >= 1_000 else []
+    random.SystemRandom().shuffle(pool)
+    socks: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for port in pool:
+            if len(socks) == count:
+                break
+            s = socket.socket()
+            try:
+                s.bind((host, port))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+        while len(socks) < count:  # no room below the range: any free port
             s = socket.socket()
             s.bind((host, 0))
             socks.append(s)
-            ports.append(s.getsockname()[1])
+        return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
-    return ports
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out for port-0 binds (32768 if unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass
