@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -290,22 +290,38 @@ class Engine:
     async def _replica_round(
         self, clients: dict[str, Client], primaries: dict[str, list[str]], round_: int
     ) -> bool:
-        agreed = True
-        for key in self.workload.keys():
-            views = set()
-            for node in primaries[key]:
-                try:
-                    r = await clients[node].local_get(key)
-                except (NodeError, *INDETERMINATE):
-                    agreed = False
-                    continue
-                sibs = [_decode_value(v) for v in r["siblings"]]
-                ctx = b64(bytes(r["context"]))
-                self.rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx,
-                                    round=round_)  # fmt: skip
-                views.add(ctx + repr(sorted(map(repr, sibs))))
-            agreed = agreed and len(views) <= 1
-        return agreed
+        async def local_get(node: str, key: str) -> dict[str, Any]:
+            return await clients[node].local_get(key)
+
+        keys = self.workload.keys()
+        return await replica_round(self.rec, keys, primaries.__getitem__, local_get, round_)
+
+
+async def replica_round(
+    rec: Recorder,
+    keys: Sequence[str],
+    primaries: Callable[[str], Sequence[str]],
+    local_get: Callable[[str, str], Awaitable[dict[str, Any]]],
+    round_: int,
+) -> bool:
+    """One round of per-replica debug reads of every key's primaries, each recorded as a
+    `replica-read`; True when, for every key, every primary answered the same siblings
+    and context. Shared by the engine and the simulator's runner."""
+    agreed = True
+    for key in keys:
+        views = set()
+        for node in primaries(key):
+            try:
+                r = await local_get(node, key)
+            except (NodeError, *INDETERMINATE):
+                agreed = False
+                continue
+            sibs = [_decode_value(v) for v in r["siblings"]]
+            ctx = b64(bytes(r["context"]))
+            rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx, round=round_)
+            views.add(ctx + repr(sorted(map(repr, sibs))))
+        agreed = agreed and len(views) <= 1
+    return agreed
 
 
 def _decode_value(raw: bytes) -> Any:

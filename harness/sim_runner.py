@@ -27,7 +27,7 @@ from checkers.history import Op, OpType
 from checkers.result import Result, Validity, merge_valid, run_safely
 
 # The engine's own record of an applied fault and reading of a stored value: one definition.
-from harness.engine import _decode_value, _realised
+from harness.engine import _realised, replica_round
 from harness.faults import Fault
 from harness.generator import ScheduleOptions, fault_schedule
 from harness.history import Recorder
@@ -35,7 +35,7 @@ from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node.sim.cluster import SimConfig, Simulator
 from workloads import WORKLOADS
-from workloads.base import INDETERMINATE, Completion, OpSpec, Workload, b64
+from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
 
 class SimMode(StrEnum):
@@ -252,21 +252,8 @@ class _SimRun:
         """Rounds of per-replica reads of every key's primaries until they agree or time out."""
         end_ms = self.sim.now_ms + round(self.spec.converge_s * 1000)
         for round_ in range(1, 1000):
-            agreed = True
-            for key in self.workload.keys():
-                views = set()
-                for node in self.sim.primaries(key):
-                    try:
-                        r = await SimClient(node).local_get(key)
-                    except INDETERMINATE:
-                        agreed = False
-                        continue
-                    sibs = [_decode_value(v) for v in r["siblings"]]
-                    ctx = b64(bytes(r["context"]))
-                    self.rec.checker_op("replica-read", key, node, siblings=sibs, context=ctx,
-                                        round=round_)  # fmt: skip
-                    views.add(ctx + repr(sorted(map(repr, sibs))))
-                agreed = agreed and len(views) <= 1
+            agreed = await replica_round(self.rec, self.workload.keys(), self.sim.primaries,
+                                         _sim_local_get, round_)  # fmt: skip
             if agreed or self.sim.now_ms > end_ms:
                 self.agreed = agreed
                 self.notes.append(f"replicas {'agree' if agreed else 'still differ'} "
@@ -297,3 +284,7 @@ class _SimRun:
                  "explanation": f"replicas still differ {bound}"}],
                 {"converge_bound_s": self.spec.converge_s})  # fmt: skip
         return out
+
+
+async def _sim_local_get(node: str, key: str) -> dict[str, Any]:
+    return await SimClient(node).local_get(key)
