@@ -5,10 +5,25 @@ move between `sibyl run`, `sibyl sim` and `sibyl shrink`. What each kind
 becomes here (`SIM_KINDS`):
 
 * partition: the shape's links (drawn from the fault's own seeded rng, or its
-  explicit `links`) are cut and lose what is sent over them (iptables DROP);
-  stop reconnects exactly those links;
+  explicit `links`) are cut; stop reconnects exactly those links. By `mode`:
+  hold (the default, as on real runs) keeps what is sent and delivers it at
+  the stop; drop loses it, and at the stop each cut link's sender is told its
+  connection closed (Toxiproxy closes them when the toxic goes); reset is drop
+  plus that notice at the cut too (live connections reset);
 * kill: `crash` (memory, unwritten disk writes, timers and in-flight messages
-  lost); stop: `restart` from the disk;
+  lost; the disk's page cache survives, as the OS's does a kill -9); stop:
+  `restart` from the disk;
+* crash: a kill that also loses every disk change not synced (`lose_power`:
+  the page cache of a lazy filesystem, harness/lazyfs.py); stop: restart;
+* wipe: a kill that deletes the whole disk (`wipe`); stop: restart, empty;
+* reset_peer, limit_data: every peer link into or out of the target (or the
+  explicit `links`) breaks its connections (node/sim/lossy.py): reset
+  `timeout_ms` after opening, or closed once `bytes` of encoded frames passed;
+  lost frames are lost, and the sender gets `PeerUnreachable`; client links
+  are not affected (clients do not go through the simulated network);
+* join, leave, replace: as on real runs (harness/sim_membership.py): spares
+  boot and join through seeds; a member leaves through a running member's
+  `leave` (the node keeps the floor N); stop reverses it;
 * pause: approximated: every link to and from the target is cut and *holds*
   its messages until stop; unlike SIGSTOP, its timers keep firing and its
   clients are still served (the simulator cannot freeze one node's time);
@@ -17,8 +32,9 @@ becomes here (`SIM_KINDS`):
 * latency: `latency_ms` (+ up to `jitter_ms`, fixed per fault) added to every
   peer link into or out of the target; client links are not slowed.
 
-`UNSUPPORTED` lists what it cannot model (bandwidth: the simulator has no
-byte-rate model).
+Process faults aimed at a key (`key`, `scope`) hit the key's primaries by
+the simulator's ring. `UNSUPPORTED` lists what it cannot model (bandwidth:
+the simulator has no byte-rate model).
 """
 
 from __future__ import annotations
@@ -26,13 +42,20 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.faults import Fault, FaultKind
-from harness.partitions import SHAPES, Shape
+from harness.faults import Fault, FaultError, FaultKind
+from harness.partitions import SHAPES, PartitionMode, Shape
+from harness.sim_membership import MEMBERSHIP, SimMembership
+from harness.targeting import Scope
 from node.sim.cluster import Simulator
+from node.sim.lossy import Break, LossyFault
 from node.sim.network import CLEAN, LinkFaults
 
 SIM_KINDS = (FaultKind.PARTITION, FaultKind.KILL, FaultKind.PAUSE, FaultKind.CLOCK,
-             FaultKind.LATENCY)  # fmt: skip
+             FaultKind.LATENCY, FaultKind.CRASH, FaultKind.WIPE, FaultKind.RESET_PEER,
+             FaultKind.LIMIT_DATA, FaultKind.JOIN, FaultKind.LEAVE, FaultKind.REPLACE)  # fmt: skip
+#: Process faults: the target is down from start to stop.
+DOWN = (FaultKind.KILL, FaultKind.CRASH, FaultKind.WIPE)
+LOSSY = (FaultKind.RESET_PEER, FaultKind.LIMIT_DATA)
 UNSUPPORTED = {FaultKind.BANDWIDTH: "the simulator has no byte-rate model"}
 #: The clock operations a simulated clock can do (a jump; no freeze or rate change).
 SIM_CLOCK_OPS = ("bump", "bump", "strobe")
@@ -54,8 +77,32 @@ class SimNemesis:
         self.sim = sim
         self.seed = seed
         self._links: dict[int, list[tuple[str, str]]] = {}
+        self.membership = SimMembership(sim)
+        self._downed: dict[int, set[str]] = {}
+
+    async def begin(self, fault: Fault) -> dict[str, Any]:
+        """`start`, for every kind: membership changes take virtual time (they wait for
+        the ring views to agree), so this is a coroutine for `harness.sim_client`."""
+        if fault.kind in MEMBERSHIP:
+            try:
+                return await self.membership.start(fault)
+            except FaultError as e:  # refused up front, as the real nemesis refuses it
+                return {"targets": list(fault.targets), "error": str(e)}
+        return self.start(fault)
+
+    async def end(self, fault: Fault, details: dict[str, Any]) -> None:
+        """`stop`, for every kind (see `begin`)."""
+        if fault.kind in MEMBERSHIP:
+            if "error" not in details:
+                await self.membership.stop(fault)
+        else:
+            self.stop(fault, details)
 
     def _targets(self, fault: Fault) -> list[str]:
+        if not fault.targets and "key" in fault.params:
+            walk = self.sim.primaries(fault.params["key"])
+            count = len(walk) if fault.params.get("scope") == Scope.ALL else len(walk) // 2 + 1
+            return sorted(walk[:count])
         return list(fault.targets) or [random.Random(f"{self.seed}/{fault.id}").choice(
             self.sim.names)]  # fmt: skip
 
@@ -69,10 +116,15 @@ class SimNemesis:
         sim, kind = self.sim, fault.kind
         if kind is FaultKind.PARTITION:
             links = self._partition_links(fault)
+            mode = PartitionMode(fault.params.get("mode", PartitionMode.HOLD))
             for a, b in links:
-                sim.network.cut_link(a, b)
+                sim.network.cut_link(a, b, hold=mode is PartitionMode.HOLD)
+                if mode is PartitionMode.RESET:
+                    sim.break_link(a, b)
             self._links[fault.id] = links
             return {"links": [list(x) for x in links], "targets": list(fault.targets)}
+        if kind in LOSSY:
+            return self._start_lossy(fault)
         targets = self._targets(fault)
         for node in targets:
             self._start_on(fault, node)
@@ -80,8 +132,14 @@ class SimNemesis:
 
     def _start_on(self, fault: Fault, node: str) -> None:
         sim, kind = self.sim, fault.kind
+        if kind in DOWN and sim.is_up(node):
+            self._downed.setdefault(fault.id, set()).add(node)
         if kind is FaultKind.KILL and sim.is_up(node):
             sim.crash(node)
+        elif kind is FaultKind.CRASH and sim.is_up(node):
+            sim.lose_power(node)
+        elif kind is FaultKind.WIPE and sim.is_up(node):
+            sim.wipe(node)
         elif kind is FaultKind.PAUSE:
             self._links[fault.id] = self._peer_links(fault, node)
             for a, b in self._links[fault.id]:
@@ -99,6 +157,18 @@ class SimNemesis:
         elif kind is FaultKind.BANDWIDTH:
             raise ValueError(f"the simulator cannot model {kind}: {UNSUPPORTED[kind]}")
 
+    def _start_lossy(self, fault: Fault) -> dict[str, Any]:
+        if fault.kind is FaultKind.RESET_PEER:
+            lossy = LossyFault(Break.RESET, timeout_ms=int(fault.params.get("timeout_ms", 0)))
+        else:
+            lossy = LossyFault(Break.LIMIT, limit_bytes=int(fault.params["bytes"]))
+        targets = [] if "links" in fault.params else self._targets(fault)
+        links = sorted({x for node in targets or [""] for x in self._peer_links(fault, node)})
+        for link in links:
+            self.sim.lossy.set(link, lossy)
+        self._links[fault.id] = links
+        return {"links": [list(x) for x in links], "targets": targets}
+
     def _partition_links(self, fault: Fault) -> list[tuple[str, str]]:
         if "links" in fault.params:
             return sorted((a, b) for a, b in fault.params["links"])
@@ -111,15 +181,23 @@ class SimNemesis:
         sim = self.sim
         links = self._links.pop(fault.id, [])
         if fault.kind in (FaultKind.PARTITION, FaultKind.PAUSE):
+            lossy = fault.params.get("mode", PartitionMode.HOLD) != PartitionMode.HOLD
             for link in links:
                 sim.network.cut.pop(link, None)
-            if fault.kind is FaultKind.PAUSE:
+                if fault.kind is FaultKind.PARTITION and lossy:
+                    sim.break_link(*link)
+            if fault.kind is FaultKind.PAUSE or not lossy:
                 _release(sim)
         elif fault.kind is FaultKind.LATENCY:
             for a, b in links:
                 sim.network.set_faults(a, b, CLEAN)
+        elif fault.kind in LOSSY:
+            for link in links:
+                sim.lossy.clear(link)
+            return
+        downed = self._downed.pop(fault.id, set())
         for node in details.get("targets", []):
-            if fault.kind is FaultKind.KILL and not sim.is_up(node):
+            if fault.kind in DOWN and node in downed and not sim.is_up(node):
                 sim.restart(node)
             elif fault.kind is FaultKind.CLOCK:
                 sim.set_skew(node, 0)
@@ -128,9 +206,13 @@ class SimNemesis:
         """Reconnects every link, clears every skew and restarts every crashed node."""
         self._links.clear()
         self.sim.network.heal()
-        for node in self.sim.names:
+        for link in list(self.sim.lossy.faults):
+            self.sim.lossy.clear(link)
+        self._downed.clear()
+        for node in [*self.sim.names, *sorted(self.membership.members - set(self.sim.names))]:
             if not self.sim.is_up(node):
                 self.sim.restart(node)
+        for node in self.sim.names:
             if self.sim.skew_ms[node]:
                 self.sim.set_skew(node, 0)
 

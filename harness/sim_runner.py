@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,11 +29,12 @@ from checkers.result import Result, Validity, merge_valid, run_safely
 # The engine's own record of an applied fault and reading of a stored value: one definition.
 from harness.engine import _realised, replica_round
 from harness.faults import Fault
-from harness.generator import ScheduleOptions, fault_schedule
+from harness.generator import fault_schedule
 from harness.history import Recorder
+from harness.runner import RunConfig
 from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
-from node.sim.cluster import SimConfig, Simulator
+from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from workloads import WORKLOADS
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
@@ -65,6 +66,10 @@ class SimSpec:
     converge_s: float = 15.0
     sim_mode: SimMode = SimMode.SAFETY
     op_timeout_ms: int = 2000
+    partition_mode: str = "hold"  # hold, drop, reset or mixed (as sibyl run's --partition-mode)
+    fault_overlap: float = 0.0
+    nemesis_interval_s: float | None = None
+    partition_until_end: bool = False
 
     def settings(self) -> dict[str, Any]:
         """The node config fields (as `sibyl run` sets them)."""
@@ -148,12 +153,34 @@ class VirtualRecorder(Recorder):
         return self.sim.now_ms * 1_000_000
 
 
+def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
+    """The `sibyl run` config closest to `spec` (its schedule options are `sibyl run`'s)."""
+    return RunConfig(nodes=spec.nodes, workload=spec.workload, nemesis=spec.nemesis,
+                     time_limit_s=spec.time_limit_s, rate=spec.rate, concurrency=spec.concurrency,
+                     mode=spec.mode, conflict=spec.conflict, n=spec.n, r=spec.r, w=spec.w,
+                     quiesce_s=spec.quiesce_s, partition_mode=spec.partition_mode,
+                     fault_overlap=spec.fault_overlap, nemesis_interval_s=spec.nemesis_interval_s,
+                     partition_until_end=spec.partition_until_end, **extra)  # fmt: skip
+
+
 def planned_faults(spec: SimSpec, seed: int) -> list[Fault]:
-    """The fault schedule `sibyl run` would draw for this seed."""
+    """The fault schedule `sibyl run` would draw for this seed, by the same code and options
+    (`RunConfig.schedule_options`), except that the simulator's clocks only jump (freeze and
+    rate are libfaketime's) and faults are not aimed at keys (a schedule that aims is run)."""
     names = [f"n{i}" for i in range(1, spec.nodes + 1)]
-    # The simulator's clocks only jump: no freeze or rate change (libfaketime's).
-    opts = ScheduleOptions(clock_ops=SIM_CLOCK_OPS)
+    opts = replace(as_run_config(spec).schedule_options(), clock_ops=SIM_CLOCK_OPS, keys=())
     return fault_schedule(spec.nemesis, names, spec.time_limit_s, random.Random(seed), opts)
+
+
+def new_simulator(spec: SimSpec, seed: int, trace: bool = True) -> Simulator:
+    """The simulated cluster for `spec`: its members, plus the spares (each joining through
+    one seed) that membership faults need, laid out as `sibyl run` lays them out."""
+    cfg = SimConfig(spec.nodes, spec.settings(), client_timeout_ms=spec.op_timeout_ms, trace=trace)
+    sim = Simulator(seed, cfg)
+    seeds, spares = as_run_config(spec).membership()
+    for i in range(spares):
+        sim.add_spare(f"n{spec.nodes + i + 1}", (sim.names[i % max(seeds, 1)],))
+    return sim
 
 
 def simulate(
@@ -165,10 +192,13 @@ def simulate(
     `only` limits the checkers run to those names (all when empty).
     """
     t0 = time.perf_counter()
-    cfg = SimConfig(spec.nodes, spec.settings(), client_timeout_ms=spec.op_timeout_ms, trace=trace)
-    run = _SimRun(spec, schedule, Simulator(schedule.seed, cfg))
-    run.chaos()
-    run.after_chaos()
+    run = _SimRun(spec, schedule, new_simulator(spec, schedule.seed, trace))
+    try:
+        run.chaos()
+        run.after_chaos()
+    except HandlerBug as bug:  # a verdict on the node, not a crash of the simulator
+        run.bug = bug
+        run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
     results = run.check(set(only))
     wall_s = time.perf_counter() - t0
     return SimResult(schedule.seed, results, run.rec.ops, run.sim.trace_digest(), run.realised,
@@ -187,6 +217,7 @@ class _SimRun:
         self._next_process = spec.concurrency
         self.deadline_ms = round(spec.time_limit_s * 1000)
         self.agreed = False
+        self.bug: HandlerBug | None = None
 
     def chaos(self) -> None:
         sched = Scheduler(self.sim)
@@ -196,6 +227,9 @@ class _SimRun:
             sched.spawn(self._worker(slot))
         sched.run()
         self.nemesis.heal_all()
+        if self.sim.spares or self.nemesis.membership.departed:
+            sched.spawn(self.nemesis.membership.restore())
+            sched.run()
         self.rec.nemesis("heal", {"began": self.rec.now()})
 
     async def _worker(self, slot: int) -> None:
@@ -233,11 +267,11 @@ class _SimRun:
             if start_ms > self.deadline_ms:
                 return
             await sleep_until(start_ms)
-            details = self.nemesis.start(fault)
+            details = await self.nemesis.begin(fault)
             self.rec.nemesis("start", {**fault.to_dict(), **details, "began": self.rec.now()})
             self.realised.append(_realised(fault, details))
             await sleep_until(min(end_ms, self.deadline_ms))
-            self.nemesis.stop(fault, details)
+            await self.nemesis.end(fault, details)
             self.rec.nemesis("stop", {**fault.to_dict(), **details, "began": self.rec.now()})
 
     def after_chaos(self) -> None:
@@ -276,6 +310,8 @@ class _SimRun:
         checkers = self.workload.checkers({"time_limit_s": 60.0, "n": n})
         out = {name: run_safely(check, self.rec.ops)
                for name, check in checkers.items() if not only or name in only}  # fmt: skip
+        if self.bug is not None:
+            out["handler-bug"] = handler_bug_result(self.bug)
         if self.spec.sim_mode is SimMode.LIVENESS:
             bound = f"within {self.spec.converge_s:g} virtual s of the heal"
             out["liveness"] = Result(self.agreed, [] if self.agreed else [
@@ -284,6 +320,16 @@ class _SimRun:
                  "explanation": f"replicas still differ {bound}"}],
                 {"converge_bound_s": self.spec.converge_s})  # fmt: skip
         return out
+
+
+def handler_bug_result(bug: HandlerBug) -> Result:
+    """The verdict on a node whose handler raised: invalid, naming the node and the error."""
+    return Result(False, [{"kind": "handler-bug", "key": None, "ops": [], "processes": [],
+                           "nodes": [bug.node], "faults": [],
+                           "details": {"at_ms": bug.at_ms, "error": bug.error},
+                           "explanation": f"{bug.node}'s handler raised at {bug.at_ms} virtual "
+                                          f"ms (caught at its dispatch boundary): {bug.error}"}],
+                  {"node": bug.node, "at_ms": bug.at_ms})  # fmt: skip
 
 
 async def _sim_local_get(node: str, key: str) -> dict[str, Any]:

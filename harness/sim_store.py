@@ -19,7 +19,7 @@ from typing import Any
 from checkers.history import write_jsonl
 from harness.report import write_all
 from harness.runner import RunConfig
-from harness.sim_runner import SimResult, SimSchedule, SimSpec
+from harness.sim_runner import SimResult, SimSchedule, SimSpec, as_run_config
 from harness.store import new_run_dir, read_json, write_json
 
 FORMAT = "sibyl-sim-schedule/1"
@@ -27,11 +27,7 @@ FORMAT = "sibyl-sim-schedule/1"
 
 def run_config(spec: SimSpec, seed: int, store: str, intercepts: tuple[str, ...]) -> RunConfig:
     """The `sibyl run` config closest to `spec` (what config.json and the report show)."""
-    return RunConfig(nodes=spec.nodes, workload=spec.workload, nemesis=spec.nemesis,
-                     time_limit_s=spec.time_limit_s, rate=spec.rate, concurrency=spec.concurrency,
-                     seed=seed, mode=spec.mode, conflict=spec.conflict, n=spec.n, r=spec.r,
-                     w=spec.w, store=store, quiesce_s=spec.quiesce_s,
-                     intercepts=intercepts)  # fmt: skip
+    return as_run_config(spec, seed=seed, store=store, intercepts=intercepts)
 
 
 def schedule_doc(

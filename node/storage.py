@@ -7,8 +7,10 @@ writes use separate connections, so a writer thread can commit batches while
 the event loop reads (WAL readers never block the writer).
 
 `MemoryStorage` is the simulator's disk. The node hands writes to its I/O layer
-as `Persist` effects; a simulated crash simply drops the ones not yet carried
-out, so what `MemoryStorage` holds is exactly what was acknowledged durable.
+as `Persist` effects; a simulated kill drops the ones not yet carried out, so
+what `MemoryStorage` holds is exactly what was acknowledged durable. It keeps
+a page cache too: a write is durable once synced (each write syncs, as
+SQLiteStorage's commit does), and a simulated power cut loses what was not.
 """
 
 from __future__ import annotations
@@ -148,22 +150,27 @@ def _statement(space: str, key: str, data: bytes | None) -> tuple[str, tuple[Any
 
 
 class MemoryStorage:
-    """An in-memory disk for the simulator and unit tests."""
+    """An in-memory disk for the simulator and unit tests, with a page cache.
+
+    Every change lands in the cache (what reads see) and is then made durable by
+    `sync`, as SQLite's synchronous=FULL commit fsyncs before it returns, so a
+    `write` or `meta_put` is durable when it returns. `lose_unsynced` is a power
+    cut on a lazy filesystem (harness/lazyfs.py): the cache falls back to what
+    was synced. Kept as an undo log of unsynced changes, emptied by each sync.
+    """
 
     def __init__(self) -> None:
         self._spaces: dict[str, dict[str, bytes]] = {OBJECTS: {}}
         self._meta: dict[str, bytes] = {}
+        self._undo: list[tuple[dict[str, bytes], str, bytes | None]] = []
 
     def read(self, key: str, space: str = OBJECTS) -> bytes | None:
         return self._spaces.get(space, {}).get(key)
 
     def write(self, items: Sequence[Write]) -> None:
         for space, key, data in items:
-            bucket = self._spaces.setdefault(space, {})
-            if data is None:
-                bucket.pop(key, None)
-            else:
-                bucket[key] = data
+            self._set(self._spaces.setdefault(space, {}), key, data)
+        self.sync()
 
     def hints(self, target: str, limit: int) -> list[tuple[str, bytes]]:
         return sorted(self._spaces.get(target, {}).items())[:limit] if target else []
@@ -178,4 +185,33 @@ class MemoryStorage:
         return self._meta.get(name)
 
     def meta_put(self, name: str, value: bytes) -> None:
-        self._meta[name] = value
+        self._set(self._meta, name, value)
+        self.sync()
+
+    # --- the page cache (the simulator's crash and wipe faults) ----------------
+
+    def _set(self, bucket: dict[str, bytes], key: str, data: bytes | None) -> None:
+        self._undo.append((bucket, key, bucket.get(key)))
+        if data is None:
+            bucket.pop(key, None)
+        else:
+            bucket[key] = data
+
+    def sync(self) -> None:
+        """fsync: every change so far is durable (survives `lose_unsynced`)."""
+        self._undo.clear()
+
+    def unsynced(self) -> int:
+        """How many changes a power cut would lose now."""
+        return len(self._undo)
+
+    def lose_unsynced(self) -> int:
+        """A power cut: every change since the last `sync` is undone; returns how many."""
+        lost = len(self._undo)
+        for bucket, key, before in reversed(self._undo):
+            if before is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = before
+        self._undo.clear()
+        return lost

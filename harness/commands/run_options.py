@@ -16,6 +16,12 @@ MANAGED = ("name", "listen", "data_dir", "members", "seeds")
 
 def add_options(p: argparse.ArgumentParser) -> None:
     """Adds the options to `sibyl run`'s parser."""
+    add_chaos_options(p)
+    add_workload_options(p)
+
+
+def add_chaos_options(p: argparse.ArgumentParser) -> None:
+    """The options that shape the fault schedule (`sibyl run` and `sibyl sim` share them)."""
     p.add_argument(
         "--partition-mode",
         choices=("hold", "drop", "mixed"),
@@ -43,6 +49,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the last partition lasts until the chaos phase ends",
     )
+
+
+def add_workload_options(p: argparse.ArgumentParser) -> None:
+    """The workload and node options of `sibyl run` beyond the basics."""
     p.add_argument(
         "--keys",
         type=int,
@@ -116,20 +126,16 @@ def parse_node_settings(items: list[str], base: dict[str, Any]) -> dict[str, Any
 
 def options_config(args: argparse.Namespace) -> dict[str, Any]:
     """The RunConfig fields of these options; raises ValueError naming a bad one."""
-    for name in ("fault_overlap", "blind_writes"):
-        if not 0.0 <= getattr(args, name) <= 1.0:
-            raise ValueError(f"--{name.replace('_', '-')} must be between 0 and 1")
-    if args.nemesis_interval is not None and args.nemesis_interval <= 0:
-        raise ValueError("--nemesis-interval must be positive")
+    chaos = chaos_config(args)
+    if not 0.0 <= args.blind_writes <= 1.0:
+        raise ValueError("--blind-writes must be between 0 and 1")
     if args.keys is not None and not 1 <= args.keys <= 10_000:
         raise ValueError("--keys must be between 1 and 10000")
     if args.test_count < 1:
         raise ValueError("--test-count must be at least 1")
     if not 0 <= args.seeds <= args.nodes:
         raise ValueError("--seeds must be between 0 and --nodes")
-    return {"partition_mode": args.partition_mode, "fault_overlap": args.fault_overlap,
-            "nemesis_interval_s": args.nemesis_interval,
-            "partition_until_end": args.partition_until_end, "keys": args.keys,
+    return {**chaos, "keys": args.keys,
             "key_distribution": args.key_distribution, "blind_writes": args.blind_writes,
             "liveness": not args.no_liveness, "seeds": args.seeds}  # fmt: skip
 
@@ -158,3 +164,15 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value) if isinstance(value, int | float) else f'"{value}"'
+
+
+def chaos_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The RunConfig (and SimSpec) fields of `add_chaos_options`; raises ValueError naming
+    a bad one."""
+    if not 0.0 <= args.fault_overlap <= 1.0:
+        raise ValueError("--fault-overlap must be between 0 and 1")
+    if args.nemesis_interval is not None and args.nemesis_interval <= 0:
+        raise ValueError("--nemesis-interval must be positive")
+    return {"partition_mode": args.partition_mode, "fault_overlap": args.fault_overlap,
+            "nemesis_interval_s": args.nemesis_interval,
+            "partition_until_end": args.partition_until_end}  # fmt: skip

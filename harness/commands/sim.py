@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.commands.run import check_intercept, check_store
+from harness.commands.run_options import add_chaos_options, chaos_config
 from harness.errors import UsageError
 from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
 from harness.report import exit_code
@@ -39,8 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", choices=sorted(WORKLOADS), default="cart", help="what clients do")
     p.add_argument("--nodes", type=int, default=5, help="cluster size")
     p.add_argument("--nemesis", default=",".join(DEFAULT_NEMESES),
-                   help="comma list of faults, or none; the simulator models partition, kill, "
-                   "pause (approximately), clock, latency; not bandwidth")  # fmt: skip
+                   help="comma list of faults, or none; the simulator models partition (hold, "
+                   "drop, reset), kill, pause (approximately: links hold, timers run), clock "
+                   "(jumps only), latency, crash (loses unsynced disk writes), wipe, reset_peer, "
+                   "limit_data (peer links; clients are not affected), join, leave, replace; "
+                   "not bandwidth (no byte-rate model)")  # fmt: skip
+    add_chaos_options(p)
     p.add_argument("--time-limit", type=float, default=20.0, help="virtual seconds of chaos")
     p.add_argument("--rate", type=float, default=100.0, help="client ops per virtual second")
     p.add_argument("--concurrency", type=int, default=5, help="client processes")
@@ -102,9 +107,17 @@ def spec_from(args: argparse.Namespace) -> SimSpec:
         can = ", ".join(k.value for k in SIM_KINDS)
         raise UsageError(f"--nemesis: the simulator cannot model {'; '.join(bad)}; "
                          f"drop it (kinds: {can})")  # fmt: skip
+    if "leave" in nemesis and args.nodes <= args.n:
+        raise UsageError(f"--nemesis leave needs --nodes above --n ({args.n}): no node lets "
+                         "the ring go below N members")  # fmt: skip
+    try:
+        chaos = chaos_config(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     return SimSpec(args.workload, args.nodes, nemesis, args.time_limit, args.rate,
                    args.concurrency, args.mode, args.conflict, args.n, args.r, args.w,
-                   args.quiesce, args.converge_bound, SimMode(args.sim_mode))  # fmt: skip
+                   args.quiesce, args.converge_bound, SimMode(args.sim_mode),
+                   **chaos)  # fmt: skip
 
 
 def parse_seeds(args: argparse.Namespace) -> list[int]:

@@ -61,6 +61,7 @@ from node.sim.agenda import (
     Refused,
     TimerDue,
 )
+from node.sim.lossy import LossyLinks
 from node.sim.network import Network
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
@@ -96,7 +97,14 @@ def wire_copy(msg: Message) -> Message:
 
 
 class HandlerBug(AssertionError):
-    """A node caught an exception at its dispatch boundary: the run fails."""
+    """A node caught an exception at its dispatch boundary: the run fails.
+
+    `node`, `at_ms` (virtual time) and `error` (the node's log line) say which and how.
+    """
+
+    def __init__(self, node: str, at_ms: int, error: str) -> None:
+        super().__init__(f"{node} caught a handler bug at {at_ms} ms: {error}")
+        self.node, self.at_ms, self.error = node, at_ms, error
 
 
 class Simulator:
@@ -126,6 +134,8 @@ class Simulator:
         self._disk_free_ms = dict.fromkeys(self.names, 0)
         self._open: dict[int, tuple[str, OnReply | None]] = {}
         self._held: list[Delivery] = []
+        self.spares: dict[str, tuple[str, ...]] = {}  # spare name -> the seeds it joins through
+        self.lossy = LossyLinks()
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         first = self.node_config(self.names[0])
@@ -138,18 +148,23 @@ class Simulator:
 
     def addr(self, name: str) -> str:
         """The listen address `name` has in every config (never actually bound)."""
-        return f"127.0.0.1:{BASE_PORT + self.names.index(name)}"
+        return f"127.0.0.1:{BASE_PORT + [*self.names, *self.spares].index(name)}"
 
     def node_config(self, name: str) -> NodeConfig:
-        """`name`'s config: every node a static member, plus `config.settings`."""
+        """`name`'s config: every node a static member, plus `config.settings`; a spare's
+        names only itself, and its seeds (see `add_spare`)."""
+        if name in self.spares:
+            return spare_config(self, name, self.spares[name])
         raw = {"name": name, "listen": self.addr(name), "data_dir": f"/simulated/{name}",
                "members": [{"name": n, "addr": self.addr(n)} for n in self.names],
                **self.config.settings}  # fmt: skip
         return config_from_dict(raw, f"<simulator config of {name}>")
 
     def primaries(self, key: str) -> list[str]:
-        """The first N nodes of `key`'s preference list under the static membership."""
-        return self.ring.walk(self.ring.partition_of(key))[: self.n]
+        """The first N nodes of `key`'s preference list: by the ring of the first running
+        member (membership faults change it), else by the static membership."""
+        ring = next((self.nodes[n].ring for n in self.names if n in self.nodes), self.ring)
+        return ring.walk(ring.partition_of(key))[: self.n]
 
     def now(self, name: str) -> events.Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
@@ -322,7 +337,7 @@ class Simulator:
         self._carry_out(name, node.handle(event, self.now(name)))
         if node.counters.get(core.HANDLER_ERRORS):
             bug = next((m for _, n, _, m in reversed(self.logs) if n == name), "")
-            raise HandlerBug(f"{name} caught a handler bug at {self.now_ms} ms: {bug}")
+            raise HandlerBug(name, self.now_ms, bug)
 
     def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]
@@ -356,11 +371,56 @@ class Simulator:
             self.agenda.push(self.config.refused_ms, Refused(src, boot, peer))
             return
         fates = self.network.fates(src, dst) if dst in self.nodes else []
+        if self.lossy and fates:  # reset_peer / limit_data on this link (sim/lossy.py)
+            fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
         wire = wire_copy(msg)
         for delay_ms in fates:
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire))
+
+    # --- disk, link and membership faults -------------------------------------
+
+    def lose_power(self, name: str) -> int:
+        """Kills `name` (see `crash`) and loses every disk change it had not synced, as a
+        power cut on a lazy filesystem does; returns how many changes were lost."""
+        self.crash(name)
+        lost = self.disks[name].lose_unsynced()
+        self._trace("lose_unsynced", name, lost)
+        return lost
+
+    def wipe(self, name: str) -> None:
+        """Kills `name` if it runs and deletes its whole disk: it next boots empty."""
+        if name in self.nodes:
+            self.crash(name)
+        self._trace("wipe", name)
+        self.disks[name] = MemoryStorage()
+
+    def break_link(self, src: str, dst: str, delay_ms: int = 0) -> None:
+        """`src`'s connection to `dst` fails (reset or closed): it learns so after `delay_ms`."""
+        if src in self.nodes:
+            self.agenda.push(delay_ms, Refused(src, self.boots[src], dst))
+
+    def add_spare(self, name: str, seeds: tuple[str, ...]) -> None:
+        """Lays out a spare node: not running, with an empty disk; its config names only
+        itself plus `seeds` (member names), so, booted by `restart`, it joins by gossip."""
+        if name in self.disks:
+            raise ValueError(f"cannot add spare {name}: the name is taken")
+        self.spares[name] = seeds
+        self.disks[name] = MemoryStorage()
+        self.boots[name], self.skew_ms[name], self.disk_delay_ms[name] = 0, 0, 0
+        self._disk_free_ms[name] = 0
+        self._by_addr[self.addr(name)] = name
+
+    def _lossy_fates(
+        self, src: str, boot: int, peer: str, dst: str, msg: Message, fates: list[int]
+    ) -> list[int]:
+        size = len(encode_frame(msg))
+        kept, broken_in_ms = self.lossy.fates(src, dst, self.now_ms, size, fates)
+        if broken_in_ms is not None:
+            self._trace("broken", src, dst, broken_in_ms)
+            self.agenda.push(max(broken_in_ms, self.config.refused_ms), Refused(src, boot, peer))
+        return kept
 
     # --- inspection -----------------------------------------------------------
 
@@ -389,6 +449,14 @@ class Simulator:
     def _trace(self, *fields: Any) -> None:
         if self.config.trace:
             self.trace.append((self.now_ms, *fields))
+
+
+def spare_config(sim: Simulator, name: str, seeds: tuple[str, ...]) -> NodeConfig:
+    """A spare's config: only itself as a member, and its seeds' addresses."""
+    raw = {"name": name, "listen": sim.addr(name), "data_dir": f"/simulated/{name}",
+           "members": [{"name": name, "addr": sim.addr(name)}],
+           "seeds": [sim.addr(s) for s in seeds], **sim.config.settings}  # fmt: skip
+    return config_from_dict(raw, f"<simulator config of spare {name}>")
 
 
 def _error(code: str, message: str) -> Message:
