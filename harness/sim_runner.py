@@ -166,9 +166,9 @@ def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
 def planned_faults(spec: SimSpec, seed: int) -> list[Fault]:
     """The fault schedule `sibyl run` would draw for this seed, by the same code and options
     (`RunConfig.schedule_options`), except that the simulator's clocks only jump (freeze and
-    rate are libfaketime's) and faults are not aimed at keys (a schedule that aims is run)."""
+    rate are libfaketime's)."""
     names = [f"n{i}" for i in range(1, spec.nodes + 1)]
-    opts = replace(as_run_config(spec).schedule_options(), clock_ops=SIM_CLOCK_OPS, keys=())
+    opts = replace(as_run_config(spec).schedule_options(), clock_ops=SIM_CLOCK_OPS)
     return fault_schedule(spec.nemesis, names, spec.time_limit_s, random.Random(seed), opts)
 
 

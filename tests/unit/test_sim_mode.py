@@ -100,7 +100,9 @@ def test_same_seed_same_digest_across_processes_and_hash_seeds() -> None:
 @pytest.mark.parametrize(
     "argv",
     [["--seeds", "5..x"], ["--seeds", "9..2"], ["--count", "0"], ["--nemesis", "bandwidth"],
-     ["--nemesis", "flood"], ["--nemesis", "crash"], ["--nemesis", "join"],
+     ["--nemesis", "flood"], ["--nemesis", "leave", "--nodes", "3"],
+     ["--nemesis", "join", "--nodes", "1"], ["--fault-overlap", "2"],
+     ["--nemesis-interval", "0"],
      ["--time-limit", "0"], ["--jobs", "0"],
      ["--schedule", "/nonexistent/schedule.json"]],
 )  # fmt: skip
