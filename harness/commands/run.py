@@ -14,13 +14,14 @@ from rich.console import Console
 from harness.commands.lab import LABS, remote_prelude
 from harness.commands.run_options import (
     add_options,
+    nemesis_option,
     options_config,
     options_flags,
     parse_node_settings,
 )
 from harness.errors import UsageError
 from harness.faults import Fault, FaultKind
-from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
+from harness.generator import DEFAULT_NEMESES
 from harness.inventory import load_inventory
 from harness.runner import RunConfig, intercept_env, run_test
 from harness.store import StoreError, find_run, read_json
@@ -120,14 +121,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
     check_store(args.store)
     for module in args.intercept:
         check_intercept(module)
-    try:
-        nemesis = parse_nemeses(args.nemesis)
-        check_cluster_size(nemesis, args.nodes)
-    except ScheduleError as e:
-        raise UsageError(f"--nemesis: {e}") from None
-    if "leave" in nemesis and args.nodes - 1 < args.n:
-        raise UsageError(f"--nemesis leave needs --nodes above --n ({args.n}): no node lets a "
-                         "leave take the ring below N members")  # fmt: skip
+    nemesis = nemesis_option(args)
     try:
         options = options_config(args)
     except ValueError as e:

@@ -8,6 +8,8 @@ import argparse
 import tomllib
 from typing import Any
 
+from harness.errors import UsageError
+from harness.generator import ScheduleError, check_cluster_size, parse_nemeses
 from node.config import ConfigError, config_from_dict
 
 #: Node config fields the harness sets itself; --node-setting may not change them.
@@ -176,3 +178,17 @@ def chaos_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"partition_mode": args.partition_mode, "fault_overlap": args.fault_overlap,
             "nemesis_interval_s": args.nemesis_interval,
             "partition_until_end": args.partition_until_end}  # fmt: skip
+
+
+def nemesis_option(args: argparse.Namespace) -> tuple[str, ...]:
+    """The `--nemesis` kinds, checked against `--nodes` and `--n`; raises UsageError naming
+    the problem (`sibyl run` and `sibyl sim` share it)."""
+    try:
+        nemesis = parse_nemeses(args.nemesis)
+        check_cluster_size(nemesis, args.nodes)
+    except ScheduleError as e:
+        raise UsageError(f"--nemesis: {e}") from None
+    if "leave" in nemesis and args.nodes - 1 < args.n:
+        raise UsageError(f"--nemesis leave needs --nodes above --n ({args.n}): no node lets a "
+                         "leave take the ring below N members")  # fmt: skip
+    return nemesis

@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from harness.commands.run import check_intercept, check_store
-from harness.commands.run_options import add_chaos_options, chaos_config
+from harness.commands.run_options import add_chaos_options, chaos_config, nemesis_option
 from harness.errors import UsageError
-from harness.generator import DEFAULT_NEMESES, ScheduleError, check_cluster_size, parse_nemeses
+from harness.generator import DEFAULT_NEMESES
 from harness.report import exit_code
 from harness.sim_batch import BatchJob, run_seeds
 from harness.sim_nemesis import SIM_KINDS, unsupported
@@ -98,18 +98,11 @@ def spec_from(args: argparse.Namespace) -> SimSpec:
     for name in ("r", "w"):
         if not 1 <= getattr(args, name) <= args.n:
             raise UsageError(f"--{name} {getattr(args, name)} needs 1 <= {name} <= --n ({args.n})")
-    try:
-        nemesis = parse_nemeses(args.nemesis)
-        check_cluster_size(nemesis, args.nodes)
-    except ScheduleError as e:
-        raise UsageError(f"--nemesis: {e}") from None
+    nemesis = nemesis_option(args)
     if bad := unsupported(nemesis):
         can = ", ".join(k.value for k in SIM_KINDS)
         raise UsageError(f"--nemesis: the simulator cannot model {'; '.join(bad)}; "
                          f"drop it (kinds: {can})")  # fmt: skip
-    if "leave" in nemesis and args.nodes <= args.n:
-        raise UsageError(f"--nemesis leave needs --nodes above --n ({args.n}): no node lets "
-                         "the ring go below N members")  # fmt: skip
     try:
         chaos = chaos_config(args)
     except ValueError as e:

@@ -5,7 +5,10 @@ changes, composed-fault options, and a node handler bug as a verdict."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,6 +35,7 @@ from node.sim.cluster import SimConfig, Simulator
 from node.sim.lossy import Break, LossyFault, LossyLinks
 from node.storage import OBJECTS, MemoryStorage
 
+REPO = Path(__file__).resolve().parents[2]
 SETTINGS = {"n": 3, "r": 2, "w": 3, "request_timeout_ms": 300}
 
 
@@ -298,3 +302,21 @@ def test_a_handler_bug_fails_the_seed_with_a_schema_valid_result(
     results = json.loads((run_dir / "results.json").read_text())  # conftest checks the schema
     assert results["checkers"]["handler-bug"]["valid"] is False
     assert any("handler bug" in n for n in results["stats"].get("notes", [])), results["stats"]
+
+
+DIGEST = (
+    "from harness.sim_runner import *; s = SimSpec(nemesis=tuple(%r), time_limit_s=8.0,"
+    " rate=50.0, concurrency=3, quiesce_s=2.0, partition_mode='mixed', fault_overlap=0.5);"
+    " print(simulate(s, SimSchedule(2, planned_faults(s, 2))).digest)"
+)
+
+
+def test_new_kinds_give_the_same_digest_across_processes_and_hash_seeds() -> None:
+    kinds = ["partition", "crash", "wipe", "reset_peer", "limit_data", "join", "replace"]
+    digests = set()
+    for hash_seed in ("0", "1", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", DIGEST % kinds], cwd=REPO, env=env,
+                             check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1 and len(digests.pop()) == 64
