@@ -90,13 +90,15 @@ class SimNemesis:
                 return {"targets": list(fault.targets), "error": str(e)}
         return self.start(fault)
 
-    async def end(self, fault: Fault, details: dict[str, Any]) -> None:
-        """`stop`, for every kind (see `begin`)."""
-        if fault.kind in MEMBERSHIP:
-            if "error" not in details:
-                await self.membership.stop(fault)
-        else:
+    async def end(self, fault: Fault, details: dict[str, Any]) -> dict[str, Any]:
+        """`stop`, for every kind (see `begin`); returns what changed in the details (a
+        membership change: the members after it)."""
+        if fault.kind not in MEMBERSHIP:
             self.stop(fault, details)
+        elif "error" not in details:
+            await self.membership.stop(fault)
+            return {"members": sorted(self.membership.members)}
+        return {}
 
     def _targets(self, fault: Fault) -> list[str]:
         if not fault.targets and "key" in fault.params:

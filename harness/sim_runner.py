@@ -271,8 +271,9 @@ class _SimRun:
             self.rec.nemesis("start", {**fault.to_dict(), **details, "began": self.rec.now()})
             self.realised.append(_realised(fault, details))
             await sleep_until(min(end_ms, self.deadline_ms))
-            await self.nemesis.end(fault, details)
-            self.rec.nemesis("stop", {**fault.to_dict(), **details, "began": self.rec.now()})
+            stopped = await self.nemesis.end(fault, details)
+            self.rec.nemesis("stop", {**fault.to_dict(), **details, **stopped,
+                                      "began": self.rec.now()})  # fmt: skip
 
     def after_chaos(self) -> None:
         self.sim.run_for(round(self.spec.quiesce_s * 1000))
@@ -326,7 +327,7 @@ def handler_bug_result(bug: HandlerBug) -> Result:
     """The verdict on a node whose handler raised: invalid, naming the node and the error."""
     return Result(False, [{"kind": "handler-bug", "key": None, "ops": [], "processes": [],
                            "nodes": [bug.node], "faults": [],
-                           "details": {"at_ms": bug.at_ms, "error": bug.error},
+                           "details": {"node": bug.node, "at_ms": bug.at_ms, "error": bug.error},
                            "explanation": f"{bug.node}'s handler raised at {bug.at_ms} virtual "
                                           f"ms (caught at its dispatch boundary): {bug.error}"}],
                   {"node": bug.node, "at_ms": bug.at_ms})  # fmt: skip

@@ -371,7 +371,7 @@ class Simulator:
             self.agenda.push(self.config.refused_ms, Refused(src, boot, peer))
             return
         fates = self.network.fates(src, dst) if dst in self.nodes else []
-        if self.lossy and fates:  # reset_peer / limit_data on this link (sim/lossy.py)
+        if self.lossy.faults and fates:  # reset_peer / limit_data (sim/lossy.py)
             fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
