@@ -32,6 +32,7 @@ from harness.sim_client import SimClient, sleep_until
 from node.client import NodeError
 from node.messages import Join, Leave, MembersOk
 from node.sim.cluster import Simulator
+from node.sim.faults import wipe
 
 MEMBERSHIP = (FaultKind.JOIN, FaultKind.LEAVE, FaultKind.REPLACE)
 #: How long (virtual ms) every running ring view may take to agree after a change.
@@ -104,7 +105,7 @@ class SimMembership:
             await self.leave_via_peer(spare)
         await self.agree()
         for spare in spares:
-            self.sim.wipe(spare)
+            wipe(self.sim, spare)
 
     async def rejoin(self, victim: str) -> None:
         if victim in self.departed and self.sim.is_up(victim):

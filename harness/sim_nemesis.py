@@ -15,7 +15,8 @@ becomes here (`SIM_KINDS`):
   `restart` from the disk;
 * crash: a kill that also loses every disk change not synced (`lose_power`:
   the page cache of a lazy filesystem, harness/lazyfs.py); stop: restart;
-* wipe: a kill that deletes the whole disk (`wipe`); stop: restart, empty;
+* wipe: a kill that deletes the whole disk (`wipe`); stop: restart, empty
+  (node/sim/faults.py has both);
 * reset_peer, limit_data: every peer link into or out of the target (or the
   explicit `links`) breaks its connections (node/sim/lossy.py): reset
   `timeout_ms` after opening, or closed once `bytes` of encoded frames passed;
@@ -47,6 +48,7 @@ from harness.partitions import SHAPES, PartitionMode, Shape
 from harness.sim_membership import MEMBERSHIP, SimMembership
 from harness.targeting import Scope
 from node.sim.cluster import Simulator
+from node.sim.faults import break_link, lose_power, wipe
 from node.sim.lossy import Break, LossyFault
 from node.sim.network import CLEAN, LinkFaults
 
@@ -122,7 +124,7 @@ class SimNemesis:
             for a, b in links:
                 sim.network.cut_link(a, b, hold=mode is PartitionMode.HOLD)
                 if mode is PartitionMode.RESET:
-                    sim.break_link(a, b)
+                    break_link(sim, a, b)
             self._links[fault.id] = links
             return {"links": [list(x) for x in links], "targets": list(fault.targets)}
         if kind in LOSSY:
@@ -139,9 +141,9 @@ class SimNemesis:
         if kind is FaultKind.KILL and sim.is_up(node):
             sim.crash(node)
         elif kind is FaultKind.CRASH and sim.is_up(node):
-            sim.lose_power(node)
+            lose_power(sim, node)
         elif kind is FaultKind.WIPE and sim.is_up(node):
-            sim.wipe(node)
+            wipe(sim, node)
         elif kind is FaultKind.PAUSE:
             self._links[fault.id] = self._peer_links(fault, node)
             for a, b in self._links[fault.id]:
@@ -187,7 +189,7 @@ class SimNemesis:
             for link in links:
                 sim.network.cut.pop(link, None)
                 if fault.kind is FaultKind.PARTITION and lossy:
-                    sim.break_link(*link)
+                    break_link(sim, *link)
             if fault.kind is FaultKind.PAUSE or not lossy:
                 _release(sim)
         elif fault.kind is FaultKind.LATENCY:

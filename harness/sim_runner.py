@@ -35,6 +35,7 @@ from harness.runner import RunConfig
 from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
+from node.sim.faults import add_spare
 from workloads import WORKLOADS
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
@@ -179,7 +180,7 @@ def new_simulator(spec: SimSpec, seed: int, trace: bool = True) -> Simulator:
     sim = Simulator(seed, cfg)
     seeds, spares = as_run_config(spec).membership()
     for i in range(spares):
-        sim.add_spare(f"n{spec.nodes + i + 1}", (sim.names[i % max(seeds, 1)],))
+        add_spare(sim, f"n{spec.nodes + i + 1}", (sim.names[i % max(seeds, 1)],))
     return sim
 
 

@@ -26,6 +26,9 @@ What it models:
   its timers and every message in flight to or from it; open client requests
   to it get a `closed` error (indeterminate). `restart` boots a new `Node`
   from its disk with `core.boot_actor` (so it takes a fresh actor id);
+* more faults (`sim/faults.py`): a power cut that also loses what the disk had
+  not synced, a wipe, broken connections (`lossy`: reset_peer, limit_data),
+  and spare nodes (`spares`) that join by gossip;
 * bugs: a node that counts a `handler_errors` (an exception caught at its
   dispatch boundary) fails the run at once with `HandlerBug`;
 * clients: `request` sends a client message (a `ClientRequest` event after one
@@ -61,6 +64,7 @@ from node.sim.agenda import (
     Refused,
     TimerDue,
 )
+from node.sim.faults import lossy_fates, spare_config
 from node.sim.lossy import LossyLinks
 from node.sim.network import Network
 from node.storage import OBJECTS, MemoryStorage
@@ -134,7 +138,7 @@ class Simulator:
         self._disk_free_ms = dict.fromkeys(self.names, 0)
         self._open: dict[int, tuple[str, OnReply | None]] = {}
         self._held: list[Delivery] = []
-        self.spares: dict[str, tuple[str, ...]] = {}  # spare name -> the seeds it joins through
+        self.spares: dict[str, tuple[str, ...]] = {}  # spare -> its seeds (sim/faults.py)
         self.lossy = LossyLinks()
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
@@ -154,7 +158,7 @@ class Simulator:
         """`name`'s config: every node a static member, plus `config.settings`; a spare's
         names only itself, and its seeds (see `add_spare`)."""
         if name in self.spares:
-            return spare_config(self, name, self.spares[name])
+            return spare_config(self, name)
         raw = {"name": name, "listen": self.addr(name), "data_dir": f"/simulated/{name}",
                "members": [{"name": n, "addr": self.addr(n)} for n in self.names],
                **self.config.settings}  # fmt: skip
@@ -372,55 +376,12 @@ class Simulator:
             return
         fates = self.network.fates(src, dst) if dst in self.nodes else []
         if self.lossy.faults and fates:  # reset_peer / limit_data (sim/lossy.py)
-            fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
+            fates = lossy_fates(self, src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
         wire = wire_copy(msg)
         for delay_ms in fates:
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire))
-
-    # --- disk, link and membership faults -------------------------------------
-
-    def lose_power(self, name: str) -> int:
-        """Kills `name` (see `crash`) and loses every disk change it had not synced, as a
-        power cut on a lazy filesystem does; returns how many changes were lost."""
-        self.crash(name)
-        lost = self.disks[name].lose_unsynced()
-        self._trace("lose_unsynced", name, lost)
-        return lost
-
-    def wipe(self, name: str) -> None:
-        """Kills `name` if it runs and deletes its whole disk: it next boots empty."""
-        if name in self.nodes:
-            self.crash(name)
-        self._trace("wipe", name)
-        self.disks[name] = MemoryStorage()
-
-    def break_link(self, src: str, dst: str, delay_ms: int = 0) -> None:
-        """`src`'s connection to `dst` fails (reset or closed): it learns so after `delay_ms`."""
-        if src in self.nodes:
-            self.agenda.push(delay_ms, Refused(src, self.boots[src], dst))
-
-    def add_spare(self, name: str, seeds: tuple[str, ...]) -> None:
-        """Lays out a spare node: not running, with an empty disk; its config names only
-        itself plus `seeds` (member names), so, booted by `restart`, it joins by gossip."""
-        if name in self.disks:
-            raise ValueError(f"cannot add spare {name}: the name is taken")
-        self.spares[name] = seeds
-        self.disks[name] = MemoryStorage()
-        self.boots[name], self.skew_ms[name], self.disk_delay_ms[name] = 0, 0, 0
-        self._disk_free_ms[name] = 0
-        self._by_addr[self.addr(name)] = name
-
-    def _lossy_fates(
-        self, src: str, boot: int, peer: str, dst: str, msg: Message, fates: list[int]
-    ) -> list[int]:
-        size = len(encode_frame(msg))
-        kept, broken_in_ms = self.lossy.fates(src, dst, self.now_ms, size, fates)
-        if broken_in_ms is not None:
-            self._trace("broken", src, dst, broken_in_ms)
-            self.agenda.push(max(broken_in_ms, self.config.refused_ms), Refused(src, boot, peer))
-        return kept
 
     # --- inspection -----------------------------------------------------------
 
@@ -449,14 +410,6 @@ class Simulator:
     def _trace(self, *fields: Any) -> None:
         if self.config.trace:
             self.trace.append((self.now_ms, *fields))
-
-
-def spare_config(sim: Simulator, name: str, seeds: tuple[str, ...]) -> NodeConfig:
-    """A spare's config: only itself as a member, and its seeds' addresses."""
-    raw = {"name": name, "listen": sim.addr(name), "data_dir": f"/simulated/{name}",
-           "members": [{"name": name, "addr": sim.addr(name)}],
-           "seeds": [sim.addr(s) for s in seeds], **sim.config.settings}  # fmt: skip
-    return config_from_dict(raw, f"<simulator config of spare {name}>")
 
 
 def _error(code: str, message: str) -> Message:

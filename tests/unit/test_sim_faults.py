@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -32,6 +33,7 @@ from harness.sim_store import write_run
 from node import events
 from node.dispatch import Dispatcher
 from node.sim.cluster import SimConfig, Simulator
+from node.sim.faults import lose_power
 from node.sim.lossy import Break, LossyFault, LossyLinks
 from node.storage import OBJECTS, MemoryStorage
 
@@ -67,11 +69,11 @@ def test_memory_storage_loses_only_what_was_not_synced(monkeypatch: pytest.Monke
     assert disk.hint_counts() == {}
 
 
-def acked_put_then(sim: Simulator, fault: str) -> Any:
+def acked_put_then(sim: Simulator, fault: Callable[[Simulator, str], Any]) -> Any:
     assert sim.put("n1", "k", b"v")["t"] == "ok"  # w=3: on every replica's disk
     sim.run_for(500)
     for name in sim.primaries("k"):
-        getattr(sim, fault)(name)
+        fault(sim, name)
     for name in sim.primaries("k"):
         sim.restart(name)
     sim.run_for(2000)
@@ -80,13 +82,13 @@ def acked_put_then(sim: Simulator, fault: str) -> Any:
 
 def test_crash_loses_unsynced_writes_and_kill_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
     # Without syncs, only a power cut loses the acknowledged write; with them, nothing does.
-    synced = acked_put_then(Simulator(4, SimConfig(settings=SETTINGS)), "lose_power")
+    synced = acked_put_then(Simulator(4, SimConfig(settings=SETTINGS)), lose_power)
     assert synced.get("siblings") == [b"v"], synced
     monkeypatch.setattr(MemoryStorage, "sync", no_sync)
-    killed = acked_put_then(Simulator(4, SimConfig(settings=SETTINGS)), "crash")
+    killed = acked_put_then(Simulator(4, SimConfig(settings=SETTINGS)), Simulator.crash)
     assert killed.get("siblings") == [b"v"], killed  # the OS page cache survives kill -9
     sim = Simulator(4, SimConfig(settings=SETTINGS))
-    lost = acked_put_then(sim, "lose_power")
+    lost = acked_put_then(sim, lose_power)
     assert lost.get("siblings", []) == [], lost  # the crash dropped it on every replica
     assert any(t[1] == "lose_unsynced" and t[3] > 0 for t in sim.trace)
 
