@@ -17,8 +17,9 @@ transport differs:
 
 Agreement is waited for on virtual time (every running node's ring members
 equal the expected set) for at most `AGREE_MS`; a view that does not agree is
-recorded in the details (`agreed` false), not raised: it is a finding about
-the nodes, for the checkers, not a harness failure. Nodes that are down are
+recorded in the details (`agreed` false, and the `MembershipError` the real
+nemesis records), not raised: it is a finding about the nodes, for the
+liveness checker (checkers/liveness.py), not a harness failure. Nodes that are down are
 not asked; they catch up by gossip. `restore` (after the heal) brings the
 membership back to the initial one.
 """
@@ -134,7 +135,12 @@ class SimMembership:
             await self.agree()  # the leave must see the new member, or it would break the floor
             await self.leave(targets[0], fault)
         agreed = await self.agree()
-        return {"targets": targets, "members": sorted(self.members), "agreed": agreed}
+        out = {"targets": targets, "members": sorted(self.members), "agreed": agreed}
+        return out if agreed else {**out, "error": self._disagree()}
+
+    def _disagree(self) -> str:
+        return (f"MembershipError: ring views do not agree on {sorted(self.members)} after "
+                f"{AGREE_MS / 1000:g} virtual s")  # fmt: skip
 
     async def stop(self, fault: Fault) -> None:
         targets = list(fault.targets)
@@ -148,11 +154,12 @@ class SimMembership:
             await self.agree()
             await self.retire(targets[-1])
 
-    async def restore(self) -> None:
-        """Back to the initial membership: departed members rejoin, joined spares retire."""
+    async def restore(self) -> list[str]:
+        """Back to the initial membership: departed members rejoin, joined spares retire.
+        Returns what could not be restored (as the real nemesis's heal notes)."""
         for victim in sorted(self.departed):
             await self.rejoin(victim)
         extra = sorted(self.members - self.initial)
         if extra:
             await self.retire(*extra)
-        await self.agree()
+        return [] if await self.agree() else [f"initial ring: {self._disagree()}"]

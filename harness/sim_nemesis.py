@@ -89,7 +89,7 @@ class SimNemesis:
             try:
                 return await self.membership.start(fault)
             except FaultError as e:  # refused up front, as the real nemesis refuses it
-                return {"targets": list(fault.targets), "error": str(e)}
+                return {"error": f"FaultError: {e}"}
         return self.start(fault)
 
     async def end(self, fault: Fault, details: dict[str, Any]) -> dict[str, Any]:
@@ -97,10 +97,9 @@ class SimNemesis:
         membership change: the members after it)."""
         if fault.kind not in MEMBERSHIP:
             self.stop(fault, details)
-        elif "error" not in details:
-            await self.membership.stop(fault)
-            return {"members": sorted(self.membership.members)}
-        return {}
+            return {}
+        await self.membership.stop(fault)  # after a failed start too, as on real runs
+        return {"members": sorted(self.membership.members)}
 
     def _targets(self, fault: Fault) -> list[str]:
         if not fault.targets and "key" in fault.params:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from checkers.history import Op, OpType
+from checkers.liveness import membership_findings
 from checkers.result import Result, Validity, merge_valid, run_safely
 
 # The engine's own record of an applied fault and reading of a stored value: one definition.
@@ -42,7 +43,8 @@ from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
 class SimMode(StrEnum):
     """Safety: check the history. Liveness: also require convergence within a bound after
-    faults stop (a run whose replicas still differ then fails the `liveness` checker)."""
+    faults stop (a run whose replicas still differ then fails the `liveness` checker), and
+    every membership change's ring views to agree (checkers/liveness.py's findings)."""
 
     SAFETY = "safety"
     LIVENESS = "liveness"
@@ -228,10 +230,11 @@ class _SimRun:
             sched.spawn(self._worker(slot))
         sched.run()
         self.nemesis.heal_all()
+        notes: list[str] = []
         if self.sim.spares or self.nemesis.membership.departed:
-            sched.spawn(self.nemesis.membership.restore())
+            sched.spawn(_collect(self.nemesis.membership.restore(), notes))
             sched.run()
-        self.rec.nemesis("heal", {"began": self.rec.now()})
+        self.rec.nemesis("heal", {"began": self.rec.now(), **({"notes": notes} if notes else {})})
 
     async def _worker(self, slot: int) -> None:
         process, node = slot, self.sim.names[slot % len(self.sim.names)]
@@ -316,11 +319,12 @@ class _SimRun:
             out["handler-bug"] = handler_bug_result(self.bug)
         if self.spec.sim_mode is SimMode.LIVENESS:
             bound = f"within {self.spec.converge_s:g} virtual s of the heal"
-            out["liveness"] = Result(self.agreed, [] if self.agreed else [
+            found = [] if self.agreed else [
                 {"kind": "not-converged", "node": "", "counter": "replicas-agree",
                  "values": [[round(self.spec.converge_s * 1000), False]],
-                 "explanation": f"replicas still differ {bound}"}],
-                {"converge_bound_s": self.spec.converge_s})  # fmt: skip
+                 "explanation": f"replicas still differ {bound}"}]  # fmt: skip
+            found += membership_findings(self.rec.ops)
+            out["liveness"] = Result(not found, found, {"converge_bound_s": self.spec.converge_s})
         return out
 
 
@@ -332,6 +336,10 @@ def handler_bug_result(bug: HandlerBug) -> Result:
                            "explanation": f"{bug.node}'s handler raised at {bug.at_ms} virtual "
                                           f"ms (caught at its dispatch boundary): {bug.error}"}],
                   {"node": bug.node, "at_ms": bug.at_ms})  # fmt: skip
+
+
+async def _collect(coro: Coroutine[Any, Any, list[str]], into: list[str]) -> None:
+    into += await coro
 
 
 async def _sim_local_get(node: str, key: str) -> dict[str, Any]:
