@@ -322,3 +322,15 @@ def test_new_kinds_give_the_same_digest_across_processes_and_hash_seeds() -> Non
                              check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
         digests.add(out.stdout.strip())
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+@pytest.mark.parametrize("scope, count", [("all", 3), ("majority", 2)])
+def test_a_fault_aimed_at_a_key_hits_its_primaries(scope: str, count: int) -> None:
+    sim = Simulator(12, SimConfig(settings=SETTINGS))
+    nemesis = SimNemesis(sim, 12)
+    crash = Fault(1, FaultKind.CRASH, 0, 1, (), {"key": "cart-1", "scope": scope})
+    details = nemesis.start(crash)
+    assert details["targets"] == sorted(sim.primaries("cart-1")[:count])
+    assert [n for n in sim.names if not sim.is_up(n)] == details["targets"]
+    nemesis.stop(crash, details)
+    assert all(sim.is_up(n) for n in sim.names)
