@@ -4,7 +4,7 @@ A schedule is a list of `Fault` records, one after another with gaps between
 them, over the chaos phase. Everything derives from the `random.Random` passed
 in (seeded from the run's seed), so the same seed gives the same schedule;
 `sibyl replay` reuses the realised schedule stored with a run instead.
-Client ops are generated per process from `Random(f"{seed}/{slot}")`.
+Client ops are drawn per process from the seed (`workloads.streams`).
 """
 
 from __future__ import annotations
