@@ -15,9 +15,10 @@ processes did and whatever the nodes answered.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from checkers.history import Op, OpType
 from workloads.base import OpSpec, Workload
 
 SCHEME = "process-per-incarnation/v1"
@@ -51,6 +52,28 @@ def op_stream(make: Callable[[], Workload], seed: int, process: int, count: int)
     workload (what a replay's invocations must match)."""
     workload, rng = make(), op_rng(seed, process)
     return [workload.next_op(rng, process) for _ in range(count)]
+
+
+def invocations(ops: Iterable[Op]) -> dict[int, list[OpSpec]]:
+    """Each client process's invocations in a history, in order, as the ops it drew."""
+    out: dict[int, list[OpSpec]] = {}
+    for op in ops:
+        if isinstance(op.process, int) and op.type is OpType.INVOKE and op.key is not None:
+            out.setdefault(op.process, []).append(OpSpec(op.f, op.key, op.value, op.extra))
+    return out
+
+
+def stream_mismatches(ops: Iterable[Op], make: Callable[[], Workload], seed: int) -> list[str]:
+    """Where a history's client invocations differ from what `seed` draws (empty when
+    every process invoked a prefix of its own op stream): one line per process."""
+    out = []
+    for process, got in sorted(invocations(ops).items()):
+        want = op_stream(make, seed, process, len(got))
+        wrong = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None)
+        if wrong is not None:
+            out.append(f"process {process}, op {wrong}: invoked {got[wrong]}, "
+                       f"seed {seed} draws {want[wrong]}")  # fmt: skip
+    return out
 
 
 def describe(seed: int, concurrency: int) -> dict[str, Any]:
