@@ -51,8 +51,6 @@ from harness.targeting import primaries
 from harness.toxiproxy import ToxicKind
 
 Details = dict[str, Any]
-FAULT_RNG = "Random(f'{Random(f\"{seed}/nemesis\").getrandbits(64)}/{fault.id}')"
-"""How a fault's own rng (its partition cut, a target left open) derives from the run's seed."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,8 @@ class Nemesis:
         rng: random.Random, timing: Timing = Timing(),
     ) -> None:  # fmt: skip
         self.cluster, self.net, self.clock, self.rng = cluster, net, clock, rng
-        self._fault_seed = rng.getrandbits(64)  # each fault's rng derives from this
+        # Each fault's rng derives from this (as generator.FAULT_RNG records in schedule.json).
+        self._fault_seed = rng.getrandbits(64)
         self.timing = timing
         self.active: dict[int, Fault] = {}
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links

@@ -29,16 +29,15 @@ from harness.engine import Engine, Progress, RunPlan
 from harness.errors import ExitCode
 from harness.faults import Fault
 from harness.findings import true_counts
-from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule
+from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule, schedule_doc
 from harness.history import Recorder
 from harness.inventory import InventoryError
 from harness.lab import Lab
-from harness.nemesis import FAULT_RNG
 from harness.progress import live_progress
 from harness.remote import RemoteError
 from harness.report import CRASHED, exit_code, results_doc, write_all, write_crashed
 from harness.store import StoreError, new_run_dir, read_json, write_json
-from workloads import Cart, Register, SetWorkload, Workload, streams
+from workloads import Cart, Register, SetWorkload, Workload
 
 BAD_INPUT = int(ExitCode.USAGE)  # unusable input (here: the lab's hosts)
 
@@ -162,7 +161,7 @@ def run_test(
     if faults is None:
         faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed),
                                 cfg.schedule_options())  # fmt: skip
-    write_json(run_dir / "schedule.json", schedule_doc(cfg, faults))
+    write_json(run_dir / "schedule.json", schedule_doc(cfg.seed, cfg.concurrency, faults))
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
     except (RemoteError, InventoryError, ClockUnavailable) as e:  # the hosts, not a crash
@@ -199,7 +198,8 @@ async def _run(
             await engine.run()
     finally:
         recorder.close()
-        write_json(run_dir / "schedule.json", schedule_doc(cfg, faults, engine.realised))
+        sched = schedule_doc(cfg.seed, cfg.concurrency, faults, engine.realised)
+        write_json(run_dir / "schedule.json", sched)
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
         lab.close()
@@ -232,21 +232,6 @@ async def _start_lab(
     if cfg.accept_new_host_key:
         inv = inv.with_accept_new_host_key()
     return await start_remote_lab(inv, run_dir / "nodes", cfg.settings(), kinds, cfg.seed or 0)
-
-
-def schedule_doc(
-    cfg: RunConfig, faults: list[Fault], realised: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """schedule.json: the planned faults, the realised ones (targets and links as applied),
-    and how everything else random in the run derives from the seed (op streams, process
-    ids, pauses, routing, each fault's own rng), so a replay differs only in timing."""
-    doc: dict[str, Any] = {"planned": [f.to_dict() for f in faults]}
-    if realised is not None:
-        doc["realised"] = realised
-    doc["seed"] = cfg.seed
-    doc["streams"] = streams.describe(cfg.seed or 0, cfg.concurrency)
-    doc["fault_rng"] = FAULT_RNG
-    return doc
 
 
 def _check(

@@ -17,10 +17,10 @@ import pytest
 
 from harness.engine import _realised
 from harness.faults import Fault, FaultKind
-from harness.generator import fault_schedule
-from harness.nemesis import FAULT_RNG, Nemesis
+from harness.generator import FAULT_RNG, fault_schedule, schedule_doc
+from harness.nemesis import Nemesis
 from harness.partitions import cut_for, sorted_links
-from harness.runner import RunConfig, schedule_doc
+from harness.runner import RunConfig
 from workloads import streams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +93,7 @@ def test_schedule_json_records_the_seed_and_every_derivation() -> None:
     cfg = RunConfig(nodes=3, seed=77, concurrency=4, nemesis=("partition", "kill", "clock"))
     nodes = ["n1", "n2", "n3"]
     faults = fault_schedule(cfg.nemesis, nodes, 30.0, random.Random(77), cfg.schedule_options())
-    doc = schedule_doc(cfg, faults, realised=[])
+    doc = schedule_doc(cfg.seed, cfg.concurrency, faults, realised=[])
     assert doc["seed"] == 77 and doc["fault_rng"] == FAULT_RNG
     assert doc["streams"]["scheme"] == streams.SCHEME and doc["streams"]["concurrency"] == 4
     # A replay draws the planned faults again from the recorded seed and gets the same ones.
