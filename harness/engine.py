@@ -6,16 +6,18 @@ reverted), replica reads (rounds of per-replica debug reads, polled from the
 heal, until the replicas agree or a deadline passes: only handoff and
 anti-entropy can have made them agree, and the rounds time convergence from
 the heal), the rest of the quiesce (`quiesce_s` after the heal), and final
-reads (every key through every node). Every op is recorded at invoke
-and at completion; a process whose op ends in `info` is retired and a fresh
-process id takes its place (Jepsen's rule). The runner does no checking of its
-own: the workload's checkers read the history afterwards.
+reads (every key through every node). Every op is recorded at invoke and at
+completion; a process whose op ends in `info` is retired and the slot's next
+incarnation takes its place under a new id (Jepsen's rule). Process ids, op
+streams, pauses and each slot's node are functions of the seed alone
+(`workloads.streams`), so two runs with one seed differ only in timing. The
+runner does no checking of its own: the workload's checkers read the history
+afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from checkers.history import OpType
 from harness.history import Recorder
 from harness.status_rounds import record_statuses
 from node.client import Client, NodeError
+from workloads import streams
 from workloads.base import INDETERMINATE, Completion, Workload, b64
 
 Addr = tuple[str, int]
@@ -97,7 +100,6 @@ class Engine:
         self.nemesis = nemesis
         self.progress = progress or Progress()
         self.nodes = sorted(client_addrs)
-        self._next_process = plan.concurrency
         self.realised: list[dict[str, Any]] = []
 
     async def run(self) -> None:
@@ -131,8 +133,9 @@ class Engine:
     # --- clients ----------------------------------------------------------
 
     async def _worker(self, slot: int, deadline: float) -> None:
-        process = slot
-        rng = random.Random(f"{self.plan.seed}/{slot}")
+        seed, incarnation = self.plan.seed, 0
+        process = streams.process_id(slot, incarnation, self.plan.concurrency)
+        rng, pauses = streams.op_rng(seed, process), streams.pace_rng(seed, slot)
         node = self.nodes[slot % len(self.nodes)]
         client: Client | None = None
         pace = self.plan.concurrency / self.plan.rate if self.plan.rate > 0 else 0.0
@@ -147,12 +150,14 @@ class Engine:
             done = await self._apply(client, spec, process)
             self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
             self._count(done.type)
-            if done.type is OpType.INFO:
-                process = self._fresh_process()
+            if done.type is OpType.INFO:  # retired: the slot's next incarnation takes over
+                incarnation += 1
+                process = streams.process_id(slot, incarnation, self.plan.concurrency)
+                rng = streams.op_rng(seed, process)
                 await client.close()
                 client = None
             if pace:  # a Poisson schedule per worker: op latency does not lower the rate
-                next_at = max(next_at + rng.expovariate(1.0 / pace), time.monotonic() - pace)
+                next_at = max(next_at + pauses.expovariate(1.0 / pace), time.monotonic() - pace)
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         if client is not None:
             await client.close()
@@ -175,10 +180,6 @@ class Engine:
             )
         except INDETERMINATE as e:
             return Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
-
-    def _fresh_process(self) -> int:
-        self._next_process += 1
-        return self._next_process - 1
 
     def _count(self, t: OpType) -> None:
         p = self.progress

@@ -4,7 +4,7 @@ A schedule is a list of `Fault` records, one after another with gaps between
 them, over the chaos phase. Everything derives from the `random.Random` passed
 in (seeded from the run's seed), so the same seed gives the same schedule;
 `sibyl replay` reuses the realised schedule stored with a run instead.
-Client ops are generated per process from `Random(f"{seed}/{slot}")`.
+Client ops are drawn per process from the seed (`workloads.streams`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from typing import Any
 
 from harness.faults import Fault, FaultKind
 from harness.partitions import shapes_for
+from workloads import streams
 
 DEFAULT_NEMESES = ("partition", "kill", "pause", "clock")
+FAULT_RNG = "Random(f'{Random(f\"{seed}/nemesis\").getrandbits(64)}/{fault.id}')"
+"""How a fault's own rng (its partition cut, a target left open) derives from the run's
+seed in the nemesis (harness/nemesis.py `fault_rng`)."""
 
 
 class ScheduleError(ValueError):
@@ -171,3 +175,21 @@ def _clock(rng: random.Random, opts: ScheduleOptions) -> dict[str, Any]:
         return {"op": op, "rate": rng.choice((0.5, 2.0))}
     skew = rng.randint(*opts.skew_s) * rng.choice((-1, 1))
     return {"op": op, "delta_s": skew}
+
+
+def schedule_doc(
+    seed: int | None,
+    concurrency: int,
+    faults: Sequence[Fault],
+    realised: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """schedule.json: the planned faults, the realised ones (targets and links as applied),
+    and how everything else random in the run derives from the seed (op streams, process
+    ids, pauses, routing, each fault's own rng), so a replay differs only in timing."""
+    doc: dict[str, Any] = {"planned": [f.to_dict() for f in faults]}
+    if realised is not None:
+        doc["realised"] = realised
+    doc["seed"] = seed
+    doc["streams"] = streams.describe(seed or 0, concurrency)
+    doc["fault_rng"] = FAULT_RNG
+    return doc

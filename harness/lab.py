@@ -84,7 +84,7 @@ class Lab:
         from harness.mesh import Mesh
         from harness.nemesis import Nemesis
 
-        self.mesh = await Mesh.start(self.cluster)
+        self.mesh = await Mesh.start(self.cluster, seed=seed)  # jitter, toxicity, slices
         if "clock" in kinds:
             self.clock = ClockControl(self.cluster)
         self.nemesis = Nemesis(

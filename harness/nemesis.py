@@ -18,7 +18,9 @@ faults, a `ClockControl`. Everything it does to a host goes through the cluster
 Always heal: `async with Nemesis(...) as nemesis:` calls `heal_all()` on the way
 out, on errors and on Ctrl-C too (the cancelled task still runs the heal; a
 second Ctrl-C interrupts it). Randomness (which node, which half) comes only
-from the `random.Random` passed in.
+from the `random.Random` passed in, and per fault: fault `id` draws from its own
+rng (`fault_rng`), so a fault's cut is a function of the seed, its id, shape
+and targets, whatever order overlapping faults start in.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Nemesis:
         rng: random.Random, timing: Timing = Timing(),
     ) -> None:  # fmt: skip
         self.cluster, self.net, self.clock, self.rng = cluster, net, clock, rng
+        # Each fault's rng derives from this (as generator.FAULT_RNG records in schedule.json).
+        self._fault_seed = rng.getrandbits(64)
         self.timing = timing
         self.active: dict[int, Fault] = {}
         self.links: dict[int, frozenset[Link]] = {}  # faults that carry toxics: their links
@@ -169,7 +173,13 @@ class Nemesis:
             return tuple(sorted({n for link in fault.params["links"] for n in link} - {CLIENT}))
         if fault.kind is FaultKind.PARTITION:
             return tuple(nodes)
-        return (self.rng.choice([n for n in nodes if n not in self.killed] or nodes),)
+        rng = self.fault_rng(fault)
+        return (rng.choice([n for n in nodes if n not in self.killed] or nodes),)
+
+    def fault_rng(self, fault: Fault) -> random.Random:
+        """The rng of fault `fault.id` alone: the same for the same seed and id, however
+        many draws other faults made before it (they run concurrently)."""
+        return random.Random(f"{self._fault_seed}/{fault.id}")
 
     def running(self, name: str) -> bool:
         """True when node `name` has a live, unpaused process."""
@@ -197,7 +207,8 @@ class Nemesis:
             cut = frozenset((a, b) for a, b in fault.params["links"])
         else:
             try:
-                cut = partitions.cut_for(fault.params["shape"], list(fault.targets), self.rng)
+                shape, nodes = fault.params["shape"], list(fault.targets)
+                cut = partitions.cut_for(shape, nodes, self.fault_rng(fault))
             except ValueError as e:
                 raise FaultError(f"fault {fault.id}: field 'params.shape': {e}") from None
         self.links[fault.id] = cut

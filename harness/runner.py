@@ -29,7 +29,7 @@ from harness.engine import Engine, Progress, RunPlan
 from harness.errors import ExitCode
 from harness.faults import Fault
 from harness.findings import true_counts
-from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule
+from harness.generator import DEFAULT_NEMESES, ScheduleOptions, fault_schedule, schedule_doc
 from harness.history import Recorder
 from harness.inventory import InventoryError
 from harness.lab import Lab
@@ -161,7 +161,7 @@ def run_test(
     if faults is None:
         faults = fault_schedule(cfg.nemesis, nodes, cfg.time_limit_s, random.Random(cfg.seed),
                                 cfg.schedule_options())  # fmt: skip
-    write_json(run_dir / "schedule.json", {"planned": [f.to_dict() for f in faults]})
+    write_json(run_dir / "schedule.json", schedule_doc(cfg.seed, cfg.concurrency, faults))
     try:
         return asyncio.run(_run(cfg, run_dir, command, faults, console))
     except (RemoteError, InventoryError, ClockUnavailable) as e:  # the hosts, not a crash
@@ -198,8 +198,8 @@ async def _run(
             await engine.run()
     finally:
         recorder.close()
-        planned = [f.to_dict() for f in faults]
-        write_json(run_dir / "schedule.json", {"planned": planned, "realised": engine.realised})
+        sched = schedule_doc(cfg.seed, cfg.concurrency, faults, engine.realised)
+        write_json(run_dir / "schedule.json", sched)
         await lab.stop(cfg.keep_cluster)
         lab.collect_logs(run_dir / "nodes")
         lab.close()

@@ -10,8 +10,8 @@ PYTHONHASHSEED).
 A `SimSchedule` is what a run is made of: the seed, the faults and, when
 replaying or shrinking, the exact client ops per slot (each with the virtual
 pause after it). Without explicit ops, ops come from the workload's generator
-seeded per slot, and `SimResult.ops` records them, so any run can be replayed
-with a subset of its faults and ops.
+seeded per process as in `sibyl run` (`workloads.streams`), and `SimResult.ops`
+records them, so any run can be replayed with a subset of its faults and ops.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
-from workloads import WORKLOADS
+from workloads import WORKLOADS, streams
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
 
@@ -217,7 +217,6 @@ class _SimRun:
         self.realised: list[dict[str, Any]] = []
         self.ops: dict[int, list[Step]] = {}
         self.notes: list[str] = []
-        self._next_process = spec.concurrency
         self.deadline_ms = round(spec.time_limit_s * 1000)
         self.agreed = False
         self.bug: HandlerBug | None = None
@@ -237,15 +236,17 @@ class _SimRun:
         self.rec.nemesis("heal", {"began": self.rec.now(), **({"notes": notes} if notes else {})})
 
     async def _worker(self, slot: int) -> None:
+        seed, incarnation = self.schedule.seed, 0  # process ids and streams as in the engine
         process, node = slot, self.sim.names[slot % len(self.sim.names)]
         client = SimClient(node)
-        rng = random.Random(f"{self.schedule.seed}/{slot}")
+        rng, pauses = streams.op_rng(seed, process), streams.pace_rng(seed, slot)
         pace_ms = 1000 * self.spec.concurrency / self.spec.rate
         given = None if self.schedule.ops is None else iter(self.schedule.ops[slot])
         steps = self.ops.setdefault(slot, [])
         while self.sim.now_ms < self.deadline_ms:
             if given is None:
-                spec, gap = self.workload.next_op(rng, process), round(rng.expovariate(1 / pace_ms))
+                spec = self.workload.next_op(rng, process)
+                gap = round(pauses.expovariate(1 / pace_ms))
             elif (step := next(given, None)) is None:
                 return
             else:
@@ -255,7 +256,9 @@ class _SimRun:
             done = await self._apply(client, spec, process)
             self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
             if done.type is OpType.INFO:
-                process, self._next_process = self._next_process, self._next_process + 1
+                incarnation += 1
+                process = streams.process_id(slot, incarnation, self.spec.concurrency)
+                rng = streams.op_rng(seed, process)
             await sleep_until(self.sim.now_ms + gap)
 
     async def _apply(self, client: SimClient, spec: OpSpec, process: int) -> Completion:
