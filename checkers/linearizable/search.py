@@ -144,7 +144,7 @@ class Search:
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
         self.lin = 0
-        self.calls: list[tuple[int, Any, bool]] = []
+        self.calls: list[tuple[int, Any, bool | None, int]] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
@@ -204,6 +204,7 @@ class Search:
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
             meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
+        self.has_optional, self.phase = any(optional), 1
         self.e = self.nxt[0]
 
     def run(self, steps: int, deadline: float = math.inf) -> bool | None:
@@ -217,6 +218,9 @@ class Search:
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
+        # Optional operations are tried after the others (phase 2 of a configuration):
+        # their returns never block, so trying them first branches wide for nothing.
+        late, phase = self.has_optional, self.phase
         every = DEADLINE_EVERY_STEPS - 1
         for n in range(steps):
             if not n & every and time.monotonic() > deadline:
@@ -224,6 +228,9 @@ class Search:
             d = meta[e]
             if d:
                 m, twin, i, o, b, ro = d
+                if late and (ro is None) is not (phase == 2):
+                    e = nxt[e]
+                    continue
                 if twin and not lin >> (twin - 1) & 1:
                     e = nxt[e]
                     continue
@@ -243,8 +250,8 @@ class Search:
                         key = new_lin << 32 | sid
                     if key not in cache:
                         cache.add(key)
-                        calls.append((e, state, ro))
-                        state, lin = new_state, new_lin
+                        calls.append((e, state, ro, phase))
+                        state, lin, phase = new_state, new_lin, 1
                         p, q = prv[e], nxt[e]
                         nxt[p], prv[q] = q, p
                         p, q = prv[m], nxt[m]
@@ -255,35 +262,41 @@ class Search:
                             return self._finish(True)
                         continue
                     if ro:  # the greedy move was tried already: no alternative helps
-                        e = m
+                        e, phase = m, 2
                         continue
                 e = nxt[e]
                 continue
             if d is False:  # only optional operations are left: append them at the end
                 self.lin = lin
                 return self._finish(True)
+            if phase == 1 and late:  # now the optional operations called before this return
+                e, phase = nxt[0], 2
+                continue
             if len(calls) >= best_len:
                 best_len = self._record_best(e)
             if not calls:
                 return self._finish(False)
             if self.verbose:
                 self._record_partials()
-            e, state, forced = calls.pop()
+            e, state, forced, phase = calls.pop()
             m, _, _, _, b, _ = meta[e]
             lin ^= 1 << b
             nxt[prv[m]] = m
             prv[nxt[m]] = m
             nxt[prv[e]] = e
             prv[nxt[e]] = e
-            e = m if forced else nxt[e]
-        self.e, self.state, self.lin = e, state, lin
+            if forced:  # no alternative helps: straight on to the return, and back
+                e, phase = m, 2
+            else:
+                e = nxt[e]
+        self.e, self.state, self.lin, self.phase = e, state, lin, phase
         return None
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it."""
         op = self.op
         if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _, _ in self.calls]
+            self.best = [op[c] for c, _, _, _ in self.calls]
             self.blocker = op[ret_entry]
         return len(self.best) + 1
 
@@ -291,18 +304,18 @@ class Search:
         """Records the current prefix for every op in it that has no longer one yet."""
         length = len(self.calls)
         seq: list[int] | None = None
-        for c, _, _ in self.calls:
+        for c, _, _, _ in self.calls:
             i = self.op[c]
             if self.partial_len[i] < length:
                 if seq is None:
-                    seq = [self.op[x] for x, _, _ in self.calls]
+                    seq = [self.op[x] for x, _, _, _ in self.calls]
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _, _ in self.calls]
+            self.best = [self.op[c] for c, _, _, _ in self.calls]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
