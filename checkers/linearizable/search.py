@@ -348,6 +348,36 @@ class Search:
         return PartitionInfo(self.history, result, self.best, illegal, partials)
 
 
+REPLAY_CLOCK_EVERY_OPS = 256
+"""How often the call-order replay looks at the clock."""
+
+
+def replay_in_call_order(
+    model: Model, history: list[Operation], deadline: float, verbose: bool = False
+) -> PartitionInfo | None:
+    """The partition's verdict if replaying it in call order is legal, else None.
+
+    Call order respects real time (an op that returned before another's call
+    was called first), so a legal replay is a linearization: many real
+    histories are decided at one model step per op, without the search's
+    set-up. Returns None, for the search to decide, at the first illegal step
+    or when `deadline` (monotonic) passes.
+    """
+    calls = [op.call for op in history]
+    order = sorted(range(len(history)), key=calls.__getitem__)
+    step, state = model.step, model.init()
+    for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
+        if time.monotonic() > deadline:
+            return None
+        for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
+            op = history[i]
+            ok, state = step(state, op.input, op.output)
+            if not ok:
+                return None
+    partials = [order] if verbose else []
+    return PartitionInfo(history, CheckResult.OK, order, None, partials)
+
+
 @dataclass(slots=True)
 class _Budget:
     """Time and memory left, and the slice length of the current round.
@@ -425,7 +455,8 @@ def search_partitions(
     deadline = time.monotonic() + timeout_s if timeout_s else math.inf
     budget = _Budget(deadline, max_cache_bytes)
     searches: list[Search | None] = [None] * len(partitions)  # built when first scheduled
-    active = list(range(len(searches)))
+    replayed = [replay_in_call_order(model, p, deadline, verbose) for p in partitions]
+    active = [k for k, r in enumerate(replayed) if r is None]
     illegal, over = False, ""
     while active and not over and not (illegal and not verbose):
         still: list[int] = []
@@ -445,8 +476,8 @@ def search_partitions(
         active = still
         budget.next_round()
     infos = [
-        s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
-        for s, h in zip(searches, partitions)
+        r or (s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN))
+        for r, s, h in zip(replayed, searches, partitions)
     ]
     entries = sum(len(s.cache) for s in searches if s is not None)
     searches.clear()  # free the caches now, within the budget
