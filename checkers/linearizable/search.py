@@ -32,6 +32,7 @@ stop at the first illegal one while a hard partition is still running.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,6 +125,9 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
+_NO_LIMIT = sys.maxsize
+"""The scan limit in phase 1: the main list's walk stops at its first return instead."""
+
 Meta = tuple[int, int, Any, Any, int, bool | None]
 """Per call entry: (its return entry, 1 + the bit of the twin it must follow or 0,
 input, output, its operation's bit, read-only: True, False, or None if optional).
@@ -167,14 +171,14 @@ class Search:
         n = len(history)
         last_call = max([op.call for op in history], default=0)
         end = max([op.return_ for op in history], default=0)
-        optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
+        optional = [_optional(op, last_call) for op in history]
         entries = [(op.call, 0, i) for i, op in enumerate(history)]
         entries += [
             (end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)
         ]
         order = sorted(entries)
-        size = 2 * n + 2
-        self.tail = size - 1
+        size = 2 * n + 4  # the main list's head and tail, then the optional list's
+        self.tail = 2 * n + 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
         op_of = [-1] * size
@@ -204,8 +208,24 @@ class Search:
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
             meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
-        self.has_optional, self.phase = any(optional), 1
+        self.has_optional, self.lim = any(optional), _NO_LIMIT
+        self._thread_optional([k for k, i in call_entries if optional[i]])
         self.e = self.nxt[0]
+
+    def _thread_optional(self, calls: list[int]) -> None:
+        """Moves the optional ops' call entries to a list of their own, in call order.
+
+        The search tries them only after every other op at a configuration (they
+        never block, and trying them first branches wide for nothing), so the
+        main list's scan need not pass them.
+        """
+        nxt, prv, head = self.nxt, self.prv, self.tail + 1
+        for k in calls:
+            p, q = prv[k], nxt[k]
+            nxt[p], prv[q] = q, p
+        chain = [head, *calls, head + 1]
+        for a, b in zip(chain, chain[1:]):
+            nxt[a], prv[b] = b, a
 
     def run(self, steps: int, deadline: float = math.inf) -> bool | None:
         """Advances at most `steps` steps, or until the monotonic clock passes `deadline`.
@@ -218,19 +238,16 @@ class Search:
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
-        # Optional operations are tried after the others (phase 2 of a configuration):
-        # their returns never block, so trying them first branches wide for nothing.
-        late, phase = self.has_optional, self.phase
+        # Phase 2 of a configuration walks the optional list up to `lim`, the first
+        # return of the main list; in phase 1 `lim` is _NO_LIMIT.
+        late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
         every = DEADLINE_EVERY_STEPS - 1
         for n in range(steps):
             if not n & every and time.monotonic() > deadline:
                 break
             d = meta[e]
-            if d:
+            if d and e < lim:
                 m, twin, i, o, b, ro = d
-                if late and (ro is None) is not (phase == 2):
-                    e = nxt[e]
-                    continue
                 if twin and not lin >> (twin - 1) & 1:
                     e = nxt[e]
                     continue
@@ -250,8 +267,8 @@ class Search:
                         key = new_lin << 32 | sid
                     if key not in cache:
                         cache.add(key)
-                        calls.append((e, state, ro, phase))
-                        state, lin, phase = new_state, new_lin, 1
+                        calls.append((e, state, ro, lim))
+                        state, lin, lim = new_state, new_lin, _NO_LIMIT
                         p, q = prv[e], nxt[e]
                         nxt[p], prv[q] = q, p
                         p, q = prv[m], nxt[m]
@@ -262,23 +279,23 @@ class Search:
                             return self._finish(True)
                         continue
                     if ro:  # the greedy move was tried already: no alternative helps
-                        e, phase = m, 2
+                        e = lim = m
                         continue
                 e = nxt[e]
                 continue
             if d is False:  # only optional operations are left: append them at the end
                 self.lin = lin
                 return self._finish(True)
-            if phase == 1 and late:  # now the optional operations called before this return
-                e, phase = nxt[0], 2
+            if late and lim == _NO_LIMIT:  # now the optional ops called before this return
+                lim, e = e, nxt[opt_head]
                 continue
             if len(calls) >= best_len:
-                best_len = self._record_best(e)
+                best_len = self._record_best(e if lim == _NO_LIMIT else lim)
             if not calls:
                 return self._finish(False)
             if self.verbose:
                 self._record_partials()
-            e, state, forced, phase = calls.pop()
+            e, state, forced, lim = calls.pop()
             m, _, _, _, b, _ = meta[e]
             lin ^= 1 << b
             nxt[prv[m]] = m
@@ -286,10 +303,10 @@ class Search:
             nxt[prv[e]] = e
             prv[nxt[e]] = e
             if forced:  # no alternative helps: straight on to the return, and back
-                e, phase = m, 2
+                e = lim = m
             else:
                 e = nxt[e]
-        self.e, self.state, self.lin, self.phase = e, state, lin, phase
+        self.e, self.state, self.lin, self.lim = e, state, lin, lim
         return None
 
     def _record_best(self, ret_entry: int) -> int:
@@ -348,6 +365,11 @@ class Search:
         return PartitionInfo(self.history, result, self.best, illegal, partials)
 
 
+def _optional(op: Operation, last_call: int) -> bool:
+    """True for an op of unknown output still open after every call: it may go last."""
+    return op.output is UNKNOWN and op.return_ >= last_call
+
+
 REPLAY_CLOCK_EVERY_OPS = 256
 """How often the call-order replay looks at the clock."""
 
@@ -360,22 +382,39 @@ def replay_in_call_order(
     Call order respects real time (an op that returned before another's call
     was called first), so a legal replay is a linearization: many real
     histories are decided at one model step per op, without the search's
-    set-up. Returns None, for the search to decide, at the first illegal step
-    or when `deadline` (monotonic) passes.
+    set-up. If that fails, the replay is tried once more with the optional ops
+    (unknown outputs, open to the end) last and unstepped, as the search may
+    leave them. Returns None, for the search to decide, when both fail or when
+    `deadline` (monotonic) passes.
     """
     calls = [op.call for op in history]
     order = sorted(range(len(history)), key=calls.__getitem__)
+    if not _replays(model, history, order, deadline):
+        last_call = max(calls, default=0)
+        optional = [i for i in order if _optional(history[i], last_call)]
+        if not optional:
+            return None
+        skip = set(optional)
+        order = [i for i in order if i not in skip]
+        if not _replays(model, history, order, deadline):
+            return None
+        order += optional
+    partials = [order] if verbose else []
+    return PartitionInfo(history, CheckResult.OK, order, None, partials)
+
+
+def _replays(model: Model, history: list[Operation], order: list[int], deadline: float) -> bool:
+    """True if the model accepts the ops in `order` from its initial state, before `deadline`."""
     step, state = model.step, model.init()
     for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
         if time.monotonic() > deadline:
-            return None
+            return False
         for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
             op = history[i]
             ok, state = step(state, op.input, op.output)
             if not ok:
-                return None
-    partials = [order] if verbose else []
-    return PartitionInfo(history, CheckResult.OK, order, None, partials)
+                return False
+    return True
 
 
 @dataclass(slots=True)
