@@ -26,6 +26,9 @@ from checkers.linearizable.model import UNKNOWN, Model, Operation
 
 def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
     """Splits a history of `(f, key, arg)` inputs into one sub-history per key."""
+    keys = [op.input[1] for op in history]
+    if not keys or keys.count(keys[0]) == len(keys):  # one key (a register): no grouping
+        return [list(history)]
     groups: dict[Any, list[Operation]] = defaultdict(list)
     for op in history:
         groups[op.input[1]].append(op)

@@ -35,7 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from sys import getsizeof
 from typing import Any
 
@@ -373,48 +373,116 @@ def _optional(op: Operation, last_call: int) -> bool:
 REPLAY_CLOCK_EVERY_OPS = 256
 """How often the call-order replay looks at the clock."""
 
+REPLAY_MAX_DEFERRED = 8
+"""Ops the replay may hold back at once before it leaves the partition to the search."""
+
 
 def replay_in_call_order(
     model: Model, history: list[Operation], deadline: float, verbose: bool = False
 ) -> PartitionInfo | None:
-    """The partition's verdict if replaying it in call order is legal, else None.
+    """The partition's verdict if a greedy replay in call order is legal, else None.
 
-    Call order respects real time (an op that returned before another's call
-    was called first), so a legal replay is a linearization: many real
-    histories are decided at one model step per op, without the search's
-    set-up. If that fails, the replay is tried once more with the optional ops
-    (unknown outputs, open to the end) last and unstepped, as the search may
-    leave them. Returns None, for the search to decide, when both fail or when
-    `deadline` (monotonic) passes.
+    The replay steps the ops in call order, deferring one the model refuses
+    until a later step makes it legal (at most `REPLAY_MAX_DEFERRED` at once).
+    Each op goes after its call and before any op called after its return, so
+    a replay that places every op is a linearization: many real histories are
+    decided at about one model step per op, without the search's set-up. If it
+    fails, it is tried once more with the optional ops (unknown outputs, open
+    to the end) last and unstepped, as the search may leave them. Returns None,
+    for the search to decide, when both fail or when `deadline` (monotonic)
+    passes.
     """
     calls = [op.call for op in history]
     order = sorted(range(len(history)), key=calls.__getitem__)
-    if not _replays(model, history, order, deadline):
+    placed = _replay(model, history, order, deadline)
+    if placed is None:
         last_call = max(calls, default=0)
         optional = [i for i in order if _optional(history[i], last_call)]
         if not optional:
             return None
         skip = set(optional)
-        order = [i for i in order if i not in skip]
-        if not _replays(model, history, order, deadline):
+        placed = _replay(model, history, [i for i in order if i not in skip], deadline)
+        if placed is None:
             return None
-        order += optional
-    partials = [order] if verbose else []
-    return PartitionInfo(history, CheckResult.OK, order, None, partials)
+        placed += optional
+    partials = [placed] if verbose else []
+    return PartitionInfo(history, CheckResult.OK, placed, None, partials)
 
 
-def _replays(model: Model, history: list[Operation], order: list[int], deadline: float) -> bool:
-    """True if the model accepts the ops in `order` from its initial state, before `deadline`."""
-    step, state = model.step, model.init()
-    for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
-        if time.monotonic() > deadline:
+def _replay(
+    model: Model, history: list[Operation], order: list[int], deadline: float
+) -> list[int] | None:
+    """The ops of `order` in a legal order the greedy replay found, or None.
+
+    An op the model refuses is first tried just before the op placed last
+    (swapping two ops that overlap), then deferred.
+    """
+    step = model.step
+    replay = _Replay(step, model.init())
+    pending: list[int] = []  # deferred: refused when their turn came
+    due = math.inf  # the earliest return among the deferred ops
+    for k, i in enumerate(order):
+        if not k % REPLAY_CLOCK_EVERY_OPS and time.monotonic() > deadline:
+            return None
+        op = history[i]
+        if op.call > due:  # a deferred op would follow an op called after it returned
+            return None
+        if replay.place(i, op) or replay.swap(i, op, history):
+            if pending:
+                replay.place_deferred(history, pending)
+                due = min([history[j].return_ for j in pending], default=math.inf)
+            continue
+        if len(pending) == REPLAY_MAX_DEFERRED:
+            return None
+        pending.append(i)
+        due = min(due, op.return_)
+    return None if pending else replay.placed
+
+
+@dataclass(slots=True)
+class _Replay:
+    """The greedy replay's state: the ops placed, the state, and the one before the last op."""
+
+    step: Callable[..., tuple[bool, Any]]
+    state: Any
+    before_last: Any = None
+    placed: list[int] = field(default_factory=list)
+
+    def place(self, i: int, op: Operation) -> bool:
+        """Steps op `i` now, if the model accepts it."""
+        ok, new_state = self.step(self.state, op.input, op.output)
+        if ok:
+            self.before_last, self.state = self.state, new_state
+            self.placed.append(i)
+        return bool(ok)
+
+    def swap(self, i: int, op: Operation, history: list[Operation]) -> bool:
+        """Places op `i` just before the last placed op, if both steps are then legal.
+
+        Real time allows it: the last op was called no later than op `i`.
+        """
+        if not self.placed:
             return False
-        for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
-            op = history[i]
-            ok, state = step(state, op.input, op.output)
-            if not ok:
-                return False
-    return True
+        last = history[self.placed[-1]]
+        ok, mid = self.step(self.before_last, op.input, op.output)
+        if not ok:
+            return False
+        ok, new_state = self.step(mid, last.input, last.output)
+        if not ok:
+            return False
+        self.before_last, self.state = mid, new_state
+        self.placed.insert(len(self.placed) - 1, i)
+        return True
+
+    def place_deferred(self, history: list[Operation], pending: list[int]) -> None:
+        """Places every deferred op the model now accepts, repeatedly."""
+        progress = True
+        while progress and pending:
+            progress = False
+            for j in list(pending):
+                if self.place(j, history[j]):
+                    pending.remove(j)
+                    progress = True
 
 
 @dataclass(slots=True)
