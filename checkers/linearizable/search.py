@@ -457,13 +457,16 @@ class _Replay:
         return bool(ok)
 
     def swap(self, i: int, op: Operation, history: list[Operation]) -> bool:
-        """Places op `i` just before the last placed op, if both steps are then legal.
+        """Places op `i` just before the last placed op, if real time and the model allow it.
 
-        Real time allows it: the last op was called no later than op `i`.
+        Real time allows it when the last op had not returned when op `i` was
+        called (every op placed earlier was called before op `i`).
         """
         if not self.placed:
             return False
         last = history[self.placed[-1]]
+        if last.return_ < op.call:
+            return False
         ok, mid = self.step(self.before_last, op.input, op.output)
         if not ok:
             return False
