@@ -35,7 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from sys import getsizeof
 from typing import Any
 
@@ -171,7 +171,7 @@ class Search:
         n = len(history)
         last_call = max([op.call for op in history], default=0)
         end = max([op.return_ for op in history], default=0)
-        optional = [_optional(op, last_call) for op in history]
+        optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
         entries = [(op.call, 0, i) for i, op in enumerate(history)]
         entries += [
             (end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)
@@ -209,7 +209,8 @@ class Search:
             meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
         self.has_optional, self.lim = any(optional), _NO_LIMIT
-        self._thread_optional([k for k, i in call_entries if optional[i]])
+        if self.has_optional:
+            self._thread_optional([k for k, i in call_entries if optional[i]])
         self.e = self.nxt[0]
 
     def _thread_optional(self, calls: list[int]) -> None:
@@ -365,11 +366,6 @@ class Search:
         return PartitionInfo(self.history, result, self.best, illegal, partials)
 
 
-def _optional(op: Operation, last_call: int) -> bool:
-    """True for an op of unknown output still open after every call: it may go last."""
-    return op.output is UNKNOWN and op.return_ >= last_call
-
-
 REPLAY_CLOCK_EVERY_OPS = 256
 """How often the call-order replay looks at the clock."""
 
@@ -397,7 +393,9 @@ def replay_in_call_order(
     placed = _replay(model, history, order, deadline)
     if placed is None:
         last_call = max(calls, default=0)
-        optional = [i for i in order if _optional(history[i], last_call)]
+        optional = [
+            i for i in order if history[i].output is UNKNOWN and history[i].return_ >= last_call
+        ]
         if not optional:
             return None
         skip = set(optional)
@@ -415,10 +413,12 @@ def _replay(
     """The ops of `order` in a legal order the greedy replay found, or None.
 
     An op the model refuses is first tried just before the op placed last
-    (swapping two ops that overlap), then deferred.
+    (swapping two ops that overlap, if real time allows: the op placed last
+    had not returned when this one was called), then deferred.
     """
-    step = model.step
-    replay = _Replay(step, model.init())
+    step, state = model.step, model.init()
+    before_last: Any = None  # the state before the op placed last
+    placed: list[int] = []
     pending: list[int] = []  # deferred: refused when their turn came
     due = math.inf  # the earliest return among the deferred ops
     for k, i in enumerate(order):
@@ -427,65 +427,52 @@ def _replay(
         op = history[i]
         if op.call > due:  # a deferred op would follow an op called after it returned
             return None
-        if replay.place(i, op) or replay.swap(i, op, history):
-            if pending:
-                replay.place_deferred(history, pending)
-                due = min([history[j].return_ for j in pending], default=math.inf)
-            continue
-        if len(pending) == REPLAY_MAX_DEFERRED:
-            return None
-        pending.append(i)
-        due = min(due, op.return_)
-    return None if pending else replay.placed
-
-
-@dataclass(slots=True)
-class _Replay:
-    """The greedy replay's state: the ops placed, the state, and the one before the last op."""
-
-    step: Callable[..., tuple[bool, Any]]
-    state: Any
-    before_last: Any = None
-    placed: list[int] = field(default_factory=list)
-
-    def place(self, i: int, op: Operation) -> bool:
-        """Steps op `i` now, if the model accepts it."""
-        ok, new_state = self.step(self.state, op.input, op.output)
+        ok, new_state = step(state, op.input, op.output)
         if ok:
-            self.before_last, self.state = self.state, new_state
-            self.placed.append(i)
-        return bool(ok)
-
-    def swap(self, i: int, op: Operation, history: list[Operation]) -> bool:
-        """Places op `i` just before the last placed op, if real time and the model allow it.
-
-        Real time allows it when the last op had not returned when op `i` was
-        called (every op placed earlier was called before op `i`).
-        """
-        if not self.placed:
-            return False
-        last = history[self.placed[-1]]
-        if last.return_ < op.call:
-            return False
-        ok, mid = self.step(self.before_last, op.input, op.output)
+            before_last, state = state, new_state
+            placed.append(i)
+        elif placed and history[placed[-1]].return_ >= op.call:
+            last = history[placed[-1]]
+            ok, mid = step(before_last, op.input, op.output)
+            if ok:
+                ok, new_state = step(mid, last.input, last.output)
+            if ok:
+                before_last, state = mid, new_state
+                placed.insert(len(placed) - 1, i)
         if not ok:
-            return False
-        ok, new_state = self.step(mid, last.input, last.output)
-        if not ok:
-            return False
-        self.before_last, self.state = mid, new_state
-        self.placed.insert(len(self.placed) - 1, i)
-        return True
+            if len(pending) == REPLAY_MAX_DEFERRED:
+                return None
+            pending.append(i)
+            due = min(due, op.return_)
+        elif pending:
+            before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
+            due = min([history[j].return_ for j in pending], default=math.inf)
+    return None if pending else placed
 
-    def place_deferred(self, history: list[Operation], pending: list[int]) -> None:
-        """Places every deferred op the model now accepts, repeatedly."""
-        progress = True
-        while progress and pending:
-            progress = False
-            for j in list(pending):
-                if self.place(j, history[j]):
-                    pending.remove(j)
-                    progress = True
+
+def _place_deferred(
+    step: Callable[..., tuple[bool, Any]],
+    state: Any,
+    before_last: Any,
+    history: list[Operation],
+    pending: list[int],
+    placed: list[int],
+) -> tuple[Any, Any]:
+    """Places every deferred op the model now accepts, repeatedly.
+
+    Returns the state before the op placed last, and the state.
+    """
+    progress = True
+    while progress and pending:
+        progress = False
+        for j in list(pending):
+            op = history[j]
+            ok, new_state = step(state, op.input, op.output)
+            if ok:
+                before_last, state, progress = state, new_state, True
+                pending.remove(j)
+                placed.append(j)
+    return before_last, state
 
 
 @dataclass(slots=True)
@@ -592,7 +579,7 @@ def search_partitions(
     entries = sum(len(s.cache) for s in searches if s is not None)
     searches.clear()  # free the caches now, within the budget
     out = Outcome(CheckResult.OK, infos, "", deadline, entries, budget.cache_bytes)
-    results = {i.result for i in infos}
+    results = [i.result for i in infos]  # a list: an enum's hash is a Python call
     if CheckResult.ILLEGAL in results:
         out.result = CheckResult.ILLEGAL
     elif CheckResult.UNKNOWN in results:
