@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from checkers.linearizable import CheckResult, Model, Operation, check_operations  # noqa: E402
 from checkers.linearizable.models import cas_register  # noqa: E402
-from checkers.linearizable.search import replay_in_call_order  # noqa: E402
+from checkers.linearizable.replay import replay_in_call_order  # noqa: E402
 
 
 def register_history(n: int, rng: random.Random, overlap: int) -> list[Operation]:

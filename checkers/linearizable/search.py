@@ -12,7 +12,7 @@ Invariant of the cache (Lowe): a configuration is the set of linearized
 operations (a bitset, held in a Python int) plus the model state. Two paths that
 reach the same configuration have the same future, so each is explored once.
 
-Two reductions keep the verdict and prune the search (both are checked against
+Reductions that keep the verdict and prune the search (each is checked against
 brute force in the tests):
 - twins: operations with equal input and output whose returns have no call
   between them are interchangeable; they are linearized in call order only.
@@ -23,7 +23,12 @@ brute force in the tests):
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
   linearizes one where it would not change the state (appending it instead
-  keeps every state).
+  keeps every state). Their calls wait on a list of their own: at a
+  configuration they are tried only once every other candidate failed.
+
+`replay_in_call_order` decides many partitions before any search: a greedy
+replay in call order (with one-step swaps and a few deferred ops) that, when it
+places every op, is a linearization.
 
 A `Search` runs in slices of steps, so a scheduler can interleave partitions and
 stop at the first illegal one while a hard partition is still running.
@@ -40,6 +45,7 @@ from sys import getsizeof
 from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
+from checkers.linearizable.replay import replay_in_call_order
 
 FIRST_SLICE_STEPS = 1024
 """Steps each partition runs in the scheduler's first round; each round adds a quarter."""
@@ -364,115 +370,6 @@ class Search:
                 partials.append(seq)
         illegal = self.blocker if result is CheckResult.ILLEGAL else None
         return PartitionInfo(self.history, result, self.best, illegal, partials)
-
-
-REPLAY_CLOCK_EVERY_OPS = 256
-"""How often the call-order replay looks at the clock."""
-
-REPLAY_MAX_DEFERRED = 8
-"""Ops the replay may hold back at once before it leaves the partition to the search."""
-
-
-def replay_in_call_order(
-    model: Model, history: list[Operation], deadline: float, verbose: bool = False
-) -> PartitionInfo | None:
-    """The partition's verdict if a greedy replay in call order is legal, else None.
-
-    The replay steps the ops in call order, deferring one the model refuses
-    until a later step makes it legal (at most `REPLAY_MAX_DEFERRED` at once).
-    Each op goes after its call and before any op called after its return, so
-    a replay that places every op is a linearization: many real histories are
-    decided at about one model step per op, without the search's set-up. If it
-    fails, it is tried once more with the optional ops (unknown outputs, open
-    to the end) last and unstepped, as the search may leave them. Returns None,
-    for the search to decide, when both fail or when `deadline` (monotonic)
-    passes.
-    """
-    calls = [op.call for op in history]
-    order = sorted(range(len(history)), key=calls.__getitem__)
-    placed = _replay(model, history, order, deadline)
-    if placed is None:
-        last_call = max(calls, default=0)
-        optional = [
-            i for i in order if history[i].output is UNKNOWN and history[i].return_ >= last_call
-        ]
-        if not optional:
-            return None
-        skip = set(optional)
-        placed = _replay(model, history, [i for i in order if i not in skip], deadline)
-        if placed is None:
-            return None
-        placed += optional
-    partials = [placed] if verbose else []
-    return PartitionInfo(history, CheckResult.OK, placed, None, partials)
-
-
-def _replay(
-    model: Model, history: list[Operation], order: list[int], deadline: float
-) -> list[int] | None:
-    """The ops of `order` in a legal order the greedy replay found, or None.
-
-    An op the model refuses is first tried just before the op placed last
-    (swapping two ops that overlap, if real time allows: the op placed last
-    had not returned when this one was called), then deferred.
-    """
-    step, state = model.step, model.init()
-    before_last: Any = None  # the state before the op placed last
-    placed: list[int] = []
-    pending: list[int] = []  # deferred: refused when their turn came
-    due = math.inf  # the earliest return among the deferred ops
-    for k, i in enumerate(order):
-        if not k % REPLAY_CLOCK_EVERY_OPS and time.monotonic() > deadline:
-            return None
-        op = history[i]
-        if op.call > due:  # a deferred op would follow an op called after it returned
-            return None
-        ok, new_state = step(state, op.input, op.output)
-        if ok:
-            before_last, state = state, new_state
-            placed.append(i)
-        elif placed and history[placed[-1]].return_ >= op.call:
-            last = history[placed[-1]]
-            ok, mid = step(before_last, op.input, op.output)
-            if ok:
-                ok, new_state = step(mid, last.input, last.output)
-            if ok:
-                before_last, state = mid, new_state
-                placed.insert(len(placed) - 1, i)
-        if not ok:
-            if len(pending) == REPLAY_MAX_DEFERRED:
-                return None
-            pending.append(i)
-            due = min(due, op.return_)
-        elif pending:
-            before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
-            due = min([history[j].return_ for j in pending], default=math.inf)
-    return None if pending else placed
-
-
-def _place_deferred(
-    step: Callable[..., tuple[bool, Any]],
-    state: Any,
-    before_last: Any,
-    history: list[Operation],
-    pending: list[int],
-    placed: list[int],
-) -> tuple[Any, Any]:
-    """Places every deferred op the model now accepts, repeatedly.
-
-    Returns the state before the op placed last, and the state.
-    """
-    progress = True
-    while progress and pending:
-        progress = False
-        for j in list(pending):
-            op = history[j]
-            ok, new_state = step(state, op.input, op.output)
-            if ok:
-                before_last, state, progress = state, new_state, True
-                pending.remove(j)
-                placed.append(j)
-    return before_last, state
 
 
 @dataclass(slots=True)

@@ -27,7 +27,8 @@ from checkers.linearizable import (
     fill_default,
 )
 from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
-from checkers.linearizable.search import Search, replay_in_call_order
+from checkers.linearizable.replay import replay_in_call_order
+from checkers.linearizable.search import Search
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
 from tests.support.brute_force import brute_force, replays
 
