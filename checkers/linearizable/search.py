@@ -248,71 +248,73 @@ class Search:
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
         late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
-        every = DEADLINE_EVERY_STEPS - 1
-        for n in range(steps):
-            if not n & every and time.monotonic() > deadline:
+        # the clock is read once per DEADLINE_EVERY_STEPS steps (the inner loop)
+        chunk = range(DEADLINE_EVERY_STEPS)
+        for _ in range(0, steps, DEADLINE_EVERY_STEPS):
+            if time.monotonic() > deadline:
                 break
-            d = meta[e]
-            if d and e < lim:
-                m, twin, i, o, b, ro = d
-                if twin and not lin >> (twin - 1) & 1:
+            for _ in chunk:
+                d = meta[e]
+                if d and e < lim:
+                    m, twin, i, o, b, ro = d
+                    if twin and not lin >> (twin - 1) & 1:
+                        e = nxt[e]
+                        continue
+                    ok, new_state = step(state, i, o)
+                    if ro is None and new_state == state:  # optional and changes nothing here
+                        e = nxt[e]
+                        continue
+                    if ok:
+                        new_lin = lin | 1 << b
+                        sid = sids.get(new_state)
+                        if sid is None:
+                            sid = sids[new_state] = len(sids)
+                        if compress:  # drop the run of low ones: all ops before the lowest open one
+                            k = ((new_lin + 1) & ~new_lin).bit_length() - 1
+                            key = (new_lin >> k) << 64 | k << 32 | sid
+                        else:
+                            key = new_lin << 32 | sid
+                        if key not in cache:
+                            cache.add(key)
+                            calls.append((e, state, ro, lim))
+                            state, lin, lim = new_state, new_lin, _NO_LIMIT
+                            p, q = prv[e], nxt[e]
+                            nxt[p], prv[q] = q, p
+                            p, q = prv[m], nxt[m]
+                            nxt[p], prv[q] = q, p
+                            e = nxt[0]
+                            if e == tail:
+                                self.lin = lin
+                                return self._finish(True)
+                            continue
+                        if ro:  # the greedy move was tried already: no alternative helps
+                            e = lim = m
+                            continue
                     e = nxt[e]
                     continue
-                ok, new_state = step(state, i, o)
-                if ro is None and new_state == state:  # optional and changes nothing here
-                    e = nxt[e]
+                if d is False:  # only optional operations are left: append them at the end
+                    self.lin = lin
+                    return self._finish(True)
+                if late and lim == _NO_LIMIT:  # now the optional ops called before this return
+                    lim, e = e, nxt[opt_head]
                     continue
-                if ok:
-                    new_lin = lin | 1 << b
-                    sid = sids.get(new_state)
-                    if sid is None:
-                        sid = sids[new_state] = len(sids)
-                    if compress:  # drop the run of low ones: all ops before the lowest open one
-                        k = ((new_lin + 1) & ~new_lin).bit_length() - 1
-                        key = (new_lin >> k) << 64 | k << 32 | sid
-                    else:
-                        key = new_lin << 32 | sid
-                    if key not in cache:
-                        cache.add(key)
-                        calls.append((e, state, ro, lim))
-                        state, lin, lim = new_state, new_lin, _NO_LIMIT
-                        p, q = prv[e], nxt[e]
-                        nxt[p], prv[q] = q, p
-                        p, q = prv[m], nxt[m]
-                        nxt[p], prv[q] = q, p
-                        e = nxt[0]
-                        if e == tail:
-                            self.lin = lin
-                            return self._finish(True)
-                        continue
-                    if ro:  # the greedy move was tried already: no alternative helps
-                        e = lim = m
-                        continue
-                e = nxt[e]
-                continue
-            if d is False:  # only optional operations are left: append them at the end
-                self.lin = lin
-                return self._finish(True)
-            if late and lim == _NO_LIMIT:  # now the optional ops called before this return
-                lim, e = e, nxt[opt_head]
-                continue
-            if len(calls) >= best_len:
-                best_len = self._record_best(e if lim == _NO_LIMIT else lim)
-            if not calls:
-                return self._finish(False)
-            if self.verbose:
-                self._record_partials()
-            e, state, forced, lim = calls.pop()
-            m, _, _, _, b, _ = meta[e]
-            lin ^= 1 << b
-            nxt[prv[m]] = m
-            prv[nxt[m]] = m
-            nxt[prv[e]] = e
-            prv[nxt[e]] = e
-            if forced:  # no alternative helps: straight on to the return, and back
-                e = lim = m
-            else:
-                e = nxt[e]
+                if len(calls) >= best_len:
+                    best_len = self._record_best(e if lim == _NO_LIMIT else lim)
+                if not calls:
+                    return self._finish(False)
+                if self.verbose:
+                    self._record_partials()
+                e, state, forced, lim = calls.pop()
+                m, _, _, _, b, _ = meta[e]
+                lin ^= 1 << b
+                nxt[prv[m]] = m
+                prv[nxt[m]] = m
+                nxt[prv[e]] = e
+                prv[nxt[e]] = e
+                if forced:  # no alternative helps: straight on to the return, and back
+                    e = lim = m
+                else:
+                    e = nxt[e]
         self.e, self.state, self.lin, self.lim = e, state, lin, lim
         return None
 
