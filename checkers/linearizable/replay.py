@@ -42,16 +42,16 @@ def replay_in_call_order(
     calls = [op.call for op in history]
     order = sorted(range(len(history)), key=calls.__getitem__)
     placed = _replay(model, history, order, deadline)
-    if placed is None:
+    if isinstance(placed, int):  # failed after `placed` ops of `order`
         last_call = max(calls, default=0)
         optional = [
             i for i in order if history[i].output is UNKNOWN and history[i].return_ >= last_call
         ]
-        if not optional:
-            return None
         skip = set(optional)
+        if not skip.intersection(order[:placed]):  # without them it would fail the same way
+            return None
         placed = _replay(model, history, [i for i in order if i not in skip], deadline)
-        if placed is None:
+        if isinstance(placed, int):
             return None
         placed += optional
     partials = [placed] if verbose else []
@@ -60,8 +60,11 @@ def replay_in_call_order(
 
 def _replay(
     model: Model, history: list[Operation], order: list[int], deadline: float
-) -> list[int] | None:
-    """The ops of `order` in a legal order the greedy replay found, or None.
+) -> list[int] | int:
+    """The ops of `order` in a legal order the greedy replay found.
+
+    On failure, how many ops of `order` it had reached (all of them if the
+    deadline passed).
 
     An op the model refuses is first tried just before the op placed last
     (swapping two ops that overlap, if real time allows: the op placed last
@@ -72,7 +75,7 @@ def _replay(
     k = 0  # the ops of order[:k] are placed, in order: the common case, in a tight loop
     for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
         if time.monotonic() > deadline:
-            return None
+            return len(order)
         for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
             op = history[i]
             ok, new_state = step(state, op.input, op.output)
@@ -90,10 +93,10 @@ def _replay(
     due = math.inf  # the earliest return among the deferred ops
     for n, i in enumerate(order[k:], k):
         if not n % REPLAY_CLOCK_EVERY_OPS and time.monotonic() > deadline:
-            return None
+            return len(order)
         op = history[i]
         if op.call > due:  # a deferred op would follow an op called after it returned
-            return None
+            return n
         ok, new_state = step(state, op.input, op.output)
         if ok:
             before_last, state = state, new_state
@@ -108,13 +111,13 @@ def _replay(
                 placed.insert(len(placed) - 1, i)
         if not ok:
             if len(pending) == REPLAY_MAX_DEFERRED:
-                return None
+                return n + 1
             pending.append(i)
             due = min(due, op.return_)
         elif pending:
             before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
             due = min([history[j].return_ for j in pending], default=math.inf)
-    return None if pending else placed
+    return len(order) if pending else placed
 
 
 def _place_deferred(
