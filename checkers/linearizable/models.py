@@ -26,6 +26,9 @@ from checkers.linearizable.model import UNKNOWN, Model, Operation
 
 def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
     """Splits a history of `(f, key, arg)` inputs into one sub-history per key."""
+    keys = [op.input[1] for op in history]
+    if not keys or keys.count(keys[0]) == len(keys):  # one key (a register): no grouping
+        return [list(history)]
     groups: dict[Any, list[Operation]] = defaultdict(list)
     for op in history:
         groups[op.input[1]].append(op)
@@ -41,31 +44,34 @@ def split_by_footprint(
     sharing a footprint element with the next, joins them. Components keep
     the history's order, and come in the order of their first operation.
     """
-    parent: dict[Hashable, Hashable] = {}
+    ids: dict[Hashable, int] = {}  # each element hashed once per use: EDN keywords hash slowly
+    parent: list[int] = []
 
-    def root(x: Hashable) -> Hashable:
+    def root(x: int) -> int:
         while parent[x] != x:
             parent[x] = parent[parent[x]]  # path halving
             x = parent[x]
         return x
 
-    firsts: list[Hashable | None] = []
+    firsts: list[int] = []
     for op in history:
-        first = None
+        first = -1
         for r in footprint(op.input):
-            if r not in parent:
-                parent[r] = r
-            if first is None:
-                first = root(r)
+            x = ids.get(r)
+            if x is None:
+                x = ids[r] = len(parent)
+                parent.append(x)
+            if first < 0:
+                first = root(x)
             else:
-                a, b = first, root(r)
+                a, b = first, root(x)
                 if a != b:
                     parent[b] = a
         firsts.append(first)
-    groups: dict[Any, list[Operation]] = {}
+    groups: dict[int, list[Operation]] = {}
     alone: list[list[Operation]] = []
     for op, first in zip(history, firsts):
-        if first is None:  # touches nothing: commutes with everything
+        if first < 0:  # touches nothing: commutes with everything
             alone.append([op])
         else:
             groups.setdefault(root(first), []).append(op)
@@ -233,10 +239,11 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
     keys: list[Any] = []
 
     def slot(key: Any) -> int:
-        if key not in slots:
-            slots[key] = len(keys)
+        i = slots.get(key)
+        if i is None:
+            i = slots[key] = len(keys)
             keys.append(key)
-        return slots[key]
+        return i
 
     def step(state: tuple[Any, ...], inp: Any, out: Any) -> tuple[bool, tuple[Any, ...]]:
         values = list(state)

@@ -12,7 +12,7 @@ Invariant of the cache (Lowe): a configuration is the set of linearized
 operations (a bitset, held in a Python int) plus the model state. Two paths that
 reach the same configuration have the same future, so each is explored once.
 
-Two reductions keep the verdict and prune the search (both are checked against
+Reductions that keep the verdict and prune the search (each is checked against
 brute force in the tests):
 - twins: operations with equal input and output whose returns have no call
   between them are interchangeable; they are linearized in call order only.
@@ -23,7 +23,12 @@ brute force in the tests):
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
   linearizes one where it would not change the state (appending it instead
-  keeps every state).
+  keeps every state). Their calls wait on a list of their own: at a
+  configuration they are tried only once every other candidate failed.
+
+`replay_in_call_order` decides many partitions before any search: a greedy
+replay in call order (with one-step swaps and a few deferred ops) that, when it
+places every op, is a linearization.
 
 A `Search` runs in slices of steps, so a scheduler can interleave partitions and
 stop at the first illegal one while a hard partition is still running.
@@ -32,6 +37,7 @@ stop at the first illegal one while a hard partition is still running.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from sys import getsizeof
 from typing import Any
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
+from checkers.linearizable.replay import replay_in_call_order
 
 FIRST_SLICE_STEPS = 1024
 """Steps each partition runs in the scheduler's first round; each round adds a quarter."""
@@ -124,6 +131,9 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
+_NO_LIMIT = sys.maxsize
+"""The scan limit in phase 1: the main list's walk stops at its first return instead."""
+
 Meta = tuple[int, int, Any, Any, int, bool | None]
 """Per call entry: (its return entry, 1 + the bit of the twin it must follow or 0,
 input, output, its operation's bit, read-only: True, False, or None if optional).
@@ -144,7 +154,7 @@ class Search:
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
         self.lin = 0
-        self.calls: list[tuple[int, Any, bool]] = []
+        self.calls: list[tuple[int, Any, bool | None, int]] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
@@ -173,8 +183,8 @@ class Search:
             (end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)
         ]
         order = sorted(entries)
-        size = 2 * n + 2
-        self.tail = size - 1
+        size = 2 * n + 4  # the main list's head and tail, then the optional list's
+        self.tail = 2 * n + 1
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
         op_of = [-1] * size
@@ -204,7 +214,25 @@ class Search:
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
             meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
         self.op, self.meta = op_of, meta
+        self.has_optional, self.lim = any(optional), _NO_LIMIT
+        if self.has_optional:
+            self._thread_optional([k for k, i in call_entries if optional[i]])
         self.e = self.nxt[0]
+
+    def _thread_optional(self, calls: list[int]) -> None:
+        """Moves the optional ops' call entries to a list of their own, in call order.
+
+        The search tries them only after every other op at a configuration (they
+        never block, and trying them first branches wide for nothing), so the
+        main list's scan need not pass them.
+        """
+        nxt, prv, head = self.nxt, self.prv, self.tail + 1
+        for k in calls:
+            p, q = prv[k], nxt[k]
+            nxt[p], prv[q] = q, p
+        chain = [head, *calls, head + 1]
+        for a, b in zip(chain, chain[1:]):
+            nxt[a], prv[b] = b, a
 
     def run(self, steps: int, deadline: float = math.inf) -> bool | None:
         """Advances at most `steps` steps, or until the monotonic clock passes `deadline`.
@@ -217,73 +245,84 @@ class Search:
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
-        every = DEADLINE_EVERY_STEPS - 1
-        for n in range(steps):
-            if not n & every and time.monotonic() > deadline:
+        # Phase 2 of a configuration walks the optional list up to `lim`, the first
+        # return of the main list; in phase 1 `lim` is _NO_LIMIT.
+        late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
+        # the clock is read once per DEADLINE_EVERY_STEPS steps (the inner loop)
+        chunk = range(DEADLINE_EVERY_STEPS)
+        for _ in range(0, steps, DEADLINE_EVERY_STEPS):
+            if time.monotonic() > deadline:
                 break
-            d = meta[e]
-            if d:
-                m, twin, i, o, b, ro = d
-                if twin and not lin >> (twin - 1) & 1:
+            for _ in chunk:
+                d = meta[e]
+                if d and e < lim:
+                    m, twin, i, o, b, ro = d
+                    if twin and not lin >> (twin - 1) & 1:
+                        e = nxt[e]
+                        continue
+                    ok, new_state = step(state, i, o)
+                    if ro is None and new_state == state:  # optional and changes nothing here
+                        e = nxt[e]
+                        continue
+                    if ok:
+                        new_lin = lin | 1 << b
+                        sid = sids.get(new_state)
+                        if sid is None:
+                            sid = sids[new_state] = len(sids)
+                        if compress:  # drop the run of low ones: all ops before the lowest open one
+                            k = ((new_lin + 1) & ~new_lin).bit_length() - 1
+                            key = (new_lin >> k) << 64 | k << 32 | sid
+                        else:
+                            key = new_lin << 32 | sid
+                        if key not in cache:
+                            cache.add(key)
+                            calls.append((e, state, ro, lim))
+                            state, lin, lim = new_state, new_lin, _NO_LIMIT
+                            p, q = prv[e], nxt[e]
+                            nxt[p], prv[q] = q, p
+                            p, q = prv[m], nxt[m]
+                            nxt[p], prv[q] = q, p
+                            e = nxt[0]
+                            if e == tail:
+                                self.lin = lin
+                                return self._finish(True)
+                            continue
+                        if ro:  # the greedy move was tried already: no alternative helps
+                            e = lim = m
+                            continue
                     e = nxt[e]
                     continue
-                ok, new_state = step(state, i, o)
-                if ro is None and new_state == state:  # optional and changes nothing here
-                    e = nxt[e]
+                if d is False:  # only optional operations are left: append them at the end
+                    self.lin = lin
+                    return self._finish(True)
+                if late and lim == _NO_LIMIT:  # now the optional ops called before this return
+                    lim, e = e, nxt[opt_head]
                     continue
-                if ok:
-                    new_lin = lin | 1 << b
-                    sid = sids.get(new_state)
-                    if sid is None:
-                        sid = sids[new_state] = len(sids)
-                    if compress:  # drop the run of low ones: all ops before the lowest open one
-                        k = ((new_lin + 1) & ~new_lin).bit_length() - 1
-                        key = (new_lin >> k) << 64 | k << 32 | sid
-                    else:
-                        key = new_lin << 32 | sid
-                    if key not in cache:
-                        cache.add(key)
-                        calls.append((e, state, ro))
-                        state, lin = new_state, new_lin
-                        p, q = prv[e], nxt[e]
-                        nxt[p], prv[q] = q, p
-                        p, q = prv[m], nxt[m]
-                        nxt[p], prv[q] = q, p
-                        e = nxt[0]
-                        if e == tail:
-                            self.lin = lin
-                            return self._finish(True)
-                        continue
-                    if ro:  # the greedy move was tried already: no alternative helps
-                        e = m
-                        continue
-                e = nxt[e]
-                continue
-            if d is False:  # only optional operations are left: append them at the end
-                self.lin = lin
-                return self._finish(True)
-            if len(calls) >= best_len:
-                best_len = self._record_best(e)
-            if not calls:
-                return self._finish(False)
-            if self.verbose:
-                self._record_partials()
-            e, state, forced = calls.pop()
-            m, _, _, _, b, _ = meta[e]
-            lin ^= 1 << b
-            nxt[prv[m]] = m
-            prv[nxt[m]] = m
-            nxt[prv[e]] = e
-            prv[nxt[e]] = e
-            e = m if forced else nxt[e]
-        self.e, self.state, self.lin = e, state, lin
+                if len(calls) >= best_len:
+                    best_len = self._record_best(e if lim == _NO_LIMIT else lim)
+                if not calls:
+                    return self._finish(False)
+                if self.verbose:
+                    self._record_partials()
+                e, state, forced, lim = calls.pop()
+                m, _, _, _, b, _ = meta[e]
+                lin ^= 1 << b
+                nxt[prv[m]] = m
+                prv[nxt[m]] = m
+                nxt[prv[e]] = e
+                prv[nxt[e]] = e
+                if forced:  # no alternative helps: straight on to the return, and back
+                    e = lim = m
+                else:
+                    e = nxt[e]
+        self.e, self.state, self.lin, self.lim = e, state, lin, lim
         return None
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it."""
         op = self.op
         if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _, _ in self.calls]
+            self.best = [op[c] for c, _, _, _ in self.calls]
             self.blocker = op[ret_entry]
         return len(self.best) + 1
 
@@ -291,18 +330,18 @@ class Search:
         """Records the current prefix for every op in it that has no longer one yet."""
         length = len(self.calls)
         seq: list[int] | None = None
-        for c, _, _ in self.calls:
+        for c, _, _, _ in self.calls:
             i = self.op[c]
             if self.partial_len[i] < length:
                 if seq is None:
-                    seq = [self.op[x] for x, _, _ in self.calls]
+                    seq = [self.op[x] for x, _, _, _ in self.calls]
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _, _ in self.calls]
+            self.best = [self.op[c] for c, _, _, _ in self.calls]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
@@ -412,7 +451,8 @@ def search_partitions(
     deadline = time.monotonic() + timeout_s if timeout_s else math.inf
     budget = _Budget(deadline, max_cache_bytes)
     searches: list[Search | None] = [None] * len(partitions)  # built when first scheduled
-    active = list(range(len(searches)))
+    replayed = [replay_in_call_order(model, p, deadline, verbose) for p in partitions]
+    active = [k for k, r in enumerate(replayed) if r is None]
     illegal, over = False, ""
     while active and not over and not (illegal and not verbose):
         still: list[int] = []
@@ -432,13 +472,13 @@ def search_partitions(
         active = still
         budget.next_round()
     infos = [
-        s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN)
-        for s, h in zip(searches, partitions)
+        r or (s.info() if s is not None else PartitionInfo(h, CheckResult.UNKNOWN))
+        for r, s, h in zip(replayed, searches, partitions)
     ]
     entries = sum(len(s.cache) for s in searches if s is not None)
     searches.clear()  # free the caches now, within the budget
     out = Outcome(CheckResult.OK, infos, "", deadline, entries, budget.cache_bytes)
-    results = {i.result for i in infos}
+    results = [i.result for i in infos]  # a list: an enum's hash is a Python call
     if CheckResult.ILLEGAL in results:
         out.result = CheckResult.ILLEGAL
     elif CheckResult.UNKNOWN in results:

@@ -4,6 +4,7 @@ partition scheduling, verbose partial linearizations, and the Model contract."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -26,6 +27,8 @@ from checkers.linearizable import (
     fill_default,
 )
 from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
+from checkers.linearizable.replay import replay_in_call_order
+from checkers.linearizable.search import Search
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
 from tests.support.brute_force import brute_force, replays
 
@@ -267,6 +270,50 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
         for part in info.partitions:
             assert sorted(part.longest) == list(range(len(part.history)))
             assert replays(model, tuple(part.history[i] for i in part.longest))
+
+
+def _search_alone(model: Model, ops: list[Operation]) -> CheckResult:
+    """The search's verdict without the call-order replay in front of it."""
+    assert model.partition is not None
+    for part in model.partition(list(ops)):
+        search = Search(model, part)
+        if not search.run(1_000_000):
+            return CheckResult.ILLEGAL
+    return CheckResult.OK
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(random_register_op, min_size=1, max_size=7))
+def test_the_search_alone_and_the_replay_agree_with_brute_force(ops: list[Operation]) -> None:
+    model = cas_register(0)
+    legal = brute_force(model, ops)
+    assert _search_alone(model, ops) is (CheckResult.OK if legal else CheckResult.ILLEGAL)
+    assert model.partition is not None
+    for part in model.partition(list(ops)):
+        replayed = replay_in_call_order(model, part, math.inf)
+        if replayed is not None:  # a replay's order is a linearization: never on illegal ones
+            assert sorted(replayed.longest) == list(range(len(part)))
+            assert replays(model, tuple(part[i] for i in replayed.longest))
+
+
+def test_the_replay_swaps_an_overlapping_pair_and_defers_a_refused_op() -> None:
+    register = cas_register(0)
+    swap = [  # the cas is called first, but the read saw the value before it
+        Operation(0, ("cas", None, (0, 1)), 0, True, 10),
+        Operation(1, ("read", None, None), 1, 0, 5),
+    ]
+    found = replay_in_call_order(register, swap, math.inf)
+    assert found is not None and found.longest == [1, 0]
+    defer = [  # the read is refused at its turn; the write called later explains it
+        Operation(0, ("read", None, None), 0, 2, 10),
+        Operation(1, ("write", None, 1), 1, None, 2),
+        Operation(2, ("write", None, 2), 3, None, 4),
+    ]
+    found = replay_in_call_order(register, defer, math.inf)
+    assert found is not None and found.longest == [1, 2, 0]
+    late = [*defer[:2], dataclasses.replace(defer[2], call=11, return_=12)]  # after the read
+    assert replay_in_call_order(register, late, math.inf) is None
+    assert check_operations(register, late) is CheckResult.ILLEGAL
 
 
 def _kv_op(

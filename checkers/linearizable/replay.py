@@ -1,0 +1,145 @@
+"""The call-order replay: a greedy linearization tried before the search.
+
+Call order respects real time (an op that returned before another's call was
+called first), so stepping a partition's ops in call order, when the model
+accepts every step, gives a linearization. Real histories are often nearly in
+call order: the replay tries an op the model refuses just before the op placed
+last (when their intervals overlap), then holds it back until a later step
+makes it legal. It never answers illegal: when it fails, the search decides.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
+
+REPLAY_CLOCK_EVERY_OPS = 256
+"""How often the call-order replay looks at the clock."""
+
+REPLAY_MAX_DEFERRED = 8
+"""Ops the replay may hold back at once before it leaves the partition to the search."""
+
+
+def replay_in_call_order(
+    model: Model, history: list[Operation], deadline: float, verbose: bool = False
+) -> PartitionInfo | None:
+    """The partition's verdict if a greedy replay in call order is legal, else None.
+
+    The replay steps the ops in call order, deferring one the model refuses
+    until a later step makes it legal (at most `REPLAY_MAX_DEFERRED` at once).
+    Each op goes after its call and before any op called after its return, so
+    a replay that places every op is a linearization: many real histories are
+    decided at about one model step per op, without the search's set-up. If it
+    fails, it is tried once more with the optional ops (unknown outputs, open
+    to the end) last and unstepped, as the search may leave them. Returns None,
+    for the search to decide, when both fail or when `deadline` (monotonic)
+    passes.
+    """
+    calls = [op.call for op in history]
+    order = sorted(range(len(history)), key=calls.__getitem__)
+    placed = _replay(model, history, order, deadline)
+    if isinstance(placed, int):  # failed after `placed` ops of `order`
+        last_call = max(calls, default=0)
+        optional = [
+            i for i in order if history[i].output is UNKNOWN and history[i].return_ >= last_call
+        ]
+        skip = set(optional)
+        if not skip.intersection(order[:placed]):  # without them it would fail the same way
+            return None
+        placed = _replay(model, history, [i for i in order if i not in skip], deadline)
+        if isinstance(placed, int):
+            return None
+        placed += optional
+    partials = [placed] if verbose else []
+    return PartitionInfo(history, CheckResult.OK, placed, None, partials)
+
+
+def _replay(
+    model: Model, history: list[Operation], order: list[int], deadline: float
+) -> list[int] | int:
+    """The ops of `order` in a legal order the greedy replay found.
+
+    On failure, how many ops of `order` it had reached (all of them if the
+    deadline passed).
+
+    An op the model refuses is first tried just before the op placed last
+    (swapping two ops that overlap, if real time allows: the op placed last
+    had not returned when this one was called), then deferred.
+    """
+    step, state = model.step, model.init()
+    before_last: Any = None  # the state before the op placed last
+    k = 0  # the ops of order[:k] are placed, in order: the common case, in a tight loop
+    for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
+        if time.monotonic() > deadline:
+            return len(order)
+        for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
+            op = history[i]
+            ok, new_state = step(state, op.input, op.output)
+            if not ok:
+                break
+            before_last, state = state, new_state
+            k += 1
+        else:
+            continue
+        break
+    if k == len(order):
+        return list(order)
+    placed: list[int] = order[:k]
+    pending: list[int] = []  # deferred: refused when their turn came
+    due = math.inf  # the earliest return among the deferred ops
+    for n, i in enumerate(order[k:], k):
+        if not n % REPLAY_CLOCK_EVERY_OPS and time.monotonic() > deadline:
+            return len(order)
+        op = history[i]
+        if op.call > due:  # a deferred op would follow an op called after it returned
+            return n
+        ok, new_state = step(state, op.input, op.output)
+        if ok:
+            before_last, state = state, new_state
+            placed.append(i)
+        elif placed and history[placed[-1]].return_ >= op.call:
+            last = history[placed[-1]]
+            ok, mid = step(before_last, op.input, op.output)
+            if ok:
+                ok, new_state = step(mid, last.input, last.output)
+            if ok:
+                before_last, state = mid, new_state
+                placed.insert(len(placed) - 1, i)
+        if not ok:
+            if len(pending) == REPLAY_MAX_DEFERRED:
+                return n + 1
+            pending.append(i)
+            due = min(due, op.return_)
+        elif pending:
+            before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
+            due = min([history[j].return_ for j in pending], default=math.inf)
+    return len(order) if pending else placed
+
+
+def _place_deferred(
+    step: Callable[..., tuple[bool, Any]],
+    state: Any,
+    before_last: Any,
+    history: list[Operation],
+    pending: list[int],
+    placed: list[int],
+) -> tuple[Any, Any]:
+    """Places every deferred op the model now accepts, repeatedly.
+
+    Returns the state before the op placed last, and the state.
+    """
+    progress = True
+    while progress and pending:
+        progress = False
+        for j in list(pending):
+            op = history[j]
+            ok, new_state = step(state, op.input, op.output)
+            if ok:
+                before_last, state, progress = state, new_state, True
+                pending.remove(j)
+                placed.append(j)
+    return before_last, state
