@@ -70,6 +70,8 @@ from node.versions import Versioned
 EPOCH_MS = 1_700_000_000_000
 """Wall-clock milliseconds at virtual time 0 (before any skew)."""
 BASE_PORT = 7001
+TRACE_BATCH = 2048
+"""Trace entries hashed at a time (and then dropped: the digest stands for them)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ class Simulator:
         self.disk_delay_ms = dict.fromkeys(self.names, 0)
         self.agenda = Agenda()
         self.trace: list[tuple[Any, ...]] = []
+        """The newest trace entries, not yet hashed (`trace_digest` covers every entry)."""
+        self.traced = 0
+        """How many trace entries were hashed and dropped from `trace`."""
+        self._digest = hashlib.sha256()
+        self._packer = msgpack.Packer(use_bin_type=True, default=_plain, autoreset=False)
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
         self._conns = itertools.count(1)
@@ -392,14 +399,28 @@ class Simulator:
         """A SHA-256 of the whole trace: equal digests mean event-for-event equal runs.
 
         The trace is hashed in its msgpack form (events as their type name and fields),
-        which says as much as its repr and is built in C.
+        which says as much as its repr and is built in C, in batches of `TRACE_BATCH`
+        entries as it grows, so a run does not keep every message it carried.
         """
-        packed = msgpack.packb(self.trace, use_bin_type=True, default=_plain)
-        return hashlib.sha256(packed).hexdigest()
+        h = self._digest.copy()
+        h.update(self._pack(self.trace))
+        return h.hexdigest()
 
     def _trace(self, *fields: Any) -> None:
         if self.config.trace:
             self.trace.append((self.now_ms, *fields))
+            if len(self.trace) >= TRACE_BATCH:
+                self._digest.update(self._pack(self.trace))
+                self.traced += len(self.trace)
+                self.trace = []
+
+    def _pack(self, entries: list[tuple[Any, ...]]) -> bytes:
+        """`entries` packed one after the other (so batch boundaries do not change a digest)."""
+        for entry in entries:
+            self._packer.pack(entry)
+        packed: bytes = self._packer.bytes()
+        self._packer.reset()
+        return packed
 
 
 def _plain(obj: Any) -> Any:
