@@ -166,7 +166,8 @@ class Simulator:
 
     def now(self, name: str) -> events.Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
-        return events.Now(EPOCH_MS + self.now_ms + self.skew_ms[name], self.now_ms / 1000)
+        now_ms = self.agenda.now_ms
+        return events.Now(EPOCH_MS + now_ms + self.skew_ms[name], now_ms / 1000)
 
     def set_skew(self, name: str, skew_ms: int) -> None:
         """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
@@ -272,8 +273,9 @@ class Simulator:
         return done() or self._advance(self.now_ms + within_ms, done)
 
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
-        while (item := self.agenda.pop_due(end_ms)) is not None:
-            self._step(item)
+        pop_due, step = self.agenda.pop_due, self._step
+        while (item := pop_due(end_ms)) is not None:
+            step(item)
             if done is not None and done():
                 return True
         self.agenda.wait_until(end_ms)
@@ -293,8 +295,9 @@ class Simulator:
         if isinstance(item, Delivery):
             self._deliver(item)
         elif isinstance(item, TimerDue):
-            if (item.node, item.boot, item.timer) in self._armed:
-                self._armed.discard((item.node, item.boot, item.timer))
+            armed = (item.node, item.boot, item.timer)
+            if armed in self._armed:
+                self._armed.discard(armed)
                 self._feed(item.node, events.TimerFired(item.timer))
         elif isinstance(item, DiskWrite):
             if self._alive(item.node, item.boot):
@@ -333,7 +336,7 @@ class Simulator:
         self._trace("event", name, event)
         node = self.nodes[name]
         self._carry_out(name, node.handle(event, self.now(name)))
-        if node.counters.get(core.HANDLER_ERRORS):
+        if node.outbox.counters.get(core.HANDLER_ERRORS):
             bug = next((m for _, n, _, m in reversed(self.logs) if n == name), "")
             raise HandlerBug(f"{name} caught a handler bug at {self.now_ms} ms: {bug}")
 
@@ -408,7 +411,7 @@ class Simulator:
 
     def _trace(self, *fields: Any) -> None:
         if self.config.trace:
-            self.trace.append((self.now_ms, *fields))
+            self.trace.append((self.agenda.now_ms, *fields))
             if len(self.trace) >= TRACE_BATCH:
                 self._digest.update(self._pack(self.trace))
                 self.traced += len(self.trace)
