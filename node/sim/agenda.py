@@ -27,13 +27,17 @@ from node.protocol import Message
 
 @dataclass(slots=True)
 class Delivery:
-    """`msg` from `src` (in its boot `src_boot`) arriving at `dst` (in its boot `dst_boot`)."""
+    """`msg` from `src` (in its boot `src_boot`) arriving at `dst` (in its boot `dst_boot`).
+
+    `body` is the frame payload `msg` was decoded from (what the trace hashes), if known.
+    """
 
     src: str
     src_boot: int
     dst: str
     dst_boot: int
     msg: Message
+    body: bytes = b""
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import operator
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -320,7 +321,8 @@ class Simulator:
         if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
         elif self.network.connected(d.src, d.dst):
-            self._feed(d.dst, events.PeerMessage(d.src, d.msg))
+            traced = ("PeerMessage", d.src, d.body) if d.body else None
+            self._feed(d.dst, events.PeerMessage(d.src, d.msg), traced)
         elif self.network.holds(d.src, d.dst):
             self._held.append(d)
         else:
@@ -332,8 +334,10 @@ class Simulator:
         for d in held:
             self.agenda.push(self.rng.randint(*self.config.latency_ms), d)
 
-    def _feed(self, name: str, event: events.Event) -> None:
-        self._trace("event", name, event)
+    def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
+        """Hands `event` to `name` and carries out the effects; the trace records `traced`
+        for it if given (the same facts in a form cheaper to hash), else the event."""
+        self._trace("event", name, event if traced is None else traced)
         node = self.nodes[name]
         self._carry_out(name, node.handle(event, self.now(name)))
         if node.outbox.counters.get(core.HANDLER_ERRORS):
@@ -374,9 +378,10 @@ class Simulator:
         fates = self.network.fates(src, dst) if dst in self.nodes else []
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
-        wire = wire_copy(msg)
-        for delay_ms in fates:
-            self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire))
+        body = encode_body(msg)  # even for a lost message: it must fit the wire
+        for delay_ms in fates:  # each copy decoded apart, as a receiver would
+            wire = decode_body(body)
+            self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire, body))
 
     # --- inspection -----------------------------------------------------------
 
@@ -429,10 +434,16 @@ class Simulator:
 def _plain(obj: Any) -> Any:
     """A traced value msgpack cannot hold: a dataclass (an event) as its type name and
     fields, anything else as its repr (as the trace was hashed before)."""
-    fields = getattr(obj, "__dataclass_fields__", None)
+    fields = _FIELDS.get(type(obj))
     if fields is None:
-        return repr(obj)
-    return [type(obj).__name__, *(getattr(obj, f) for f in fields)]
+        names = getattr(obj, "__dataclass_fields__", None)
+        if names is None:
+            return repr(obj)
+        fields = _FIELDS[type(obj)] = operator.attrgetter("__class__.__name__", *names)
+    return fields(obj)
+
+
+_FIELDS: dict[type, Callable[[Any], Any]] = {}
 
 
 def _error(code: str, message: str) -> Message:
