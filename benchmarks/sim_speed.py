@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,12 +42,15 @@ BUGS = ("tests.intercepts.restart_ignores_syncs", "tests.intercepts.sync_overwri
 
 # Run in a child process, in the tree being measured (this one, or the baseline's).
 _ONE_SEED = """
-import json, sys, time
+import hashlib, json, sys, time
+from checkers.history import dump_op
 from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
 spec, seed = SimSpec(), int(sys.argv[1])
 cpu = time.process_time()
 r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
-print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": time.process_time() - cpu}))
+cpu = time.process_time() - cpu
+history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
+print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history}))
 """
 _ALL_CORES = """
 import json, os, sys, tempfile, time
@@ -61,14 +65,14 @@ print(json.dumps({"seeds": len(lines), "wall_s": wall, "sim_s": sum(x["sim_s"] f
 """
 
 
-def in_tree(tree: Path, code: str, arg: int) -> dict[str, float]:
+def in_tree(tree: Path, code: str, arg: int) -> dict[str, Any]:
     """Runs `code` with `arg` in a fresh interpreter in `tree`; its one JSON line."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     proc = subprocess.run([sys.executable, "-c", code, str(arg)], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=3600)  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"the simulator in {tree} failed: {proc.stderr.strip()[-500:]}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -76,16 +80,22 @@ def one_core(trees: dict[str, Path], seeds: int) -> None:
     """Simulated s per wall s and per CPU s of one process, seed by seed, the trees taking
     turns (so both see the same load)."""
     totals = {name: {"sim_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0} for name in trees}
+    histories: dict[str, list[str]] = {name: [] for name in trees}
     for seed in range(1, seeds + 1):
         for name, tree in trees.items():
-            for k, v in in_tree(tree, _ONE_SEED, seed).items():
-                totals[name][k] += v
+            r = in_tree(tree, _ONE_SEED, seed)
+            histories[name].append(str(r.pop("history")))
+            for k, v in r.items():
+                totals[name][k] += float(v)
     for name, t in totals.items():
         print(
             f"one core, {name}: {t['sim_s']:.0f} simulated s in {t['wall_s']:.1f} wall s = "
             f"{t['sim_s'] / t['wall_s']:.1f}x real time, {t['sim_s'] / t['cpu_s']:.1f}x per CPU "
             f"second (anchor: sibyl run = 1x), {seeds} seeds of {SimSpec().time_limit_s:g} s chaos"
         )
+    if len(trees) > 1:  # a speed-up must not change what is simulated
+        same = len({tuple(h) for h in histories.values()}) == 1
+        print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
 
 
 def all_cores(trees: dict[str, Path], seeds: int) -> None:
