@@ -289,17 +289,23 @@ def decode(data: bytes) -> Versioned:
     and decoded by every request for its key, and replicas in agreement send each
     other the same bytes.
     """
+    global _decoded_bytes
     obj = _decoded.get(data)
     if obj is None:
         obj = _decode(data)
-        if len(_decoded) >= _MAX_DECODED:
+        if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
             _decoded.clear()
+            _decoded_bytes = 0
         _decoded[data] = obj
+        _decoded_bytes += len(data)
     return obj
 
 
 _MAX_DECODED = 4096
+_MAX_DECODED_BYTES = 8 << 20
+"""Bounds of the memo, in objects and in encoded bytes (values may be up to 1 MiB each)."""
 _decoded: dict[bytes, Versioned] = {}
+_decoded_bytes = 0
 
 
 def _decode(data: bytes) -> Versioned:
