@@ -16,7 +16,6 @@ with a subset of its faults and ops.
 
 from __future__ import annotations
 
-import gc
 import random
 import time
 from collections.abc import Collection, Mapping
@@ -175,17 +174,8 @@ def simulate(
     t0 = time.perf_counter()
     cfg = SimConfig(spec.nodes, spec.settings(), client_timeout_ms=spec.op_timeout_ms, trace=trace)
     run = _SimRun(spec, schedule, Simulator(schedule.seed, cfg))
-    # The cyclic collector is paused for the run: a run makes little cyclic garbage (a
-    # 120 s run peaks at the same memory either way) but many objects, and the
-    # collector's passes over them cost several percent of the run.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        run.chaos()
-        run.after_chaos()
-    finally:
-        if collecting:
-            gc.enable()
+    run.chaos()
+    run.after_chaos()
     results = run.check(set(only))
     wall_s = time.perf_counter() - t0
     return SimResult(schedule.seed, results, run.rec.ops, run.sim.trace_digest(), run.realised,
