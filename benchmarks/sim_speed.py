@@ -6,7 +6,10 @@ Reported, all measured in this run:
   core) on the default workload (cart, 5 nodes, default nemesis, 100 ops/s over
   5 clients), for `--seeds` seeds; the anchor is real time (1x), which `sibyl
   run` cannot beat; the same for git `--baseline` (default main), seed by seed
-  in turns with this tree, so a before/after pair shares the machine's load;
+  in turns with this tree, so a before/after pair shares the machine's load,
+  and whether every seed's history is identical in both trees (it is when the
+  baseline is the commit a speed-up was made on, or merged onto: a speed-up
+  must not change what is simulated);
 * seeds per minute over every core (`harness.sim_batch`, one process per core),
   for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
