@@ -132,7 +132,7 @@ class Simulator:
         self.traced = 0
         """How many trace entries were hashed and dropped from `trace`."""
         self._digest = hashlib.sha256()
-        self._packer = msgpack.Packer(use_bin_type=True, default=_plain, autoreset=False)
+        self._packer = msgpack.Packer(use_bin_type=True, default=_plain)
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
         self._conns = itertools.count(1)
@@ -424,11 +424,7 @@ class Simulator:
 
     def _pack(self, entries: list[tuple[Any, ...]]) -> bytes:
         """`entries` packed one after the other (so batch boundaries do not change a digest)."""
-        for entry in entries:
-            self._packer.pack(entry)
-        packed: bytes = self._packer.bytes()
-        self._packer.reset()
-        return packed
+        return b"".join(map(self._packer.pack, entries))
 
 
 def _plain(obj: Any) -> Any:
