@@ -315,7 +315,8 @@ class Simulator:
             else:
                 self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
         elif isinstance(item, ClientDeadline):
-            self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
+            if item.conn in self._open:  # most requests were answered long before
+                self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
     def _deliver(self, d: Delivery) -> None:
         if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
