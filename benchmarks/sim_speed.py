@@ -2,10 +2,16 @@
 
 Reported, all measured in this run:
 
-* simulated seconds per wall second in one process (one core) on the default
-  workload (cart, 5 nodes, default nemesis, 100 ops/s over 5 clients), for
-  `--seeds` seeds; the anchor is real time (1x), which `sibyl run` cannot beat;
-* seeds per minute over every core (`harness.sim_batch`, one process per core);
+* simulated seconds per wall second, and per CPU second, in one process (one
+  core) on the default workload (cart, 5 nodes, default nemesis, 100 ops/s over
+  5 clients), for `--seeds` seeds; the anchor is real time (1x), which `sibyl
+  run` cannot beat; the same for git `--baseline` (default main), seed by seed
+  in turns with this tree, so a before/after pair shares the machine's load,
+  and whether every seed's history is identical in both trees (it is when the
+  baseline is the commit a speed-up was made on, or merged onto: a speed-up
+  must not change what is simulated);
+* seeds per minute over every core (`harness.sim_batch`, one process per core),
+  for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
   on real processes (`sibyl run`, 10 s each, `--real-seeds` seeds), with the
   wall time of each (the first failing seed is the seeds-until-failure);
@@ -13,6 +19,7 @@ Reported, all measured in this run:
   ops before and after, simulations used, and its wall time.
 
     .venv/bin/python benchmarks/sim_speed.py [--seeds 6] [--bug-seeds 12] [--real-seeds 3]
+        [--baseline main] [--speed-only]
 """
 
 from __future__ import annotations
@@ -25,38 +32,95 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.sim_batch import BatchJob, run_seeds  # noqa: E402
-from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate  # noqa: E402
+from harness.sim_runner import SimSpec  # noqa: E402
 
 BUGS = ("tests.intercepts.restart_ignores_syncs", "tests.intercepts.sync_overwrites")
 
 
-def one_core(seeds: int) -> None:
-    spec = SimSpec()
-    sim_s = wall_s = 0.0
-    for seed in range(1, seeds + 1):
-        r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
-        sim_s, wall_s = sim_s + r.sim_s, wall_s + r.wall_s
-    print(
-        f"one core: {sim_s:.0f} simulated s in {wall_s:.1f} wall s = {sim_s / wall_s:.1f}x "
-        f"real time (anchor: sibyl run = 1x), {seeds} seeds of {spec.time_limit_s:g} s chaos"
-    )
-
-
-def all_cores(seeds: int, store: str) -> None:
-    jobs = os.cpu_count() or 1
+# Run in a child process, in the tree being measured (this one, or the baseline's).
+_ONE_SEED = """
+import hashlib, json, sys, time
+from checkers.history import dump_op
+from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
+spec, seed = SimSpec(), int(sys.argv[1])
+cpu = time.process_time()
+r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
+cpu = time.process_time() - cpu
+history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
+print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history}))
+"""
+_ALL_CORES = """
+import json, os, sys, tempfile, time
+from harness.sim_batch import BatchJob, run_seeds
+from harness.sim_runner import SimSpec
+with tempfile.TemporaryDirectory() as store:
     t0 = time.monotonic()
-    lines = run_seeds(BatchJob(SimSpec(), store), list(range(1, seeds + 1)), jobs, lambda _: None)
+    lines = run_seeds(BatchJob(SimSpec(), store), list(range(1, int(sys.argv[1]) + 1)),
+                      os.cpu_count() or 1, lambda _: None)
     wall = time.monotonic() - t0
-    sim_s = sum(line["sim_s"] for line in lines)
-    print(
-        f"{jobs} processes: {len(lines)} seeds in {wall:.1f}s = {60 * len(lines) / wall:.1f} "
-        f"seeds/min, {sim_s / wall:.1f}x real time over all cores"
-    )
+print(json.dumps({"seeds": len(lines), "wall_s": wall, "sim_s": sum(x["sim_s"] for x in lines)}))
+"""
+
+
+def in_tree(tree: Path, code: str, arg: int) -> dict[str, Any]:
+    """Runs `code` with `arg` in a fresh interpreter in `tree`; its one JSON line."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.run([sys.executable, "-c", code, str(arg)], cwd=tree, env=env,
+                          capture_output=True, text=True, timeout=3600)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"the simulator in {tree} failed: {proc.stderr.strip()[-500:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def one_core(trees: dict[str, Path], seeds: int) -> None:
+    """Simulated s per wall s and per CPU s of one process, seed by seed, the trees taking
+    turns (so both see the same load)."""
+    totals = {name: {"sim_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0} for name in trees}
+    histories: dict[str, list[str]] = {name: [] for name in trees}
+    for seed in range(1, seeds + 1):
+        for name, tree in trees.items():
+            r = in_tree(tree, _ONE_SEED, seed)
+            histories[name].append(str(r.pop("history")))
+            for k, v in r.items():
+                totals[name][k] += float(v)
+    for name, t in totals.items():
+        print(
+            f"one core, {name}: {t['sim_s']:.0f} simulated s in {t['wall_s']:.1f} wall s = "
+            f"{t['sim_s'] / t['wall_s']:.1f}x real time, {t['sim_s'] / t['cpu_s']:.1f}x per CPU "
+            f"second (anchor: sibyl run = 1x), {seeds} seeds of {SimSpec().time_limit_s:g} s chaos"
+        )
+    if len(trees) > 1:  # a speed-up must not change what is simulated
+        same = len({tuple(h) for h in histories.values()}) == 1
+        print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
+
+
+def all_cores(trees: dict[str, Path], seeds: int) -> None:
+    for name, tree in trees.items():
+        r = in_tree(tree, _ALL_CORES, seeds)
+        print(
+            f"{os.cpu_count() or 1} processes, {name}: {r['seeds']:.0f} seeds in "
+            f"{r['wall_s']:.1f}s = {60 * r['seeds'] / r['wall_s']:.1f} seeds/min, "
+            f"{r['sim_s'] / r['wall_s']:.1f}x real time over all cores"
+        )
+
+
+def baseline_tree(ref: str, into: str) -> Path:
+    """The files of git `ref` (e.g. main, before an optimisation) in a directory under `into`."""
+    tree = Path(into) / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True,
+                             timeout=300)  # fmt: skip
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: git archive failed: {archive.stderr.decode()[-300:]}")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True, timeout=300)
+    return tree
 
 
 def sim_failures(bug: str, seeds: int, store: str) -> tuple[list[int], float]:
@@ -104,11 +168,24 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=6)
     ap.add_argument("--bug-seeds", type=int, default=12)
     ap.add_argument("--real-seeds", type=int, default=3)
+    ap.add_argument("--baseline", default="main", metavar="REF",
+                    help="also measure the simulator speed of git REF, in the same run "
+                         "(default main; '' for none)")  # fmt: skip
+    ap.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="measure only the speed, not the bugs and the shrink",
+    )
     args = ap.parse_args()
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory() as store:
-        one_core(args.seeds)
-        all_cores(args.seeds * 2, store)
+        trees = {"this tree": ROOT}
+        if args.baseline:
+            trees[args.baseline] = baseline_tree(args.baseline, store)
+        one_core(trees, args.seeds)
+        all_cores(trees, args.seeds * 2)
+        if args.speed_only:
+            return
         for bug in BUGS:
             sim, sim_s = sim_failures(bug, args.bug_seeds, store)
             real, real_s = real_failures(bug, args.real_seeds, store)

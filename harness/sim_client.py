@@ -12,6 +12,7 @@ threads, no wall clock: a run is a function of the seed and the calls made.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 from collections.abc import Coroutine, Generator
@@ -136,7 +137,21 @@ class Scheduler:
             raise TypeError(f"a simulated coroutine awaited {what!r}, not a SimClient call")
 
     def run(self) -> None:
-        """Runs the cluster until every coroutine has finished."""
+        """Runs the cluster until every coroutine has finished.
+
+        The cyclic collector is paused meanwhile: a run makes little cyclic garbage (a
+        120 s run peaks at the same memory either way) but many objects, and the
+        collector's passes over them cost several percent of the run.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> None:
         while self.live and self._error is None:
             if self._sleepers:
                 self._wake = self._sleepers[0][0]

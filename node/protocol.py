@@ -34,10 +34,16 @@ class ProtocolError(Exception):
 
 def encode_frame(msg: Message) -> bytes:
     """Returns the framed bytes of `msg`; raises ProtocolError if it is too large."""
+    body = encode_body(msg)
+    return _HEADER.pack(len(body)) + body
+
+
+def encode_body(msg: Message) -> bytes:
+    """A frame's payload for `msg` (no length prefix); raises ProtocolError if it is too large."""
     body: bytes = msgpack.packb(msg, use_bin_type=True)
     if len(body) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
-    return _HEADER.pack(len(body)) + body
+    return body
 
 
 class FrameDecoder:
@@ -63,14 +69,15 @@ class FrameDecoder:
                 raise ProtocolError(f"frame length {length} exceeds the limit of {self._max}")
             if len(buf) - pos - 4 < length:
                 break
-            out.append(_decode_body(bytes(buf[pos + 4 : pos + 4 + length])))
+            out.append(decode_body(bytes(buf[pos + 4 : pos + 4 + length])))
             pos += 4 + length
         if pos:
             del buf[:pos]
         return out
 
 
-def _decode_body(body: bytes) -> Message:
+def decode_body(body: bytes) -> Message:
+    """The message a frame's payload holds; raises ProtocolError as `FrameDecoder.feed` does."""
     try:
         msg = msgpack.unpackb(body, raw=False, strict_map_key=True)
     except Exception as e:  # noqa: BLE001 - msgpack raises many types; all mean "not msgpack"

@@ -76,6 +76,13 @@ def rebalance(owners: list[str], members: Sequence[Member]) -> list[str]:
     return out
 
 
+_MAX_LAYOUTS = 64
+_layouts: dict[tuple[tuple[Member, ...], int], tuple[tuple[str, ...], list[list[str]]]] = {}
+"""Computed layouts by (members, partitions). Rebalancing hashes every (member, partition)
+pair, and a node rebuilds its ring on every membership change it hears of (and every
+simulated node on every boot), so equal memberships share one immutable layout."""
+
+
 class Ring:
     """The partition → owner map for a membership (given in join order)."""
 
@@ -90,11 +97,23 @@ class Ring:
         self.members = tuple(members)
         self.partitions = partitions
         self._shift = 128 - (partitions.bit_length() - 1)
-        owners = [members[0].name] * partitions
+        layout = _layouts.get((self.members, partitions))
+        if layout is None:
+            layout = self._layout()
+            if len(_layouts) >= _MAX_LAYOUTS:  # bounded: forget the oldest membership
+                del _layouts[next(iter(_layouts))]
+            _layouts[(self.members, partitions)] = layout
+        self.owners: tuple[str, ...] = layout[0]
+        self._walks = layout[1]
+
+    def _layout(self) -> tuple[tuple[str, ...], list[list[str]]]:
+        """(owners, walks) of this membership: a pure function of (members, partitions)."""
+        members = self.members
+        owners = [members[0].name] * self.partitions
         for k in range(2, len(members) + 1):
             owners = rebalance(owners, members[:k])
-        self.owners: tuple[str, ...] = tuple(owners)
-        self._walks = [self._walk(p) for p in range(partitions)]
+        self.owners = tuple(owners)
+        return self.owners, [self._walk(p) for p in range(self.partitions)]
 
     def partition_of(self, key: str) -> int:
         """The partition holding `key`."""

@@ -140,6 +140,8 @@ def truncate(
 
 def sync(a: Versioned, b: Versioned) -> Versioned:
     """Merges two replicas' states of one key, dropping causally covered siblings."""
+    if a == b:  # idempotent, and replicas in agreement are the common case
+        return a
     a_dots = {s.dot for s in a.siblings}
     b_dots = {s.dot for s in b.siblings}
     keep: dict[Dot, Sibling] = {}
@@ -280,7 +282,33 @@ _last_encoded: tuple[Versioned | None, bytes] = (None, b"")
 
 
 def decode(data: bytes) -> Versioned:
-    """Parses `encode` output; raises VersionError on anything else."""
+    """Parses `encode` output; raises VersionError on anything else.
+
+    Equal bytes give one shared object (objects are values: nothing changes one, or
+    its clock, once built), from a bounded memo: a replica's stored object is read
+    and decoded by every request for its key, and replicas in agreement send each
+    other the same bytes.
+    """
+    global _decoded_bytes
+    obj = _decoded.get(data)
+    if obj is None:
+        obj = _decode(data)
+        if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
+            _decoded.clear()
+            _decoded_bytes = 0
+        _decoded[data] = obj
+        _decoded_bytes += len(data)
+    return obj
+
+
+_MAX_DECODED = 4096
+_MAX_DECODED_BYTES = 8 << 20
+"""Bounds of the memo, in objects and in encoded bytes (values may be up to 1 MiB each)."""
+_decoded: dict[bytes, Versioned] = {}
+_decoded_bytes = 0
+
+
+def _decode(data: bytes) -> Versioned:
     try:
         top = msgpack.unpackb(data, raw=False)
     except Exception as e:  # noqa: BLE001

@@ -9,6 +9,10 @@ The items say what falls due: a message delivery, a node's timer, a node's
 disk write completing, a refused connection, a client request reaching its
 node, a client's deadline. Each item that concerns a node names the boot it
 belongs to, so nothing from before a crash reaches the node's next boot.
+
+Items are values: never change one once built. (They are not frozen, as
+`node.events` are not: a frozen dataclass costs three times as much to build,
+and the simulator builds one per message, timer and disk write.)
 """
 
 from __future__ import annotations
@@ -21,32 +25,36 @@ from node.events import Persist
 from node.protocol import Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
-    """`msg` from `src` (in its boot `src_boot`) arriving at `dst` (in its boot `dst_boot`)."""
+    """`msg` from `src` (in its boot `src_boot`) arriving at `dst` (in its boot `dst_boot`).
+
+    `body` is the frame payload `msg` was decoded from (what the trace hashes), if known.
+    """
 
     src: str
     src_boot: int
     dst: str
     dst_boot: int
     msg: Message
+    body: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimerDue:
     node: str
     boot: int
     timer: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DiskWrite:
     node: str
     boot: int
     persist: Persist
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refused:
     """A send from `node` to `peer` failed: the connection was refused."""
 
@@ -55,14 +63,14 @@ class Refused:
     peer: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientSend:
     node: str
     conn: int
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientDeadline:
     conn: int
 

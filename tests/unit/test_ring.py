@@ -7,6 +7,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node import ring
 from node.ring import Member, Ring, targets
 
 FIVE = [Member(f"n{i}") for i in range(1, 6)]
@@ -56,3 +57,14 @@ def test_targets_sum_to_partitions(weights: list[int]) -> None:
 
 def test_ring_is_deterministic() -> None:
     assert Ring(FIVE, 64).owners == Ring(list(FIVE), 64).owners
+
+
+def test_rings_of_one_membership_share_a_layout_equal_to_a_fresh_computation() -> None:
+    first = Ring(FIVE, 64)
+    assert Ring(list(FIVE), 64).owners is first.owners  # remembered, not recomputed
+    ring._layouts.clear()
+    fresh = Ring(FIVE, 64)
+    assert fresh.owners == first.owners and fresh.owners is not first.owners
+    assert [fresh.walk(p) for p in range(64)] == [first.walk(p) for p in range(64)]
+    heavier = Ring([Member("n1", 2), *FIVE[1:]], 64)
+    assert heavier.owners != first.owners  # another membership, another layout

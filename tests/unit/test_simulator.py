@@ -8,6 +8,7 @@ reissued by a node that crashed and restarted.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -18,7 +19,10 @@ import pytest
 
 from node import core, versions
 from node.events import Now
+from node.messages import PeerMsg
+from node.outbox import Outbox
 from node.protocol import Message
+from node.sim import cluster
 from node.sim.cluster import EPOCH_MS, SimConfig, Simulator
 from node.sim.network import CLEAN, LinkFaults, Network
 
@@ -83,9 +87,38 @@ def eventful_run(seed: int) -> Simulator:
 
 def test_the_same_seed_gives_the_same_run() -> None:
     a, b, c = eventful_run(7), eventful_run(7), eventful_run(8)
-    assert len(a.trace) > 500
-    assert a.trace == b.trace and a.replies == b.replies and a.logs == b.logs
+    assert a.traced + len(a.trace) > 500
+    assert a.traced == b.traced and a.trace == b.trace  # the newest entries, not yet hashed
+    assert a.replies == b.replies and a.logs == b.logs
     assert a.trace_digest() == b.trace_digest() != c.trace_digest()
+
+
+def test_the_digest_covers_the_trace_entries_already_hashed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = eventful_run(7)
+    assert whole.traced == 0
+    monkeypatch.setattr(cluster, "TRACE_BATCH", 50)
+    batched = eventful_run(7)
+    assert batched.traced >= 450 and len(batched.trace) < 50
+    assert batched.trace_digest() == whole.trace_digest()
+
+
+def test_the_digest_sees_a_change_in_one_message_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digest hashes what messages say, not only which went where and when."""
+    plain = eventful_run(7)
+    send, sent = Outbox.send, itertools.count()
+
+    def send_one_changed(self: Outbox, peer: str, msg: PeerMsg) -> None:
+        send(self, peer, msg)
+        wire = self.effects[-1].msg  # type: ignore[union-attr]
+        if wire["t"] == "read_ok" and next(sent) == 3:
+            wire["extra"] = 1  # an extra field: every receiver ignores it
+
+    monkeypatch.setattr(Outbox, "send", send_one_changed)
+    changed = eventful_run(7)
+    assert next(sent) > 4 and changed.replies == plain.replies  # the same run otherwise
+    assert changed.trace_digest() != plain.trace_digest()
 
 
 def test_a_run_does_not_depend_on_string_hashing() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgpack
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,9 +142,27 @@ def test_lww_keeps_the_newest_wall_clock_write() -> None:
 
 
 def test_decode_refuses_malformed_sibling_rows() -> None:
-    import msgpack
-    import pytest
-
     for row in ([1, 1, 0, b"v"], ["a", 0, 0, b"v"], ["a", 1, "ts", b"v"], ["a", 1, 0, "v"]):
         with pytest.raises(v.VersionError):
             v.decode(msgpack.packb([[["a", 1, 0]], [row]], use_bin_type=True))
+
+
+def test_equal_bytes_decode_to_one_shared_object_and_the_memo_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = v.encode(v.update(v.EMPTY, {}, b"value", "n1", 5))
+    first = v.decode(data)
+    assert v.decode(bytes(bytearray(data))) is first  # equal bytes, another object
+    monkeypatch.setattr(v, "_MAX_DECODED_BYTES", 4 * len(data))
+    for i in range(20):
+        obj = v.update(v.EMPTY, {}, b"value%d" % i, "n1", 5)
+        assert v.decode(v.encode(obj)) == obj
+        assert v._decoded_bytes <= 4 * len(data) + 8
+    assert len(v._decoded) <= 4
+
+
+def test_malformed_bytes_are_refused_every_time_not_remembered() -> None:
+    bad = msgpack.packb([[["a", 1, 0]], [["a", 2, 0, b"v"]]], use_bin_type=True)  # not covered
+    for _ in range(2):
+        with pytest.raises(v.VersionError, match="not in the clock"):
+            v.decode(bad)
