@@ -66,8 +66,16 @@ class StateShape:
         """The components whose value differs between two states."""
         if before == after:
             return set()
+        if self.kind is Kind.TUPLE:
+            return self._changed_tuple(before, after)
         a, b = self.view(before), self.view(after)
         return {c for c in a.keys() | b.keys() if self.get(a, c) != self.get(b, c)}
+
+    def _changed_tuple(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> set[Hashable]:
+        out: set[Hashable] = {i for i, (x, y) in enumerate(zip(a, b)) if x != y}
+        longer, start = (a, len(b)) if len(a) > len(b) else (b, len(a))
+        out.update(i for i in range(start, len(longer)) if longer[i] != self.pad)
+        return out
 
     def overlay(self, base: Any, src: Any, comps: Iterable[Hashable]) -> Any:
         """`base` with the components `comps` taken from `src`; ABSENT if no state can say so."""

@@ -55,16 +55,26 @@ POOL_STATES = 512
 READ_PROBES = 3
 """Probe states each distinct operation is tried on to find what it reads."""
 
-CHECK_PROBES = 4000
-"""Seeded probes of the independence claim before an ILLEGAL verdict is believed."""
+CHECK_PROBES = 50_000
+"""Probes of the independence claim (model steps) before an ILLEGAL verdict is believed."""
 
 VISITED_STATES = 1 << 16
 """States kept per component for those probes (the first ones reached)."""
 
-ROUNDS = 3
+FINISH_MIN_S = 1.0
+PROBE_RESERVE_S = 0.5
+"""After an ILLEGAL verdict, the components left unfinished run on for their states, for
+as long as the search so far (at least `FINISH_MIN_S`), stopping `PROBE_RESERVE_S` before
+the deadline: the probes then use the states they reached."""
+
+ROUNDS = 4
 """Widenings tried before falling back to one search of the whole history."""
 
 SEED = 0x5EED
+
+
+Widen = dict[Any, set[Hashable]]
+"""Footprints to widen: components to add, by operation input."""
 
 
 @dataclass(slots=True)
@@ -178,7 +188,8 @@ class _Watch:
     def step(self, state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
         ok, new = self.model.step(state, inp, out)
         if ok and new not in self.seen:
-            outside = self.shape.changed(self.init, new) - self.comps[inp]
+            # the parent was checked (or is init): only this step's changes can stray
+            outside = self.shape.changed(state, new) - self.comps[inp]
             if outside:
                 raise _Violation(inp, outside)
             if len(self.seen) < VISITED_STATES * len(self.visited):
@@ -220,8 +231,8 @@ def search_inferred(
         widened = _try_split(model, history, learned, rng, deadline, verbose, max_cache_bytes)
         if isinstance(widened, Outcome) or widened is None:
             return widened
-        inp, comps = widened
-        learned.fp[inp] |= comps
+        for inp, comps in widened.items():
+            learned.fp[inp] |= comps
     return None
 
 
@@ -233,8 +244,8 @@ def _try_split(
     deadline: float,
     verbose: bool,
     max_cache_bytes: int,
-) -> Outcome | tuple[Any, set[Hashable]] | None:
-    """One split and search: its Outcome, a footprint to widen, or None (give up)."""
+) -> Outcome | Widen | None:
+    """One split and search: its Outcome, the footprints to widen, or None (give up)."""
     groups = split_by_footprint(history, lambda inp: learned.fp[inp])
     if len(groups) < 2:
         return None
@@ -245,7 +256,8 @@ def _try_split(
         for op in ops:
             comps[op.input], group[op.input] = union, g
     watch = _Watch(model, learned.shape, comps, group, [[] for _ in groups])
-    left = deadline - time.monotonic()
+    started = time.monotonic()
+    left = deadline - started
     if left <= 0:
         return None
     try:
@@ -257,12 +269,54 @@ def _try_split(
             max_cache_bytes=max_cache_bytes,
         )
     except _Violation as v:
-        return v.inp, v.comps
+        return {v.inp: v.comps}
     if out.result is CheckResult.OK:
         return out if replays(model, merge_witness(groups, out.infos)) else None
     if out.result is CheckResult.ILLEGAL:
+        spent = time.monotonic() - started
+        until = min(deadline - PROBE_RESERVE_S, time.monotonic() + max(FINISH_MIN_S, spent))
+        try:
+            _finish_all(watch, groups, out.infos, until, max_cache_bytes)
+        except _Violation as v:
+            return {v.inp: v.comps}
         return _cross_probe(model, learned, groups, comps, watch.visited, out.infos, rng) or out
     return out
+
+
+def _finish_all(
+    watch: _Watch,
+    groups: list[list[Operation]],
+    infos: list[PartitionInfo],
+    deadline: float,
+    max_cache_bytes: int,
+) -> None:
+    """Runs the components the first search left unfinished, until `deadline`, for their states."""
+    model = replace(watch.model, step=watch.step)
+    for g, info in enumerate(infos):
+        left = deadline - time.monotonic()
+        if info.result is not CheckResult.UNKNOWN or left <= 0:
+            continue
+        one = search_partitions(
+            model,
+            [groups[g]],
+            timeout_s=left if math.isfinite(left) else None,
+            max_cache_bytes=max_cache_bytes,
+        )
+        infos[g].result = one.result
+        if one.result is CheckResult.ILLEGAL:
+            infos[g].illegal = one.infos[0].illegal
+
+
+def _values(shape: StateShape, states: list[Any]) -> dict[Hashable, dict[Any, Any]]:
+    """Every value each component takes in `states`, each with a state that has it."""
+    values: dict[Hashable, dict[Any, Any]] = {}
+    for state in states:
+        for c, x in shape.view(state).items():
+            try:
+                values.setdefault(c, {}).setdefault(x, state)
+            except TypeError:  # an unhashable value: this state is no probe
+                break
+    return values
 
 
 def _cross_probe(
@@ -273,23 +327,38 @@ def _cross_probe(
     visited: list[list[Any]],
     infos: list[PartitionInfo],
     rng: random.Random,
-) -> tuple[Any, set[Hashable]] | None:
-    """Probes the split behind an ILLEGAL verdict; a footprint to widen, or None.
+) -> Widen | None:
+    """Probes the split behind an ILLEGAL verdict; the footprints to widen, or None.
 
-    Half the probes try the illegal components' operations, half the others'.
+    Each operation of an illegal component, the blocking one first, is tried
+    at states its component reached with one other component set to each value
+    any component reached (`CHECK_PROBES` probes in all).
     """
     shape, init = learned.shape, model.init()
-    everywhere = learned.pool + [s for states in visited for s in states]
-    illegal = [g for g, i in enumerate(infos) if i.result is CheckResult.ILLEGAL]
-    for k in range(CHECK_PROBES):
-        g = rng.choice(illegal) if k % 2 == 0 else rng.randrange(len(groups))
-        op = rng.choice(groups[g])
-        v = rng.choice(visited[g]) if visited[g] else init
-        fp = set(comps[op.input])
-        extra = _extra_reads(model, shape, op, v, rng.choice(everywhere), fp)
-        if extra:
-            return op.input, extra
-    return None
+    values = _values(shape, learned.pool + [s for states in visited for s in states])
+    widen: Widen = {}
+    budget = CHECK_PROBES
+    for g, info in enumerate(infos):
+        if info.result is not CheckResult.ILLEGAL:
+            continue
+        ops = list({(op.input, op.output): op for op in groups[g]}.values())
+        rng.shuffle(ops)
+        if info.illegal is not None:
+            ops.insert(0, groups[g][info.illegal])
+        bases = visited[g] or [init]
+        for op in ops:
+            fp = set(comps[op.input])
+            for v in rng.sample(bases, min(len(bases), 4)):
+                for c, xs in values.items():
+                    if c in fp or budget <= 0:
+                        continue
+                    for rep in xs.values():
+                        budget -= 1
+                        s3 = shape.overlay(v, rep, {c})
+                        if s3 is ABSENT or not _agrees(model, shape, op, v, s3, fp):
+                            widen.setdefault(op.input, set()).add(c)
+                            break
+    return widen or None
 
 
 def merge_witness(
