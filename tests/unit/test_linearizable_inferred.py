@@ -100,6 +100,34 @@ def test_a_wrong_inference_is_caught_and_the_verdict_stays_right(
     assert check_operations(plain_kv(), ops, timeout=60) is expected
 
 
+def test_an_ok_from_a_wrong_split_is_not_believed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gets forced apart from the puts they read: each part is linearizable alone.
+
+    The merged order must be replayed on the model; it fails, and the whole
+    history is searched: a get of "" after a put of "a" returned is illegal.
+    """
+    real = inferred.learn
+
+    def blind_reads(model: Model, history: list[Operation], rng: random.Random) -> Any:
+        learned = real(model, history, rng)
+        assert learned is not None
+        for inp in learned.fp:
+            if inp[0] == "get":
+                learned.fp[inp] = set()
+        return learned
+
+    monkeypatch.setattr(inferred, "learn", blind_reads)
+    monkeypatch.setattr(inferred, "MIN_OPS", 0)
+    ops = [
+        Operation(0, ("put", "k", "a"), 0, None, 1),
+        Operation(1, ("get", "k", None), 2, "", 3),
+        Operation(2, ("put", "j", "b"), 0, None, 3),
+    ]
+    result, info = check_operations_info(plain_kv(), ops)
+    assert result is CheckResult.ILLEGAL
+    assert len(info.partitions) == 1  # the split was dropped
+
+
 def test_states_that_do_not_split_are_searched_whole() -> None:
     ops = load_history(CORPORA / "porcupine" / "test_data" / "kv" / "c10-ok.txt").operations
     one_string = Model(init=str, step=lambda s, inp, out: (True, s))  # a str: no components
