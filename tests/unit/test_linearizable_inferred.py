@@ -24,9 +24,9 @@ from checkers.linearizable import (
     Operation,
     check_operations,
     check_operations_info,
+    inferred,
     load_history,
 )
-from checkers.linearizable import inferred
 from checkers.linearizable.components import Kind, StateShape, learn_shape
 from checkers.linearizable.models import kv_nopartition, multi_register
 from tests.support.brute_force import brute_force
@@ -131,9 +131,12 @@ def test_an_ok_from_a_wrong_split_is_not_believed(monkeypatch: pytest.MonkeyPatc
 def test_states_that_do_not_split_are_searched_whole() -> None:
     ops = load_history(CORPORA / "porcupine" / "test_data" / "kv" / "c10-ok.txt").operations
     one_string = Model(init=str, step=lambda s, inp, out: (True, s))  # a str: no components
-    assert inferred.search_inferred(
-        one_string, [ops], deadline=float("inf"), verbose=False, max_cache_bytes=1 << 30
-    ) is None
+    assert (
+        inferred.search_inferred(
+            one_string, [ops], deadline=float("inf"), verbose=False, max_cache_bytes=1 << 30
+        )
+        is None
+    )
 
 
 def test_a_model_where_every_read_reads_everything_is_not_split() -> None:
@@ -157,13 +160,17 @@ def test_a_model_where_every_read_reads_everything_is_not_split() -> None:
 
 
 def test_a_tuple_that_trims_its_tail_learns_its_pad() -> None:
-    shape = learn_shape((), [((), ("a",)), (("a",), ("a", "", "", "b")), (("a", "", "", "b"), ("a",))])
+    shape = learn_shape(
+        (), [((), ("a",)), (("a",), ("a", "", "", "b")), (("a", "", "", "b"), ("a",))]
+    )
     assert shape == StateShape(Kind.TUPLE, pad="", trims=True)
     assert shape.changed(("a",), ("a", "", "", "b")) == {3}
     assert shape.overlay(("x", "y"), ("a", "", "", "b"), {3}) == ("x", "y", "", "b")
 
 
-def _op(kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool) -> Operation:
+def _op(
+    kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool
+) -> Operation:
     inp = (kind, key, None if kind == "get" else arg)
     if crashed:  # never returned: may or may not have happened
         return Operation(0, inp, call, UNKNOWN, 100)
