@@ -126,13 +126,17 @@ def _extra_reads(
     return extra or shape.changed(s, s2)
 
 
-def learn(model: Model, history: list[Operation], rng: random.Random) -> Learned | None:
-    """Probes the model on `history`; None if its states do not split into components."""
+def learn(
+    model: Model, history: list[Operation], rng: random.Random, deadline: float = math.inf
+) -> Learned | None:
+    """Probes the model on `history`; None if its states do not split, or time ran out."""
     step, init = model.step, model.init()
     steps: list[tuple[Any, Any, Any]] = []
     pool, seen = [init], {init}
     legal_at: dict[tuple[Any, Any], Any] = {}  # a state where each operation was legal
     for _ in range(SCHEDULES):
+        if time.monotonic() > deadline:
+            return None
         order = sorted(history, key=lambda op: rng.uniform(op.call, op.return_))
         state = init
         for op in order:
@@ -187,7 +191,7 @@ class _Watch:
 
     def step(self, state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
         ok, new = self.model.step(state, inp, out)
-        if ok and new not in self.seen:
+        if ok and new is not state and new not in self.seen:
             # the parent was checked (or is init): only this step's changes can stray
             outside = self.shape.changed(state, new) - self.comps[inp]
             if outside:
@@ -222,7 +226,7 @@ def search_inferred(
         return None
     rng = random.Random(SEED)
     try:
-        learned = learn(model, history, rng)
+        learned = learn(model, history, rng, deadline)
     except TypeError:  # unhashable inputs or states
         return None
     if learned is None:
@@ -279,7 +283,12 @@ def _try_split(
             _finish_all(watch, groups, out.infos, until, max_cache_bytes)
         except _Violation as v:
             return {v.inp: v.comps}
-        return _cross_probe(model, learned, groups, comps, watch.visited, out.infos, rng) or out
+        probe = Probe(learned, groups, comps, watch.visited, rng, deadline)
+        widen = _cross_probe(model, probe, out.infos)
+        if widen is None:  # the deadline came first: the verdict stands unchecked
+            out.result, out.reason = CheckResult.UNKNOWN, "timeout"
+            return out
+        return widen or out
     return out
 
 
@@ -319,38 +328,47 @@ def _values(shape: StateShape, states: list[Any]) -> dict[Hashable, dict[Any, An
     return values
 
 
-def _cross_probe(
-    model: Model,
-    learned: Learned,
-    groups: list[list[Operation]],
-    comps: dict[Any, frozenset[Hashable]],
-    visited: list[list[Any]],
-    infos: list[PartitionInfo],
-    rng: random.Random,
-) -> Widen | None:
-    """Probes the split behind an ILLEGAL verdict; the footprints to widen, or None.
+@dataclass(slots=True)
+class Probe:
+    """What probing a split needs: the states each component reached, and its footprint."""
+
+    learned: Learned
+    groups: list[list[Operation]]
+    comps: dict[Any, frozenset[Hashable]]
+    visited: list[list[Any]]
+    rng: random.Random
+    deadline: float
+
+
+def _cross_probe(model: Model, probe: Probe, infos: list[PartitionInfo]) -> Widen | None:
+    """Probes the split behind an ILLEGAL verdict: the footprints to widen ({} if none).
 
     Each operation of an illegal component, the blocking one first, is tried
     at states its component reached with one other component set to each value
-    any component reached (`CHECK_PROBES` probes in all).
+    any component reached (`CHECK_PROBES` probes in all). None if the deadline
+    passed first.
     """
-    shape, init = learned.shape, model.init()
-    values = _values(shape, learned.pool + [s for states in visited for s in states])
+    shape, rng = probe.learned.shape, probe.rng
+    values = _values(shape, probe.learned.pool + [s for st in probe.visited for s in st])
     widen: Widen = {}
     budget = CHECK_PROBES
     for g, info in enumerate(infos):
         if info.result is not CheckResult.ILLEGAL:
             continue
-        ops = list({(op.input, op.output): op for op in groups[g]}.values())
+        ops = list({(op.input, op.output): op for op in probe.groups[g]}.values())
         rng.shuffle(ops)
         if info.illegal is not None:
-            ops.insert(0, groups[g][info.illegal])
-        bases = visited[g] or [init]
+            ops.insert(0, probe.groups[g][info.illegal])
+        bases = probe.visited[g] or [model.init()]
         for op in ops:
-            fp = set(comps[op.input])
+            if budget <= 0:
+                return widen
+            if time.monotonic() > probe.deadline:
+                return None
+            fp = set(probe.comps[op.input])
             for v in rng.sample(bases, min(len(bases), 4)):
                 for c, xs in values.items():
-                    if c in fp or budget <= 0:
+                    if c in fp:
                         continue
                     for rep in xs.values():
                         budget -= 1
@@ -358,7 +376,7 @@ def _cross_probe(
                         if s3 is ABSENT or not _agrees(model, shape, op, v, s3, fp):
                             widen.setdefault(op.input, set()).add(c)
                             break
-    return widen or None
+    return widen
 
 
 def merge_witness(
