@@ -13,10 +13,11 @@ in a fresh fork for their peak RSS (the parsed history included) and the
 checker's verdict with the full timeout. `--plain` drops the models' hints
 (`footprint`, `read_only`): Porcupine's models as given, so the unpartitioned
 kv rows are split only where the checker infers it from the model's step
-function (checkers/linearizable/inferred.py).
+function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
+anchor: the whole-history search).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
-        [--plain] [--timeout 60]
+        [--plain] [--no-infer] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from checkers.linearizable import (  # noqa: E402
     Model,
     check_operations,
     check_operations_info,
+    inferred,  # noqa: E402
     load_history,
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
@@ -182,7 +184,12 @@ def main() -> int:
     ap.add_argument(
         "--plain", action="store_true", help="drop the models' hints (footprint, read_only)"
     )
+    ap.add_argument(
+        "--no-infer", action="store_true", help="never infer a split from the model's step"
+    )
     args = ap.parse_args()
+    if args.no_infer:
+        inferred.MIN_OPS = sys.maxsize  # forked children inherit it
     clock = time.process_time if args.cpu else time.perf_counter
     timings = []
     fifty: list[tuple[str, dict[str, str]]] = []
