@@ -90,6 +90,11 @@ class StateShape:
         return frozenset(merged)
 
     def _overlay_tuple(self, base: tuple[Any, ...], src: tuple[Any, ...], comps: set[Any]) -> Any:
+        if len(comps) == 1:  # the probes' case: one slot, inside both tuples
+            (i,) = comps
+            if type(i) is int and 0 <= i < len(base) and i < len(src):
+                one = base[:i] + (src[i],) + base[i + 1 :]
+                return self._trim(one) if self.trims else one
         out = []
         for i in range(max(len(base), len(src))):
             t = src if i in comps else base
@@ -99,10 +104,13 @@ class StateShape:
                 return ABSENT  # a hole in the middle of a tuple: not expressible
             else:
                 out.append(self.pad)
-        if self.trims:
-            while out and out[-1] == self.pad:
-                out.pop()
-        return tuple(out)
+        return self._trim(tuple(out)) if self.trims else tuple(out)
+
+    def _trim(self, out: tuple[Any, ...]) -> tuple[Any, ...]:
+        end = len(out)
+        while end and out[end - 1] == self.pad:
+            end -= 1
+        return out[:end]
 
 
 def learn_shape(init: Any, steps: Iterable[tuple[Any, Any]]) -> StateShape | None:

@@ -34,7 +34,7 @@ import heapq
 import math
 import random
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,7 +55,7 @@ POOL_STATES = 512
 READ_PROBES = 3
 """Probe states each distinct operation is tried on to find what it reads."""
 
-CHECK_PROBES = 50_000
+CHECK_PROBES = 20_000
 """Probes of the independence claim (model steps) before an ILLEGAL verdict is believed."""
 
 VISITED_STATES = 1 << 16
@@ -176,32 +176,45 @@ def _reservoir(kept: list[Any], item: Any, count: int, rng: random.Random, cap: 
 
 @dataclass
 class _Watch:
-    """The model's step, watched: new states stay inside their component's footprint."""
+    """The model's step, watched: new states stay inside their component's footprint.
+
+    `step` is a closure over locals: it runs on every step of the search.
+    """
 
     model: Model
     shape: StateShape
     comps: dict[Any, frozenset[Hashable]]
     group: dict[Any, int]
     visited: list[list[Any]]
-    seen: set[Any] = field(default_factory=set)
+    step: Callable[[Any, Any, Any], tuple[bool, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.init = self.model.init()
-        self.seen.add(self.init)
+        base, changed, comps, group, visited = (
+            self.model.step,
+            self.shape.changed,
+            self.comps,
+            self.group,
+            self.visited,
+        )
+        seen = {self.model.init()}
+        cap = VISITED_STATES * len(visited)
 
-    def step(self, state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
-        ok, new = self.model.step(state, inp, out)
-        if ok and new is not state and new not in self.seen:
-            # the parent was checked (or is init): only this step's changes can stray
-            outside = self.shape.changed(state, new) - self.comps[inp]
-            if outside:
-                raise _Violation(inp, outside)
-            if len(self.seen) < VISITED_STATES * len(self.visited):
-                self.seen.add(new)
-                states = self.visited[self.group[inp]]
-                if len(states) < VISITED_STATES:
-                    states.append(new)
-        return ok, new
+        def step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+            result = base(state, inp, out)
+            new = result[1]
+            if result[0] and new is not state and new not in seen:
+                # the parent was checked (or is init): only this step's changes can stray
+                outside = changed(state, new) - comps[inp]
+                if outside:
+                    raise _Violation(inp, outside)
+                if len(seen) < cap:
+                    seen.add(new)
+                    states = visited[group[inp]]
+                    if len(states) < VISITED_STATES:
+                        states.append(new)
+            return result
+
+        self.step = step
 
 
 def search_inferred(
@@ -311,9 +324,7 @@ def _finish_all(
             timeout_s=left if math.isfinite(left) else None,
             max_cache_bytes=max_cache_bytes,
         )
-        infos[g].result = one.result
-        if one.result is CheckResult.ILLEGAL:
-            infos[g].illegal = one.infos[0].illegal
+        infos[g] = one.infos[0]
 
 
 def _values(shape: StateShape, states: list[Any]) -> dict[Hashable, dict[Any, Any]]:
@@ -371,6 +382,8 @@ def _cross_probe(model: Model, probe: Probe, infos: list[PartitionInfo]) -> Wide
                     if c in fp:
                         continue
                     for rep in xs.values():
+                        if budget <= 0:
+                            return widen
                         budget -= 1
                         s3 = shape.overlay(v, rep, {c})
                         if s3 is ABSENT or not _agrees(model, shape, op, v, s3, fp):
