@@ -55,7 +55,7 @@ from checkers.linearizable.split_checks import (
     extra_reads,
     merge_witness,
     reads_alone,
-    replays,
+    refused_at,
 )
 
 MIN_OPS = 64
@@ -204,7 +204,8 @@ def _try_split(
     except Violation as v:
         return {v.inp: v.comps}
     if out.result is CheckResult.OK:
-        return out if replays(model, merge_witness(groups, out.infos)) else None
+        witness = merge_witness(groups, out.infos)
+        return out if witness is not None and refused_at(model, witness) is None else None
     if out.result is CheckResult.ILLEGAL:
         spent = time.monotonic() - started
         until = min(deadline - PROBE_RESERVE_S, time.monotonic() + max(FINISH_MIN_S, spent))

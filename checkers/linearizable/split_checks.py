@@ -4,7 +4,7 @@
   its parent outside the footprint of the component that reached it;
 - `extra_reads` / `cross_probe`: the components an operation touches beyond
   its footprint, found by changing them in a state and stepping again;
-- `merge_witness` / `replays`: per-component linearizations merged in
+- `merge_witness` / `refused_at`: per-component linearizations merged in
   real-time order and replayed on the model from `init`, the proof of OK.
 """
 
@@ -246,13 +246,11 @@ def merge_witness(
     return merged
 
 
-def replays(model: Model, order: list[Operation] | None) -> bool:
-    """True if the model accepts `order`, step by step, from `init`."""
-    if order is None:
-        return False
+def refused_at(model: Model, order: list[Operation]) -> int | None:
+    """Where the model first refuses `order`, stepped from `init`; None if it accepts it all."""
     state = model.init()
-    for op in order:
+    for k, op in enumerate(order):
         ok, state = model.step(state, op.input, op.output)
         if not ok:
-            return False
-    return True
+            return k
+    return None

@@ -29,7 +29,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.components import Kind, StateShape, learn_shape
 from checkers.linearizable.models import kv_nopartition, multi_register
-from tests.support.brute_force import brute_force
+from tests.support.brute_force import brute_force, random_kv_ops
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 
@@ -168,25 +168,7 @@ def test_a_tuple_that_trims_its_tail_learns_its_pad() -> None:
     assert shape.overlay(("x", "y"), ("a", "", "", "b"), {3}) == ("x", "y", "", "b")
 
 
-def _op(
-    kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool
-) -> Operation:
-    inp = (kind, key, None if kind == "get" else arg)
-    if crashed:  # never returned: may or may not have happened
-        return Operation(0, inp, call, UNKNOWN, 100)
-    return Operation(0, inp, call, out if kind == "get" else None, call + length)
-
-
-random_kv_op = st.builds(
-    _op,
-    st.sampled_from(["get", "put", "append"]),
-    st.sampled_from(["k", "j", "m"]),
-    st.sampled_from(["a", "b", ""]),
-    st.sampled_from(["", "a", "b", "ab", "ba", UNKNOWN]),
-    st.integers(0, 12),
-    st.integers(0, 8),
-    st.booleans(),
-)
+random_kv_op = random_kv_ops(["k", "j", "m"])
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,7 +27,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.models import cas_register, kv, kv_nopartition, mutex
 from checkers.result import UNKNOWN as RESULT_UNKNOWN
-from tests.support.brute_force import brute_force, replays
+from tests.support.brute_force import brute_force, random_kv_ops, replays
 
 NEVER_WRITTEN = 99
 SPACING = 10
@@ -269,25 +269,7 @@ def test_the_search_agrees_with_brute_force(ops: list[Operation]) -> None:
             assert replays(model, tuple(part.history[i] for i in part.longest))
 
 
-def _kv_op(
-    kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool
-) -> Operation:
-    inp = (kind, key, None if kind == "get" else arg)
-    if crashed:  # never returned: may or may not have happened
-        return Operation(0, inp, call, UNKNOWN, 100)
-    return Operation(0, inp, call, out if kind == "get" else None, call + length)
-
-
-random_kv_op = st.builds(
-    _kv_op,
-    st.sampled_from(["get", "put", "append"]),
-    st.sampled_from(["k", "j"]),
-    st.sampled_from(["a", "b", ""]),
-    st.sampled_from(["", "a", "b", "ab", "ba", "aa", UNKNOWN]),
-    st.integers(0, 12),
-    st.integers(0, 8),
-    st.booleans(),
-)
+random_kv_op = random_kv_ops(["k", "j"])
 
 
 @settings(max_examples=200, deadline=None)
