@@ -15,17 +15,16 @@ this module finds it when the model gives neither, from `init` and `step` only:
    (the same scheduler as every partition).
 3. Check the claim, and fall back to one search of the whole history when it
    fails:
-   - every new state a sub-search reaches must differ from `init` only in its
-     component's footprint (checked on all of them, during the search);
    - OK is proved: the sub-linearizations are merged in real-time order and
      the merged order is replayed on the model from `init` (a witness);
-   - ILLEGAL rests on the split. Before it is believed, the components the
-     search left unfinished run on for a while (their states give values of
-     their components), and each operation of an illegal component, the
+   - ILLEGAL rests on the split. Before it is believed, the components are
+     searched again with a watched step (the illegal ones first, for a bounded
+     time): every new state must differ from its parent only in its
+     component's footprint. Then each operation of an illegal component, the
      blocking one first, is stepped at states its component reached with one
      other component set to each value any component reached (up to
-     `split_checks.CHECK_PROBES` steps). A probe where it behaves otherwise
-     widens its footprint and the check starts again (at most `ROUNDS` times).
+     `split_checks.CHECK_PROBES` steps). A state or probe that disagrees
+     widens a footprint and the check starts again (at most `ROUNDS` times).
 
 For a black-box step function the ILLEGAL direction cannot be proved: an
 operation could depend on another component only in states no probe built.
@@ -72,9 +71,9 @@ READ_PROBES = 2
 
 FINISH_MIN_S = 1.0
 PROBE_RESERVE_S = 0.5
-"""After an ILLEGAL verdict, the components left unfinished run on for their states, for
-as long as the search so far (at least `FINISH_MIN_S`), stopping `PROBE_RESERVE_S` before
-the deadline: the probes then use the states they reached."""
+"""After an ILLEGAL verdict the components are searched again with the watched step, the
+illegal ones first, for twice as long as the first search (at least `FINISH_MIN_S`),
+stopping `PROBE_RESERVE_S` before the deadline: the probes then use the states reached."""
 
 ROUNDS = 4
 """Widenings tried before falling back to one search of the whole history."""
@@ -188,57 +187,61 @@ def _try_split(
         union = frozenset(c for op in ops for c in learned.fp[op.input])
         for op in ops:
             comps[op.input], group[op.input] = union, g
-    watch = Watch(model, learned.shape, comps, group, [[] for _ in groups])
     started = time.monotonic()
     left = deadline - started
     if left <= 0:
         return None
-    try:
-        out = search_partitions(
-            replace(model, step=watch.step),
-            groups,
-            timeout_s=left if math.isfinite(left) else None,
-            verbose=verbose,
-            max_cache_bytes=max_cache_bytes,
-        )
-    except Violation as v:
-        return {v.inp: v.comps}
+    out = search_partitions(  # the model's own step: OK needs no watching, it is replayed
+        model,
+        groups,
+        timeout_s=left if math.isfinite(left) else None,
+        verbose=verbose,
+        max_cache_bytes=max_cache_bytes,
+    )
     if out.result is CheckResult.OK:
         witness = merge_witness(groups, out.infos)
         return out if witness is not None and refused_at(model, witness) is None else None
-    if out.result is CheckResult.ILLEGAL:
-        spent = time.monotonic() - started
-        until = min(deadline - PROBE_RESERVE_S, time.monotonic() + max(FINISH_MIN_S, spent))
-        try:
-            _finish_all(watch, groups, out.infos, until, max_cache_bytes)
-        except Violation as v:
-            return {v.inp: v.comps}
-        probe = Probe(learned, groups, comps, watch.visited, rng, deadline)
-        widen = cross_probe(model, probe, out.infos)
-        if widen is None:  # the deadline came first: the verdict stands unchecked
-            out.result, out.reason = CheckResult.UNKNOWN, "timeout"
-            return out
-        return widen or out
-    return out
+    if out.result is not CheckResult.ILLEGAL:
+        return out
+    watch = Watch(model, learned.shape, comps, group, [[] for _ in groups])
+    spent = time.monotonic() - started
+    until = min(deadline - PROBE_RESERVE_S, time.monotonic() + max(FINISH_MIN_S, 2 * spent))
+    try:
+        _rerun_watched(watch, groups, out.infos, until, max_cache_bytes)
+    except Violation as v:
+        return {v.inp: v.comps}
+    probe = Probe(learned, groups, comps, watch.visited, rng, deadline)
+    widen = cross_probe(model, probe, out.infos)
+    if widen is None:  # the deadline came first: the verdict stands unchecked
+        out.result, out.reason = CheckResult.UNKNOWN, "timeout"
+        return out
+    return widen or out
 
 
-def _finish_all(
+def _rerun_watched(
     watch: Watch,
     groups: list[list[Operation]],
     infos: list[PartitionInfo],
     deadline: float,
     max_cache_bytes: int,
 ) -> None:
-    """Runs the components the first search left unfinished, until `deadline`, for their states."""
+    """Searches the components again with the watched step, until `deadline`.
+
+    The illegal ones first (the verdict rests on them), then the others, whose
+    states give the probes values of their components. A component the first
+    search left unfinished takes its verdict and evidence from this run.
+    """
     model = replace(watch.model, step=watch.step)
-    for g, info in enumerate(infos):
+    first = [g for g, i in enumerate(infos) if i.result is CheckResult.ILLEGAL]
+    for g in first + [g for g in range(len(groups)) if g not in set(first)]:
         left = deadline - time.monotonic()
-        if info.result is not CheckResult.UNKNOWN or left <= 0:
-            continue
+        if left <= 0:
+            return
         one = search_partitions(
             model,
             [groups[g]],
             timeout_s=left if math.isfinite(left) else None,
             max_cache_bytes=max_cache_bytes,
         )
-        infos[g] = one.infos[0]
+        if infos[g].result is CheckResult.UNKNOWN:
+            infos[g] = one.infos[0]

@@ -147,7 +147,11 @@ def reads_alone(
 
 
 def component_values(shape: StateShape, states: list[Any]) -> dict[Hashable, dict[Any, Any]]:
-    """Every value each component takes in `states`, each with a state that has it."""
+    """Every value each component takes in `states`, each with a state that has it.
+
+    A component the first state (the initial one) lacks, past a tuple's end
+    or a key not in a map, also takes the value it has there (the pad, ABSENT).
+    """
     values: dict[Hashable, dict[Any, Any]] = {}
     for state in states:
         for c, x in shape.view(state).items():
@@ -155,6 +159,11 @@ def component_values(shape: StateShape, states: list[Any]) -> dict[Hashable, dic
                 values.setdefault(c, {}).setdefault(x, state)
             except TypeError:  # an unhashable value: this state is no probe
                 break
+    for state in states[:1]:
+        view = shape.view(state)
+        for c, xs in values.items():
+            if c not in view:
+                xs.setdefault(shape.get(view, c), state)
     return values
 
 

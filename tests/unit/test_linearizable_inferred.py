@@ -128,6 +128,35 @@ def test_an_ok_from_a_wrong_split_is_not_believed(monkeypatch: pytest.MonkeyPatc
     assert len(info.partitions) == 1  # the split was dropped
 
 
+def test_a_write_outside_its_footprint_is_seen_before_an_illegal_is_believed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The put forced apart from the get that reads it, and no probe state to tell.
+
+    Alone, the get of "a" is illegal; the watched search of the put's component
+    must see it write the key's slot, widen its footprint, and find OK.
+    """
+    real = inferred.learn
+
+    def blind_write(model: Model, history: list[Operation], *args: Any) -> Any:
+        learned = real(model, history, *args)
+        assert learned is not None
+        learned.fp[("put", "k", "a")] = set()
+        learned.pool = [model.init()]
+        return learned
+
+    monkeypatch.setattr(inferred, "learn", blind_write)
+    monkeypatch.setattr(inferred, "MIN_OPS", 0)
+    ops = [
+        Operation(0, ("put", "k", "a"), 0, None, 1),
+        Operation(1, ("get", "k", None), 2, "a", 3),
+        Operation(2, ("put", "j", "b"), 0, None, 3),
+    ]
+    result, info = check_operations_info(MAP_KV, ops)
+    assert result is CheckResult.OK
+    assert len(info.partitions) == 2  # the put joined the get; the split stands
+
+
 def test_states_that_do_not_split_are_searched_whole() -> None:
     ops = load_history(CORPORA / "porcupine" / "test_data" / "kv" / "c10-ok.txt").operations
     one_string = Model(init=str, step=lambda s, inp, out: (True, s))  # a str: no components
