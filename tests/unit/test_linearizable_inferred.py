@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from checkers.linearizable import (
 )
 from checkers.linearizable.components import Kind, StateShape, learn_shape
 from checkers.linearizable.models import kv_nopartition, multi_register
+from checkers.linearizable.split_checks import Learned
 from tests.support.brute_force import brute_force, random_kv_ops
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
@@ -63,6 +65,28 @@ def _sum_step(state: tuple[int, ...], inp: Any, out: Any) -> tuple[bool, tuple[i
 SUM = Model(init=lambda: (0, 0, 0), step=_sum_step)
 
 
+def mislead(monkeypatch: pytest.MonkeyPatch, change: Callable[[Learned, Model], None]) -> None:
+    """Makes the inference learn what it learns, then `change` it (a wrong footprint)."""
+    real = inferred.learn
+
+    def wrong(model: Model, history: list[Operation], *args: Any) -> Any:
+        learned = real(model, history, *args)
+        assert learned is not None
+        change(learned, model)
+        return learned
+
+    monkeypatch.setattr(inferred, "learn", wrong)
+
+
+def put_then_get(seen: str) -> list[Operation]:
+    """put k "a", then a get of k that returns `seen`; a put of j concurrent with both."""
+    return [
+        Operation(0, ("put", "k", "a"), 0, None, 1),
+        Operation(1, ("get", "k", None), 2, seen, 3),
+        Operation(2, ("put", "j", "b"), 0, None, 3),
+    ]
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
@@ -86,15 +110,7 @@ def test_a_wrong_inference_is_caught_and_the_verdict_stays_right(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every footprint emptied: the split is wrong, and the checks must notice."""
-    real = inferred.learn
-
-    def forgetful(model: Model, history: list[Operation], *args: Any) -> Any:
-        learned = real(model, history, *args)
-        assert learned is not None
-        learned.fp = {inp: set() for inp in learned.fp}
-        return learned
-
-    monkeypatch.setattr(inferred, "learn", forgetful)
+    mislead(monkeypatch, lambda learned, _: setattr(learned, "fp", {i: set() for i in learned.fp}))
     ops = load_history(CORPORA / "porcupine" / "test_data" / "kv" / path).operations
     expected = CheckResult.OK if path.endswith("ok.txt") else CheckResult.ILLEGAL
     assert check_operations(plain_kv(), ops, timeout=60) is expected
@@ -106,23 +122,15 @@ def test_an_ok_from_a_wrong_split_is_not_believed(monkeypatch: pytest.MonkeyPatc
     The merged order must be replayed on the model; it fails, and the whole
     history is searched: a get of "" after a put of "a" returned is illegal.
     """
-    real = inferred.learn
 
-    def blind_reads(model: Model, history: list[Operation], *args: Any) -> Any:
-        learned = real(model, history, *args)
-        assert learned is not None
+    def blind_reads(learned: Learned, _: Model) -> None:
         for inp in learned.fp:
             if inp[0] == "get":
                 learned.fp[inp] = set()
-        return learned
 
-    monkeypatch.setattr(inferred, "learn", blind_reads)
+    mislead(monkeypatch, blind_reads)
     monkeypatch.setattr(inferred, "MIN_OPS", 0)
-    ops = [
-        Operation(0, ("put", "k", "a"), 0, None, 1),
-        Operation(1, ("get", "k", None), 2, "", 3),
-        Operation(2, ("put", "j", "b"), 0, None, 3),
-    ]
+    ops = put_then_get("")
     result, info = check_operations_info(plain_kv(), ops)
     assert result is CheckResult.ILLEGAL
     assert len(info.partitions) == 1  # the split was dropped
@@ -134,24 +142,16 @@ def test_a_write_outside_its_footprint_is_seen_before_an_illegal_is_believed(
     """The put forced apart from the get that reads it, and no probe state to tell.
 
     Alone, the get of "a" is illegal; the watched search of the put's component
-    must see it write the key's slot, widen its footprint, and find OK.
+    must see it write the key, widen its footprint, and find OK.
     """
-    real = inferred.learn
 
-    def blind_write(model: Model, history: list[Operation], *args: Any) -> Any:
-        learned = real(model, history, *args)
-        assert learned is not None
+    def blind_write(learned: Learned, model: Model) -> None:
         learned.fp[("put", "k", "a")] = set()
         learned.pool = [model.init()]
-        return learned
 
-    monkeypatch.setattr(inferred, "learn", blind_write)
+    mislead(monkeypatch, blind_write)
     monkeypatch.setattr(inferred, "MIN_OPS", 0)
-    ops = [
-        Operation(0, ("put", "k", "a"), 0, None, 1),
-        Operation(1, ("get", "k", None), 2, "a", 3),
-        Operation(2, ("put", "j", "b"), 0, None, 3),
-    ]
+    ops = put_then_get("a")
     result, info = check_operations_info(MAP_KV, ops)
     assert result is CheckResult.OK
     assert len(info.partitions) == 2  # the put joined the get; the split stands
