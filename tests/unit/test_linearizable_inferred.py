@@ -105,6 +105,17 @@ def test_fifty_client_histories_are_decided_with_the_plain_model(
     assert len(info.partitions) > 1  # decided by an inferred split, not the whole-history search
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"), [("c50-ok.txt", CheckResult.OK), ("c50-bad.txt", CheckResult.ILLEGAL)]
+)
+def test_a_map_state_is_split_by_key_too(path: str, expected: CheckResult) -> None:
+    """Porcupine's model as Porcupine writes it: the state a map of every key."""
+    ops = load_history(CORPORA / "porcupine" / "test_data" / "kv" / path).operations
+    result, info = check_operations_info(MAP_KV, ops, timeout=60)
+    assert result is expected
+    assert len(info.partitions) > 1
+
+
 @pytest.mark.parametrize("path", ["c10-ok.txt", "c10-bad.txt"])
 def test_a_wrong_inference_is_caught_and_the_verdict_stays_right(
     path: str, monkeypatch: pytest.MonkeyPatch
