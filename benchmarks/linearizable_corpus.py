@@ -8,13 +8,16 @@ our median time (and of our best run: the machine may be shared and noisy)
 and of `porcupine_seconds` for the same files, the ratio of the medians (over
 the files Porcupine decided), the slowest files, and any verdict that differs
 from the manifest's. Rows Porcupine did not decide have no time: they show
-"-". Sibyl's 50-client rows are also run once in a fresh fork for their peak
-RSS (the parsed history included) and the checker's verdict with the full
-timeout. `--plain` drops the models' footprint hints (Porcupine's models, as
-given: no split into independent components).
+"-". The 50-client rows (Sibyl's, and Porcupine's kv `c50`) are also run once
+in a fresh fork for their peak RSS (the parsed history included) and the
+checker's verdict with the full timeout. `--plain` drops the models' hints
+(`footprint`, `read_only`): Porcupine's models as given, so the unpartitioned
+kv rows are split only where the checker infers it from the model's step
+function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
+anchor: the whole-history search).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
-        [--plain] [--timeout 60]
+        [--plain] [--no-infer] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from checkers.linearizable import (  # noqa: E402
     Model,
     check_operations,
     check_operations_info,
+    inferred,  # noqa: E402
     load_history,
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
@@ -72,9 +76,9 @@ def family_of(corpus: str, row: dict[str, str]) -> str:
 
 
 def row_model(row: dict[str, str], plain: bool) -> Model:
-    """The row's model; with `plain`, without its footprint hint."""
+    """The row's model; with `plain`, without its hints (footprint, read_only)."""
     model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
-    return dataclasses.replace(model, footprint=None) if plain else model
+    return dataclasses.replace(model, footprint=None, read_only=None) if plain else model
 
 
 def time_row(
@@ -156,7 +160,8 @@ def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -
     elapsed, expected = time.perf_counter() - start, row["expected_verdict"]
     line = (
         f"{row['path']} [{row['model']}]: {result.value}{why} in {elapsed:.2f} s, "
-        f"peak {peak:.0f} MiB, {info.cache_entries:,} configurations, expected {expected}"
+        f"peak {peak:.0f} MiB, {len(info.partitions)} parts searched, "
+        f"{info.cache_entries:,} configurations, expected {expected}"
     )
     return {"line": line}
 
@@ -176,11 +181,18 @@ def main() -> int:
     ap.add_argument(
         "--cpu", action="store_true", help="time with process CPU time (steadier on a busy machine)"
     )
-    ap.add_argument("--plain", action="store_true", help="drop the models' footprint hints")
+    ap.add_argument(
+        "--plain", action="store_true", help="drop the models' hints (footprint, read_only)"
+    )
+    ap.add_argument(
+        "--no-infer", action="store_true", help="never infer a split from the model's step"
+    )
     args = ap.parse_args()
+    if args.no_infer:
+        inferred.MIN_OPS = sys.maxsize  # forked children inherit it
     clock = time.process_time if args.cpu else time.perf_counter
     timings = []
-    sibyl_rows = []
+    fifty: list[tuple[str, dict[str, str]]] = []
     for corpus in ("porcupine", "knossos", "sibyl"):
         manifest = CORPORA / corpus / "MANIFEST.tsv"
         if not manifest.is_file():
@@ -190,15 +202,15 @@ def main() -> int:
             for row in csv.DictReader(fh, delimiter="\t"):
                 if args.only not in row["path"] + row["model"]:
                     continue
-                if corpus == "sibyl":
-                    sibyl_rows.append(row)
+                if corpus == "sibyl" or "c50" in row["path"]:
+                    fifty.append((corpus, row))
                 t = time_row(corpus, row, args.repeat, args.timeout, clock, args.plain)
                 timings.append(t)
     report(timings)
-    if sibyl_rows:
-        print("\nSibyl's 50-client histories, once each in a fresh fork (wall time, peak RSS):")
-        for row in sibyl_rows:
-            print("  " + peak_row("sibyl", row, args.timeout, args.plain))
+    if fifty:
+        print("\n50-client histories, once each in a fresh fork (wall time, peak RSS):")
+        for corpus, row in fifty:
+            print("  " + peak_row(corpus, row, args.timeout, args.plain))
     return 0
 
 

@@ -13,12 +13,14 @@ partition, so they take longer, within the same budget.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from checkers.history import Op
 from checkers.linearizable.files import sibyl_operations
+from checkers.linearizable.inferred import search_inferred
 from checkers.linearizable.model import (
     CheckResult,
     Event,
@@ -127,9 +129,15 @@ def _check(
     partitions = [p for p in model.partition(list(history)) if p]
     if model.footprint is not None:
         partitions = [c for p in partitions for c in split_by_footprint(p, model.footprint)]
-    out = search_partitions(
-        model, partitions, timeout_s=timeout, verbose=verbose, max_cache_bytes=max_cache_bytes
+    deadline = start + timeout if timeout else math.inf
+    out = search_inferred(
+        model, partitions, deadline=deadline, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
+    if out is None:  # no split inferred, or it failed its checks: search as given
+        left = max(deadline - time.monotonic(), 1e-9) if timeout else None
+        out = search_partitions(
+            model, partitions, timeout_s=left, verbose=verbose, max_cache_bytes=max_cache_bytes
+        )
     end = time.monotonic()
     overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
     info = LinearizationInfo(

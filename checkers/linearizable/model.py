@@ -122,6 +122,8 @@ class Model:
       components of shared footprints and checks them independently (Horn &
       Kroening's P-compositionality, derived from the operations rather than
       from a partition function, so an operation on several keys joins them).
+      Without it (and without `partition`), a split is inferred from `init`
+      and `step` where the states allow (`inferred`).
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.

@@ -8,8 +8,11 @@ closed), and it explains the history when the model accepts it from `init`.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
-from checkers.linearizable import Model, Operation
+from hypothesis import strategies as st
+
+from checkers.linearizable import UNKNOWN, Model, Operation
 
 
 def brute_force(model: Model, ops: list[Operation]) -> bool:
@@ -32,3 +35,27 @@ def replays(model: Model, order: tuple[Operation, ...]) -> bool:
         if not ok:
             return False
     return True
+
+
+def kv_op(
+    kind: str, key: str, arg: str, out: Any, call: int, length: int, crashed: bool
+) -> Operation:
+    """A kv operation (`(f, key, arg)`); a crashed one never returns (output UNKNOWN)."""
+    inp = (kind, key, None if kind == "get" else arg)
+    if crashed:  # never returned: may or may not have happened
+        return Operation(0, inp, call, UNKNOWN, 100)
+    return Operation(0, inp, call, out if kind == "get" else None, call + length)
+
+
+def random_kv_ops(keys: list[str]) -> st.SearchStrategy[Operation]:
+    """Small kv operations over `keys`, values from "a" and "b", some crashed."""
+    return st.builds(
+        kv_op,
+        st.sampled_from(["get", "put", "append"]),
+        st.sampled_from(keys),
+        st.sampled_from(["a", "b", ""]),
+        st.sampled_from(["", "a", "b", "ab", "ba", "aa", UNKNOWN]),
+        st.integers(0, 12),
+        st.integers(0, 8),
+        st.booleans(),
+    )
