@@ -21,9 +21,9 @@ from __future__ import annotations
 import gc
 import traceback
 from collections.abc import Callable, Iterable
-from itertools import islice
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import Any
 

@@ -106,10 +106,8 @@ def _check_key(
         finals = [(reads[-1], reads[-1].invoke_time, carts[-1])]
     last_start = reads[-1].invoke_time if reads else None
     for e in elems:
-        if not e.status:
-            _classify(e, finals, last_start)
-            if e.status == "lost":
-                sink.add(_explain_lost(e, h))
+        if not e.status and _classify(e, finals, last_start) == "lost":
+            sink.add(_explain_lost(e, h))
     return elems + others if others else elems
 
 
@@ -274,11 +272,9 @@ def _end_absence(e: Element, reads: list[Read], starts: list[int], j0: int, j1: 
             e.first_missed_after_ack = reads[j]
 
 
-def _classify(
-    e: Element, finals: list[tuple[Read, int, set[Any]]], last_start: int | None
-) -> None:
+def _classify(e: Element, finals: list[tuple[Read, int, set[Any]]], last_start: int | None) -> str:
     """Sets `e.status` from its evidence, the key's final reads (read, start, cart) and
-    its last read's start."""
+    its last read's start; returns the status."""
     ack, item = e.ack, e.item
     since = ack.time if ack is not None else e.invoke_time
     fresh = False  # some final read began after `since`
@@ -302,6 +298,7 @@ def _classify(
         e.status = "stale"
     else:
         e.status = "stable"
+    return e.status
 
 
 def _explain_lost(e: Element, h: CartHistory) -> dict[str, Any]:
