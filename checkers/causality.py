@@ -173,6 +173,7 @@ def _check_reads(
             w = get(p)
             if w is not None and w.key == r.key:
                 items = s["items"]
+                p = w.put or p  # the graph's own string object: later lookups match by identity
                 variants = seen.get(p)
                 if variants is None:
                     seen[p] = [(items, r)]

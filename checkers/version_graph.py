@@ -118,7 +118,7 @@ def _link(v: Versions, place: bool) -> int:
             parents[p] = ws  # the put's own list: read-only from here on
             n_edges += 1
             if place:
-                aq = anc.get(ws[0])
+                aq = anc.get(wq.put or ws[0])  # the dict's own key object: found by identity
                 if aq is None:
                     pending.append(p)
                 else:
