@@ -265,7 +265,17 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
                 if f == READ:
                     if op.type is ok:
                         sibs = op.siblings
-                        if type(sibs) is not list or not _plain_siblings(sibs):
+                        if type(sibs) is not list:
+                            sibs = _siblings(op)
+                        elif len(sibs) == 1:  # most reads: `_plain_siblings`, inlined
+                            s = sibs[0]
+                            if (
+                                type(s) is not dict
+                                or type(s.get("put")) is not str
+                                or type(s.get("items")) is not list
+                            ):
+                                sibs = _siblings(op)
+                        elif not _plain_siblings(sibs):
                             sibs = _siblings(op)
                         ex, ix = op.extra, inv.extra  # mostly empty: falsy, no lookup
                         final = bool((ex and ex.get("final")) or (ix and ix.get("final")))

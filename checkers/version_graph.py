@@ -92,9 +92,8 @@ def build_graph(h: CartHistory, max_ancestry_bytes: int = -1) -> Versions:
         p = w.put
         if p is None:
             continue
-        if p in puts:
+        if puts.setdefault(p, w) is not w:
             raise HistoryShapeError(w.invoke_index, f"put id {p!r} is used twice")
-        puts[p] = w
         sizes[w.key] += 1
         if w.outcome is ok:
             n_ok += 1
