@@ -99,7 +99,7 @@ def _check_key(
 ) -> list[Element]:
     """Classifies the elements of one key; records lost and unexpected anomalies."""
     elems, others, possible = _elements(key, writes)
-    carts = [_cart(r) for r in reads]
+    carts = [r.items() for r in reads]
     _scan_reads(reads, carts, [e for e in elems if not e.status], possible, sink, h, budget)
     finals = [(r, r.invoke_time, c) for r, c in zip(reads, carts) if r.final]
     if not finals and reads:
@@ -109,17 +109,6 @@ def _check_key(
         if not e.status and _classify(e, finals, last_start) == "lost":
             sink.add(_explain_lost(e, h))
     return elems + others if others else elems
-
-
-def _cart(r: Read) -> set[Any]:
-    """The items the read saw (`Read.items`, with the one-sibling case first)."""
-    sibs = r.siblings
-    if len(sibs) == 1:
-        try:
-            return set(sibs[0]["items"])
-        except TypeError:
-            pass  # unhashable items: `items` names the op
-    return r.items()
 
 
 def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Element], set[Any]]:

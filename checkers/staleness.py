@@ -81,14 +81,15 @@ def _check(
     sink = AnomalySink(max_anomalies)
     for key in sorted(set(adds) | set(reads)):
         key_adds, key_reads = adds.get(key, []), reads.get(key, [])
-        items = [_cart(r) for r in key_reads]
+        items = [r.items() for r in key_reads]
         starts = [r.invoke_time for r in key_reads]
         budget.check()
-        if all(map(le, starts, starts[1:])):  # reads in invoke order: always, in a run
-            _t_visibility(key_adds, starts, items, edges_ns, per_add, seen, visible, budget)
+        in_order = all(map(le, starts, starts[1:]))  # reads by invoke time: always, in a run
+        _t_visibility(key_adds, starts, items, edges_ns, per_add, seen, visible, budget,
+                      in_order=in_order)  # fmt: skip
+        if in_order:
             k_of = _k_staleness(key_adds, key_reads, starts, items, budget)
         else:
-            _t_visibility_any(key_adds, starts, items, edges_ns, per_add, seen, visible, budget)
             k_of = _k_staleness_any(key_adds, key_reads, items, budget)
         for r, its, k in k_of:
             ks[k] += 1
@@ -108,17 +109,6 @@ def _check(
     return Result(
         False if sink.counts else True, sink.items, _stats(edges_ns, seen, visible, ks, sink)
     )
-
-
-def _cart(r: Read) -> set[Any]:
-    """The items the read saw (`Read.items`, with the one-sibling case first)."""
-    sibs = r.siblings
-    if len(sibs) == 1:
-        try:
-            return set(sibs[0]["items"])
-        except TypeError:
-            pass  # unhashable items: `items` names the op
-    return r.items()
 
 
 def _visible_adds(h: CartHistory) -> dict[str, list[Write]]:
@@ -152,12 +142,24 @@ def _t_visibility(
     seen: list[int],
     visible: list[int],
     budget: Budget,
+    *,
+    in_order: bool,
 ) -> None:
     """Adds, per bucket of t, the reads counted and those that reflected the add.
 
-    `starts` must be sorted: each bucket's reads are then one slice, found by bisection.
+    With `starts` sorted (`in_order`), each bucket's reads are one slice, found by
+    bisection; otherwise each read is put in its bucket on its own.
     """
     n, nb = len(starts), len(edges_ns)
+    if not in_order:
+        for w in adds:
+            first = bisect_right(starts, w.time)
+            for i in range(first, min(n, first + per_add)):
+                budget.tick()
+                b = bisect_right(edges_ns, starts[i] - w.time) - 1
+                seen[b] += 1
+                visible[b] += w.item in items[i]
+        return
     for w in adds:
         budget.tick()
         t, x = w.time, w.item
@@ -173,26 +175,6 @@ def _t_visibility(
                     vis += 1
             visible[b] += vis
             lo = hi
-
-
-def _t_visibility_any(
-    adds: list[Write],
-    starts: list[int],
-    items: list[set[Any]],
-    edges_ns: list[int],
-    per_add: int,
-    seen: list[int],
-    visible: list[int],
-    budget: Budget,
-) -> None:
-    """`_t_visibility` for reads out of invoke-time order: one bisection per read."""
-    for w in adds:
-        first = bisect_right(starts, w.time)
-        for i in range(first, min(len(starts), first + per_add)):
-            budget.tick()
-            b = bisect_right(edges_ns, starts[i] - w.time) - 1
-            seen[b] += 1
-            visible[b] += w.item in items[i]
 
 
 def _k_staleness(
