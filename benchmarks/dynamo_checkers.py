@@ -12,9 +12,11 @@ forked child, so that each measurement starts from the same memory state:
 Then the runner's way: the history indexed once (`SharedHistory`, as
 harness/runner.py hands it to every checker) and each checker on that index.
 
-Goal: >= 500k ops/s per checker (alone, indexing included, for causality) and
-<= 1 GiB peak with the history loaded. For scale, Elle publishes 100-160k
-transactions/s. Usage:
+Goal: >= 500k ops/s per checker, alone (indexing included) and on the shared
+index, and <= 1 GiB peak with the history loaded. The figures move with the
+machine's load: to compare two revisions, run this script from a checkout of
+each (e.g. `git archive main | tar -x -C /tmp/base`) one after the other.
+For scale, Elle publishes 100-160k transactions/s. Usage:
 
     .venv/bin/python benchmarks/dynamo_checkers.py [--ops N] [--keys K] [--seed S] [--cpu]
 """

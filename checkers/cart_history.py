@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,12 @@ class Read:
 
     def items(self) -> set[Any]:
         """The cart the client saw: the union of the siblings' items."""
-        out: set[Any] = set()
+        sibs = self.siblings
         try:
-            for s in self.siblings:
+            if len(sibs) == 1:  # most reads
+                return set(sibs[0]["items"])
+            out: set[Any] = set()
+            for s in sibs:
                 out.update(s["items"])
         except TypeError:
             raise HistoryShapeError(
@@ -210,67 +214,96 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
 
     Reads and writes keep their invoke order. The loop is flat on purpose: it
     runs once per op of histories of millions of ops (a call per op cost more
-    than the rest of a check).
+    than the rest of a check), so the common cases (an invoke, an ok read, an
+    acknowledged well-formed write) are handled inline and the rest by helpers.
     """
     budget.enter("indexing the history")
     out = CartHistory()
     open_: dict[int | str, tuple[Op, int]] = {}
     reads: list[Read | None] = []
     writes: list[Write | None] = []
+    replica_reads, record = out.replica_reads, out.timeline.record
     n = 0
-    last = None
-    invoke, nemesis, ok = OpType.INVOKE, NEMESIS, OpType.OK
+    op: Op | None = None
+    invoke, nemesis, ok, written = OpType.INVOKE, NEMESIS, OpType.OK, Outcome.OK
     pop = open_.pop
-    for op in history:
-        n += 1
-        if not n & 4095:
-            budget.check()
-        last = op
-        proc = op.process
-        if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
-            out.timeline.record(op)
-        elif op.type is invoke:
-            if proc in open_:
-                raise HistoryShapeError(
-                    op.index, f"process {proc!r} invoked again before its op completed"
-                )
-            f = op.f
-            if f == READ:
-                open_[proc] = (op, len(reads))
-                reads.append(None)
-            elif f in WRITES:
-                open_[proc] = (op, len(writes))
-                writes.append(None)
+    ops = iter(history)
+    while chunk := list(islice(ops, _CHUNK)):  # the clock once per chunk, not per op
+        budget.check()
+        n += len(chunk)
+        for op in chunk:
+            proc = op.process
+            if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
+                record(op)
+            elif op.type is invoke:
+                if proc in open_:
+                    raise HistoryShapeError(
+                        op.index, f"process {proc!r} invoked again before its op completed"
+                    )
+                f = op.f
+                if f == READ:
+                    open_[proc] = (op, len(reads))
+                    reads.append(None)
+                elif f in WRITES:
+                    open_[proc] = (op, len(writes))
+                    writes.append(None)
+                else:
+                    open_[proc] = (op, -1)
+            elif op.f == REPLICA_READ:
+                replica_reads.append(_replica_read(op))
+            elif proc == CHECKER:
+                continue  # other observations of the harness (node status) are not client ops
             else:
-                open_[proc] = (op, -1)
-        elif op.f == REPLICA_READ:
-            out.replica_reads.append(_replica_read(op))
-        elif proc == CHECKER:
-            continue  # other observations of the harness (node status) are not client ops
-        else:
-            pair = pop(proc, None)
-            if pair is None:
-                raise HistoryShapeError(
-                    op.index, f"{op.type.value} of process {proc!r} has no open invoke"
-                )
-            inv, slot = pair
-            if op.f != inv.f or op.key != inv.key:
-                _mismatch(inv, op)
-            if slot < 0:
-                continue
-            if inv.f == READ:
-                if op.type is ok:  # inlined `_read`: most ops are reads
-                    sibs = op.siblings
-                    if type(sibs) is not list or not _plain_siblings(sibs):
-                        sibs = _siblings(op)
-                    final = bool(op.extra.get("final") or inv.extra.get("final"))
-                    key = inv.key if inv.key is not None else _key(inv)
-                    reads[slot] = Read(key, inv.index, op.index, inv.time, op.time, proc,
-                                       op.node, sibs, final)  # fmt: skip
-            else:
-                writes[slot] = _write(inv, op, 0)
+                pair = pop(proc, None)
+                if pair is None:
+                    raise HistoryShapeError(
+                        op.index, f"{op.type.value} of process {proc!r} has no open invoke"
+                    )
+                inv, slot = pair
+                f = inv.f
+                if op.f != f or op.key != inv.key:
+                    _mismatch(inv, op)
+                if slot < 0:
+                    continue
+                if f == READ:
+                    if op.type is ok:
+                        sibs = op.siblings
+                        if type(sibs) is not list:
+                            sibs = _siblings(op)
+                        elif len(sibs) == 1:  # most reads: `_plain_siblings`, inlined
+                            s = sibs[0]
+                            if (
+                                type(s) is not dict
+                                or type(s.get("put")) is not str
+                                or type(s.get("items")) is not list
+                            ):
+                                sibs = _siblings(op)
+                        elif not _plain_siblings(sibs):
+                            sibs = _siblings(op)
+                        ex, ix = op.extra, inv.extra  # mostly empty: falsy, no lookup
+                        final = bool((ex and ex.get("final")) or (ix and ix.get("final")))
+                        key = inv.key if inv.key is not None else _key(inv)
+                        reads[slot] = Read(key, inv.index, op.index, inv.time, op.time, proc,
+                                           op.node, sibs, final)  # fmt: skip
+                    continue
+                value, ex = inv.value, op.extra
+                put, parents = ex.get("put"), ex.get("parents")
+                if (  # an acknowledged, well-formed write (nearly all): inlined `_write`
+                    op.type is ok
+                    and type(put) is str
+                    and put
+                    and type(parents) is list
+                    and (type(value) is int or type(value) is str)
+                    and inv.key is not None
+                    and (not parents or _put_ids(parents))
+                ):
+                    writes[slot] = Write(f, inv.key, value, inv.index, op.index, inv.time,
+                                         op.time, proc, op.node, written, put, parents,
+                                         op.error)  # fmt: skip
+                else:
+                    writes[slot] = _write(inv, op, 0)
     out.n_ops = n
-    out.end_time = last.time if last is not None else 0
+    out.end_time = op.time if op is not None else 0
     for inv, slot in open_.values():
         if slot >= 0 and inv.f != READ:
             writes[slot] = _write(inv, None, out.end_time)
@@ -278,6 +311,17 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
     out.writes = [w for w in writes if w is not None]
     out.timeline.finish()
     return out
+
+
+_CHUNK = 4096
+
+
+def _put_ids(parents: list[Any]) -> bool:
+    """True if every parent is a string (a put id)."""
+    for p in parents:
+        if type(p) is not str:
+            return False
+    return True
 
 
 def _mismatch(inv: Op, comp: Op) -> None:

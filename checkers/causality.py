@@ -87,10 +87,10 @@ def _check(h: CartHistory, budget: Budget, max_anomalies: int, mem_bytes: int) -
             _report_cycle(cycle, v, h, sink)
             reasons.append("the version graph has a cycle: ancestry checks skipped")
     budget.enter("checking reads")
-    _check_reads(v, h, sink, budget, ancestry=not reasons)
+    finals = _check_reads(v, h, sink, budget, ancestry=not reasons)
     if not reasons:
         budget.enter("checking final coverage")
-        reasons += _check_coverage(v, h, sink, stats, budget)
+        reasons += _check_coverage(v, h, finals, sink, stats, budget)
         budget.enter("checking removals")
         for a in find_resurrections(v, h, budget):
             sink.add(a)
@@ -152,37 +152,62 @@ def _report_cycle(cycle: list[str], v: Versions, h: CartHistory, sink: AnomalySi
 
 def _check_reads(
     v: Versions, h: CartHistory, sink: AnomalySink, budget: Budget, *, ancestry: bool
-) -> None:
+) -> dict[str, list[Read]]:
     """Checks every read for phantoms, duplicates and (with ancestry) dominated siblings.
 
     Also records in `v.seen` each distinct (put, items) version and the first
-    read that showed it.
+    read that showed it; returns the final reads by key.
     """
     puts, seen = v.puts, v.seen
+    get = puts.get
+    finals: dict[str, list[Read]] = defaultdict(list)
     for n, r in enumerate(h.reads):
         if not n & 1023:
             budget.check()
-        key = r.key
-        ids = []
-        suspect = False
-        for s in r.siblings:
+        if r.final:
+            finals[r.key].append(r)
+        sibs = r.siblings
+        if len(sibs) == 1:  # most reads: one sibling, written to this key
+            s = sibs[0]
             p = s["put"]
-            ids.append(p)
-            w = puts.get(p)
-            if w is None or w.key != key:
-                suspect = True
+            w = get(p)
+            if w is not None and w.key == r.key:
+                items = s["items"]
+                p = w.put or p  # the graph's own string object: later lookups match by identity
+                variants = seen.get(p)
+                if variants is None:
+                    seen[p] = [(items, r)]
+                elif variants[0][0] is not items and all(i != items for i, _ in variants):
+                    variants.append((items, r))
                 continue
-            variants = seen.get(p)
-            if variants is None:
-                seen[p] = [(s["items"], r)]
-            elif variants[0][0] is not s["items"] and all(i != s["items"] for i, _ in variants):
-                variants.append((s["items"], r))
-        if suspect or len(ids) > 1:
-            _check_ids(ids, key, r, v, h, sink, "read")
-        if ancestry and len(ids) > 1:
-            known = sorted({p for p in ids if (w := puts.get(p)) is not None and w.key == key})
-            if len(known) > 1:
-                _check_antichain(known, r, v, h, sink)
+        _check_read(r, v, h, sink, ancestry=ancestry)
+    return finals
+
+
+def _check_read(r: Read, v: Versions, h: CartHistory, sink: AnomalySink, *, ancestry: bool) -> None:
+    """`_check_reads` for one read of any shape."""
+    puts, seen = v.puts, v.seen
+    key = r.key
+    ids = []
+    suspect = False
+    for s in r.siblings:
+        p = s["put"]
+        ids.append(p)
+        w = puts.get(p)
+        if w is None or w.key != key:
+            suspect = True
+            continue
+        variants = seen.get(p)
+        if variants is None:
+            seen[p] = [(s["items"], r)]
+        elif variants[0][0] is not s["items"] and all(i != s["items"] for i, _ in variants):
+            variants.append((s["items"], r))
+    if suspect or len(ids) > 1:
+        _check_ids(ids, key, r, v, h, sink, "read")
+    if ancestry and len(ids) > 1:
+        known = sorted({p for p in ids if (w := puts.get(p)) is not None and w.key == key})
+        if len(known) > 1:
+            _check_antichain(known, r, v, h, sink)
 
 
 def _check_antichain(
@@ -217,50 +242,77 @@ def _check_antichain(
 
 
 def _check_coverage(
-    v: Versions, h: CartHistory, sink: AnomalySink, stats: dict[str, Any], budget: Budget
+    v: Versions,
+    h: CartHistory,
+    finals: dict[str, list[Read]],
+    sink: AnomalySink,
+    stats: dict[str, Any],
+    budget: Budget,
 ) -> list[str]:
-    """Records ``uncovered`` acknowledged puts; returns reasons for an unknown verdict."""
-    finals: dict[str, list[Read]] = defaultdict(list)
-    for r in h.reads:
-        if r.final:
-            finals[r.key].append(r)
-    acked: dict[str, list[Write]] = defaultdict(list)
-    for w in v.puts.values():
-        if w.outcome is Outcome.OK:
-            acked[w.key].append(w)
+    """Records ``uncovered`` acknowledged puts; returns reasons for an unknown verdict.
+
+    Works on bitsets per key (the acknowledged puts, those every final read
+    covers); only a key with an uncovered put is looked at put by put.
+    """
+    acked: dict[str, int] = {}  # key -> its acknowledged puts (bits); keys in put order
+    ok, pos = Outcome.OK, v.pos
+    for p, w in v.puts.items():
+        if w.outcome is ok:
+            key = w.key
+            acked[key] = acked.get(key, 0) | 1 << pos[p]
     missing = sorted(k for k in acked if k not in finals)
     uncovered = 0
-    pos = v.pos
-    for key, ws in acked.items():
+    for key, bits in acked.items():
         covers = _distinct_covers(v, finals.get(key, []))
         common = -1
         for c in covers:
             common &= c
         budget.tick()
-        for w in ws:
-            bit = 1 << pos[w.put]  # type: ignore[index]  # acknowledged: it has a put id
-            if common & bit:
-                continue
-            lacking = [r for c, rs in covers.items() if not c & bit for r in rs]
-            uncovered += 1
-            sink.add(
-                explain(
-                    "uncovered",
-                    key,
-                    [w, *lacking[:3]],
-                    h.timeline,
-                    (w.invoke_time, max(r.time for r in lacking)),
-                    put=w.put,
-                    final_reads=sorted(r.index for r in lacking),
-                )
-            )
-    stats["acknowledged_puts"] = sum(len(ws) for ws in acked.values())
+        if bits & ~common:
+            uncovered += _report_uncovered(v, h, key, common, covers, sink)
+    stats["acknowledged_puts"] = sum(bits.bit_count() for bits in acked.values())
     stats["uncovered_puts"] = uncovered
     if missing:
         return [
             f"{len(missing)} keys with acknowledged puts have no final read, e.g. {missing[0]!r}"
         ]
     return []
+
+
+def _report_uncovered(
+    v: Versions,
+    h: CartHistory,
+    key: str,
+    common: int,
+    covers: dict[int, list[Read]],
+    sink: AnomalySink,
+) -> int:
+    """Records an ``uncovered`` anomaly per acknowledged put of `key` outside `common`
+    (in invoke order); returns how many."""
+    puts, pos = v.puts, v.pos
+    ws = sorted(
+        (w for p in v.order[key] if (w := puts[p]).outcome is Outcome.OK),
+        key=lambda w: w.invoke_index,
+    )
+    n = 0
+    for w in ws:
+        bit = 1 << pos[w.put]  # type: ignore[index]  # acknowledged: it has a put id
+        if common & bit:
+            continue
+        lacking = [r for c, rs in covers.items() if not c & bit for r in rs]
+        n += 1
+        sink.add(
+            explain(
+                "uncovered",
+                key,
+                [w, *lacking[:3]],
+                h.timeline,
+                (w.invoke_time, max(r.time for r in lacking)),
+                put=w.put,
+                final_reads=sorted(r.index for r in lacking),
+            )
+        )
+    return n
 
 
 def _distinct_covers(v: Versions, reads: list[Read]) -> dict[int, list[Read]]:

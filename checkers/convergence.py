@@ -68,8 +68,7 @@ def _check(h: CartHistory, budget: Budget, max_anomalies: int, n_replicas: int |
         last = by_round[max(by_round)]
         if n_replicas is not None and len(last) < n_replicas:
             short.append(key)
-        _compare(key, last, h, sink)
-        t = _converged_at(by_round, budget)
+        t = _converged_at(by_round, budget, last_agrees=_compare(key, last, h, sink))
         if t is not None and heal is not None:
             converge_ns.append(max(0, t - heal))
     stats = _stats(rounds, converge_ns, heal, sink)
@@ -82,8 +81,12 @@ def _check(h: CartHistory, budget: Budget, max_anomalies: int, n_replicas: int |
     return Result(valid, sink.items, stats)
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+"""`json.dumps(s, sort_keys=True, separators=(",", ":"))` without building an encoder per call."""
+
+
 def _canonical(rr: ReplicaRead) -> tuple[str, ...]:
-    return tuple(sorted(json.dumps(s, sort_keys=True, separators=(",", ":")) for s in rr.siblings))
+    return tuple(sorted(map(_ENCODE, rr.siblings)))
 
 
 def _agrees(rnd: Round) -> bool:
@@ -93,19 +96,24 @@ def _agrees(rnd: Round) -> bool:
     return all(r.context == first.context and _canonical(r) == sibs for r in reads[1:])
 
 
-def _converged_at(by_round: dict[int, Round], budget: Budget) -> int | None:
-    """The end time of the first round from which every later round agrees, else None."""
+def _converged_at(by_round: dict[int, Round], budget: Budget, *, last_agrees: bool) -> int | None:
+    """The end time of the first round from which every later round agrees, else None.
+
+    `last_agrees` says whether the last round agrees (`_compare` has just found out).
+    """
     at = None
+    last = max(by_round)
     for k in sorted(by_round, reverse=True):
         budget.tick()
-        if not _agrees(by_round[k]):
+        if not (last_agrees if k == last else _agrees(by_round[k])):
             break
         at = max(r.time for r in by_round[k].values())
     return at
 
 
-def _compare(key: str, rnd: Round, h: CartHistory, sink: AnomalySink) -> None:
-    """Records divergent siblings and divergent contexts among one round's replicas."""
+def _compare(key: str, rnd: Round, h: CartHistory, sink: AnomalySink) -> bool:
+    """Records divergent siblings and divergent contexts among one round's replicas;
+    returns whether they all agree."""
     reads = sorted(rnd.values(), key=lambda r: str(r.node))
     t0 = h.timeline.heal_time if h.timeline.heal_time is not None else reads[0].time
     window = (t0, max(r.time for r in reads))
@@ -143,6 +151,7 @@ def _compare(key: str, rnd: Round, h: CartHistory, sink: AnomalySink) -> None:
                 groups=groups,
             )
         )
+    return len(by_sibs) == 1 and len(by_ctx) == 1
 
 
 def _put_ids(rr: ReplicaRead) -> list[str]:

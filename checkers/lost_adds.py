@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from checkers.budget import Budget
@@ -97,52 +98,68 @@ def _check_key(
     budget: Budget,
 ) -> list[Element]:
     """Classifies the elements of one key; records lost and unexpected anomalies."""
-    elems, others = _elements(key, writes)
-    possible = {e.item for e in elems + others if e.status != "not-written"}
-    _scan_reads(reads, [e for e in elems if not e.status], possible, sink, h, budget)
-    finals = [r for r in reads if r.final] or reads[-1:]
-    final_items = [(r, r.items()) for r in finals]
+    elems, others, possible = _elements(key, writes)
+    carts = [r.items() for r in reads]
+    _scan_reads(reads, carts, [e for e in elems if not e.status], possible, sink, h, budget)
+    finals = [(r, r.invoke_time, c) for r, c in zip(reads, carts) if r.final]
+    if not finals and reads:
+        finals = [(reads[-1], reads[-1].invoke_time, carts[-1])]
     last_start = reads[-1].invoke_time if reads else None
     for e in elems:
-        if not e.status:
-            _classify(e, final_items, last_start)
-        if e.status == "lost":
+        if not e.status and _classify(e, finals, last_start) == "lost":
             sink.add(_explain_lost(e, h))
-    return elems + others
+    return elems + others if others else elems
 
 
-def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Element]]:
-    """Returns (elements to judge, elements already settled as removed / not-written)."""
+def _elements(key: str, writes: list[Write]) -> tuple[list[Element], list[Element], set[Any]]:
+    """Returns (elements to judge, elements already settled as removed, possible items).
+
+    An item is possible if some add of it or some remove of it may have written.
+    """
     adds: dict[Any, list[Write]] = {}
     removed: set[Any] = set()
+    possible: set[Any] = set()
+    not_written, ok = Outcome.NOT_WRITTEN, Outcome.OK
     for w in writes:
         if w.f == "add":
-            ws = adds.get(w.item)
+            item = w.item
+            ws = adds.get(item)
             if ws is None:
-                adds[w.item] = [w]
+                adds[item] = [w]
             else:
                 ws.append(w)
-        elif w.outcome is not Outcome.NOT_WRITTEN:
+            if w.outcome is not not_written:
+                possible.add(item)
+        elif w.outcome is not not_written:
             removed.add(w.item)
     elems: list[Element] = []
     for item, ws in adds.items():
-        e = _element(key, item, ws)
+        if len(ws) == 1:
+            w = ws[0]
+            e = Element(key, item, ws, w.invoke_time, w if w.outcome is ok else None)
+            if w.outcome is not_written:
+                e.status = "not-written"
+        else:
+            e = _element(key, item, ws)
         if item in removed:
             e.status = "removed"
         elems.append(e)
-    elems.sort(key=lambda e: e.invoke_time)
-    return elems, [Element(key, i, [], 0, None, status="removed") for i in removed - set(adds)]
+    elems.sort(key=_invoke_time)
+    possible |= removed
+    if not removed:
+        return elems, [], possible
+    others = [Element(key, i, [], 0, None, status="removed") for i in removed - adds.keys()]
+    return elems, others, possible
+
+
+_invoke_time = attrgetter("invoke_time")
 
 
 def _element(key: str, item: Any, ws: list[Write]) -> Element:
     """The element for the adds `ws` of one item: earliest invoke, earliest acknowledgement."""
-    if len(ws) == 1:
-        w = ws[0]
-        e = Element(key, item, ws, w.invoke_time, w if w.outcome is Outcome.OK else None)
-    else:
-        acks = [w for w in ws if w.outcome is Outcome.OK]
-        ack = min(acks, key=lambda w: w.time) if acks else None
-        e = Element(key, item, ws, min(w.invoke_time for w in ws), ack)
+    acks = [w for w in ws if w.outcome is Outcome.OK]
+    ack = min(acks, key=lambda w: w.time) if acks else None
+    e = Element(key, item, ws, min(w.invoke_time for w in ws), ack)
     if all(w.outcome is Outcome.NOT_WRITTEN for w in ws):
         e.status = "not-written"
     return e
@@ -150,6 +167,7 @@ def _element(key: str, item: Any, ws: list[Write]) -> Element:
 
 def _scan_reads(
     reads: list[Read],
+    carts: list[set[Any]],
     elems: list[Element],
     possible: set[Any],
     sink: AnomalySink,
@@ -171,49 +189,66 @@ def _scan_reads(
     since: dict[Any, int] = {}  # item -> index of the read its current run began at
     active: dict[Any, Element] = {}
     starts = [r.invoke_time for r in reads]
-    nxt, reported = 0, set[Any]()
-    for j, r in enumerate(reads):
-        budget.tick()
-        items = r.items()
-        fresh = []
-        while nxt < len(elems) and elems[nxt].invoke_time < starts[j]:
-            fresh.append(elems[nxt].item)
-            active[elems[nxt].item] = elems[nxt]
+    nxt, n_elems, reported = 0, len(elems), set[Any]()
+    for j, items in enumerate(carts):
+        if not j & 1023:
+            budget.check()
+        start = starts[j]
+        if present:
+            gone = present - items
+            if gone:  # present until the previous read, absent from this one
+                present -= gone
+                for item in gone:
+                    e = active[item]
+                    e.last_present, e.first_absent = reads[j - 1], reads[j]
+                    since[item] = j
+        else:
+            gone = None
+        if absent:
+            back = absent & items
+            if back:  # absent since `since`, present again
+                absent -= back
+                present |= back
+                for item in back:
+                    e = active[item]
+                    _end_absence(e, reads, starts, since[item], j - 1)
+                    e.first_absent = None
+                    since[item] = j
+        if gone:
+            absent |= gone
+        while nxt < n_elems and elems[nxt].invoke_time < start:
+            e = elems[nxt]
             nxt += 1
-        gone = present - items
-        back = absent & items
-        for item in gone:  # present until the previous read, absent from this one
-            e = active[item]
-            e.last_present, e.first_absent = reads[j - 1], r
-            since[item] = j
-        for item in back:  # absent since `since`, present again
-            _end_absence(active[item], reads, starts, since[item], j - 1)
-            active[item].first_absent = None
-            since[item] = j
-        present = (present - gone) | back
-        absent = (absent - back) | gone
-        for item in fresh:
+            item = e.item
+            active[item] = e
             since[item] = j
             (present if item in items else absent).add(item)
-        strange = items - possible - reported
-        for item in sorted(strange, key=repr):
-            reported.add(item)
-            sink.add(
-                explain(
-                    "unexpected",
-                    r.key,
-                    [r],
-                    h.timeline,
-                    (r.invoke_time, r.time),
-                    item=item,
-                    reason="no add of this item could have written it",
-                )
-            )
+        if not items <= possible:
+            _report_unexpected(reads[j], items - possible - reported, reported, sink, h)
     last = len(reads) - 1
     for item in present:
         active[item].last_present = reads[last]
     for item in absent:
         _end_absence(active[item], reads, starts, since[item], last)
+
+
+def _report_unexpected(
+    r: Read, strange: set[Any], reported: set[Any], sink: AnomalySink, h: CartHistory
+) -> None:
+    """Records one ``unexpected`` anomaly per item no add could have written."""
+    for item in sorted(strange, key=repr):
+        reported.add(item)
+        sink.add(
+            explain(
+                "unexpected",
+                r.key,
+                [r],
+                h.timeline,
+                (r.invoke_time, r.time),
+                item=item,
+                reason="no add of this item could have written it",
+            )
+        )
 
 
 def _end_absence(e: Element, reads: list[Read], starts: list[int], j0: int, j1: int) -> None:
@@ -226,24 +261,33 @@ def _end_absence(e: Element, reads: list[Read], starts: list[int], j0: int, j1: 
             e.first_missed_after_ack = reads[j]
 
 
-def _classify(e: Element, finals: list[tuple[Read, set[Any]]], last_start: int | None) -> None:
-    """Sets `e.status` from its evidence, the key's final reads and its last read's start."""
-    since = e.ack_time if e.ack_time is not None else e.invoke_time
-    finals = [(r, items) for r, items in finals if r.invoke_time > since]
-    e.final_missing = [r for r, items in finals if e.item not in items]
-    if e.ack is None:
-        if not finals:
+def _classify(e: Element, finals: list[tuple[Read, int, set[Any]]], last_start: int | None) -> str:
+    """Sets `e.status` from its evidence, the key's final reads (read, start, cart) and
+    its last read's start; returns the status."""
+    ack, item = e.ack, e.item
+    since = ack.time if ack is not None else e.invoke_time
+    fresh = False  # some final read began after `since`
+    missing = []
+    for r, start, cart in finals:
+        if start > since:
+            fresh = True
+            if item not in cart:
+                missing.append(r)
+    e.final_missing = missing
+    if ack is None:
+        if not fresh:
             e.status = "never-read"
         else:
-            e.status = "unrecovered" if e.final_missing else "recovered"
-    elif last_start is None or last_start <= since or not finals:
+            e.status = "unrecovered" if missing else "recovered"
+    elif last_start is None or last_start <= since or not fresh:
         e.status = "never-read"
-    elif e.final_missing:
+    elif missing:
         e.status = "lost"
     elif e.first_missed_after_ack is not None:
         e.status = "stale"
     else:
         e.status = "stable"
+    return e.status
 
 
 def _explain_lost(e: Element, h: CartHistory) -> dict[str, Any]:

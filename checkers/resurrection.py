@@ -32,16 +32,17 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
     """
     removes: dict[str, dict[Any, list[Write]]] = defaultdict(lambda: defaultdict(list))
     masks: dict[str, int] = defaultdict(int)
-    for w in v.puts.values():
-        if w.f == "remove" and w.put is not None:
-            removes[w.key][w.item].append(w)
-            masks[w.key] |= 1 << v.pos[w.put]
+    pos = v.pos
+    for w in v.removes:
+        removes[w.key][w.item].append(w)
+        masks[w.key] |= 1 << pos[w.put]  # type: ignore[index]  # a put: it has an id
     hits: dict[tuple[str, str], Read] = {}
     anc, seen = v.anc, v.seen
     for key, mask in masks.items():
         budget.tick()
         by_item = removes[key]
-        for p in v.order[key]:
+        first = (mask & -mask).bit_length() - 1  # no put before the first remove descends from one
+        for p in v.order[key][first:]:
             if p not in seen or not anc[p] & mask:  # the dict lookup first: it is cheaper
                 continue
             for items, r in seen[p]:

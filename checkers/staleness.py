@@ -22,6 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from operator import attrgetter, le
 from typing import Any
 
 from checkers.budget import Budget
@@ -81,10 +82,19 @@ def _check(
     for key in sorted(set(adds) | set(reads)):
         key_adds, key_reads = adds.get(key, []), reads.get(key, [])
         items = [r.items() for r in key_reads]
-        _t_visibility(key_adds, key_reads, items, edges_ns, per_add, seen, visible, budget)
-        for r, k, missed in _k_staleness(key_adds, key_reads, items, budget):
+        starts = [r.invoke_time for r in key_reads]
+        budget.check()
+        in_order = all(map(le, starts, starts[1:]))  # reads by invoke time: always, in a run
+        _t_visibility(key_adds, starts, items, edges_ns, per_add, seen, visible, budget,
+                      in_order=in_order)  # fmt: skip
+        if in_order:
+            k_of = _k_staleness(key_adds, key_reads, starts, items, budget)
+        else:
+            k_of = _k_staleness_any(key_adds, key_reads, items, budget)
+        for r, its, k in k_of:
             ks[k] += 1
             if max_k is not None and k > max_k:
+                missed = [w for w in key_adds if w.time < r.invoke_time and w.item not in its]
                 sink.add(
                     explain(
                         "k-stale-read",
@@ -103,51 +113,106 @@ def _check(
 
 def _visible_adds(h: CartHistory) -> dict[str, list[Write]]:
     """Acknowledged adds per key, sorted by acknowledgement time, minus removed items."""
-    removed: set[tuple[str, Any]] = set()
-    for w in h.writes:
-        if w.f == "remove" and w.outcome is not Outcome.NOT_WRITTEN:
-            removed.add((w.key, repr(w.item)))
+    removed: dict[str, set[Any]] = defaultdict(set)
     out: dict[str, list[Write]] = defaultdict(list)
+    ok, not_written = Outcome.OK, Outcome.NOT_WRITTEN
     for w in h.writes:
-        if w.f == "add" and w.outcome is Outcome.OK and (w.key, repr(w.item)) not in removed:
-            out[w.key].append(w)
-    for ws in out.values():
-        ws.sort(key=lambda w: w.time)
-    return out
+        if w.f == "add":
+            if w.outcome is ok:
+                out[w.key].append(w)
+        elif w.f == "remove" and w.outcome is not not_written:
+            removed[w.key].add(w.item)  # items are ints or strings (the index checks)
+    for key, ws in out.items():
+        gone = removed.get(key)
+        if gone:
+            ws[:] = [w for w in ws if w.item not in gone]
+        ws.sort(key=_ack_time)
+    return {key: ws for key, ws in out.items() if ws}
+
+
+_ack_time = attrgetter("time")
 
 
 def _t_visibility(
     adds: list[Write],
-    reads: list[Read],
+    starts: list[int],
     items: list[set[Any]],
     edges_ns: list[int],
     per_add: int,
     seen: list[int],
     visible: list[int],
     budget: Budget,
+    *,
+    in_order: bool,
 ) -> None:
-    """Adds, per bucket of t, the reads counted and those that reflected the add."""
-    starts = [r.invoke_time for r in reads]
-    for w in adds:
-        first = bisect_right(starts, w.time)
-        for i in range(first, min(len(reads), first + per_add)):
-            budget.tick()
-            b = bisect_right(edges_ns, starts[i] - w.time) - 1
-            seen[b] += 1
-            visible[b] += w.item in items[i]
+    """Adds, per bucket of t, the reads counted and those that reflected the add.
+
+    With `starts` sorted (`in_order`), each bucket's reads are one slice, found by
+    bisection; otherwise each read is put in its bucket on its own.
+    """
+    n, nb = len(starts), len(edges_ns)
+    if not in_order:
+        for w in adds:
+            first = bisect_right(starts, w.time)
+            for i in range(first, min(n, first + per_add)):
+                budget.tick()
+                b = bisect_right(edges_ns, starts[i] - w.time) - 1
+                seen[b] += 1
+                visible[b] += w.item in items[i]
+        return
+    for j, w in enumerate(adds):
+        if not j & 1023:  # the clock every 1024 adds (and once per key)
+            budget.check()
+        t, x = w.time, w.item
+        lo = bisect_right(starts, t)
+        last = min(n, lo + per_add)
+        while lo < last:  # one bucket (a slice of reads) per turn; empty buckets skipped
+            b = bisect_right(edges_ns, starts[lo] - t) - 1
+            hi = bisect_left(starts, t + edges_ns[b + 1], lo, last) if b + 1 < nb else last
+            seen[b] += hi - lo
+            vis = 0
+            for its in items[lo:hi]:
+                if x in its:
+                    vis += 1
+            visible[b] += vis
+            lo = hi
 
 
 def _k_staleness(
+    adds: list[Write], reads: list[Read], starts: list[int], items: list[set[Any]], budget: Budget
+) -> list[tuple[Read, set[Any], int]]:
+    """For each read: (read, its items, k = the acknowledged adds it missed).
+
+    `starts` must be sorted: the adds acknowledged before a read then only grow,
+    and are kept as a count per item.
+    """
+    out = []
+    before: dict[Any, int] = {}  # item -> adds of it acknowledged before the read
+    nxt, n = 0, len(adds)
+    for j, (r, start, its) in enumerate(zip(reads, starts, items)):
+        if not j & 1023:
+            budget.check()
+        while nxt < n and adds[nxt].time < start:
+            x = adds[nxt].item
+            before[x] = before.get(x, 0) + 1
+            nxt += 1
+        if before.keys() <= its:
+            out.append((r, its, 0))
+        else:
+            out.append((r, its, sum(before[x] for x in before.keys() - its)))
+    return out
+
+
+def _k_staleness_any(
     adds: list[Write], reads: list[Read], items: list[set[Any]], budget: Budget
-) -> list[tuple[Read, int, list[Write]]]:
-    """For each read: (read, k, the acknowledged adds it missed)."""
+) -> list[tuple[Read, set[Any], int]]:
+    """`_k_staleness` for reads out of invoke-time order."""
     acks = [w.time for w in adds]
     out = []
     for r, its in zip(reads, items):
         budget.tick()
         before = adds[: bisect_left(acks, r.invoke_time)]
-        missed = [w for w in before if w.item not in its]
-        out.append((r, len(missed), missed))
+        out.append((r, its, sum(1 for w in before if w.item not in its)))
     return out
 
 

@@ -48,6 +48,8 @@ class Versions:
     sizes: dict[str, int] = field(default_factory=dict)
     indeterminate: int = 0
     pending: list[str] | None = None
+    removes: list[Write] = field(default_factory=list)
+    """The remove puts (in invoke order)."""
     """After a `build_graph` that placed puts as it went: the puts still to place."""
 
     def known(self, put: str, key: str) -> bool:
@@ -83,25 +85,47 @@ def build_graph(h: CartHistory, max_ancestry_bytes: int = -1) -> Versions:
     """
     puts: dict[str, Write] = {}
     sizes: dict[str, int] = defaultdict(int)
-    indeterminate = 0
+    removes: list[Write] = []
     ok = Outcome.OK
+    n_ok = 0
     for w in h.writes:
         p = w.put
         if p is None:
             continue
-        if p in puts:
+        if puts.setdefault(p, w) is not w:
             raise HistoryShapeError(w.invoke_index, f"put id {p!r} is used twice")
-        puts[p] = w
         sizes[w.key] += 1
-        indeterminate += w.outcome is not ok
-    v = Versions(puts, sizes=dict(sizes), indeterminate=indeterminate)
-    parents, suspects, n_edges = v.parents, v.suspects, 0
+        if w.outcome is ok:
+            n_ok += 1
+        if w.f == "remove":
+            removes.append(w)
+    v = Versions(puts, sizes=dict(sizes), indeterminate=len(puts) - n_ok, removes=removes)
+    v.n_edges = _link(v, v.ancestry_bytes() <= max_ancestry_bytes)
+    return v
+
+
+def _link(v: Versions, place: bool) -> int:
+    """Fills `v.parents` and `v.suspects` (and, if `place`, places what it can); returns
+    the number of edges. Most puts have one parent: that case is handled first."""
+    puts, parents, suspects, n_edges = v.puts, v.parents, v.suspects, 0
     get = puts.get
-    place = v.ancestry_bytes() <= max_ancestry_bytes
     anc, pos, pending = v.anc, v.pos, []
     order: dict[str, list[str]] = defaultdict(list)
     for p, w in puts.items():
         key, ws = w.key, w.parents
+        if len(ws) == 1 and (wq := get(ws[0])) is not None and wq.key == key:
+            parents[p] = ws  # the put's own list: read-only from here on
+            n_edges += 1
+            if place:
+                aq = anc.get(wq.put or ws[0])  # the dict's own key object: found by identity
+                if aq is None:
+                    pending.append(p)
+                else:
+                    lst = order[key]
+                    pos[p] = i = len(lst)
+                    lst.append(p)
+                    anc[p] = aq | 1 << i
+            continue
         ps = []
         for q in ws:
             wq = get(q)
@@ -124,10 +148,9 @@ def build_graph(h: CartHistory, max_ancestry_bytes: int = -1) -> Versions:
                 pos[p] = i = len(lst)
                 lst.append(p)
                 anc[p] = a | 1 << i
-    v.n_edges = n_edges
     if place:
         v.order, v.pending = order, pending
-    return v
+    return n_edges
 
 
 def fill_ancestry(v: Versions, budget: Budget) -> list[str] | None:
