@@ -55,7 +55,7 @@ from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
 from node.membership import SEED_ALIAS
 from node.messages import ErrorReply, Get, Put
-from node.protocol import Message, decode_body, encode_body
+from node.protocol import Message, decode_body, encode_body, encode_frame
 from node.ring import Ring
 from node.sim.agenda import (
     Agenda,
@@ -67,7 +67,6 @@ from node.sim.agenda import (
     Refused,
     TimerDue,
 )
-from node.sim.faults import lossy_fates, spare_config
 from node.sim.lossy import LossyLinks
 from node.sim.network import Network
 from node.storage import OBJECTS, MemoryStorage
@@ -170,11 +169,12 @@ class Simulator:
 
     def node_config(self, name: str) -> NodeConfig:
         """`name`'s config: every node a static member, plus `config.settings`; a spare's
-        names only itself, and its seeds (see `add_spare`)."""
-        if name in self.spares:
-            return spare_config(self, name)
+        names only itself as a member, and its seeds (see `node.sim.faults.add_spare`)."""
+        seeds = self.spares.get(name)
+        members = [name] if seeds is not None else self.names
         raw = {"name": name, "listen": self.addr(name), "data_dir": f"/simulated/{name}",
-               "members": [{"name": n, "addr": self.addr(n)} for n in self.names],
+               "members": [{"name": n, "addr": self.addr(n)} for n in members],
+               **({"seeds": [self.addr(s) for s in seeds]} if seeds is not None else {}),
                **self.config.settings}  # fmt: skip
         return config_from_dict(raw, f"<simulator config of {name}>")
 
@@ -397,7 +397,7 @@ class Simulator:
             return
         fates = self.network.fates(src, dst) if dst in self.nodes else []
         if self.lossy.faults and fates:  # reset_peer / limit_data (sim/lossy.py)
-            fates = lossy_fates(self, src, boot, peer, dst, msg, fates)
+            fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
         body = encode_body(msg)  # even for a lost message: it must fit the wire
@@ -406,6 +406,17 @@ class Simulator:
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire, body))
 
     # --- inspection -----------------------------------------------------------
+
+    def _lossy_fates(
+        self, src: str, boot: int, peer: str, dst: str, msg: Message, fates: list[int]
+    ) -> list[int]:
+        """The copies of `msg` (src → dst) that survive the link's lossy fault; schedules
+        the sender's `PeerUnreachable(peer)` when its connection breaks (sim/lossy.py)."""
+        kept, broken_in_ms = self.lossy.fates(src, dst, self.now_ms, len(encode_frame(msg)), fates)
+        if broken_in_ms is not None:
+            self._trace("broken", src, dst, broken_in_ms)
+            self.agenda.push(max(broken_in_ms, self.config.refused_ms), Refused(src, boot, peer))
+        return kept
 
     def local(self, name: str, key: str, space: str = OBJECTS) -> Versioned:
         """`name`'s own state of `key` (its in-memory view if up, else its disk), no repair."""

@@ -1,23 +1,15 @@
 """The simulator's faults beyond kill and cut: lost unsynced writes, wiped disks, broken
 connections and spare nodes.
 
-Functions on a `Simulator` (node/sim/cluster.py), which calls `lossy_fates` for
-every message sent while a link has a lossy fault and `spare_config` to boot a
-spare. Each draws nothing from the simulator's rng, so the run stays a
-function of the seed; each traces what it did.
+Functions on a `Simulator` (node/sim/cluster.py). Each draws nothing from the
+simulator's rng, so the run stays a function of the seed; each traces what it did.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from node.config import NodeConfig, config_from_dict
-from node.protocol import Message, encode_frame
 from node.sim.agenda import Refused
+from node.sim.cluster import Simulator
 from node.storage import MemoryStorage
-
-if TYPE_CHECKING:
-    from node.sim.cluster import Simulator
 
 
 def lose_power(sim: Simulator, name: str) -> int:
@@ -56,23 +48,3 @@ def add_spare(sim: Simulator, name: str, seeds: tuple[str, ...]) -> None:
     sim.boots[name], sim.skew_ms[name], sim.disk_delay_ms[name] = 0, 0, 0
     sim._disk_free_ms[name] = 0
     sim._by_addr[sim.addr(name)] = name
-
-
-def spare_config(sim: Simulator, name: str) -> NodeConfig:
-    """A spare's config: only itself as a member, and its seeds' addresses."""
-    raw = {"name": name, "listen": sim.addr(name), "data_dir": f"/simulated/{name}",
-           "members": [{"name": name, "addr": sim.addr(name)}],
-           "seeds": [sim.addr(s) for s in sim.spares[name]], **sim.config.settings}  # fmt: skip
-    return config_from_dict(raw, f"<simulator config of spare {name}>")
-
-
-def lossy_fates(
-    sim: Simulator, src: str, boot: int, peer: str, dst: str, msg: Message, fates: list[int]
-) -> list[int]:
-    """The copies of `msg` (src → dst) that survive the link's lossy fault; schedules the
-    sender's `PeerUnreachable(peer)` when its connection breaks (node/sim/lossy.py)."""
-    kept, broken_in_ms = sim.lossy.fates(src, dst, sim.now_ms, len(encode_frame(msg)), fates)
-    if broken_in_ms is not None:
-        sim._trace("broken", src, dst, broken_in_ms)
-        sim.agenda.push(max(broken_in_ms, sim.config.refused_ms), Refused(src, boot, peer))
-    return kept
