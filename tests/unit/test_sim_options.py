@@ -88,10 +88,12 @@ def test_liveness_mode_records_every_members_status_counters() -> None:
 def test_partitions_and_random_kills_can_hit_a_spare_that_has_joined() -> None:
     spec = SimSpec(nodes=4, nemesis=("join", "kill", "partition"), time_limit_s=12.0,
                    rate=20.0, concurrency=2, quiesce_s=1.0)  # fmt: skip
-    faults = [Fault(1, FaultKind.JOIN, 0.5, 11.5, ("n5",)),
-              Fault(2, FaultKind.PARTITION, 4.0, 5.0, (), {"shape": "halves"}),
-              *(Fault(i, FaultKind.KILL, 5.0 + i * 0.5, 5.2 + i * 0.5) for i in range(3, 13))]
-    result = simulate(spec, SimSchedule(5, faults))  # fmt: skip
+    faults = [
+        Fault(1, FaultKind.JOIN, 0.5, 11.5, ("n5",)),
+        Fault(2, FaultKind.PARTITION, 4.0, 5.0, (), {"shape": "halves"}),
+        *(Fault(i, FaultKind.KILL, 5.0 + i * 0.5, 5.2 + i * 0.5) for i in range(3, 13)),
+    ]
+    result = simulate(spec, SimSchedule(5, faults))
     by_id = {r["id"]: r for r in result.realised}
     assert any("n5" in link for link in by_id[2]["params"]["links"]), by_id[2]
     killed = {t for i in range(3, 13) for t in by_id[i]["targets"]}
