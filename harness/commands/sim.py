@@ -67,7 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiesce", type=float, default=5.0, help="virtual seconds after the heal")
     p.add_argument("--sim-mode", choices=[m.value for m in SimMode], default="safety",
                    help="safety: check the history; liveness: also require the replicas to "
-                   "converge within --converge-bound after faults stop")  # fmt: skip
+                   "converge within --converge-bound after faults stop, and pass sibyl run's "
+                   "liveness checker on node status read after quiescence")  # fmt: skip
     p.add_argument(
         "--converge-bound",
         type=float,
