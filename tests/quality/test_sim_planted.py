@@ -119,6 +119,8 @@ def test_a_crash_or_membership_failure_shrinks_and_the_shrunk_file_still_fails(
     assert m, shrunk.stdout
     faults, ops, faults0, ops0 = map(int, m.groups())
     assert faults == 1 <= faults0 and ops <= 5 and ops0 > 100, m.group(0)
+    replayed = Path(shrunk.stdout.split("replayed: still fails -> ")[1].split()[0])
+    assert re.search(r"\d+ faults and \d+ ops suffice", (replayed / "report.html").read_text())
     doc = json.loads(out.read_text())
     assert [f["kind"] for f in doc["faults"]] == [kind]
     replay = sibyl("sim", "--schedule", str(out), "--store", str(store))
