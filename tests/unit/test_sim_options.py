@@ -13,7 +13,14 @@ from harness.cli import main
 from harness.faults import Fault, FaultKind
 from harness.generator import schedule_doc
 from harness.sim_liveness import ROUNDS
-from harness.sim_runner import SimMode, SimSchedule, SimSpec, as_run_config, simulate
+from harness.sim_runner import (
+    SimMode,
+    SimSchedule,
+    SimSpec,
+    as_run_config,
+    planned_faults,
+    simulate,
+)
 from harness.sim_store import read_schedule, write_run
 from harness.status_rounds import COUNTERS
 from workloads import streams
@@ -60,13 +67,17 @@ def test_bad_workload_options_exit_254_with_one_message(
 
 
 def test_schedule_json_has_the_shape_of_a_real_runs(tmp_path: Path) -> None:
-    spec = SimSpec(time_limit_s=3.0, rate=40.0, concurrency=3, quiesce_s=1.0)
-    result = simulate(spec, SimSchedule(4, []))
-    run_dir = write_run(spec, result, SimSchedule(4, []), str(tmp_path), ())
+    spec = SimSpec(time_limit_s=6.0, rate=40.0, concurrency=3, quiesce_s=1.0)
+    schedule = SimSchedule(4, planned_faults(spec, 4))
+    result = simulate(spec, schedule)
+    run_dir = write_run(spec, result, schedule, str(tmp_path), ())
     doc = json.loads((run_dir / "schedule.json").read_text())
-    real = schedule_doc(4, 3, [], [])
+    real = schedule_doc(4, 3, schedule.faults, result.realised)
     assert set(doc) == {*real, "simulation"}
     assert doc["streams"] == real["streams"] and doc["fault_rng"] == real["fault_rng"]
+    # Each planned and realised record passes the fault validator `sibyl replay` reads with.
+    assert [Fault.from_dict(f) for f in doc["planned"]] == schedule.faults
+    assert len([Fault.from_dict(f) for f in doc["realised"]]) == len(result.realised) > 0
     # What the streams record says is true of the simulated history too.
     assert streams.stream_mismatches(result.history, as_run_config(spec).make_workload, 4) == []
 
