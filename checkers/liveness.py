@@ -135,12 +135,6 @@ def _sizes(
 MEMBERSHIP_KINDS = ("join", "leave", "replace")
 
 
-def membership_findings(history: Sequence[Op]) -> list[Any]:
-    """The membership part of `check` alone (no status rounds needed): changes whose ring
-    views never agreed, and heal notes. The simulator's liveness mode uses it."""
-    return _membership(history)
-
-
 def _membership(history: Sequence[Op]) -> list[Any]:
     """Membership changes the nemesis saw fail to converge, and heal notes."""
     out = []

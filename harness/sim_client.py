@@ -30,6 +30,8 @@ from node.messages import (
     LocalGetOk,
     Put,
     PutOk,
+    Status,
+    StatusOk,
     decode_answer,
 )
 from node.protocol import Message
@@ -71,7 +73,7 @@ _INDETERMINATE = {"timeout": TimeoutError, "closed": ConnectionLost, "unreachabl
 
 
 class SimClient:
-    """A `KVClient` of one simulated node: get, put and the debug local_get."""
+    """A `KVClient` of one simulated node: get, put and the debug local_get and status."""
 
     def __init__(self, node: str) -> None:
         self.node = node
@@ -96,6 +98,10 @@ class SimClient:
 
     async def local_get(self, key: str) -> dict[str, Any]:
         return (await self.call(LocalGet(key), LocalGetOk)).wire()
+
+    async def status(self) -> dict[str, Any]:
+        """Debug: the node's status, as `node.client.Client.status` (liveness counters)."""
+        return (await self.call(Status(), StatusOk)).wire()
 
 
 class Scheduler:

@@ -101,18 +101,24 @@ class SimNemesis:
         await self.membership.stop(fault)  # after a failed start too, as on real runs
         return {"members": sorted(self.membership.members)}
 
+    def nodes(self) -> list[str]:
+        """The nodes faults pick from: the initial members, then spares that have joined
+        (as on real runs, where every node of the cluster can be hit). Without membership
+        faults this is `sim.names`, so those schedules draw as before."""
+        return [*self.sim.names, *sorted(self.membership.members - set(self.sim.names))]
+
     def _targets(self, fault: Fault) -> list[str]:
         if not fault.targets and "key" in fault.params:
             walk = self.sim.primaries(fault.params["key"])
             count = len(walk) if fault.params.get("scope") == Scope.ALL else len(walk) // 2 + 1
             return sorted(walk[:count])
         return list(fault.targets) or [random.Random(f"{self.seed}/{fault.id}").choice(
-            self.sim.names)]  # fmt: skip
+            self.nodes())]  # fmt: skip
 
     def _peer_links(self, fault: Fault, node: str) -> list[tuple[str, str]]:
         if "links" in fault.params:
-            return [(a, b) for a, b in fault.params["links"] if a in self.sim.names]
-        return [(x, y) for o in self.sim.names if o != node for x, y in ((node, o), (o, node))]
+            return [(a, b) for a, b in fault.params["links"] if a in self.sim.disks]
+        return [(x, y) for o in self.nodes() if o != node for x, y in ((node, o), (o, node))]
 
     def start(self, fault: Fault) -> dict[str, Any]:
         """Applies `fault`; the details say which nodes and links it hit."""
@@ -175,7 +181,7 @@ class SimNemesis:
     def _partition_links(self, fault: Fault) -> list[tuple[str, str]]:
         if "links" in fault.params:
             return sorted((a, b) for a, b in fault.params["links"])
-        nodes = list(fault.targets) or self.sim.names
+        nodes = list(fault.targets) or self.nodes()
         cut = SHAPES[Shape(fault.params["shape"])](nodes, random.Random(f"{self.seed}/{fault.id}"))
         return sorted(cut)
 
@@ -212,10 +218,10 @@ class SimNemesis:
         for link in list(self.sim.lossy.faults):
             self.sim.lossy.clear(link)
         self._downed.clear()
-        for node in [*self.sim.names, *sorted(self.membership.members - set(self.sim.names))]:
+        for node in self.nodes():
             if not self.sim.is_up(node):
                 self.sim.restart(node)
-        for node in self.sim.names:
+        for node in self.sim.skew_ms:  # spares too: a clock fault may have hit one that left
             if self.sim.skew_ms[node]:
                 self.sim.set_skew(node, 0)
 

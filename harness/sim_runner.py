@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import Any
 
 from checkers.history import Op, OpType
-from checkers.liveness import membership_findings
 from checkers.result import Result, Validity, merge_valid, run_safely
 
 # The engine's own record of an applied fault and reading of a stored value: one definition.
@@ -34,17 +33,18 @@ from harness.generator import fault_schedule
 from harness.history import Recorder
 from harness.runner import RunConfig
 from harness.sim_client import Scheduler, SimClient, sleep_until
+from harness.sim_liveness import liveness_result, record_statuses
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
-from workloads import WORKLOADS, streams
+from workloads import streams
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
 
 class SimMode(StrEnum):
     """Safety: check the history. Liveness: also require convergence within a bound after
-    faults stop (a run whose replicas still differ then fails the `liveness` checker), and
-    every membership change's ring views to agree (checkers/liveness.py's findings)."""
+    faults stop, and pass `sibyl run`'s liveness checker on node status rounds read from
+    the simulated nodes (harness/sim_liveness.py)."""
 
     SAFETY = "safety"
     LIVENESS = "liveness"
@@ -73,12 +73,14 @@ class SimSpec:
     fault_overlap: float = 0.0
     nemesis_interval_s: float | None = None
     partition_until_end: bool = False
+    keys: int | None = None  # as sibyl run's --keys, --key-distribution, --blind-writes
+    key_distribution: str = "uniform"
+    blind_writes: float = 0.0
+    node_settings: dict[str, Any] = field(default_factory=dict)  # as --node-setting
 
     def settings(self) -> dict[str, Any]:
-        """The node config fields (as `sibyl run` sets them)."""
-        return {"n": min(self.n, self.nodes), "r": self.r, "w": self.w, "quorum": self.mode,
-                "conflict": self.conflict, "request_timeout_ms": 1000, "probe_interval_ms": 250,
-                "handoff_interval_ms": 250, "antientropy_interval_ms": 500}  # fmt: skip
+        """The node config fields (as `sibyl run` sets them: one definition)."""
+        return as_run_config(self).settings()
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "nemesis": list(self.nemesis), "sim_mode": self.sim_mode.value}
@@ -89,6 +91,7 @@ class SimSpec:
         kw = {k: v for k, v in d.items() if k in known}
         kw["nemesis"] = tuple(kw.get("nemesis", ()))
         kw["sim_mode"] = SimMode(kw.get("sim_mode", "safety"))
+        kw["node_settings"] = dict(kw.get("node_settings", {}))
         return SimSpec(**kw)
 
 
@@ -170,7 +173,9 @@ def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
                      mode=spec.mode, conflict=spec.conflict, n=spec.n, r=spec.r, w=spec.w,
                      quiesce_s=spec.quiesce_s, partition_mode=spec.partition_mode,
                      fault_overlap=spec.fault_overlap, nemesis_interval_s=spec.nemesis_interval_s,
-                     partition_until_end=spec.partition_until_end, **extra)  # fmt: skip
+                     partition_until_end=spec.partition_until_end, keys=spec.keys,
+                     key_distribution=spec.key_distribution, blind_writes=spec.blind_writes,
+                     node_settings=dict(spec.node_settings), **extra)  # fmt: skip
 
 
 def planned_faults(spec: SimSpec, seed: int) -> list[Fault]:
@@ -218,7 +223,7 @@ def simulate(
 class _SimRun:
     def __init__(self, spec: SimSpec, schedule: SimSchedule, sim: Simulator) -> None:
         self.spec, self.schedule, self.sim = spec, schedule, sim
-        self.workload: Workload = WORKLOADS[spec.workload]()
+        self.workload: Workload = as_run_config(spec).make_workload()
         self.rec = VirtualRecorder(sim)
         self.nemesis = SimNemesis(sim, schedule.seed)
         self.realised: list[dict[str, Any]] = []
@@ -230,7 +235,8 @@ class _SimRun:
 
     def chaos(self) -> None:
         sched = Scheduler(self.sim)
-        sched.spawn(self._nemesis())
+        for fault in sorted(self.schedule.faults, key=lambda f: f.start_s):
+            sched.spawn(self._fault(fault))
         slots = range(self.spec.concurrency) if self.schedule.ops is None else self.schedule.ops
         for slot in slots:
             sched.spawn(self._worker(slot))
@@ -275,25 +281,29 @@ class _SimRun:
         except INDETERMINATE as e:
             return Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
 
-    async def _nemesis(self) -> None:
-        for fault in sorted(self.schedule.faults, key=lambda f: f.start_s):
-            start_ms, end_ms = round(fault.start_s * 1000), round(fault.end_s * 1000)
-            if start_ms > self.deadline_ms:
-                return
-            await sleep_until(start_ms)
-            details = await self.nemesis.begin(fault)
-            self.rec.nemesis("start", {**fault.to_dict(), **details, "began": self.rec.now()})
-            self.realised.append(_realised(fault, details))
-            await sleep_until(min(end_ms, self.deadline_ms))
-            stopped = await self.nemesis.end(fault, details)
-            self.rec.nemesis("stop", {**fault.to_dict(), **details, **stopped,
-                                      "began": self.rec.now()})  # fmt: skip
+    async def _fault(self, fault: Fault) -> None:
+        """One fault on its own clock, as the engine runs it (harness/engine.py), so faults
+        whose intervals overlap are in force together (composed faults)."""
+        start_ms, end_ms = round(fault.start_s * 1000), round(fault.end_s * 1000)
+        if start_ms > self.deadline_ms:
+            return
+        await sleep_until(start_ms)
+        details = await self.nemesis.begin(fault)
+        self.rec.nemesis("start", {**fault.to_dict(), **details, "began": self.rec.now()})
+        self.realised.append(_realised(fault, details))
+        await sleep_until(min(end_ms, self.deadline_ms))
+        stopped = await self.nemesis.end(fault, details)
+        self.rec.nemesis("stop", {**fault.to_dict(), **details, **stopped,
+                                  "began": self.rec.now()})  # fmt: skip
 
     def after_chaos(self) -> None:
         self.sim.run_for(round(self.spec.quiesce_s * 1000))
         sched = Scheduler(self.sim)
         sched.spawn(self._replica_reads())
         sched.run()
+        if self.spec.sim_mode is SimMode.LIVENESS:  # judged on the quiesced cluster
+            sched.spawn(record_statuses(self.rec, self.sim, self.workload.keys()))
+            sched.run()
         sched.spawn(self._final_reads())
         sched.run()
 
@@ -328,13 +338,8 @@ class _SimRun:
         if self.bug is not None:
             out["handler-bug"] = handler_bug_result(self.bug)
         if self.spec.sim_mode is SimMode.LIVENESS:
-            bound = f"within {self.spec.converge_s:g} virtual s of the heal"
-            found = [] if self.agreed else [
-                {"kind": "not-converged", "node": "", "counter": "replicas-agree",
-                 "values": [[round(self.spec.converge_s * 1000), False]],
-                 "explanation": f"replicas still differ {bound}"}]  # fmt: skip
-            found += membership_findings(self.rec.ops)
-            out["liveness"] = Result(not found, found, {"converge_bound_s": self.spec.converge_s})
+            out["liveness"] = liveness_result(self.rec.ops, self.agreed, self.spec.converge_s,
+                                              self.spec.settings())  # fmt: skip
         return out
 
 

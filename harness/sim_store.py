@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers.history import write_jsonl
+from harness.generator import schedule_doc as run_schedule_doc
 from harness.report import write_all
 from harness.runner import RunConfig
 from harness.sim_runner import SimResult, SimSchedule, SimSpec, as_run_config
@@ -77,10 +78,9 @@ def write_run(
     write_jsonl(result.history, run_dir / "history.jsonl")
     planned = [f.to_dict() for f in schedule.faults]
     simulation = schedule_doc(spec, replayed, intercepts, digest=result.digest)
-    write_json(
-        run_dir / "schedule.json",
-        {"planned": planned, "realised": result.realised, "simulation": simulation},
-    )
+    # The shape of `sibyl run`'s schedule.json (one definition), plus the replayable form.
+    doc = run_schedule_doc(result.seed, spec.concurrency, schedule.faults, result.realised)
+    write_json(run_dir / "schedule.json", {**doc, "simulation": simulation})
     meta = {"test": f"{cfg.test}-sim", "seed": result.seed, "command": command,
             "config": cfg.to_dict(), "simulated": True,
             "stats": _stats(result, note, spec.time_limit_s)}  # fmt: skip

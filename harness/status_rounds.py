@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from harness.history import Recorder
 from node.client import Client, NodeError
@@ -38,18 +38,34 @@ async def record_statuses(
             rec.checker_op("status", "", name, round=round_, **snap)
 
 
+class StatusClient(Protocol):
+    """What a snapshot asks of a node: a socket `node.client.Client` or the simulator's
+    `harness.sim_client.SimClient` (sim liveness mode reads the same counters)."""
+
+    async def status(self) -> dict[str, Any]: ...
+
+    async def local_get(self, key: str) -> dict[str, Any]: ...
+
+
 async def _snapshot(addr: Addr, keys: Sequence[str]) -> dict[str, Any]:
     try:
         client = await Client.connect(*addr, timeout_s=5.0, name="liveness")
     except (OSError, TimeoutError) as e:
         return {"error": f"{type(e).__name__}: {e}"}
     try:
+        return await snapshot(client, keys)
+    finally:
+        await client.close()
+
+
+async def snapshot(client: StatusClient, keys: Sequence[str]) -> dict[str, Any]:
+    """One node's status as the liveness checker reads it (or `error` when it did not
+    answer)."""
+    try:
         status = await client.status()
         sizes = {k: await _key_size(client, k) for k in list(keys)[:MAX_KEYS]}
     except (NodeError, OSError, TimeoutError) as e:
         return {"error": f"{type(e).__name__}: {e}"}
-    finally:
-        await client.close()
     counters = status.get("counters", {})
     return {"status": {
         "down": list(status.get("down", [])),
@@ -62,7 +78,7 @@ async def _snapshot(addr: Addr, keys: Sequence[str]) -> dict[str, Any]:
     }}  # fmt: skip
 
 
-async def _key_size(client: Client, key: str) -> list[int]:
+async def _key_size(client: StatusClient, key: str) -> list[int]:
     """[clock entries, siblings] of this node's local copy of `key`."""
     r = await client.local_get(key)
     clock = r.get("clock", {}).get("clock", {})

@@ -55,6 +55,13 @@ def add_chaos_options(p: argparse.ArgumentParser) -> None:
 
 def add_workload_options(p: argparse.ArgumentParser) -> None:
     """The workload and node options of `sibyl run` beyond the basics."""
+    add_shape_options(p)
+    add_run_only_options(p)
+
+
+def add_shape_options(p: argparse.ArgumentParser) -> None:
+    """Keys, key distribution, blind writes and node settings (`sibyl run` and `sibyl sim`
+    share them)."""
     p.add_argument(
         "--keys",
         type=int,
@@ -83,6 +90,12 @@ def add_workload_options(p: argparse.ArgumentParser) -> None:
         help="a node config field for every node (repeatable), e.g. "
         "read_repair=false, antientropy_interval_ms=0, max_clock_entries=4",
     )
+
+
+def add_run_only_options(p: argparse.ArgumentParser) -> None:
+    """Options the simulator has its own form of: --no-liveness (`sibyl sim --sim-mode`),
+    --seeds K (gossip seeds; `sibyl sim --seeds` is a seed range) and --test-count
+    (`sibyl sim --count`)."""
     p.add_argument(
         "--no-liveness",
         action="store_true",
@@ -129,17 +142,23 @@ def parse_node_settings(items: list[str], base: dict[str, Any]) -> dict[str, Any
 def options_config(args: argparse.Namespace) -> dict[str, Any]:
     """The RunConfig fields of these options; raises ValueError naming a bad one."""
     chaos = chaos_config(args)
-    if not 0.0 <= args.blind_writes <= 1.0:
-        raise ValueError("--blind-writes must be between 0 and 1")
-    if args.keys is not None and not 1 <= args.keys <= 10_000:
-        raise ValueError("--keys must be between 1 and 10000")
+    shape = shape_config(args)
     if args.test_count < 1:
         raise ValueError("--test-count must be at least 1")
     if not 0 <= args.seeds <= args.nodes:
         raise ValueError("--seeds must be between 0 and --nodes")
-    return {**chaos, "keys": args.keys,
-            "key_distribution": args.key_distribution, "blind_writes": args.blind_writes,
-            "liveness": not args.no_liveness, "seeds": args.seeds}  # fmt: skip
+    return {**chaos, **shape, "liveness": not args.no_liveness, "seeds": args.seeds}
+
+
+def shape_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The RunConfig (and SimSpec) fields of `add_shape_options` but node settings (checked
+    against the full config by `parse_node_settings`); raises ValueError naming a bad one."""
+    if not 0.0 <= args.blind_writes <= 1.0:
+        raise ValueError("--blind-writes must be between 0 and 1")
+    if args.keys is not None and not 1 <= args.keys <= 10_000:
+        raise ValueError("--keys must be between 1 and 10000")
+    return {"keys": args.keys, "key_distribution": args.key_distribution,
+            "blind_writes": args.blind_writes}  # fmt: skip
 
 
 def options_flags(cfg: Any) -> list[str]:

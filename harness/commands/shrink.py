@@ -86,7 +86,8 @@ def _shrink_simulated(
                                   summary=out.summary()))  # fmt: skip
     replay = simulate(spec, out.schedule)
     store = args.store or str(run_dir.parent.parent)
-    new = write_run(spec, replay, out.schedule, store, intercepts, f"shrunk from {run_dir}")
+    note = f"{out.summary()}; shrunk from {run_dir}"  # the report says what suffices
+    new = write_run(spec, replay, out.schedule, store, intercepts, note)
     console.print(out.summary())
     console.print(f"schedule: {path}  (replay: sibyl sim --schedule {path})", soft_wrap=True)
     console.print(f"replayed: {'still fails' if replay.valid is False else 'PASSES'} -> {new}",

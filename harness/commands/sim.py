@@ -5,13 +5,21 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from harness.commands.run import check_intercept, check_store
-from harness.commands.run_options import add_chaos_options, chaos_config, nemesis_option
+from harness.commands.run_options import (
+    add_chaos_options,
+    add_shape_options,
+    chaos_config,
+    nemesis_option,
+    parse_node_settings,
+    shape_config,
+)
 from harness.errors import UsageError
 from harness.generator import DEFAULT_NEMESES
 from harness.report import exit_code
@@ -46,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "limit_data (peer links; clients are not affected), join, leave, replace; "
                    "not bandwidth (no byte-rate model)")  # fmt: skip
     add_chaos_options(p)
+    add_shape_options(p)
     p.add_argument("--time-limit", type=float, default=20.0, help="virtual seconds of chaos")
     p.add_argument("--rate", type=float, default=100.0, help="client ops per virtual second")
     p.add_argument("--concurrency", type=int, default=5, help="client processes")
@@ -58,7 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiesce", type=float, default=5.0, help="virtual seconds after the heal")
     p.add_argument("--sim-mode", choices=[m.value for m in SimMode], default="safety",
                    help="safety: check the history; liveness: also require the replicas to "
-                   "converge within --converge-bound after faults stop")  # fmt: skip
+                   "converge within --converge-bound after faults stop, and pass sibyl run's "
+                   "liveness checker on node status read after quiescence")  # fmt: skip
     p.add_argument(
         "--converge-bound",
         type=float,
@@ -104,13 +114,15 @@ def spec_from(args: argparse.Namespace) -> SimSpec:
         raise UsageError(f"--nemesis: the simulator cannot model {'; '.join(bad)}; "
                          f"drop it (kinds: {can})")  # fmt: skip
     try:
-        chaos = chaos_config(args)
+        options = {**chaos_config(args), **shape_config(args)}
+        spec = SimSpec(args.workload, args.nodes, nemesis, args.time_limit, args.rate,
+                       args.concurrency, args.mode, args.conflict, args.n, args.r, args.w,
+                       args.quiesce, args.converge_bound, SimMode(args.sim_mode),
+                       **options)  # fmt: skip
+        return replace(spec, node_settings=parse_node_settings(args.node_setting,
+                                                               spec.settings()))  # fmt: skip
     except ValueError as e:
         raise UsageError(str(e)) from None
-    return SimSpec(args.workload, args.nodes, nemesis, args.time_limit, args.rate,
-                   args.concurrency, args.mode, args.conflict, args.n, args.r, args.w,
-                   args.quiesce, args.converge_bound, SimMode(args.sim_mode),
-                   **chaos)  # fmt: skip
 
 
 def parse_seeds(args: argparse.Namespace) -> list[int]:
