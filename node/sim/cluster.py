@@ -42,6 +42,7 @@ on the module at each boot, so an intercept that replaces them applies here too.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import operator
 import random
@@ -154,6 +155,13 @@ class Simulator:
         self._held: list[Delivery] = []
         self.spares: dict[str, tuple[str, ...]] = {}  # spare -> its seeds (sim/faults.py)
         self.lossy = LossyLinks()
+        self._steps: dict[type, Callable[[Any], None]] = {
+            Delivery: self._deliver, TimerDue: self._timer_due, DiskWrite: self._disk_write,
+            Refused: self._refused, ClientSend: self._client_send,
+            ClientDeadline: self._client_deadline}  # fmt: skip
+        """What each kind of agenda item does when it falls due (a lookup, not a chain)."""
+        self._tracing = self.config.trace
+        self._nows: dict[str, tuple[int, int, events.Now]] = {}
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         first = self.node_config(self.names[0])
@@ -186,8 +194,13 @@ class Simulator:
 
     def now(self, name: str) -> events.Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
-        now_ms = self.agenda.now_ms
-        return events.Now(EPOCH_MS + now_ms + self.skew_ms[name], now_ms / 1000)
+        now_ms, skew = self.agenda.now_ms, self.skew_ms[name]
+        cached = self._nows.get(name)  # one node takes several events in one millisecond
+        if cached is not None and cached[0] == now_ms and cached[1] == skew:
+            return cached[2]
+        now = events.Now(EPOCH_MS + now_ms + skew, now_ms / 1000)
+        self._nows[name] = (now_ms, skew, now)
+        return now
 
     def set_skew(self, name: str, skew_ms: int) -> None:
         """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
@@ -293,12 +306,15 @@ class Simulator:
         return done() or self._advance(self.now_ms + within_ms, done)
 
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
-        pop_due, step = self.agenda.pop_due, self._step
-        while (item := pop_due(end_ms)) is not None:
-            step(item)
+        # The agenda's pop_due inlined: this loop runs once per event.
+        agenda, heap, pop, steps = self.agenda, self.agenda.heap, heapq.heappop, self._steps
+        while heap and heap[0][0] <= end_ms:
+            at, _, item = pop(heap)
+            agenda.now_ms = at
+            steps[type(item)](item)
             if done is not None and done():
                 return True
-        self.agenda.wait_until(end_ms)
+        agenda.wait_until(end_ms)
         return False
 
     @property
@@ -312,30 +328,34 @@ class Simulator:
         return name in self.nodes and self.boots[name] == boot
 
     def _step(self, item: Item) -> None:
-        if isinstance(item, Delivery):
-            self._deliver(item)
-        elif isinstance(item, TimerDue):
-            armed = (item.node, item.boot, item.timer)
-            if armed in self._armed:
-                self._armed.discard(armed)
-                self._feed(item.node, events.TimerFired(item.timer))
-        elif isinstance(item, DiskWrite):
-            if self._alive(item.node, item.boot):
-                self.disks[item.node].write(item.persist.items)
-                self._feed(item.node, events.Persisted(item.persist.token))
-        elif isinstance(item, Refused):
-            if self._alive(item.node, item.boot):
-                self._feed(item.node, events.PeerUnreachable(item.peer))
-        elif isinstance(item, ClientSend):
-            if item.conn not in self._open:
-                return
-            if item.node in self.nodes:
-                self._feed(item.node, events.ClientRequest(item.conn, item.msg))
-            else:
-                self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
-        elif isinstance(item, ClientDeadline):
-            if item.conn in self._open:  # most requests were answered long before
-                self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
+        self._steps[type(item)](item)
+
+    def _timer_due(self, item: TimerDue) -> None:
+        armed = (item.node, item.boot, item.timer)
+        if armed in self._armed:
+            self._armed.discard(armed)
+            self._feed(item.node, events.TimerFired(item.timer))
+
+    def _disk_write(self, item: DiskWrite) -> None:
+        if self._alive(item.node, item.boot):
+            self.disks[item.node].write(item.persist.items)
+            self._feed(item.node, events.Persisted(item.persist.token))
+
+    def _refused(self, item: Refused) -> None:
+        if self._alive(item.node, item.boot):
+            self._feed(item.node, events.PeerUnreachable(item.peer))
+
+    def _client_send(self, item: ClientSend) -> None:
+        if item.conn not in self._open:
+            return
+        if item.node in self.nodes:
+            self._feed(item.node, events.ClientRequest(item.conn, item.msg))
+        else:
+            self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
+
+    def _client_deadline(self, item: ClientDeadline) -> None:
+        if item.conn in self._open:  # most requests were answered long before
+            self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
     def _deliver(self, d: Delivery) -> None:
         if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
@@ -367,20 +387,21 @@ class Simulator:
     def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]
         for e in effects:
-            if isinstance(e, events.SendPeer):
+            kind = type(e)
+            if kind is events.SendPeer:  # by far the most common: tested first
                 self._send(name, boot, e.peer, e.msg)
-            elif isinstance(e, events.Reply):
+            elif kind is events.SetTimer:
+                self._armed.add((name, boot, e.timer))
+                self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
+            elif kind is events.CancelTimer:
+                self._armed.discard((name, boot, e.timer))
+            elif kind is events.Persist:
+                self._schedule_write(name, boot, e)
+            elif kind is events.Reply:
                 opened = self._open.get(e.conn)
                 if opened is not None and opened[0] == name:
                     self._answer(e.conn, wire_copy(e.msg))
-            elif isinstance(e, events.SetTimer):
-                self._armed.add((name, boot, e.timer))
-                self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
-            elif isinstance(e, events.CancelTimer):
-                self._armed.discard((name, boot, e.timer))
-            elif isinstance(e, events.Persist):
-                self._schedule_write(name, boot, e)
-            elif isinstance(e, events.Log):
+            elif kind is events.Log:
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
     def _schedule_write(self, name: str, boot: int, persist: events.Persist) -> None:
@@ -437,7 +458,7 @@ class Simulator:
         return h.hexdigest()
 
     def _trace(self, *fields: Any) -> None:
-        if self.config.trace:
+        if self._tracing:
             self.trace.append((self.agenda.now_ms, *fields))
             if len(self.trace) >= TRACE_BATCH:
                 self._digest.update(self._pack(self.trace))
