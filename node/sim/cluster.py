@@ -70,7 +70,7 @@ from node.sim.agenda import (
 )
 from node.sim.faults import lossy_fates, spare_config
 from node.sim.lossy import LossyLinks
-from node.sim.network import Network
+from node.sim.network import Network, uniform_ints
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
 
@@ -133,6 +133,7 @@ class Simulator:
         self.config = config or SimConfig()
         self.rng = random.Random(seed)
         self.network = Network(self.rng, self.config.latency_ms)
+        self._disk_ms = uniform_ints(self.rng, *self.config.disk_ms)
         self.names = [f"n{i}" for i in range(1, self.config.nodes + 1)]
         self.disks = {n: MemoryStorage() for n in self.names}
         self.nodes: dict[str, core.Node] = {}
@@ -260,7 +261,7 @@ class Simulator:
         conn = next(self._conns)
         self._open[conn] = (node, on_reply)
         wire = wire_copy({**msg, "id": conn})
-        self.agenda.push(self.rng.randint(*self.config.latency_ms), ClientSend(node, conn, wire))
+        self.agenda.push(self.network.latency(), ClientSend(node, conn, wire))
         self.agenda.push(self.config.client_timeout_ms, ClientDeadline(conn))
         self._trace("request", node, conn, wire)
         return conn
@@ -372,7 +373,7 @@ class Simulator:
         """On heal, what cut links held goes out again, in the order it was held."""
         held, self._held = self._held, []
         for d in held:
-            self.agenda.push(self.rng.randint(*self.config.latency_ms), d)
+            self.agenda.push(self.network.latency(), d)
 
     def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
         """Hands `event` to `name` and carries out the effects; the trace records `traced`
@@ -406,7 +407,7 @@ class Simulator:
 
     def _schedule_write(self, name: str, boot: int, persist: events.Persist) -> None:
         """Disk writes complete after a random delay, but in the order they were issued."""
-        delay_ms = self.rng.randint(*self.config.disk_ms) + self.disk_delay_ms[name]
+        delay_ms = self._disk_ms() + self.disk_delay_ms[name]
         at = max(self.now_ms + delay_ms, self._disk_free_ms[name])
         self._disk_free_ms[name] = at
         self.agenda.push(at - self.now_ms, DiskWrite(name, boot, persist))
