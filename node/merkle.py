@@ -21,6 +21,7 @@ pure and deterministic; no iteration order depends on set or string hashing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -49,6 +50,7 @@ def leaf_hash(key: str, data: bytes) -> bytes:
     return _hash(_framed(key) + data)
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: every change to a key finds its bucket again
 def bucket_of(key: str, buckets: int = BUCKETS) -> int:
     """The bucket of `key`: a function of the key alone, the same on every replica."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
