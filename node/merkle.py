@@ -36,6 +36,7 @@ def _hash(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
 
+@functools.lru_cache(maxsize=4096)  # bounded; a key is framed at every change to it
 def _framed(key: str) -> bytes:
     raw = key.encode("utf-8")
     return len(raw).to_bytes(4, "big") + raw

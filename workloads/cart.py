@@ -35,8 +35,20 @@ def union(versions: list[dict[str, Any]]) -> set[int]:
     """The Dynamo cart reconciliation: every item of every sibling."""
     out: set[int] = set()
     for v in versions:
-        out.update(i for i in v.get("items", []) if isinstance(i, int))
+        items = v.get("items", [])
+        try:
+            got = set(items)  # built in C: a cart holds hundreds of items
+        except TypeError:  # something unhashable among them: filter one by one
+            got = {i for i in items if isinstance(i, int)}
+        else:
+            if not set(map(type, got)) <= _INT_TYPES:
+                got = {i for i in got if isinstance(i, int)}
+        out |= got
     return out
+
+
+_INT_TYPES = {int, bool}
+"""Types that pass `isinstance(i, int)` without a check per item (json.loads gives no others)."""
 
 
 @dataclass

@@ -378,7 +378,11 @@ class Simulator:
     def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
         """Hands `event` to `name` and carries out the effects; the trace records `traced`
         for it if given (the same facts in a form cheaper to hash), else the event."""
-        self._trace("event", name, event if traced is None else traced)
+        if self._tracing:  # _trace inlined: once per event
+            trace = self.trace
+            trace.append((self.agenda.now_ms, "event", name, event if traced is None else traced))
+            if len(trace) >= TRACE_BATCH:
+                self._hash_trace()
         node = self.nodes[name]
         self._carry_out(name, node.handle(event, self.now(name)))
         if node.outbox.counters.get(core.HANDLER_ERRORS):
@@ -462,9 +466,13 @@ class Simulator:
         if self._tracing:
             self.trace.append((self.agenda.now_ms, *fields))
             if len(self.trace) >= TRACE_BATCH:
-                self._digest.update(self._pack(self.trace))
-                self.traced += len(self.trace)
-                self.trace = []
+                self._hash_trace()
+
+    def _hash_trace(self) -> None:
+        """Hashes the trace entries kept so far into the digest, and drops them."""
+        self._digest.update(self._pack(self.trace))
+        self.traced += len(self.trace)
+        self.trace = []
 
     def _pack(self, entries: list[tuple[Any, ...]]) -> bytes:
         """`entries` packed one after the other (so batch boundaries do not change a digest)."""
