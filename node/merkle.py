@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 DIGEST_BYTES = 16
 """Size of every digest (leaf, bucket, root): BLAKE2b truncated to 128 bits."""
@@ -113,7 +114,12 @@ class MerkleTree:
 
     def bucket_hashes(self) -> list[bytes]:
         """Every bucket's hash, in bucket order."""
-        return [self.bucket_hash(b) for b in range(self.buckets)]
+        hashes = self._hashes
+        if None in hashes:  # rehash only the dirty buckets (a root covers all of them)
+            for b, h in enumerate(hashes):
+                if h is None:
+                    self.bucket_hash(b)
+        return cast(list[bytes], list(hashes))  # no None left: hashed just above
 
     def root(self) -> bytes:
         """The root: over the bucket hashes in bucket order. Equal roots iff equal contents."""
