@@ -56,7 +56,7 @@ from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
 from node.membership import SEED_ALIAS
 from node.messages import ErrorReply, Get, Put
-from node.protocol import Message, decode_body, encode_body
+from node.protocol import Message, body_encoder, decode_body, encode_body
 from node.ring import Ring
 from node.sim.agenda import (
     Agenda,
@@ -147,6 +147,7 @@ class Simulator:
         """How many trace entries were hashed and dropped from `trace`."""
         self._digest = hashlib.sha256()
         self._packer = msgpack.Packer(use_bin_type=True, default=_plain)
+        self._encode = body_encoder()  # encode_body, without a Packer built per message
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
         self._conns = itertools.count(1)
@@ -359,9 +360,11 @@ class Simulator:
             self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
     def _deliver(self, d: Delivery) -> None:
-        if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
+        nodes, boots = self.nodes, self.boots  # _alive inlined: once per message
+        if not (d.src in nodes and boots[d.src] == d.src_boot
+                and d.dst in nodes and boots[d.dst] == d.dst_boot):  # fmt: skip
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
-        elif self.network.connected(d.src, d.dst):
+        elif (d.src, d.dst) not in self.network.cut:  # network.connected, inlined
             traced = ("PeerMessage", d.src, d.body) if d.body else None
             self._feed(d.dst, events.PeerMessage(d.src, d.msg), traced)
         elif self.network.holds(d.src, d.dst):
@@ -426,7 +429,7 @@ class Simulator:
             fates = lossy_fates(self, src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
-        body = encode_body(msg)  # even for a lost message: it must fit the wire
+        body = self._encode(msg)  # even for a lost message: it must fit the wire
         for delay_ms in fates:  # each copy decoded apart, as a receiver would
             wire = decode_body(body)
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire, body))
