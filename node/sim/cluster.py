@@ -395,21 +395,20 @@ class Simulator:
     def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]
         for e in effects:
-            kind = type(e)
-            if kind is events.SendPeer:  # by far the most common: tested first
+            if isinstance(e, events.SendPeer):  # by far the most common: tested first
                 self._send(name, boot, e.peer, e.msg)
-            elif kind is events.SetTimer:
+            elif isinstance(e, events.SetTimer):
                 self._armed.add((name, boot, e.timer))
                 self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
-            elif kind is events.CancelTimer:
+            elif isinstance(e, events.CancelTimer):
                 self._armed.discard((name, boot, e.timer))
-            elif kind is events.Persist:
+            elif isinstance(e, events.Persist):
                 self._schedule_write(name, boot, e)
-            elif kind is events.Reply:
+            elif isinstance(e, events.Reply):
                 opened = self._open.get(e.conn)
                 if opened is not None and opened[0] == name:
                     self._answer(e.conn, wire_copy(e.msg))
-            elif kind is events.Log:
+            elif isinstance(e, events.Log):
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
     def _schedule_write(self, name: str, boot: int, persist: events.Persist) -> None:
