@@ -336,22 +336,25 @@ class Simulator:
         armed = (item.node, item.boot, item.timer)
         if armed in self._armed:
             self._armed.discard(armed)
-            self._feed(item.node, events.TimerFired(item.timer))
+            self._feed(item.node, events.TimerFired(item.timer), ("TimerFired", item.timer))
 
     def _disk_write(self, item: DiskWrite) -> None:
         if self._alive(item.node, item.boot):
             self.disks[item.node].write(item.persist.items)
-            self._feed(item.node, events.Persisted(item.persist.token))
+            token = item.persist.token
+            self._feed(item.node, events.Persisted(token), ("Persisted", token))
 
     def _refused(self, item: Refused) -> None:
         if self._alive(item.node, item.boot):
-            self._feed(item.node, events.PeerUnreachable(item.peer))
+            traced = ("PeerUnreachable", item.peer, False)
+            self._feed(item.node, events.PeerUnreachable(item.peer), traced)
 
     def _client_send(self, item: ClientSend) -> None:
         if item.conn not in self._open:
             return
         if item.node in self.nodes:
-            self._feed(item.node, events.ClientRequest(item.conn, item.msg))
+            traced = ("ClientRequest", item.conn, item.msg)
+            self._feed(item.node, events.ClientRequest(item.conn, item.msg), traced)
         else:
             self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
 
@@ -380,7 +383,8 @@ class Simulator:
 
     def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
         """Hands `event` to `name` and carries out the effects; the trace records `traced`
-        for it if given (the same facts in a form cheaper to hash), else the event."""
+        for it if given (the same facts in a form cheaper to hash: the tuple `_plain` would
+        make of the event, or a delivery's frame bytes), else the event."""
         if self._tracing:  # _trace inlined: once per event
             trace = self.trace
             trace.append((self.agenda.now_ms, "event", name, event if traced is None else traced))

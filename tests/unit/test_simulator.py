@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from node import core, versions
+from node import core, events, versions
 from node.events import Now
 from node.messages import PeerMsg
 from node.outbox import Outbox
@@ -352,3 +352,14 @@ def test_uniform_ints_draws_what_randint_draws() -> None:
         draw = uniform_ints(ours, lo, hi)
         assert [draw() for _ in range(500)] == [theirs.randint(lo, hi) for _ in range(500)]
         assert ours.random() == theirs.random()  # and leaves the rng in the same state
+
+
+def test_events_traced_as_tuples_have_the_fields_the_tuples_name() -> None:
+    """The simulator traces timer, disk, refusal and client events as the tuples `_plain`
+    would make of them (type name, then fields): a field added to one of these events
+    must be added to its tuple in cluster.py too, or the trace would stop covering it."""
+    made = [events.TimerFired(7), events.Persisted(8), events.PeerUnreachable("p"),
+            events.ClientRequest(9, {"t": "get"})]  # fmt: skip
+    tuples = [("TimerFired", 7), ("Persisted", 8), ("PeerUnreachable", "p", False),
+              ("ClientRequest", 9, {"t": "get"})]  # fmt: skip
+    assert [cluster._plain(e) for e in made] == tuples
