@@ -346,8 +346,7 @@ class Simulator:
 
     def _refused(self, item: Refused) -> None:
         if self._alive(item.node, item.boot):
-            traced = ("PeerUnreachable", item.peer, False)
-            self._feed(item.node, events.PeerUnreachable(item.peer), traced)
+            self._feed(item.node, events.PeerUnreachable(item.peer))  # rare; tests read it
 
     def _client_send(self, item: ClientSend) -> None:
         if item.conn not in self._open:
