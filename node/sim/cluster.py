@@ -261,7 +261,7 @@ class Simulator:
         """
         conn = next(self._conns)
         self._open[conn] = (node, on_reply)
-        wire = wire_copy({**msg, "id": conn})
+        wire = decode_body(self._encode({**msg, "id": conn}))  # wire_copy
         self.agenda.push(self.network.latency(), ClientSend(node, conn, wire))
         self.agenda.push(self.config.client_timeout_ms, ClientDeadline(conn))
         self._trace("request", node, conn, wire)
@@ -410,7 +410,7 @@ class Simulator:
             elif isinstance(e, events.Reply):
                 opened = self._open.get(e.conn)
                 if opened is not None and opened[0] == name:
-                    self._answer(e.conn, wire_copy(e.msg))
+                    self._answer(e.conn, decode_body(self._encode(e.msg)))  # wire_copy
             elif isinstance(e, events.Log):
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
