@@ -270,20 +270,27 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
 def encode(obj: Versioned) -> bytes:
     """Canonical bytes for an object (sorted clock, siblings in dot order).
 
-    The last object encoded is remembered (objects are immutable, and it is
-    held, so its identity is not reused): a put encodes its new object to send
-    it and again to persist it, and only the first one costs.
+    Objects encoded lately are remembered, by identity, in a bounded memo (objects
+    are immutable, and each is held there, so its identity is not reused): a put
+    encodes its new object to send it and again to persist it, and a replica's
+    stored object is encoded again for every read of its key; only the first costs.
     """
-    global _last_encoded
-    if _last_encoded[0] is obj:
-        return _last_encoded[1]
+    global _encoded_bytes
+    known = _encoded.get(id(obj))
+    if known is not None and known[0] is obj:
+        return known[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
     data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
-    _last_encoded = (obj, data)
+    if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
+        _encoded.clear()
+        _encoded_bytes = 0
+    _encoded[id(obj)] = (obj, data)
+    _encoded_bytes += len(data)
     return data
 
 
-_last_encoded: tuple[Versioned | None, bytes] = (None, b"")
+_encoded: dict[int, tuple[Versioned, bytes]] = {}
+_encoded_bytes = 0
 
 
 def decode(data: bytes) -> Versioned:
