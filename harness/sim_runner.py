@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from checkers.cart_history import SharedHistory
 from checkers.history import Op, OpType
 from checkers.result import Result, Validity, merge_valid, run_safely
 
@@ -333,7 +334,8 @@ class _SimRun:
     def check(self, only: set[str]) -> dict[str, Result]:
         n = min(self.spec.n, self.spec.nodes)
         checkers = self.workload.checkers({"time_limit_s": 60.0, "n": n})
-        out = {name: run_safely(check, self.rec.ops)
+        shared = SharedHistory(self.rec.ops)  # the Dynamo checkers index it once, not once each
+        out = {name: run_safely(check, shared)
                for name, check in checkers.items() if not only or name in only}  # fmt: skip
         if self.bug is not None:
             out["handler-bug"] = handler_bug_result(self.bug)

@@ -92,6 +92,7 @@ class AntiEntropy:
         self.trees: dict[int, MerkleTree] = {}
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
+        self._holders: tuple[Ring | None, list[frozenset[str]]] = (None, [])
         store.change_listeners.append(self.track)
         placement.listeners.append(self.on_ring)
         self.rebuild()
@@ -140,8 +141,18 @@ class AntiEntropy:
 
     def shares(self, partition: int, peer: str) -> bool:
         """True iff this node replicates `partition` and, in its ring view, so does `peer`."""
-        ring, n = self.placement.ring, self.n
-        return partition in self._replicated and peer in ring.walk(partition)[:n]
+        return partition in self._replicated and peer in self.holders()[partition]
+
+    def holders(self) -> list[frozenset[str]]:
+        """Per partition, the first N nodes of its walk in the current ring (the replicas),
+        kept until the ring changes: every exchange asks for most partitions."""
+        ring = self.placement.ring
+        if self._holders[0] is not ring:
+            self._holders = (
+                ring,
+                [frozenset(ring.walk(p)[: self.n]) for p in range(ring.partitions)],
+            )
+        return self._holders[1]
 
     # --- starting an exchange ---------------------------------------------
 
@@ -155,8 +166,8 @@ class AntiEntropy:
         peer = self.pick_peer()
         if peer is None:
             return
-        ring = self.placement.ring
-        shared = [p for p in self.replicated if peer in ring.walk(p)[: self.n]]
+        holders = self.holders()
+        shared = [p for p in self.replicated if peer in holders[p]]
         if len(shared) > MAX_ROOTS:
             shared = sorted(self.rng.sample(shared, MAX_ROOTS))
         self.outbox.count("ae_exchanges")
@@ -164,8 +175,8 @@ class AntiEntropy:
 
     def pick_peer(self) -> str | None:
         """A random healthy peer replicating some partition with this node, or None."""
-        ring = self.placement.ring
-        peers = {q for p in self.replicated for q in ring.walk(p)[: self.n]}
+        holders = self.holders()
+        peers = {q for p in self.replicated for q in holders[p]}
         candidates = sorted(q for q in peers if q != self.name and self.health.healthy(q))
         return self.rng.choice(candidates) if candidates else None
 

@@ -21,8 +21,10 @@ pure and deterministic; no iteration order depends on set or string hashing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 DIGEST_BYTES = 16
 """Size of every digest (leaf, bucket, root): BLAKE2b truncated to 128 bits."""
@@ -35,6 +37,7 @@ def _hash(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
 
+@functools.lru_cache(maxsize=4096)  # bounded; a key is framed at every change to it
 def _framed(key: str) -> bytes:
     raw = key.encode("utf-8")
     return len(raw).to_bytes(4, "big") + raw
@@ -49,6 +52,7 @@ def leaf_hash(key: str, data: bytes) -> bytes:
     return _hash(_framed(key) + data)
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: every change to a key finds its bucket again
 def bucket_of(key: str, buckets: int = BUCKETS) -> int:
     """The bucket of `key`: a function of the key alone, the same on every replica."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
@@ -110,7 +114,12 @@ class MerkleTree:
 
     def bucket_hashes(self) -> list[bytes]:
         """Every bucket's hash, in bucket order."""
-        return [self.bucket_hash(b) for b in range(self.buckets)]
+        hashes = self._hashes
+        if None in hashes:  # rehash only the dirty buckets (a root covers all of them)
+            for b, h in enumerate(hashes):
+                if h is None:
+                    self.bucket_hash(b)
+        return cast(list[bytes], list(hashes))  # no None left: hashed just above
 
     def root(self) -> bytes:
         """The root: over the bucket hashes in bucket order. Equal roots iff equal contents."""

@@ -16,6 +16,7 @@ skips owners already chosen, so it names distinct physical nodes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ class Member:
     weight: int = 1
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: a node places the same few keys over and over
 def key_position(key: str) -> int:
     """The key's 128-bit ring position: MD5 of its UTF-8 bytes."""
     return int.from_bytes(hashlib.md5(key.encode("utf-8")).digest(), "big")

@@ -29,6 +29,7 @@ Last-write-wins mode keeps one sibling: the greatest (timestamp, actor, counter)
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,10 @@ class Versioned:
 
 
 EMPTY = Versioned({}, ())
+
+# Dot order (actor, then counter) as plain tuples: Dot's generated __lt__ is a Python call.
+_dot_key = operator.attrgetter("actor", "counter")
+_sibling_key = operator.attrgetter("dot.actor", "dot.counter")
 
 
 class VersionError(ValueError):
@@ -140,7 +145,7 @@ def truncate(
 
 def sync(a: Versioned, b: Versioned) -> Versioned:
     """Merges two replicas' states of one key, dropping causally covered siblings."""
-    if a == b:  # idempotent, and replicas in agreement are the common case
+    if a is b or a == b:  # idempotent, and replicas in agreement are the common case
         return a
     a_dots = {s.dot for s in a.siblings}
     b_dots = {s.dot for s in b.siblings}
@@ -151,7 +156,7 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
     for s in b.siblings:
         if s.dot in a_dots or not covers(a.clock, s.dot):
             keep.setdefault(s.dot, s)
-    return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep)))
+    return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep, key=_dot_key)))
 
 
 def next_dot(clock: Clock, actor: str) -> Dot:
@@ -178,7 +183,7 @@ def update(
     dot = next_dot(clock, actor)
     new = Sibling(dot, value, now_ms)
     kept = [s for s in local.siblings if not covers(context, s.dot)]
-    siblings = tuple(sorted([*kept, new], key=lambda s: s.dot))
+    siblings = tuple(sorted([*kept, new], key=_sibling_key))
     clock[actor] = (dot.counter, now_ms)
     protected = superseded_actors(local, context)
     return Versioned(truncate(clock, siblings, max_entries, protected), siblings)
@@ -265,20 +270,27 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
 def encode(obj: Versioned) -> bytes:
     """Canonical bytes for an object (sorted clock, siblings in dot order).
 
-    The last object encoded is remembered (objects are immutable, and it is
-    held, so its identity is not reused): a put encodes its new object to send
-    it and again to persist it, and only the first one costs.
+    Objects encoded lately are remembered, by identity, in a bounded memo (objects
+    are immutable, and each is held there, so its identity is not reused): a put
+    encodes its new object to send it and again to persist it, and a replica's
+    stored object is encoded again for every read of its key; only the first costs.
     """
-    global _last_encoded
-    if _last_encoded[0] is obj:
-        return _last_encoded[1]
+    global _encoded_bytes
+    known = _encoded.get(id(obj))
+    if known is not None and known[0] is obj:
+        return known[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
     data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
-    _last_encoded = (obj, data)
+    if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
+        _encoded.clear()
+        _encoded_bytes = 0
+    _encoded[id(obj)] = (obj, data)
+    _encoded_bytes += len(data)
     return data
 
 
-_last_encoded: tuple[Versioned | None, bytes] = (None, b"")
+_encoded: dict[int, tuple[Versioned, bytes]] = {}
+_encoded_bytes = 0
 
 
 def decode(data: bytes) -> Versioned:
@@ -341,7 +353,7 @@ def well_formed(clock: Clock, sibs: list[Sibling]) -> tuple[Sibling, ...]:
     twice or lose the acknowledged one (issue 16, reproduction 3).
     Raises VersionError otherwise.
     """
-    ordered = tuple(sorted(sibs, key=lambda s: s.dot))
+    ordered = tuple(sorted(sibs, key=_sibling_key))
     for prev, s in zip((None, *ordered), ordered):
         if prev is not None and prev.dot == s.dot:
             raise VersionError(f"two siblings share the dot {s.dot.actor}:{s.dot.counter}")

@@ -35,8 +35,22 @@ def union(versions: list[dict[str, Any]]) -> set[int]:
     """The Dynamo cart reconciliation: every item of every sibling."""
     out: set[int] = set()
     for v in versions:
-        out.update(i for i in v.get("items", []) if isinstance(i, int))
+        items = v.get("items", [])
+        try:
+            got = set(items)  # built in C: a cart holds hundreds of items
+        except TypeError:  # something unhashable among them: filter one by one
+            got = {i for i in items if isinstance(i, int)}
+        else:
+            if not set(map(type, got)) <= _INT_TYPES:
+                got = {i for i in got if isinstance(i, int)}
+        out |= got
     return out
+
+
+_MAX_VERSIONS = 1024
+"""Bound of a cart's memo of decoded versions (values grow to a few KiB)."""
+_INT_TYPES = {int, bool}
+"""Types that pass `isinstance(i, int)` without a check per item (json.loads gives no others)."""
 
 
 @dataclass
@@ -71,6 +85,9 @@ class Cart:
         self._cum_weights = list(itertools.accumulate(1 / (i + 1) for i in range(carts)))
         self.zipf = zipf
         self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
+        self._versions: dict[bytes, dict[str, Any]] = {}
+        """Sibling bytes an add read lately, decoded (bounded). Only adds share them, and
+        only read them; a read op records a fresh decoding in the history."""
         self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
             weakref.WeakKeyDictionary()
         )
@@ -112,7 +129,7 @@ class Cart:
                 got = await client.get(spec.key)
             except NodeError as e:
                 return Completion(OpType.FAIL, {"error": node_error(e, "get")})
-            context, read, node = got.context, [decode_version(s) for s in got.siblings], got.node
+            context, read, node = got.context, [self._version(s) for s in got.siblings], got.node
             self._old_reads[spec.key] = (context, read)
         items = union(read)
         item = spec.value
@@ -130,6 +147,15 @@ class Cart:
         except NodeError as e:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
         return Completion(OpType.OK, fields)
+
+    def _version(self, raw: bytes) -> dict[str, Any]:
+        """`decode_version(raw)`, remembered: replicas return one version to many adds."""
+        v = self._versions.get(raw)
+        if v is None:
+            if len(self._versions) >= _MAX_VERSIONS:
+                self._versions.clear()
+            v = self._versions[raw] = decode_version(raw)
+        return v
 
     def _blind_context(self, key: str, how: str) -> tuple[bytes, list[dict[str, Any]], str | None]:
         """A blind put's context: none at all, or ("stale") the last one any process

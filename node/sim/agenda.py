@@ -83,18 +83,18 @@ class Agenda:
 
     def __init__(self) -> None:
         self.now_ms = 0
-        self._heap: list[tuple[int, int, Item]] = []
+        self.heap: list[tuple[int, int, Item]] = []
         self._seq = itertools.count()
 
     def push(self, delay_ms: int, item: Item) -> None:
         """Makes `item` due `delay_ms` from now (a negative delay counts as zero)."""
-        heapq.heappush(self._heap, (self.now_ms + max(0, delay_ms), next(self._seq), item))
+        heapq.heappush(self.heap, (self.now_ms + max(0, delay_ms), next(self._seq), item))
 
     def pop_due(self, end_ms: int) -> Item | None:
         """The next item due at or before `end_ms`, with time moved to its due time; else None."""
-        if not self._heap or self._heap[0][0] > end_ms:
+        if not self.heap or self.heap[0][0] > end_ms:
             return None
-        at, _, item = heapq.heappop(self._heap)
+        at, _, item = heapq.heappop(self.heap)
         self.now_ms = at
         return item
 

@@ -42,6 +42,7 @@ on the module at each boot, so an intercept that replaces them applies here too.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import operator
 import random
@@ -55,7 +56,7 @@ from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
 from node.membership import SEED_ALIAS
 from node.messages import ErrorReply, Get, Put
-from node.protocol import Message, decode_body, encode_body, encode_frame
+from node.protocol import Message, body_encoder, decode_body, encode_body, encode_frame
 from node.ring import Ring
 from node.sim.agenda import (
     Agenda,
@@ -68,7 +69,7 @@ from node.sim.agenda import (
     TimerDue,
 )
 from node.sim.lossy import LossyLinks
-from node.sim.network import Network
+from node.sim.network import Network, uniform_ints
 from node.storage import OBJECTS, MemoryStorage
 from node.versions import Versioned
 
@@ -131,6 +132,7 @@ class Simulator:
         self.config = config or SimConfig()
         self.rng = random.Random(seed)
         self.network = Network(self.rng, self.config.latency_ms)
+        self._disk_ms = uniform_ints(self.rng, *self.config.disk_ms)
         self.names = [f"n{i}" for i in range(1, self.config.nodes + 1)]
         self.disks = {n: MemoryStorage() for n in self.names}
         self.nodes: dict[str, core.Node] = {}
@@ -144,6 +146,7 @@ class Simulator:
         """How many trace entries were hashed and dropped from `trace`."""
         self._digest = hashlib.sha256()
         self._packer = msgpack.Packer(use_bin_type=True, default=_plain)
+        self._encode = body_encoder()  # encode_body, without a Packer built per message
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
         self._conns = itertools.count(1)
@@ -153,6 +156,13 @@ class Simulator:
         self._held: list[Delivery] = []
         self.spares: dict[str, tuple[str, ...]] = {}  # spare -> its seeds (sim/faults.py)
         self.lossy = LossyLinks()
+        self._steps: dict[type, Callable[[Any], None]] = {
+            Delivery: self._deliver, TimerDue: self._timer_due, DiskWrite: self._disk_write,
+            Refused: self._refused, ClientSend: self._client_send,
+            ClientDeadline: self._client_deadline}  # fmt: skip
+        """What each kind of agenda item does when it falls due (a lookup, not a chain)."""
+        self._tracing = self.config.trace
+        self._nows: dict[str, tuple[int, int, events.Now]] = {}
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         first = self.node_config(self.names[0])
@@ -186,8 +196,13 @@ class Simulator:
 
     def now(self, name: str) -> events.Now:
         """`name`'s clocks now: skewed wall milliseconds, shared monotonic seconds."""
-        now_ms = self.agenda.now_ms
-        return events.Now(EPOCH_MS + now_ms + self.skew_ms[name], now_ms / 1000)
+        now_ms, skew = self.agenda.now_ms, self.skew_ms[name]
+        cached = self._nows.get(name)  # one node takes several events in one millisecond
+        if cached is not None and cached[0] == now_ms and cached[1] == skew:
+            return cached[2]
+        now = events.Now(EPOCH_MS + now_ms + skew, now_ms / 1000)
+        self._nows[name] = (now_ms, skew, now)
+        return now
 
     def set_skew(self, name: str, skew_ms: int) -> None:
         """Sets `name`'s wall clock to run `skew_ms` ahead of true time (negative: behind)."""
@@ -246,8 +261,8 @@ class Simulator:
         """
         conn = next(self._conns)
         self._open[conn] = (node, on_reply)
-        wire = wire_copy({**msg, "id": conn})
-        self.agenda.push(self.rng.randint(*self.config.latency_ms), ClientSend(node, conn, wire))
+        wire = decode_body(self._encode({**msg, "id": conn}))  # wire_copy
+        self.agenda.push(self.network.latency(), ClientSend(node, conn, wire))
         self.agenda.push(self.config.client_timeout_ms, ClientDeadline(conn))
         self._trace("request", node, conn, wire)
         return conn
@@ -293,12 +308,15 @@ class Simulator:
         return done() or self._advance(self.now_ms + within_ms, done)
 
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
-        pop_due, step = self.agenda.pop_due, self._step
-        while (item := pop_due(end_ms)) is not None:
-            step(item)
+        # The agenda's pop_due inlined: this loop runs once per event.
+        agenda, heap, pop, steps = self.agenda, self.agenda.heap, heapq.heappop, self._steps
+        while heap and heap[0][0] <= end_ms:
+            at, _, item = pop(heap)
+            agenda.now_ms = at
+            steps[type(item)](item)
             if done is not None and done():
                 return True
-        self.agenda.wait_until(end_ms)
+        agenda.wait_until(end_ms)
         return False
 
     @property
@@ -312,35 +330,43 @@ class Simulator:
         return name in self.nodes and self.boots[name] == boot
 
     def _step(self, item: Item) -> None:
-        if isinstance(item, Delivery):
-            self._deliver(item)
-        elif isinstance(item, TimerDue):
-            armed = (item.node, item.boot, item.timer)
-            if armed in self._armed:
-                self._armed.discard(armed)
-                self._feed(item.node, events.TimerFired(item.timer))
-        elif isinstance(item, DiskWrite):
-            if self._alive(item.node, item.boot):
-                self.disks[item.node].write(item.persist.items)
-                self._feed(item.node, events.Persisted(item.persist.token))
-        elif isinstance(item, Refused):
-            if self._alive(item.node, item.boot):
-                self._feed(item.node, events.PeerUnreachable(item.peer))
-        elif isinstance(item, ClientSend):
-            if item.conn not in self._open:
-                return
-            if item.node in self.nodes:
-                self._feed(item.node, events.ClientRequest(item.conn, item.msg))
-            else:
-                self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
-        elif isinstance(item, ClientDeadline):
-            if item.conn in self._open:  # most requests were answered long before
-                self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
+        self._steps[type(item)](item)
+
+    def _timer_due(self, item: TimerDue) -> None:
+        armed = (item.node, item.boot, item.timer)
+        if armed in self._armed:
+            self._armed.discard(armed)
+            self._feed(item.node, events.TimerFired(item.timer), ("TimerFired", item.timer))
+
+    def _disk_write(self, item: DiskWrite) -> None:
+        if self._alive(item.node, item.boot):
+            self.disks[item.node].write(item.persist.items)
+            token = item.persist.token
+            self._feed(item.node, events.Persisted(token), ("Persisted", token))
+
+    def _refused(self, item: Refused) -> None:
+        if self._alive(item.node, item.boot):
+            self._feed(item.node, events.PeerUnreachable(item.peer))  # rare; tests read it
+
+    def _client_send(self, item: ClientSend) -> None:
+        if item.conn not in self._open:
+            return
+        if item.node in self.nodes:
+            traced = ("ClientRequest", item.conn, item.msg)
+            self._feed(item.node, events.ClientRequest(item.conn, item.msg), traced)
+        else:
+            self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
+
+    def _client_deadline(self, item: ClientDeadline) -> None:
+        if item.conn in self._open:  # most requests were answered long before
+            self._answer(item.conn, _error("timeout", "no reply in time; it may have landed"))
 
     def _deliver(self, d: Delivery) -> None:
-        if not (self._alive(d.src, d.src_boot) and self._alive(d.dst, d.dst_boot)):
+        nodes, boots = self.nodes, self.boots  # _alive inlined: once per message
+        if not (d.src in nodes and boots[d.src] == d.src_boot
+                and d.dst in nodes and boots[d.dst] == d.dst_boot):  # fmt: skip
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
-        elif self.network.connected(d.src, d.dst):
+        elif (d.src, d.dst) not in self.network.cut:  # network.connected, inlined
             traced = ("PeerMessage", d.src, d.body) if d.body else None
             self._feed(d.dst, events.PeerMessage(d.src, d.msg), traced)
         elif self.network.holds(d.src, d.dst):
@@ -352,12 +378,17 @@ class Simulator:
         """On heal, what cut links held goes out again, in the order it was held."""
         held, self._held = self._held, []
         for d in held:
-            self.agenda.push(self.rng.randint(*self.config.latency_ms), d)
+            self.agenda.push(self.network.latency(), d)
 
     def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
         """Hands `event` to `name` and carries out the effects; the trace records `traced`
-        for it if given (the same facts in a form cheaper to hash), else the event."""
-        self._trace("event", name, event if traced is None else traced)
+        for it if given (the same facts in a form cheaper to hash: the tuple `_plain` would
+        make of the event, or a delivery's frame bytes), else the event."""
+        if self._tracing:  # _trace inlined: once per event
+            trace = self.trace
+            trace.append((self.agenda.now_ms, "event", name, event if traced is None else traced))
+            if len(trace) >= TRACE_BATCH:
+                self._hash_trace()
         node = self.nodes[name]
         self._carry_out(name, node.handle(event, self.now(name)))
         if node.outbox.counters.get(core.HANDLER_ERRORS):
@@ -367,12 +398,8 @@ class Simulator:
     def _carry_out(self, name: str, effects: list[events.Effect]) -> None:
         boot = self.boots[name]
         for e in effects:
-            if isinstance(e, events.SendPeer):
+            if isinstance(e, events.SendPeer):  # by far the most common: tested first
                 self._send(name, boot, e.peer, e.msg)
-            elif isinstance(e, events.Reply):
-                opened = self._open.get(e.conn)
-                if opened is not None and opened[0] == name:
-                    self._answer(e.conn, wire_copy(e.msg))
             elif isinstance(e, events.SetTimer):
                 self._armed.add((name, boot, e.timer))
                 self.agenda.push(round(e.delay_s * 1000), TimerDue(name, boot, e.timer))
@@ -380,12 +407,16 @@ class Simulator:
                 self._armed.discard((name, boot, e.timer))
             elif isinstance(e, events.Persist):
                 self._schedule_write(name, boot, e)
+            elif isinstance(e, events.Reply):
+                opened = self._open.get(e.conn)
+                if opened is not None and opened[0] == name:
+                    self._answer(e.conn, decode_body(self._encode(e.msg)))  # wire_copy
             elif isinstance(e, events.Log):
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
     def _schedule_write(self, name: str, boot: int, persist: events.Persist) -> None:
         """Disk writes complete after a random delay, but in the order they were issued."""
-        delay_ms = self.rng.randint(*self.config.disk_ms) + self.disk_delay_ms[name]
+        delay_ms = self._disk_ms() + self.disk_delay_ms[name]
         at = max(self.now_ms + delay_ms, self._disk_free_ms[name])
         self._disk_free_ms[name] = at
         self.agenda.push(at - self.now_ms, DiskWrite(name, boot, persist))
@@ -400,7 +431,7 @@ class Simulator:
             fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
-        body = encode_body(msg)  # even for a lost message: it must fit the wire
+        body = self._encode(msg)  # even for a lost message: it must fit the wire
         for delay_ms in fates:  # each copy decoded apart, as a receiver would
             wire = decode_body(body)
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire, body))
@@ -448,12 +479,16 @@ class Simulator:
         return h.hexdigest()
 
     def _trace(self, *fields: Any) -> None:
-        if self.config.trace:
+        if self._tracing:
             self.trace.append((self.agenda.now_ms, *fields))
             if len(self.trace) >= TRACE_BATCH:
-                self._digest.update(self._pack(self.trace))
-                self.traced += len(self.trace)
-                self.trace = []
+                self._hash_trace()
+
+    def _hash_trace(self) -> None:
+        """Hashes the trace entries kept so far into the digest, and drops them."""
+        self._digest.update(self._pack(self.trace))
+        self.traced += len(self.trace)
+        self.trace = []
 
     def _pack(self, entries: list[tuple[Any, ...]]) -> bytes:
         """`entries` packed one after the other (so batch boundaries do not change a digest)."""

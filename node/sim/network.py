@@ -43,6 +43,24 @@ class LinkFaults:
             raise ValueError(f"LinkFaults.delay_ms must be >= 0, got {self.delay_ms!r}")
 
 
+def uniform_ints(rng: random.Random, lo: int, hi: int) -> Callable[[], int]:
+    """A function drawing `rng.randint(lo, hi)`: the same values from the same draws of
+    `rng` (the one `getrandbits(k)` loop CPython's randint runs), without randint's
+    argument checks on every call; the simulator draws a latency per message."""
+    width = hi - lo + 1
+    if width <= 0:
+        raise ValueError(f"empty range ({lo}, {hi})")
+    bits, getrandbits = width.bit_length(), rng.getrandbits
+
+    def draw() -> int:
+        r = getrandbits(bits)
+        while r >= width:
+            r = getrandbits(bits)
+        return lo + r
+
+    return draw
+
+
 CLEAN = LinkFaults()
 """A link that delivers every message exactly once, after the base latency."""
 
@@ -60,6 +78,8 @@ class Network:
             raise ValueError(f"latency_ms must be (lo, hi) with 0 <= lo <= hi, got {latency_ms!r}")
         self.rng = rng
         self.latency_ms = latency_ms
+        self.latency = uniform_ints(rng, lo, hi)
+        """Draws one base latency (`rng.randint(*latency_ms)`)."""
         self.cut: dict[tuple[str, str], bool] = {}
         """Cut links, each mapped to whether it holds messages until heal (else loses them)."""
         self.faults: dict[tuple[str, str], LinkFaults] = {}
@@ -115,11 +135,11 @@ class Network:
         the rng only for the probabilities that are set.
         """
         if not self.cut and not self.faults:  # every link clean: the common case
-            return [self.rng.randint(*self.latency_ms)]
+            return [self.latency()]
         if not self.connected(src, dst) and not self.holds(src, dst):
             return []
         f = self.faults.get((src, dst), CLEAN)
         if f.drop and self.rng.random() < f.drop:
             return []
         copies = 2 if f.duplicate and self.rng.random() < f.duplicate else 1
-        return [self.rng.randint(*self.latency_ms) + f.delay_ms for _ in range(copies)]
+        return [self.latency() + f.delay_ms for _ in range(copies)]

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from node import core, versions
+from node import core, events, versions
 from node.events import Now
 from node.messages import PeerMsg
 from node.outbox import Outbox
 from node.protocol import Message
 from node.sim import cluster
 from node.sim.cluster import EPOCH_MS, SimConfig, Simulator
-from node.sim.network import CLEAN, LinkFaults, Network
+from node.sim.network import CLEAN, LinkFaults, Network, uniform_ints
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -343,3 +343,21 @@ def test_a_late_ack_to_a_previous_boot_does_not_acknowledge_a_new_put() -> None:
     assert sim.run_until(lambda: second in sim.replies, 3_000)
     if sim.replies[second]["t"] == "ok":
         assert len(holders) >= 2, f"put of {k2} acknowledged at {sim.now_ms} ms; on disk: {holders}"
+
+
+def test_uniform_ints_draws_what_randint_draws() -> None:
+    """The simulator's latency draw is randint's, value for value, for every range it uses."""
+    for lo, hi in [(0, 0), (0, 2), (1, 5), (3, 3), (7, 1000)]:
+        ours, theirs = random.Random(lo * 31 + hi), random.Random(lo * 31 + hi)
+        draw = uniform_ints(ours, lo, hi)
+        assert [draw() for _ in range(500)] == [theirs.randint(lo, hi) for _ in range(500)]
+        assert ours.random() == theirs.random()  # and leaves the rng in the same state
+
+
+def test_events_traced_as_tuples_have_the_fields_the_tuples_name() -> None:
+    """The simulator traces timer, disk and client events as the tuples `_plain`
+    would make of them (type name, then fields): a field added to one of these events
+    must be added to its tuple in cluster.py too, or the trace would stop covering it."""
+    made = [events.TimerFired(7), events.Persisted(8), events.ClientRequest(9, {"t": "get"})]
+    tuples = [("TimerFired", 7), ("Persisted", 8), ("ClientRequest", 9, {"t": "get"})]
+    assert [cluster._plain(e) for e in made] == tuples

@@ -161,6 +161,21 @@ def test_equal_bytes_decode_to_one_shared_object_and_the_memo_stays_bounded(
     assert len(v._decoded) <= 4
 
 
+def test_encode_remembers_objects_by_identity_within_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objs = [v.update(v.EMPTY, {}, b"value%d" % i, "n1", 5) for i in range(20)]
+    fresh = [msgpack.packb([[["n1", 1, 5]], [["n1", 1, 5, o.values[0]]]], use_bin_type=True)
+             for o in objs]  # fmt: skip
+    monkeypatch.setattr(v, "_MAX_DECODED_BYTES", 4 * len(fresh[0]))
+    for obj, want in zip(objs, fresh, strict=True):
+        assert v.encode(obj) == want and v.encode(obj) is v.encode(obj)  # the second remembered
+        assert v._encoded_bytes <= 4 * len(fresh[0]) + 8
+    assert len(v._encoded) <= 4
+    equal = v.Versioned(dict(objs[0].clock), objs[0].siblings)  # equal, not the same object
+    assert v.encode(equal) == fresh[0]
+
+
 def test_malformed_bytes_are_refused_every_time_not_remembered() -> None:
     bad = msgpack.packb([[["a", 1, 0]], [["a", 2, 0, b"v"]]], use_bin_type=True)  # not covered
     for _ in range(2):
