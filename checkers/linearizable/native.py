@@ -81,7 +81,8 @@ def build() -> bool:
         )
     except (Exception, SystemExit) as e:  # setuptools reports a compiler failure by exiting
         shutil.rmtree(out, ignore_errors=True)
-        print(f"mypyc build failed ({e}): the checker runs as pure Python", file=sys.stderr)
+        why = f"{type(e).__name__}: {e}"[:120]  # a compiler's command line is long
+        print(f"mypyc build failed ({why}): the checker runs as pure Python", file=sys.stderr)
         return False
     finally:
         shutil.rmtree(temp, ignore_errors=True)
