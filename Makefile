@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-DEB_PACKAGES := faketime openssh-server iproute2 procps chromium iptables conntrack python3-venv shellcheck vagrant fuse3
+DEB_PACKAGES := faketime openssh-server iproute2 procps chromium iptables conntrack python3-venv shellcheck vagrant fuse3 gcc python3-dev
 
 .PHONY: run test lint typecheck unit integration bench clean deps
 
@@ -23,7 +23,13 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.debs
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-deps: $(VENV)/.installed
+# mypyc builds of the checker's hot modules (optional: they are used only while they match
+# the sources; without a compiler the checker runs as pure Python, see checkers/linearizable/native.py)
+$(VENV)/.compiled: $(VENV)/.installed $(wildcard checkers/linearizable/*.py)
+	$(BIN)/python -m checkers.linearizable.native
+	@touch $@
+
+deps: $(VENV)/.installed $(VENV)/.compiled
 
 run: deps
 	$(BIN)/sibyl run

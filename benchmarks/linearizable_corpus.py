@@ -14,7 +14,8 @@ checker's verdict with the full timeout. `--plain` drops the models' hints
 (`footprint`, `read_only`): Porcupine's models as given, so the unpartitioned
 kv rows are split only where the checker infers it from the model's step
 function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
-anchor: the whole-history search).
+anchor: the whole-history search). The first line says whether the checker's mypyc
+build is in use (`make deps` makes it; `SIBYL_NO_MYPYC=1` runs the Python sources).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
         [--plain] [--no-infer] [--timeout 60]
@@ -47,6 +48,7 @@ from checkers.linearizable import (  # noqa: E402
     check_operations_info,
     inferred,  # noqa: E402
     load_history,
+    native,
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
@@ -191,6 +193,8 @@ def main() -> int:
     if args.no_infer:
         inferred.MIN_OPS = sys.maxsize  # forked children inherit it
     clock = time.process_time if args.cpu else time.perf_counter
+    build = "mypyc-compiled" if native.ACTIVE else "pure Python"
+    print(f"checker: {build} ({native.DISABLE_ENV}=1: pure Python); clock: {clock.__name__}")
     timings = []
     fifty: list[tuple[str, dict[str, str]]] = []
     for corpus in ("porcupine", "knossos", "sibyl"):

@@ -7,6 +7,8 @@ the evidence as one self-contained HTML page. Ready-made models live in
 `models`; readers for Porcupine, Knossos and Sibyl histories in `files`.
 """
 
+# first: it puts a current mypyc build of the hot modules on this package's path
+from checkers.linearizable import native  # noqa: F401  (isort keeps it first)
 from checkers.linearizable.api import (
     check,
     check_events,

@@ -134,10 +134,13 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
 _NO_LIMIT = sys.maxsize
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
-Meta = tuple[int, int, Any, Any, int, bool | None]
-"""Per call entry: (its return entry, 1 + the bit of the twin it must follow or 0,
-input, output, its operation's bit, read-only: True, False, or None if optional).
-Bits are shifted when needed: a table of them would take O(n^2) memory."""
+Meta = tuple[int, Any, Any, int, bool | None]
+"""Per call entry: (1 + the bit of the twin it must follow or 0, input, output,
+its operation's bit, read-only: True, False, or None if optional). Bits are
+shifted when needed: a table of them would take O(n^2) memory."""
+
+_RETURN: Meta = (0, None, None, 0, False)
+"""The meta of a return entry (never read: `ret` tells calls from returns)."""
 
 
 class Search:
@@ -188,7 +191,9 @@ class Search:
         self.nxt = list(range(1, size + 1))
         self.prv = list(range(-1, size - 1))
         op_of = [-1] * size
-        meta: list[Any] = [None] * size  # Meta for calls; None, or False if optional, for returns
+        meta: list[Meta] = [_RETURN] * size
+        # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
+        ret = [0] * size
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
         call_entries = []
@@ -196,7 +201,7 @@ class Search:
             op_of[k] = i
             if kind:
                 ret_entry[i], block[i] = k, calls_seen
-                meta[k] = False if kind == 2 else None
+                ret[k] = -1 if kind == 2 else 0
             else:
                 bit[i] = calls_seen
                 calls_seen += 1
@@ -212,8 +217,9 @@ class Search:
             except TypeError:  # unhashable input or output: no twins
                 twin = -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            meta[k] = (ret_entry[i], twin + 1, inp, out, bit[i], ro)
-        self.op, self.meta = op_of, meta
+            meta[k] = (twin + 1, inp, out, bit[i], ro)
+            ret[k] = ret_entry[i]
+        self.op, self.meta, self.ret = op_of, meta, ret
         self.has_optional, self.lim = any(optional), _NO_LIMIT
         if self.has_optional:
             self._thread_optional([k for k, i in call_entries if optional[i]])
@@ -241,7 +247,7 @@ class Search:
         """
         if self.done is not None or self.e == self.tail:
             return self._finish(True) if self.done is None else self.done
-        nxt, prv, meta, step = self.nxt, self.prv, self.meta, self.step
+        nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail = self.cache, self.calls, self.tail
         e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
@@ -249,14 +255,13 @@ class Search:
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
         late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
         # the clock is read once per DEADLINE_EVERY_STEPS steps (the inner loop)
-        chunk = range(DEADLINE_EVERY_STEPS)
         for _ in range(0, steps, DEADLINE_EVERY_STEPS):
             if time.monotonic() > deadline:
                 break
-            for _ in chunk:
-                d = meta[e]
-                if d and e < lim:
-                    m, twin, i, o, b, ro = d
+            for _ in range(DEADLINE_EVERY_STEPS):
+                m = ret[e]
+                if m > 0 and e < lim:
+                    twin, i, o, b, ro = meta[e]
                     if twin and not lin >> (twin - 1) & 1:
                         e = nxt[e]
                         continue
@@ -292,7 +297,7 @@ class Search:
                             continue
                     e = nxt[e]
                     continue
-                if d is False:  # only optional operations are left: append them at the end
+                if m < 0:  # only optional operations are left: append them at the end
                     self.lin = lin
                     return self._finish(True)
                 if late and lim == _NO_LIMIT:  # now the optional ops called before this return
@@ -305,7 +310,7 @@ class Search:
                 if self.verbose:
                     self._record_partials()
                 e, state, forced, lim = calls.pop()
-                m, _, _, _, b, _ = meta[e]
+                m, b = ret[e], meta[e][3]
                 lin ^= 1 << b
                 nxt[prv[m]] = m
                 prv[nxt[m]] = m

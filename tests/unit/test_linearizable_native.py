@@ -1,0 +1,43 @@
+"""The optional mypyc build: which modules are in use, and that a stale build is never used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pytest import MonkeyPatch
+
+from checkers.linearizable import native
+
+
+def test_states_which_build_is_in_use_and_uses_all_or_none() -> None:
+    used = native.in_use()
+    stamp = native.build_dir() / "DIGEST"
+    current = stamp.is_file() and stamp.read_text().strip() == native.source_digest()
+    print(f"linearizable checker: {'mypyc-compiled' if native.ACTIVE else 'pure Python'} {used}")
+    assert native.ACTIVE == (current and not os.environ.get(native.DISABLE_ENV))
+    assert set(used.values()) == {native.ACTIVE}
+
+
+def test_a_stale_build_is_not_put_on_the_path(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "build_dir", lambda: tmp_path)
+    monkeypatch.delenv(native.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    path: list[str] = []
+    assert not native.activate(path)  # no build at all
+    (tmp_path / "DIGEST").write_text("0" * 64 + "\n")
+    assert not native.activate(path) and path == []  # a build of other sources
+    (tmp_path / "DIGEST").write_text(native.source_digest() + "\n")
+    assert native.activate(path) and path == [str(tmp_path / "checkers" / "linearizable")]
+
+
+def test_disabling_falls_back_to_the_python_sources() -> None:
+    code = "from checkers.linearizable import native; print(native.ACTIVE, native.in_use())"
+    env = {**os.environ, native.DISABLE_ENV: "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("False {") and "True" not in out.stdout
