@@ -234,7 +234,7 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
     n = 0
     op: Op | None = None
     invoke, nemesis, ok, written = OpType.INVOKE, NEMESIS, OpType.OK, Outcome.OK
-    pop = open_.pop
+    pop, setdefault = open_.pop, open_.setdefault
     ops = iter(history)
     while chunk := list(islice(ops, _CHUNK)):  # the clock once per chunk, not per op
         budget.check()
@@ -244,22 +244,22 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
             if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
                 record(op)
             elif op.type is invoke:
-                if proc in open_:
+                f = op.f
+                if f == READ:
+                    pair = (op, len(reads))
+                    reads.append(None)
+                elif f in WRITES:
+                    pair = (op, len(writes))
+                    writes.append(None)
+                else:
+                    pair = (op, -1)
+                if setdefault(proc, pair) is not pair:  # one dict lookup, not two
                     raise HistoryShapeError(
                         op.index, f"process {proc!r} invoked again before its op completed"
                     )
-                f = op.f
-                if f == READ:
-                    open_[proc] = (op, len(reads))
-                    reads.append(None)
-                elif f in WRITES:
-                    open_[proc] = (op, len(writes))
-                    writes.append(None)
-                else:
-                    open_[proc] = (op, -1)
             elif op.f == REPLICA_READ:
                 replica_reads.append(_replica_read(op))
-            elif proc == CHECKER:
+            elif type(proc) is not int and proc == CHECKER:
                 continue  # other observations of the harness (node status) are not client ops
             else:
                 pair = pop(proc, None)
