@@ -262,12 +262,12 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
             elif type(proc) is not int and proc == CHECKER:
                 continue  # other observations of the harness (node status) are not client ops
             else:
-                pair = pop(proc, None)
-                if pair is None:
+                opened = pop(proc, None)
+                if opened is None:
                     raise HistoryShapeError(
                         op.index, f"{op.type.value} of process {proc!r} has no open invoke"
                     )
-                inv, slot = pair
+                inv, slot = opened
                 f = inv.f
                 if op.f != f or op.key != inv.key:
                     _mismatch(inv, op)
