@@ -12,28 +12,39 @@ forked child, so that each measurement starts from the same memory state:
 Then the runner's way: the history indexed once (`SharedHistory`, as
 harness/runner.py hands it to every checker) and each checker on that index.
 
+The anchor, measured in the same run on the same history: each checker alone
+as git revision `--baseline` (default 5757409, before the alone-path work of
+issue 17) has it, imported from a `git archive` of it in a forked child. Its
+checkers read the very same ops when its checkers/history.py is this one's (as
+at 5757409); otherwise the ops are rebuilt as its own `Op`s first (untimed).
+
 Goal: >= 500k ops/s per checker, alone (indexing included) and on the shared
 index, and <= 1 GiB peak with the history loaded. The figures move with the
-machine's load: to compare two revisions, run this script from a checkout of
-each (e.g. `git archive main | tar -x -C /tmp/base`) one after the other.
-For scale, Elle publishes 100-160k transactions/s. Usage:
+machine's load. For scale, Elle publishes 100-160k transactions/s. Usage:
 
     .venv/bin/python benchmarks/dynamo_checkers.py [--ops N] [--keys K] [--seed S] [--cpu]
+        [--baseline REF | --baseline ""]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import io
 import os
 import resource
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from benchmarks.forked import run_forked  # noqa: E402
 from checkers import causality, convergence, lost_adds, staleness  # noqa: E402
@@ -99,6 +110,41 @@ def measure_forked(
     return run_forked(measure, check, history, n_ops, repeat)
 
 
+def extract(ref: str, into: str) -> Path:
+    """The files of git revision `ref` in a new directory under `into`."""
+    out = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref],
+                         capture_output=True, timeout=300)  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"--baseline {ref}: git archive failed: {out.stderr.decode()[-300:]}")
+    tree = Path(into) / "baseline"
+    with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def measure_baseline(
+    tree: str, name: str, history: list[Op], n_ops: int, repeat: int
+) -> dict[str, Any]:
+    """`measure` of checker `name` as the revision in `tree` has it (in a forked child).
+
+    If that revision's checkers/history.py is this one's, its checkers read the
+    very same ops (this module kept); otherwise the ops are rebuilt as its own
+    `Op`s first (untimed, but their memory layout differs).
+    """
+    same = (Path(tree) / "checkers/history.py").read_bytes() == (
+        ROOT / "checkers/history.py"
+    ).read_bytes()
+    keep = {"checkers.history"} if same else set()
+    for mod in [m for m in sys.modules if m.split(".")[0] == "checkers" and m not in keep]:
+        del sys.modules[mod]  # in this child only: the baseline's own modules from here on
+    sys.path.insert(0, tree)
+    ops: list[Any] = history
+    if not same:
+        old_history = importlib.import_module("checkers.history")
+        ops = [old_history.op_from_dict(op.to_dict()) for op in history]
+    return measure(importlib.import_module(f"checkers.{name}").check, ops, n_ops, repeat)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, default=1_000_000, help="history size (ops)")
@@ -106,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="runs per checker; the best counts")
     ap.add_argument("--cpu", action="store_true", help="time with process CPU time")
+    ap.add_argument("--baseline", default="5757409", metavar="REF",
+                    help="git revision measured alone as the anchor ('' for none)")  # fmt: skip
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.cpu else time.perf_counter
@@ -131,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, check in CHECKERS.items():
         m = measure_forked(check, history, len(history), args.repeat)
         ok = report(name, m, goal=True) and ok
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as tmp:
+            tree = str(extract(args.baseline, tmp))
+            for name in CHECKERS:
+                m = run_forked(measure_baseline, tree, name, history, len(history), args.repeat)
+                report(f"{name} @{args.baseline[:10]}", m)
     print("the runner's way: indexing once (SharedHistory), then each checker on that index")
     report("index_history", measure_forked(index_only, history, len(history), args.repeat))
     shared = SharedHistory(history)

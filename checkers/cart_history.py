@@ -85,6 +85,14 @@ class Read:
         return out
 
 
+def carts_of(reads: list[Read]) -> list[set[Any]]:
+    """`[r.items() for r in reads]`, a call less per read (most reads have one sibling)."""
+    try:
+        return [set(s[0]["items"]) if len(s := r.siblings) == 1 else r.items() for r in reads]
+    except TypeError:  # an unhashable item: `items` names the read
+        return [r.items() for r in reads]
+
+
 @dataclass(slots=True)
 class Write:
     """An add or remove attempt: get, then put. `put` is the new put id, if known."""
@@ -226,7 +234,7 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
     n = 0
     op: Op | None = None
     invoke, nemesis, ok, written = OpType.INVOKE, NEMESIS, OpType.OK, Outcome.OK
-    pop = open_.pop
+    pop, setdefault = open_.pop, open_.setdefault
     ops = iter(history)
     while chunk := list(islice(ops, _CHUNK)):  # the clock once per chunk, not per op
         budget.check()
@@ -236,30 +244,30 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
             if type(proc) is not int and proc == nemesis:  # int == str is slow; most are ints
                 record(op)
             elif op.type is invoke:
-                if proc in open_:
+                f = op.f
+                if f == READ:
+                    pair = (op, len(reads))
+                    reads.append(None)
+                elif f in WRITES:
+                    pair = (op, len(writes))
+                    writes.append(None)
+                else:
+                    pair = (op, -1)
+                if setdefault(proc, pair) is not pair:  # one dict lookup, not two
                     raise HistoryShapeError(
                         op.index, f"process {proc!r} invoked again before its op completed"
                     )
-                f = op.f
-                if f == READ:
-                    open_[proc] = (op, len(reads))
-                    reads.append(None)
-                elif f in WRITES:
-                    open_[proc] = (op, len(writes))
-                    writes.append(None)
-                else:
-                    open_[proc] = (op, -1)
             elif op.f == REPLICA_READ:
                 replica_reads.append(_replica_read(op))
-            elif proc == CHECKER:
+            elif type(proc) is not int and proc == CHECKER:
                 continue  # other observations of the harness (node status) are not client ops
             else:
-                pair = pop(proc, None)
-                if pair is None:
+                opened = pop(proc, None)
+                if opened is None:
                     raise HistoryShapeError(
                         op.index, f"{op.type.value} of process {proc!r} has no open invoke"
                     )
-                inv, slot = pair
+                inv, slot = opened
                 f = inv.f
                 if op.f != f or op.key != inv.key:
                     _mismatch(inv, op)
@@ -272,18 +280,23 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
                             sibs = _siblings(op)
                         elif len(sibs) == 1:  # most reads: `_plain_siblings`, inlined
                             s = sibs[0]
-                            if (
-                                type(s) is not dict
-                                or type(s.get("put")) is not str
-                                or type(s.get("items")) is not list
-                            ):
+                            if type(s) is not dict:
                                 sibs = _siblings(op)
+                            else:
+                                put, items = s.get("put"), s.get("items")
+                                if type(put) is not str or type(items) is not list:
+                                    sibs = _siblings(op)
                         elif not _plain_siblings(sibs):
                             sibs = _siblings(op)
-                        ex, ix = op.extra, inv.extra  # mostly empty: falsy, no lookup
-                        final = bool((ex and ex.get("final")) or (ix and ix.get("final")))
-                        key = inv.key if inv.key is not None else _key(inv)
-                        reads[slot] = Read(key, inv.index, op.index, inv.time, op.time, proc,
+                        # `extra` is mostly empty (falsy): no lookup then
+                        final = bool(
+                            (ex := op.extra)
+                            and ex.get("final")
+                            or (ix := inv.extra)
+                            and ix.get("final")
+                        )
+                        reads[slot] = Read(inv.key if inv.key is not None else _key(inv),
+                                           inv.index, op.index, inv.time, op.time, proc,
                                            op.node, sibs, final)  # fmt: skip
                     continue
                 value, ex = inv.value, op.extra
@@ -295,7 +308,9 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
                     and type(parents) is list
                     and (type(value) is int or type(value) is str)
                     and inv.key is not None
-                    and (not parents or _put_ids(parents))
+                    and (
+                        type(parents[0]) is str if len(parents) == 1 else _put_ids(parents)
+                    )  # most writes have one parent
                 ):
                     writes[slot] = Write(f, inv.key, value, inv.index, op.index, inv.time,
                                          op.time, proc, op.node, written, put, parents,

@@ -177,7 +177,11 @@ def _check_reads(
                 variants = seen.get(p)
                 if variants is None:
                     seen[p] = [(items, r)]
-                elif variants[0][0] is not items and all(i != items for i, _ in variants):
+                elif len(variants) == 1:  # most puts: one version (no generator for `all`)
+                    first = variants[0][0]
+                    if first is not items and first != items:
+                        variants.append((items, r))
+                elif all(i != items for i, _ in variants):
                     variants.append((items, r))
                 continue
         _check_read(r, v, h, sink, ancestry=ancestry)

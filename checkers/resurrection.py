@@ -41,12 +41,15 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
     for key, mask in masks.items():
         budget.tick()
         by_item = removes[key]
+        removed = by_item.keys()
         first = (mask & -mask).bit_length() - 1  # no put before the first remove descends from one
         for p in v.order[key][first:]:
             if p not in seen or not anc[p] & mask:  # the dict lookup first: it is cheaper
                 continue
             for items, r in seen[p]:
-                for x in by_item.keys() & items:
+                if removed.isdisjoint(items):  # most versions: no set built
+                    continue
+                for x in removed & items:
                     for rm in by_item[x]:
                         if v.precedes(str(rm.put), p):
                             hits.setdefault((str(rm.put), p), r)

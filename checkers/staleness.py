@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from operator import attrgetter, le
 from typing import Any
 
+from checkers import cart_history
 from checkers.budget import Budget
 from checkers.cart_history import CartHistory, History, Outcome, Read, Write, run_checked
 from checkers.explain import AnomalySink, explain
@@ -81,7 +82,7 @@ def _check(
     sink = AnomalySink(max_anomalies)
     for key in sorted(set(adds) | set(reads)):
         key_adds, key_reads = adds.get(key, []), reads.get(key, [])
-        items = [r.items() for r in key_reads]
+        items = cart_history.carts_of(key_reads)
         starts = [r.invoke_time for r in key_reads]
         budget.check()
         in_order = all(map(le, starts, starts[1:]))  # reads by invoke time: always, in a run
