@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,21 @@ def test_disabling_falls_back_to_the_python_sources() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("False {") and "True" not in out.stdout
+
+
+def test_no_test_patches_a_compiled_module() -> None:
+    """A compiled module calls its own functions directly: a test that patched one would
+    run against the unpatched code and assert nothing. Patched modules stay Python."""
+    tests = Path(__file__).resolve().parents[1]
+    patched = []
+    for path in tests.rglob("*.py"):
+        text = path.read_text()
+        for name in native.COMPILED:
+            forms = (
+                rf"setattr\(\s*{name}\s*,",
+                rf"[\"']checkers\.linearizable\.{name}\.",
+                rf"^\s*{name}\.\w+\s*=",
+            )
+            if any(re.search(f, text, re.M) for f in forms):
+                patched.append(f"{path.name} patches {name}")
+    assert patched == []
