@@ -164,10 +164,15 @@ class Scheduler:
                 self.sim.run_until(self._interrupted, max(0, self._wake - self.sim.now_ms))
                 while self._sleepers and self._sleepers[0][0] <= self.sim.now_ms:
                     self._resume(heapq.heappop(self._sleepers)[2], None)
-            else:  # everyone waits for a reply: every request gets one by its deadline
-                self.sim.run_for(self.sim.config.client_timeout_ms)
+            else:  # everyone waits for a reply: every request gets one by its deadline;
+                # stop as soon as a resumed coroutine sleeps (or all are done), so it wakes
+                # on time instead of after the rest of the client timeout
+                self.sim.run_until(self._someone_sleeps, self.sim.config.client_timeout_ms)
         if self._error is not None:
             raise self._error
+
+    def _someone_sleeps(self) -> bool:
+        return self._error is not None or bool(self._sleepers) or not self.live
 
     def _interrupted(self) -> bool:
         """Whether to stop before the wake-up: an error, or a coroutine that sleeps less long."""

@@ -156,3 +156,17 @@ def test_shrink_of_a_run_that_passed_or_does_not_exist_exits_254(
     (run / "schedule.json").write_text('{"planned": []}')
     assert main(["shrink", str(run)]) == 254
     assert "nothing to shrink" in capsys.readouterr().err
+
+
+def test_a_fault_free_run_keeps_its_clients_busy() -> None:
+    """With nothing asleep (every client awaiting a reply, no nemesis), the scheduler
+    resumes a client as soon as its reply comes, not at the end of the client timeout."""
+    spec = SimSpec(nodes=3, time_limit_s=4, rate=40, concurrency=2, nemesis=())
+    run = simulate(spec, SimSchedule(seed=1, faults=[]))
+    limit_ns = round(spec.time_limit_s * 1e9)  # the final reads come after a quiet period
+    invokes = sorted(
+        op.time for op in run.history if op.type.value == "invoke" and op.time < limit_ns
+    )
+    assert invokes, "no ops were invoked"
+    gaps = [b - a for a, b in zip(invokes, invokes[1:], strict=False)]
+    assert max(gaps) < 1_000_000_000, f"an idle gap of {max(gaps) / 1e9:.2f} s"
