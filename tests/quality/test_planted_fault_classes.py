@@ -43,6 +43,10 @@ class Case:
     #: Seeds tried until one catches the bug: the bug shows only when timing lines up
     #: (a real run is a sample, not a proof); the run without the fault must miss it on all.
     seeds: tuple[int, ...] = (1,)
+    #: Other (checker, anomaly) pairs that report the same damage: an acknowledged write
+    #: that vanished is `lost` to lost_adds if its item is gone from the final reads, and
+    #: `uncovered` to causality if a later write of the item hides it.
+    also: tuple[tuple[str, str], ...] = ()
 
 
 ALL3 = ("n1", "n2", "n3")
@@ -58,7 +62,8 @@ CASES = [
     Case("reissued_dots", {"nodes": 3, "nemesis": ("wipe",), "blind_writes": 0.8, "keys": 1,
                            "time_limit_s": 8.0},
          [(1, "wipe", 1.5, 3.0, ("n1",), {})], "lost_adds", "lost",
-         {"faults": [(1, "kill", 1.5, 3.0, ("n1",), {})]}, seeds=(1, 2, 3, 4)),
+         {"faults": [(1, "kill", 1.5, 3.0, ("n1",), {})]}, seeds=(1, 2, 3, 4),
+         also=(("causality", "uncovered"),)),
     Case("trusting_puts", {"nemesis": ("partition",)},
          [(1, "partition", 1.0, 3.0, (), {"shape": "halves", "mode": "drop"})],
          "liveness", "requests-stuck",
@@ -100,7 +105,8 @@ def test_new_fault_class_catches_its_planted_bug(case: Case, tmp_path: Path) -> 
         if caught.status == 1:
             break
     assert caught.status == 1, caught.doc.get("checkers", caught.doc)
-    assert case.anomaly in kinds(caught, case.checker)
+    found = {(c, k) for c in (case.checker, *(c for c, _ in case.also)) for k in kinds(caught, c)}
+    assert found & {(case.checker, case.anomaly), *case.also}, found
     if case.check_correct:
         correct = run(tmp_path / "correct", {"seed": seed, **case.args}, case.faults)
         assert correct.status == 0, correct.doc.get("checkers", correct.doc)
