@@ -59,11 +59,14 @@ CASES = [
          check_correct=False, needs=("fuse",)),
     # Few keys, mostly blind adds: the wiped node soon coordinates a put without a context
     # on a key it has forgotten, before anti-entropy refills it.
+    # The window is short (until a replica write reaches the wiped node), so two nodes
+    # are wiped one after the other: two windows a run.
     Case("reissued_dots", {"nodes": 3, "nemesis": ("wipe",), "blind_writes": 0.8, "keys": 1,
                            "time_limit_s": 8.0},
-         [(1, "wipe", 1.5, 3.0, ("n1",), {})], "lost_adds", "lost",
-         {"faults": [(1, "kill", 1.5, 3.0, ("n1",), {})]}, seeds=(1, 2, 3, 4),
-         also=(("causality", "uncovered"),)),
+         [(1, "wipe", 1.5, 3.0, ("n1",), {}), (2, "wipe", 4.5, 6.0, ("n2",), {})],
+         "lost_adds", "lost",
+         {"faults": [(1, "kill", 1.5, 3.0, ("n1",), {}), (2, "kill", 4.5, 6.0, ("n2",), {})]},
+         seeds=(1, 2, 3, 4, 5, 6, 7, 8), also=(("causality", "uncovered"),)),
     Case("trusting_puts", {"nemesis": ("partition",)},
          [(1, "partition", 1.0, 3.0, (), {"shape": "halves", "mode": "drop"})],
          "liveness", "requests-stuck",
@@ -96,7 +99,17 @@ def kinds(o: Outcome, checker: str) -> set[str]:
     return {a.get("kind") for a in o.doc["checkers"][checker]["anomalies"]}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.bug for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    # a case that tries many seeds gets time for each (a run takes about 13 s)
+    [
+        pytest.param(c, marks=pytest.mark.timeout(60 + 20 * len(c.seeds)))
+        if len(c.seeds) > 4
+        else c
+        for c in CASES
+    ],
+    ids=[c.bug for c in CASES],
+)
 def test_new_fault_class_catches_its_planted_bug(case: Case, tmp_path: Path) -> None:
     if "fuse" in case.needs and (why := fuse_available()):
         pytest.fail(f"FUSE is required for durability faults and missing here: {why}")
