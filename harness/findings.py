@@ -91,7 +91,9 @@ def _count_phrase(kind: str, n: int, stats: Mapping[str, Any]) -> str:
 
 
 def _attribution(result: Mapping[str, Any], run: RunData) -> str:
-    """ ", every one of them while n4's clock ran 25 s behind" when one fault explains all."""
+    """ "; every one of them spans a time when n4's clock ran 25 s behind" when one fault
+    explains all: a fault counts if it was active anywhere from an anomaly's first op to its
+    last (the add's acknowledgement to the final read, say), not only at an op's moment."""
     stored = [a for a in result.get("anomalies") or [] if isinstance(a, dict)]
     if not stored:
         return ""
@@ -105,12 +107,12 @@ def _attribution(result: Mapping[str, Any], run: RunData) -> str:
     n, listed = total(result), len(stored)
     who = "every one of them" if listed == n else f"each of the {listed} listed"
     if common:
-        return f"; {who} happened while {' and '.join(sorted(common))}"
+        return f"; {who} spans a time when {' and '.join(sorted(common))}"
     if not any(seen):
-        return f"; {who} happened with no fault active"
+        return f"; {who} happened with no fault active from its first op to its last"
     tally: dict[str, int] = {}
     for faults in seen:
         for f in faults:
             tally[f] = tally.get(f, 0) + 1
     top = max(tally, key=lambda f: tally[f])
-    return f"; {tally[top]} of the {listed} listed happened while {top}"
+    return f"; {tally[top]} of the {listed} listed span a time when {top}"

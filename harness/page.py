@@ -82,6 +82,7 @@ def render_html(run: RunData) -> str:
         word=word,
         css=css,
         history_error=run.history_error,
+        shrunk=run.shrunk,
     )
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from harness.ddmin import Budget, ddmin
 from harness.faults import Fault
+from harness.report import regenerate
 from harness.runner import Outcome, RunConfig, run_test
 from harness.store import read_json, write_json
 
@@ -73,7 +74,11 @@ def shrink_run(
     kept = ddmin(faults, fails, budget)
     best = last.get("dir")  # the last candidate that failed is the one ddmin kept
     if best is not None:
+        summary = (f"{len(kept)} of its {len(faults)} faults suffice for {', '.join(checkers)} "
+                   f"(each candidate tried up to {tries} times, {budget.used} runs)")  # fmt: skip
         write_json(best / "shrink.json", {"original": str(run_dir), "checkers": checkers,
                    "faults_before": len(faults), "faults_after": len(kept),
-                   "tries_per_candidate": tries, "runs": budget.used})  # fmt: skip
+                   "tries_per_candidate": tries, "runs": budget.used,
+                   "summary": summary})  # fmt: skip
+        regenerate(best)  # its report says what suffices and links back to the original
     return RealShrink(run_dir, kept, len(faults), best, budget.used)

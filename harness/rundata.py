@@ -8,6 +8,7 @@ reader of a crashed run still gets what was recorded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ class RunData:
     heal: int | None = None
     by_index: dict[int, Op] = field(default_factory=dict)
     history_error: str | None = None
+    #: For a run made by `sibyl shrink`: what suffices, and the original run (shrink.json).
+    shrunk: dict[str, Any] | None = None
     _puts: dict[Any, Op] | None = None
     _calls: dict[int, Call] | None = None
 
@@ -142,13 +145,23 @@ def load_run(run_dir: Path) -> RunData:
     schedule = _json(run_dir / "schedule.json") or {}
     data = RunData.build(doc, history, schedule.get("planned", []), run_files(run_dir))
     data.history_error = err
+    data.shrunk = _lineage(run_dir)
     return data
+
+
+def _lineage(run_dir: Path) -> dict[str, Any] | None:
+    """shrink.json with `original_report`, the original run's report relative to this run."""
+    shrink = _json(run_dir / "shrink.json")
+    if not shrink or not isinstance(shrink.get("original"), str):
+        return None
+    report = Path(shrink["original"]) / "report.html"
+    return {**shrink, "original_report": os.path.relpath(report, run_dir)}
 
 
 def run_files(run_dir: Path) -> list[str]:
     """The files a reader may open, relative to the run directory, in a stable order."""
     names = ["history.jsonl", "schedule.json", "config.json", "command.txt", "sibyl.log",
-             "crash.txt", "results.json", "junit.xml"]  # fmt: skip
+             "crash.txt", "results.json", "junit.xml", "shrink.json"]  # fmt: skip
     # sibyl.log is written last, after the report: a run directory with a command has one.
     out = [n for n in names if (run_dir / n).is_file()
            or (n == "sibyl.log" and (run_dir / "command.txt").is_file())]  # fmt: skip

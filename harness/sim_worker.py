@@ -15,16 +15,24 @@ import os
 import sys
 from typing import Any
 
+from harness.errors import UsageError
 from harness.sim_runner import SimResult, SimSchedule, SimSpec, planned_faults, simulate
 from harness.sim_store import write_run
 
 
 def import_intercepts(modules: tuple[str, ...]) -> None:
-    """Imports the planted bugs (from the working directory too, as the nodes of `sibyl run` do)."""
+    """Imports the planted bugs (from the working directory too, as the nodes of `sibyl run` do);
+    UsageError (exit 254) names one that cannot be imported."""
     if modules and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     for module in modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as e:  # a stored run's intercept, read back from elsewhere
+            raise UsageError(
+                f"intercept {module}: cannot import it from {os.getcwd()} ({e}); run from the "
+                "repository root, where tests/intercepts lives"
+            ) from None
 
 
 def run_seed(

@@ -39,4 +39,8 @@ def test_shrink_keeps_a_smaller_schedule_that_still_fails(tmp_path: Path) -> Non
     assert len(json.loads((kept / "schedule.json").read_text())["planned"]) < len(before)
     results = json.loads((kept / "results.json").read_text())
     assert results["valid"] is False and results["checkers"]["lost_adds"]["valid"] is False
-    assert f"sibyl shrink {original}" in (kept / "report.html").read_text()
+    page = (kept / "report.html").read_text()
+    assert f"sibyl shrink {original}" in page
+    assert 'id="shrunk"' in page and f"{note['faults_after']} of its {len(before)} faults" in page
+    link = page.split('id="shrunk"')[1].split('href="')[1].split('"')[0]
+    assert (kept / link).resolve() == original / "report.html"

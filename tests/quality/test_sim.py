@@ -47,6 +47,11 @@ def test_sim_finds_the_planted_bug_and_its_schedule_shrinks(tmp_path: Path) -> N
     assert len(doc["faults"]) <= 1 < len(original["faults"])
     assert ops < sum(len(v) for v in original["ops"].values())
     assert f"{len(doc['faults'])} faults and {ops} ops suffice" in " ".join(shrunk.stdout.split())
+    kept = Path(" ".join(shrunk.stdout.split()).split("still fails -> ")[-1].split()[0])
+    page = (kept / "report.html").read_text()  # says what suffices, links to the original
+    assert 'id="shrunk"' in page and f"{len(doc['faults'])} faults and {ops} ops suffice" in page
+    link = page.split('id="shrunk"')[1].split('href="')[1].split('"')[0]
+    assert (kept / link).resolve() == (run_dir / "report.html").resolve()
 
     replay = sibyl("sim", "--schedule", str(tmp_path / "s.json"), "--store", str(store))
     assert replay.returncode == 1, replay.stdout + replay.stderr

@@ -76,8 +76,8 @@ def test_lost_add_panel_tells_the_story_with_ops_and_faults() -> None:
     assert "n4's clock 11 s ahead" in text
     assert group.cause == "clock: n4's clock 11 s ahead"
     line = headline("lost_adds", run.doc["checkers"]["lost_adds"], run)
-    assert line == ("lost_adds: 1 of 2 acknowledged adds were lost; every one of them happened "
-                    "while n4's clock ran 11 s ahead.")  # fmt: skip
+    assert line == ("lost_adds: 1 of 2 acknowledged adds were lost; every one of them spans a "
+                    "time when n4's clock ran 11 s ahead.")  # fmt: skip
 
 
 def test_counts_are_the_checkers_totals_not_the_stored_list() -> None:

@@ -170,3 +170,13 @@ def test_a_fault_free_run_keeps_its_clients_busy() -> None:
     assert invokes, "no ops were invoked"
     gaps = [b - a for a, b in zip(invokes, invokes[1:], strict=False)]
     assert max(gaps) < 1_000_000_000, f"an idle gap of {max(gaps) / 1e9:.2f} s"
+
+
+def test_an_intercept_that_cannot_be_imported_is_bad_input() -> None:
+    """A stored run names its intercepts; read back from elsewhere, one may not import:
+    that is a usage error (exit 254, one line), not a traceback."""
+    from harness.errors import UsageError
+    from harness.sim_worker import import_intercepts
+
+    with pytest.raises(UsageError, match="tests.intercepts.missing_bug: cannot import it"):
+        import_intercepts(("tests.intercepts.missing_bug",))
