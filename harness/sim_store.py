@@ -64,8 +64,11 @@ def write_run(
     store: str,
     intercepts: tuple[str, ...],
     note: str = "",
+    shrunk_from: Path | None = None,
 ) -> Path:
-    """Writes `result` as an ordinary run directory; returns its path."""
+    """Writes `result` as an ordinary run directory; returns its path. A run `sibyl shrink`
+    made (`shrunk_from` the original) gets a shrink.json, with `note` as its summary, before
+    its report, which then says what suffices and links to the original."""
     cfg = run_config(spec, result.seed, store, intercepts)
     Path(store).mkdir(parents=True, exist_ok=True)
     with (Path(store) / ".sim.lock").open("w") as lock:
@@ -81,6 +84,8 @@ def write_run(
     # The shape of `sibyl run`'s schedule.json (one definition), plus the replayable form.
     doc = run_schedule_doc(result.seed, spec.concurrency, schedule.faults, result.realised)
     write_json(run_dir / "schedule.json", {**doc, "simulation": simulation})
+    if shrunk_from is not None:
+        write_json(run_dir / "shrink.json", {"original": str(shrunk_from), "summary": note})
     meta = {"test": f"{cfg.test}-sim", "seed": result.seed, "command": command,
             "config": cfg.to_dict(), "simulated": True,
             "stats": _stats(result, note, spec.time_limit_s)}  # fmt: skip

@@ -10,7 +10,6 @@ from rich.console import Console
 from harness.commands.run import check_store
 from harness.errors import UsageError
 from harness.real_shrink import failing_checkers, shrink_run
-from harness.report import regenerate
 from harness.sim_runner import simulate
 from harness.sim_shrink import shrink
 from harness.sim_store import read_schedule, schedule_doc, write_run
@@ -87,10 +86,7 @@ def _shrink_simulated(
                                   summary=out.summary()))  # fmt: skip
     replay = simulate(spec, out.schedule)
     store = args.store or str(run_dir.parent.parent)
-    note = f"{out.summary()}; shrunk from {run_dir}"  # the report says what suffices
-    new = write_run(spec, replay, out.schedule, store, intercepts, note)
-    write_json(new / "shrink.json", {"original": str(run_dir), "summary": out.summary()})
-    regenerate(new)  # its report says what suffices and links back to the original
+    new = write_run(spec, replay, out.schedule, store, intercepts, out.summary(), run_dir)
     console.print(out.summary())
     console.print(f"schedule: {path}  (replay: sibyl sim --schedule {path})", soft_wrap=True)
     console.print(f"replayed: {'still fails' if replay.valid is False else 'PASSES'} -> {new}",
