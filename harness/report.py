@@ -23,7 +23,7 @@ from checkers.result import Result, Validity, merge_valid
 from harness import runindex
 from harness.junit import junit_xml
 from harness.page import render_html
-from harness.rundata import RunData, load_run, run_files
+from harness.rundata import RunData, lineage, load_run, run_files
 from harness.store import write_json
 
 SCHEMA_VERSION = 1
@@ -92,6 +92,7 @@ def write_views(run_dir: Path, run: RunData) -> None:
     """junit.xml, report.html, and this run's row in the store index."""
     (run_dir / "junit.xml").write_bytes(junit_xml(run))
     run.files = run_files(run_dir)
+    run.shrunk = lineage(run_dir)
     (run_dir / "report.html").write_text(render_html(run), encoding="utf-8")
     runindex.record_run(run_dir)
 

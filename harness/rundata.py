@@ -145,11 +145,10 @@ def load_run(run_dir: Path) -> RunData:
     schedule = _json(run_dir / "schedule.json") or {}
     data = RunData.build(doc, history, schedule.get("planned", []), run_files(run_dir))
     data.history_error = err
-    data.shrunk = _lineage(run_dir)
     return data
 
 
-def _lineage(run_dir: Path) -> dict[str, Any] | None:
+def lineage(run_dir: Path) -> dict[str, Any] | None:
     """shrink.json with `original_report`, the original run's report relative to this run."""
     shrink = _json(run_dir / "shrink.json")
     if not shrink or not isinstance(shrink.get("original"), str):
