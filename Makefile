@@ -23,10 +23,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.debs
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# mypyc builds of the checker's hot modules (optional: they are used only while they match
-# the sources; without a compiler the checker runs as pure Python, see checkers/linearizable/native.py)
-$(VENV)/.compiled: $(VENV)/.installed $(wildcard checkers/linearizable/*.py)
-	$(BIN)/python -m checkers.linearizable.native
+# mypyc builds of the hot modules (optional: they are used only while they match the
+# sources; without a compiler everything runs as pure Python, see native/__init__.py)
+$(VENV)/.compiled: $(VENV)/.installed $(wildcard native/*.py checkers/*.py checkers/*/*.py node/*.py node/*/*.py)
+	$(BIN)/python -m native
 	@touch $@
 
 deps: $(VENV)/.installed $(VENV)/.compiled
@@ -35,8 +35,8 @@ run: deps
 	$(BIN)/sibyl run
 
 lint: deps
-	$(BIN)/ruff check node harness checkers workloads tests benchmarks
-	$(BIN)/ruff format --check node harness checkers workloads tests benchmarks
+	$(BIN)/ruff check native node harness checkers workloads tests benchmarks
+	$(BIN)/ruff format --check native node harness checkers workloads tests benchmarks
 	$(BIN)/mypy
 
 test: lint

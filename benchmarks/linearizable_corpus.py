@@ -40,15 +40,16 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+import native  # noqa: E402
 from benchmarks.forked import run_forked  # noqa: E402
 from checkers.linearizable import (  # noqa: E402
+    ACTIVE,
     CheckResult,
     Model,
     check_operations,
     check_operations_info,
     inferred,  # noqa: E402
     load_history,
-    native,
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
@@ -193,7 +194,7 @@ def main() -> int:
     if args.no_infer:
         inferred.MIN_OPS = sys.maxsize  # forked children inherit it
     clock = time.process_time if args.cpu else time.perf_counter
-    build = "mypyc-compiled" if native.ACTIVE else "pure Python"
+    build = "mypyc-compiled" if ACTIVE else "pure Python"
     print(f"checker: {build} ({native.DISABLE_ENV}=1: pure Python); clock: {clock.__name__}")
     timings = []
     fifty: list[tuple[str, dict[str, str]]] = []

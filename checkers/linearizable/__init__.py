@@ -7,8 +7,13 @@ the evidence as one self-contained HTML page. Ready-made models live in
 `models`; readers for Porcupine, Knossos and Sibyl histories in `files`.
 """
 
+# ruff: noqa: E402  (the package path is set before the package's modules are imported)
 # first: it puts a current mypyc build of the hot modules on this package's path
-from checkers.linearizable import native  # noqa: F401  (isort keeps it first)
+import native
+
+ACTIVE = native.activate(__name__, __path__)
+"""True when this package's compiled modules are in use (see `native`)."""
+
 from checkers.linearizable.api import (
     check,
     check_events,
