@@ -30,7 +30,8 @@ from checkers.linearizable.model import (
     Operation,
 )
 from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
-from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
+from checkers.linearizable.one_at_a_time import search_within_cap
+from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES
 from checkers.result import UNKNOWN, Result, Validity
 
 
@@ -134,9 +135,8 @@ def _check(
         model, partitions, deadline=deadline, verbose=verbose, max_cache_bytes=max_cache_bytes
     )
     if out is None:  # no split inferred, or it failed its checks: search as given
-        left = max(deadline - time.monotonic(), 1e-9) if timeout else None
-        out = search_partitions(
-            model, partitions, timeout_s=left, verbose=verbose, max_cache_bytes=max_cache_bytes
+        out = search_within_cap(
+            model, partitions, deadline=deadline, verbose=verbose, max_cache_bytes=max_cache_bytes
         )
     end = time.monotonic()
     overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
