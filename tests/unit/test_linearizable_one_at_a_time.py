@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,3 +115,21 @@ def test_one_at_a_time_agrees_with_brute_force(parts: tuple[list[Operation], ...
         assert out.result is expected
         if expected is CheckResult.OK:
             assert all(i.result is CheckResult.OK for i in out.infos)
+
+
+def test_the_retries_keep_the_deadline() -> None:
+    """Ten keys that never finish: the first try runs out of memory, the retries out of time.
+
+    The bound is loose on purpose (the machine may be busy).
+    """
+    ops: list[Operation] = []
+    for k in range(10):
+        key = f"k{k}"
+        ops += [Operation(i, ("append", key, f"<{i}>"), 0, None, 100) for i in range(16)]
+        ops.append(Operation(16, ("get", key, None), 200, "impossible", 201))
+    budget = 2.0
+    start = time.monotonic()
+    result, info = check_operations_info(kv(), ops, timeout=budget, max_cache_bytes=20 << 20)
+    wall = time.monotonic() - start
+    assert result is CheckResult.UNKNOWN and info.unknown_reason in ("timeout", "memory")
+    assert wall - budget < 1.5
