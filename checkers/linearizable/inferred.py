@@ -42,7 +42,7 @@ from typing import Any
 from checkers.linearizable.components import kind_of, learn_shape
 from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.models import split_by_footprint
-from checkers.linearizable.one_at_a_time import search_within_cap
+from checkers.linearizable.one_at_a_time import retry_one_at_a_time
 from checkers.linearizable.search import Outcome, search_partitions
 from checkers.linearizable.split_checks import (
     Learned,
@@ -192,9 +192,15 @@ def _try_split(
     left = deadline - started
     if left <= 0:
         return None
-    out = search_within_cap(  # the model's own step: OK needs no watching, it is replayed
-        model, groups, deadline=deadline, verbose=verbose, max_cache_bytes=max_cache_bytes
+    out = search_partitions(  # the model's own step: OK needs no watching, it is replayed
+        model,
+        groups,
+        timeout_s=left if math.isfinite(left) else None,
+        verbose=verbose,
+        max_cache_bytes=max_cache_bytes,
     )
+    if out.reason == "memory":  # together the caches outgrew the cap: one at a time
+        out = retry_one_at_a_time(model, groups, out, deadline, verbose, max_cache_bytes)
     if out.result is CheckResult.OK:
         witness = merge_witness(groups, out.infos)
         return out if witness is not None and refused_at(model, witness) is None else None

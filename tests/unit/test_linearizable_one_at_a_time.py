@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from checkers.linearizable import CheckResult, Operation, check_operations_info
 from checkers.linearizable.model import Model
 from checkers.linearizable.models import kv, kv_nopartition
-from checkers.linearizable.one_at_a_time import search_within_cap
-from checkers.linearizable.search import search_partitions
+from checkers.linearizable.one_at_a_time import retry_one_at_a_time, seconds_left
+from checkers.linearizable.search import Outcome, search_partitions
 from tests.support.brute_force import brute_force
 
 
@@ -26,6 +26,25 @@ def reversed_appends(key: str, n: int, client0: int = 0) -> list[Operation]:
     seen = "".join(f"<{i}>" for i in reversed(range(n)))
     ops.append(Operation(client0 + n, ("get", key, None), 200, seen, 201))
     return ops
+
+
+def search_within_cap(
+    model: Model,
+    parts: list[list[Operation]],
+    *,
+    deadline: float,
+    verbose: bool,
+    max_cache_bytes: int,
+) -> Outcome:
+    """What the checker does: search the partitions together, then one at a time on "memory"."""
+    first = search_partitions(
+        model,
+        parts,
+        timeout_s=seconds_left(deadline),
+        verbose=verbose,
+        max_cache_bytes=max_cache_bytes,
+    )
+    return retry_one_at_a_time(model, parts, first, deadline, verbose, max_cache_bytes)
 
 
 def alone_bytes(model: Model, partitions: list[list[Operation]]) -> list[int]:
@@ -133,3 +152,19 @@ def test_the_retries_keep_the_deadline() -> None:
     wall = time.monotonic() - start
     assert result is CheckResult.UNKNOWN and info.unknown_reason in ("timeout", "memory")
     assert wall - budget < 1.5
+
+
+def test_an_inferred_split_is_retried_one_at_a_time_too() -> None:
+    """kv-nopartition as given (no hints): the split by key is inferred, then retried."""
+    model = kv_nopartition(footprint=False)
+    parts = [reversed_appends("a", 6), reversed_appends("b", 6, 10)]
+    for part, key in zip(parts, "ab"):  # a get the probes see legal: its key is its footprint
+        part.insert(0, Operation(30, ("get", key, None), -2, "", -1))
+    easy = []  # enough operations for the inference to run (`inferred.MIN_OPS`)
+    for i in range(30):  # a put, then a get that reads it
+        easy.append(Operation(20, ("put", "c", str(i)), 300 + 4 * i, None, 301 + 4 * i))
+        easy.append(Operation(21, ("get", "c", None), 302 + 4 * i, str(i), 303 + 4 * i))
+    cap = max(alone_bytes(model, parts)) * 3 // 2
+    assert cap < sum(alone_bytes(model, parts))
+    result, info = check_operations_info(model, parts[0] + parts[1] + easy, max_cache_bytes=cap)
+    assert result is CheckResult.OK and len(info.partitions) == 3
