@@ -14,11 +14,14 @@ checker's verdict with the full timeout. `--plain` drops the models' hints
 (`footprint`, `read_only`): Porcupine's models as given, so the unpartitioned
 kv rows are split only where the checker infers it from the model's step
 function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
-anchor: the whole-history search). The first line says whether the checker's mypyc
-build is in use (`make deps` makes it; `SIBYL_NO_MYPYC=1` runs the Python sources).
+anchor: the whole-history search). `--anchor` also runs each 50-client row as it
+ran before partitions were retried one at a time (`one_at_a_time.py`), with the old
+1 GiB cache cap, each in its own fork, in the same run. The first line says whether
+the checker's mypyc build is in use (`make deps` makes it; `SIBYL_NO_MYPYC=1` runs
+the Python sources).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
-        [--plain] [--no-infer] [--timeout 60]
+        [--plain] [--no-infer] [--anchor] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -50,13 +53,17 @@ from checkers.linearizable import (  # noqa: E402
     check_operations_info,
     inferred,  # noqa: E402
     load_history,
+    one_at_a_time,  # noqa: E402
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
+from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES  # noqa: E402
 
 CORPORA = REPO_ROOT / "tests" / "corpora"
 VERDICTS = {"linearizable": CheckResult.OK, "not-linearizable": CheckResult.ILLEGAL}
 SLOW_S = 0.5
+ANCHOR_CAP_BYTES = 1 << 30
+"""The cache cap before the one-at-a-time retry (`--anchor`)."""
 
 
 @dataclass
@@ -154,14 +161,21 @@ def _line(name: str, ts: list[Timing]) -> None:
     print(f"{name:46} {len(ts):5d} {ours:8.4f} {best:8.4f} {theirs:11.4f} {ratio:6.3f}x")
 
 
-def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> dict[str, Any]:
+def _peak_row(
+    corpus: str, row: dict[str, str], timeout_s: float, plain: bool, anchor: bool
+) -> dict[str, Any]:
     history = load_history(CORPORA / corpus / row["path"])
+    cap = ANCHOR_CAP_BYTES if anchor else DEFAULT_MAX_CACHE_BYTES
+    one_at_a_time.ENABLED = not anchor  # a forked child: the parent keeps its own
     start = time.perf_counter()
-    result, info = check_operations_info(row_model(row, plain), history.operations, timeout_s)
+    result, info = check_operations_info(
+        row_model(row, plain), history.operations, timeout_s, max_cache_bytes=cap
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     why = f" ({info.unknown_reason})" if info.unknown_reason else ""
     elapsed, expected = time.perf_counter() - start, row["expected_verdict"]
     line = (
+        f"{'anchor: ' if anchor else ''}"
         f"{row['path']} [{row['model']}]: {result.value}{why} in {elapsed:.2f} s, "
         f"peak {peak:.0f} MiB, {len(info.partitions)} parts searched, "
         f"{info.cache_entries:,} configurations, expected {expected}"
@@ -169,9 +183,13 @@ def _peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -
     return {"line": line}
 
 
-def peak_row(corpus: str, row: dict[str, str], timeout_s: float, plain: bool) -> str:
-    """Checks one row once in a forked child; returns its verdict, time and peak RSS."""
-    out = run_forked(_peak_row, corpus, row, timeout_s, plain)
+def peak_row(
+    corpus: str, row: dict[str, str], timeout_s: float, plain: bool, anchor: bool = False
+) -> str:
+    """Checks one row once in a forked child; returns its verdict, time and peak RSS.
+
+    `anchor`: as before the one-at-a-time retry, with the old 1 GiB cache cap."""
+    out = run_forked(_peak_row, corpus, row, timeout_s, plain, anchor)
     return str(out.get("line") or f"{row['path']} [{row['model']}]: {out.get('error')}")
 
 
@@ -189,6 +207,11 @@ def main() -> int:
     )
     ap.add_argument(
         "--no-infer", action="store_true", help="never infer a split from the model's step"
+    )
+    ap.add_argument(
+        "--anchor",
+        action="store_true",
+        help="also run each 50-client row as before: 1 GiB cap, no one-at-a-time retry",
     )
     args = ap.parse_args()
     if args.no_infer:
@@ -215,6 +238,8 @@ def main() -> int:
     if fifty:
         print("\n50-client histories, once each in a fresh fork (wall time, peak RSS):")
         for corpus, row in fifty:
+            if args.anchor:
+                print("  " + peak_row(corpus, row, args.timeout, args.plain, anchor=True))
             print("  " + peak_row(corpus, row, args.timeout, args.plain))
     return 0
 

@@ -30,6 +30,7 @@ from checkers.linearizable.model import (
     Operation,
 )
 from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
+from checkers.linearizable.one_at_a_time import retry_one_at_a_time
 from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
@@ -138,6 +139,8 @@ def _check(
         out = search_partitions(
             model, partitions, timeout_s=left, verbose=verbose, max_cache_bytes=max_cache_bytes
         )
+        if out.reason == "memory":  # together the caches outgrew the cap: one at a time
+            out = retry_one_at_a_time(model, partitions, out, deadline, verbose, max_cache_bytes)
     end = time.monotonic()
     overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
     info = LinearizationInfo(

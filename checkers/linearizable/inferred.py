@@ -42,6 +42,7 @@ from typing import Any
 from checkers.linearizable.components import kind_of, learn_shape
 from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.models import split_by_footprint
+from checkers.linearizable.one_at_a_time import retry_one_at_a_time
 from checkers.linearizable.search import Outcome, search_partitions
 from checkers.linearizable.split_checks import (
     Learned,
@@ -198,6 +199,8 @@ def _try_split(
         verbose=verbose,
         max_cache_bytes=max_cache_bytes,
     )
+    if out.reason == "memory":  # together the caches outgrew the cap: one at a time
+        out = retry_one_at_a_time(model, groups, out, deadline, verbose, max_cache_bytes)
     if out.result is CheckResult.OK:
         witness = merge_witness(groups, out.infos)
         return out if witness is not None and refused_at(model, witness) is None else None
