@@ -27,6 +27,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from checkers.budget import Budget, BudgetExceeded
 from checkers.explain import FaultTimeline
 from checkers.history import CHECKER, NEMESIS, HistoryError, Op, OpType, read_jsonl
@@ -146,6 +148,7 @@ class CartHistory:
     end_time: int = 0
 
 
+@mypyc_attr(native_class=False)  # a list subclass, with class-level defaults: a Python class
 class SharedHistory(list[Op]):
     """A run's history (a list of ops) that every checker of the run shares.
 
@@ -190,10 +193,11 @@ def run_checked(
     gc.disable()  # the records are acyclic; cyclic GC passes over 1M ops cost more than the check
     try:
         return body(load(history, budget), budget)
-    except HistoryError as e:
-        return Result(UNKNOWN, stats={"reason": str(e), "line": e.line})
-    except BudgetExceeded as e:
-        return Result(UNKNOWN, stats={"reason": str(e)})
+    # a name per exception type: a mypyc build gives a name one type for the whole function
+    except HistoryError as bad:
+        return Result(UNKNOWN, stats={"reason": str(bad), "line": bad.line})
+    except BudgetExceeded as late:
+        return Result(UNKNOWN, stats={"reason": str(late)})
     except Exception as e:  # noqa: BLE001 - a checker bug must give "unknown", not a crash
         reason = f"checker error: {type(e).__name__}: {e}"
         return Result(UNKNOWN, stats={"reason": reason, "traceback": traceback.format_exc()})
@@ -253,7 +257,9 @@ def index_history(history: Iterable[Op], budget: Budget) -> CartHistory:
                     writes.append(None)
                 else:
                     pair = (op, -1)
-                if setdefault(proc, pair) is not pair:  # one dict lookup, not two
+                # one dict lookup, not two; the op, not the pair, is compared by identity
+                # (a mypyc build boxes the pair anew when it stores it)
+                if setdefault(proc, pair)[0] is not op:
                     raise HistoryShapeError(
                         op.index, f"process {proc!r} invoked again before its op completed"
                     )
