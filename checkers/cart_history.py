@@ -72,15 +72,9 @@ class Read:
                  final: bool) -> None:  # fmt: skip
         # written out, not generated: a mypyc build compiles this one, while it runs the
         # dataclass's generated __init__ interpreted (a quarter of the indexing time)
-        self.key = key
-        self.invoke_index = invoke_index
-        self.index = index
-        self.invoke_time = invoke_time
-        self.time = time
-        self.process = process
-        self.node = node
-        self.siblings = siblings
-        self.final = final
+        self.key, self.siblings, self.final = key, siblings, final
+        self.invoke_index, self.invoke_time, self.process = invoke_index, invoke_time, process
+        self.index, self.time, self.node = index, time, node
 
     @property
     def indices(self) -> tuple[int, ...]:
@@ -133,19 +127,10 @@ class Write:
                  outcome: Outcome, put: str | None, parents: list[str],
                  error: str | None) -> None:  # fmt: skip
         # written out, not generated: see `Read.__init__`
-        self.f = f
-        self.key = key
-        self.item = item
-        self.invoke_index = invoke_index
-        self.index = index
-        self.invoke_time = invoke_time
-        self.time = time
-        self.process = process
-        self.node = node
-        self.outcome = outcome
-        self.put = put
-        self.parents = parents
-        self.error = error
+        self.f, self.key, self.item, self.outcome = f, key, item, outcome
+        self.invoke_index, self.invoke_time, self.process = invoke_index, invoke_time, process
+        self.index, self.time, self.node = index, time, node
+        self.put, self.parents, self.error = put, parents, error
 
     @property
     def indices(self) -> tuple[int, ...]:
