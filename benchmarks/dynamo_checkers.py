@@ -18,6 +18,10 @@ issue 17) has it, imported from a `git archive` of it in a forked child. Its
 checkers read the very same ops when its checkers/history.py is this one's (as
 at 5757409); otherwise the ops are rebuilt as its own `Op`s first (untimed).
 
+The checkers run as the mypyc build when it is current (native/__init__.py: the
+index, the ops and the Dynamo checkers are compiled); with SIBYL_NO_MYPYC=1 they
+run as pure Python. The anchor is always pure Python (it predates the build).
+
 Goal: >= 500k ops/s per checker, alone (indexing included) and on the shared
 index, and <= 1 GiB peak with the history loaded. The figures move with the
 machine's load. For scale, Elle publishes 100-160k transactions/s. Usage:
@@ -46,6 +50,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import native  # noqa: E402
 from benchmarks.forked import run_forked  # noqa: E402
 from checkers import causality, convergence, lost_adds, staleness  # noqa: E402
 from checkers.budget import Budget  # noqa: E402
@@ -169,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     clock = "CPU" if args.cpu else "wall"
+    build = "mypyc-compiled" if all(native.in_use("checkers").values()) else "pure Python"
+    print(f"checkers: {build} ({native.DISABLE_ENV}=1: pure Python)")
     print(f"best of {args.repeat} runs ({clock} time), each checker in a fresh fork; "
           "ops/s = history ops / s")  # fmt: skip
     print(

@@ -6,6 +6,12 @@ Each checker module has `check(history, **opts) -> Result`: `lost_adds`,
 histories).
 """
 
+# ruff: noqa: E402  (the package path is set before the package's modules are imported)
+# first: it puts a current mypyc build of the hot modules on this package's path
+import native
+
+native.activate(__name__, __path__)
+
 from checkers import causality, convergence, linearizable, lost_adds, staleness
 from checkers.history import HistoryError, Op, OpType, read_jsonl, write_jsonl
 from checkers.result import UNKNOWN, Result, merge_valid, run_safely

@@ -30,10 +30,11 @@ class Budget:
     every: int = 4096
     stage: str = "starting"
     _deadline: float = field(init=False)
-    _count: int = field(init=False, default=0)
+    _count: int = field(init=False)
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.limit_s
+        self._count = 0  # here, not as a field default: a mypyc build leaves that unset
 
     def enter(self, stage: str) -> None:
         """Names the work that follows (for the "unknown" reason) and checks the clock."""

@@ -14,7 +14,7 @@ line and what was expected.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +52,13 @@ class Op:
     node: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Callable[..., Op], tuple[Any, ...]]:
+        """How `copy` rebuilds an op: through the constructor (a mypyc build's own way
+        assigns the fields one by one, which a frozen dataclass refuses)."""
+        return (Op, (self.index, self.time, self.process, self.type, self.f, self.key,
+                     self.value, self.context, self.siblings, self.node, self.error,
+                     self.extra))  # fmt: skip
 
     @property
     def is_nemesis(self) -> bool:

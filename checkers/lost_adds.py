@@ -47,7 +47,7 @@ from checkers.explain import AnomalySink, explain
 from checkers.result import UNKNOWN, Result, Validity
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Element:
     """The evidence about one (key, item) gathered over the reads of its key."""
 
@@ -62,6 +62,19 @@ class Element:
     first_missed_after_ack: Read | None = None
     final_missing: Sequence[Read] = ()  # set by `_classify`; a default, not a factory: cheaper
     status: str = ""
+
+    def __init__(self, key: str, item: Any, adds: list[Write], invoke_time: int,
+                 ack: Write | None, status: str = "") -> None:  # fmt: skip
+        # written out, not generated: see cart_history.Read.__init__
+        self.key = key
+        self.item = item
+        self.adds = adds
+        self.invoke_time = invoke_time
+        self.ack = ack
+        self.last_present = self.first_absent = self.last_absent = None
+        self.first_missed_after_ack = None
+        self.final_missing = ()
+        self.status = status
 
     @property
     def ack_time(self) -> int | None:

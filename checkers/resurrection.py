@@ -44,9 +44,10 @@ def find_resurrections(v: Versions, h: CartHistory, budget: Budget) -> list[dict
         removed = by_item.keys()
         first = (mask & -mask).bit_length() - 1  # no put before the first remove descends from one
         for p in v.order[key][first:]:
-            if p not in seen or not anc[p] & mask:  # the dict lookup first: it is cheaper
+            versions = seen.get(p)
+            if versions is None or not anc[p] & mask:  # the dict lookup first: it is cheaper
                 continue
-            for items, r in seen[p]:
+            for items, r in versions:
                 if removed.isdisjoint(items):  # most versions: no set built
                     continue
                 for x in removed & items:

@@ -32,6 +32,15 @@ COMPILED: Final = (
     "checkers.linearizable.models",
     "checkers.linearizable.api",
     "checkers.linearizable.components",
+    "checkers.history",
+    "checkers.budget",
+    "checkers.cart_history",
+    "checkers.version_graph",
+    "checkers.resurrection",
+    "checkers.lost_adds",
+    "checkers.causality",
+    "checkers.convergence",
+    "checkers.staleness",
 )
 """The compiled modules, by dotted name. A module whose functions a test or a planted
 bug patches must not be here: a compiled module calls its own functions directly, so
