@@ -180,9 +180,10 @@ class _Progress:
         if now - self.last >= 1.0 or self.done == self.total:
             self.last = now
             wall = max(now - self.t0, 1e-9)
+            build = "mypyc-compiled" if line.get("compiled") else "Python"  # harness/sim_batch.py
             self.console.print(
                 f"  {self.done}/{self.total} seeds, {self.done / wall:.2f} seeds/s, "
-                f"{self.sim_s / wall:.0f}x real time, {self.failed} failing"
+                f"{self.sim_s / wall:.0f}x real time, {self.failed} failing (node: {build})"
             )
 
     def finish(self, lines: list[dict[str, Any]]) -> int:
