@@ -88,6 +88,13 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 DISABLE_ENV: Final = "SIBYL_NO_MYPYC"
 
 
+RUNTIME: Final = "runtime"
+"""The build's directory that holds mypyc's shared module (the compiled code of every module),
+which the compiled modules import by its top-level name. It alone goes on `sys.path`: on the
+path, the build's top would make `node` a namespace package of compiled modules wherever the
+sources are not found first (an editable install run from elsewhere)."""
+
+
 def build_dir() -> Path:
     """Where the build lives: inside the running virtualenv, never in the work tree."""
     return Path(sys.prefix) / "sibyl-mypyc"
@@ -136,8 +143,9 @@ def activate(package: str, package_path: MutableSequence[str]) -> bool:
     if not _current:
         return False
     package_path.insert(0, str(build_dir().joinpath(*package.split("."))))
-    if str(build_dir()) not in sys.path:
-        sys.path.append(str(build_dir()))  # mypyc's shared runtime module lives at its top
+    runtime = str(build_dir() / RUNTIME)
+    if runtime not in sys.path:  # not the build's top: its `node` would shadow the sources'
+        sys.path.append(runtime)
     return True
 
 
@@ -185,6 +193,9 @@ def build() -> bool:
         return False
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+    (out / RUNTIME).mkdir()
+    for shared in out.glob("*__mypyc.*"):
+        shared.rename(out / RUNTIME / shared.name)
     (out / "DIGEST").write_text(source_digest() + "\n")
     print(f"compiled {len(COMPILED)} modules with mypyc into {out}")
     return True

@@ -100,6 +100,21 @@ def test_disabling_falls_back_to_the_python_sources() -> None:
     assert out.stdout.startswith("False {") and "True" not in out.stdout
 
 
+def test_the_node_runs_from_its_sources_outside_the_checkout_too(tmp_path: Path) -> None:
+    """Run from elsewhere (the sources found by the install, after `sys.path`), a process
+    that activated the checkers' build still imports the node from its sources: the build's
+    top is never on the path (there, its `node` would be a namespace package)."""
+    code = ("import checkers.linearizable as c, node.sim.cluster as m, sys; "
+            f"print(c.ACTIVE, m.__file__, {str(native.ROOT)!r} in sys.path)")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", *native.OPT_IN.values())}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    active, module, on_path = out.stdout.split()
+    assert module == str(native.ROOT / "node" / "sim" / "cluster.py"), out.stdout
+    assert active == str(native.current()) and on_path == "False"
+
+
 def test_no_test_patches_a_compiled_module() -> None:
     """A compiled module calls its own functions directly: a test that patched one would
     run against the unpatched code and assert nothing. Patched modules stay Python, or are
