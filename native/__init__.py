@@ -43,8 +43,8 @@ COMPILED: Final = (
     "checkers.linearizable.api",
     "checkers.linearizable.components",
     # the simulator's hot path, used only where a process opts in (OPT_IN); not compiled:
-    # messages (mypyc takes a dataclass's ClassVar for a field), storage (a
-    # runtime_checkable Protocol), config and auth (not hot), server, client and __main__
+    # messages (mypyc takes a dataclass's ClassVar for a field), config and auth (not
+    # hot), server, client and __main__
     "node.antientropy",
     "node.coordinator",
     "node.core",
@@ -66,6 +66,7 @@ COMPILED: Final = (
     "node.replica",
     "node.request",
     "node.ring",
+    "node.storage",
     "node.versions",
     "node.sim.agenda",
     "node.sim.cluster",
@@ -180,10 +181,8 @@ def build() -> bool:
         cores = str(os.cpu_count() or 1)
         setup(
             name="sibyl-mypyc",
-            # several C files, compiled on every core: the build is a step of every CI run
-            ext_modules=mypycify(
-                sources, opt_level="3", multi_file=True, target_dir=str(temp / "c")
-            ),
+            ext_modules=mypycify(sources, opt_level="3", target_dir=str(temp / "c")),
+            # -j: the modules' small shims are compiled beside the one big shared module
             script_args=["-q", "build_ext", "-b", str(out), "-t", str(temp), "-j", cores],
         )
     except (Exception, SystemExit) as e:  # setuptools reports a compiler failure by exiting
