@@ -43,8 +43,7 @@ COMPILED: Final = (
     "checkers.linearizable.api",
     "checkers.linearizable.components",
     # the simulator's hot path, used only where a process opts in (OPT_IN); not compiled:
-    # messages (mypyc takes a dataclass's ClassVar for a field), config and auth (not
-    # hot), server, client and __main__
+    # config and auth (not hot), server, client and __main__ (asyncio), package inits
     "node.antientropy",
     "node.coordinator",
     "node.core",
@@ -57,6 +56,10 @@ COMPILED: Final = (
     "node.membership",
     "node.membership_history",
     "node.merkle",
+    "node.messages.answers",
+    "node.messages.client",
+    "node.messages.fields",
+    "node.messages.peer",
     "node.modes",
     "node.origin",
     "node.outbox",

@@ -44,6 +44,12 @@ to build on this hot path. Treat them as values all the same.
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the package path is set before the package's modules are imported)
+# first: a current mypyc build of the hot modules, where a process opts in (see `native`)
+import native
+
+native.activate(__name__, __path__)
+
 from node.messages.answers import (
     A,
     Answer,

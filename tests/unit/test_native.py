@@ -70,7 +70,7 @@ def test_the_node_build_is_used_only_where_a_process_opts_in_without_intercepts(
     assert native.activate("node.sim", path) and path == [str(tmp_path / "node" / "sim")]
 
 
-@pytest.mark.parametrize("edited", [native.COMPILED[-1], "node.messages.peer"])
+@pytest.mark.parametrize("edited", [native.COMPILED[-1], "node.config"])
 def test_an_edit_to_any_source_of_a_compiled_package_retires_the_whole_build(
     edited: str, tmp_path: Path, monkeypatch: MonkeyPatch
 ) -> None:
