@@ -57,6 +57,7 @@ COMPILED: Final = (
     "node.membership_history",
     "node.merkle",
     "node.messages.answers",
+    "node.messages.catalogue",
     "node.messages.client",
     "node.messages.fields",
     "node.messages.peer",
