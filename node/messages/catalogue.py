@@ -6,66 +6,32 @@ Apart from the package's `__init__` so that it is compiled with the records
 
 from __future__ import annotations
 
-from node.messages.answers import Pong
-from node.messages.client import (
-    Get,
-    Join,
-    Leave,
-    LocalGet,
-    Members,
-    Ping,
-    PreferenceLists,
-    Put,
-    Status,
-)
+from node.messages import answers, client, peer
 from node.messages.fields import MessageError, UnknownMessage
-from node.messages.peer import (
-    AeBuckets,
-    AeKeys,
-    AeObjects,
-    AeRoot,
-    FwdPut,
-    FwdReply,
-    Gossip,
-    GossipAck,
-    JoinReq,
-    Read,
-    ReadOk,
-    Sync,
-    SyncOk,
-)
 from node.protocol import Message
 
-ClientReq = Get | Put | Ping | LocalGet | Status | PreferenceLists | Join | Leave | Members
-PeerReply = ReadOk | SyncOk | FwdReply | Pong
+ClientReq = (
+    client.Get | client.Put | client.Ping | client.LocalGet | client.Status
+    | client.PreferenceLists | client.Join | client.Leave | client.Members
+)  # fmt: skip
+PeerReply = peer.ReadOk | peer.SyncOk | peer.FwdReply | answers.Pong
 PeerMsg = (
-    Read | ReadOk | Sync | SyncOk | FwdPut | FwdReply | Ping | Pong
-    | AeRoot | AeBuckets | AeKeys | AeObjects | Gossip | GossipAck | JoinReq
+    peer.Read | peer.ReadOk | peer.Sync | peer.SyncOk | peer.FwdPut | peer.FwdReply
+    | client.Ping | answers.Pong | peer.AeRoot | peer.AeBuckets | peer.AeKeys
+    | peer.AeObjects | peer.Gossip | peer.GossipAck | peer.JoinReq
 )  # fmt: skip
 
 CLIENT_REQUESTS: dict[str, type[ClientReq]] = {
-    c.T: c for c in (Get, Put, Ping, LocalGet, Status, PreferenceLists, Join, Leave, Members)
-}
+    c.T: c
+    for c in (client.Get, client.Put, client.Ping, client.LocalGet, client.Status,
+              client.PreferenceLists, client.Join, client.Leave, client.Members)
+}  # fmt: skip
 PEER_MESSAGES: dict[str, type[PeerMsg]] = {
     c.T: c
-    for c in (
-        Read,
-        ReadOk,
-        Sync,
-        SyncOk,
-        FwdPut,
-        FwdReply,
-        Ping,
-        Pong,
-        AeRoot,
-        AeBuckets,
-        AeKeys,
-        AeObjects,
-        Gossip,
-        GossipAck,
-        JoinReq,
-    )  # fmt: skip
-}
+    for c in (peer.Read, peer.ReadOk, peer.Sync, peer.SyncOk, peer.FwdPut, peer.FwdReply,
+              client.Ping, answers.Pong, peer.AeRoot, peer.AeBuckets, peer.AeKeys,
+              peer.AeObjects, peer.Gossip, peer.GossipAck, peer.JoinReq)
+}  # fmt: skip
 
 
 def decode_request(m: Message) -> ClientReq:
