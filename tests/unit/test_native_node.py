@@ -7,6 +7,9 @@ its sources (tests/unit/test_native.py), so its own runs are the Python referenc
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +53,19 @@ def test_workers_with_an_intercept_run_the_sources(
     bug = ("tests.intercepts.sync_overwrites",)
     lines = _workers(SimSpec(time_limit_s=3.0, quiesce_s=1.0), tmp_path, bug)
     assert [line["compiled"] for line in lines] == [False] * len(SEEDS)
+
+
+def test_a_process_running_the_compiled_node_refuses_a_planted_bug() -> None:
+    """The last guard: even if a process opted in by mistake, its intercept fails loudly
+    instead of silently not taking."""
+    if not native.current():
+        pytest.skip("no current mypyc build (make deps builds it): nothing compiled to refuse")
+    code = ("from harness.sim_worker import import_intercepts\n"
+            "try:\n    import_intercepts(('tests.intercepts.sync_overwrites',))\n"
+            "except RuntimeError as e:\n    print('refused:', e)")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "SIBYL_INTERCEPTS"}
+    env[native.OPT_IN["node"]] = "1"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: the node runs mypyc-compiled here"), out.stdout
