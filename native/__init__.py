@@ -91,11 +91,9 @@ INTERCEPTS_ENV: Final = "SIBYL_INTERCEPTS"
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DISABLE_ENV: Final = "SIBYL_NO_MYPYC"
-
-
 RUNTIME: Final = "runtime"
-"""The build's directory that holds mypyc's shared module (the compiled code of every module),
-which the compiled modules import by its top-level name. It alone goes on `sys.path`: on the
+"""The build's directory that holds mypyc's shared modules (the compiled code of each package),
+which the compiled modules import by their top-level names. It alone goes on `sys.path`: on the
 path, the build's top would make `node` a namespace package of compiled modules wherever the
 sources are not found first (an editable install run from elsewhere)."""
 
@@ -181,12 +179,20 @@ def build() -> bool:
         from setuptools import setup
 
         os.chdir(ROOT)  # module names come from the paths, relative to the root
-        sources = [str(source_path(m).relative_to(ROOT)) for m in COMPILED]
+        groups: dict[str, list[str]] = {}  # one shared module (one C file) per package
+        for module in COMPILED:
+            path = str(source_path(module).relative_to(ROOT))
+            groups.setdefault(module.rpartition(".")[0], []).append(path)
         cores = str(os.cpu_count() or 1)
         setup(
             name="sibyl-mypyc",
-            ext_modules=mypycify(sources, opt_level="3", target_dir=str(temp / "c")),
-            # -j: the modules' small shims are compiled beside the one big shared module
+            ext_modules=mypycify(
+                [path for paths in groups.values() for path in paths],
+                opt_level="3",
+                target_dir=str(temp / "c"),
+                separate=[(paths, None) for paths in groups.values()],
+            ),
+            # -j: the packages' C files compile on every core (calls between them stay native)
             script_args=["-q", "build_ext", "-b", str(out), "-t", str(temp), "-j", cores],
         )
     except (Exception, SystemExit) as e:  # setuptools reports a compiler failure by exiting

@@ -87,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="import MODULE in every simulator process to plant a bug (repeatable)",
+        help="import MODULE in every simulator process to plant a bug (repeatable); those "
+        "processes run the node from its sources, not its mypyc build",
     )
     p.set_defaults(func=_sim)
 
