@@ -6,7 +6,9 @@ Apart from the package's `__init__` so that it is compiled with the records
 
 from __future__ import annotations
 
-from node.messages import answers, client, peer
+import node.messages.answers as answers  # modules, not the package: it imports this one
+import node.messages.client as client
+import node.messages.peer as peer
 from node.messages.fields import MessageError, UnknownMessage
 from node.protocol import Message
 
