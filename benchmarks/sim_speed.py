@@ -9,7 +9,9 @@ Reported, all measured in this run:
   in turns with this tree, so a before/after pair shares the machine's load,
   and whether every seed's history is identical in both trees (it is when the
   baseline is the commit a speed-up was made on, or merged onto: a speed-up
-  must not change what is simulated);
+  must not change what is simulated). This tree runs as `sibyl sim`'s workers
+  run it (the node's mypyc build when current, native/__init__.py) and, with
+  `--sources`, also from its sources; each line says which build ran;
 * seeds per minute over every core (`harness.sim_batch`, one process per core),
   for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
@@ -19,7 +21,7 @@ Reported, all measured in this run:
   ops before and after, simulations used, and its wall time.
 
     .venv/bin/python benchmarks/sim_speed.py [--seeds 6] [--bug-seeds 12] [--real-seeds 3]
-        [--baseline main] [--speed-only]
+        [--baseline main] [--speed-only] [--sources]
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ BUGS = ("tests.intercepts.restart_ignores_syncs", "tests.intercepts.sync_overwri
 
 # Run in a child process, in the tree being measured (this one, or the baseline's).
 _ONE_SEED = """
-import hashlib, json, sys, time
+import hashlib, importlib, json, sys, time
 from checkers.history import dump_op
 from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
 spec, seed = SimSpec(), int(sys.argv[1])
@@ -53,7 +55,9 @@ cpu = time.process_time()
 r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
 cpu = time.process_time() - cpu
 history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
-print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history}))
+compiled = not str(importlib.import_module("node.core").__file__).endswith(".py")
+print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history,
+                  "compiled": compiled}))
 """
 _ALL_CORES = """
 import json, os, sys, tempfile, time
@@ -64,13 +68,21 @@ with tempfile.TemporaryDirectory() as store:
     lines = run_seeds(BatchJob(SimSpec(), store), list(range(1, int(sys.argv[1]) + 1)),
                       os.cpu_count() or 1, lambda _: None)
     wall = time.monotonic() - t0
-print(json.dumps({"seeds": len(lines), "wall_s": wall, "sim_s": sum(x["sim_s"] for x in lines)}))
+print(json.dumps({"seeds": len(lines), "wall_s": wall, "sim_s": sum(x["sim_s"] for x in lines),
+                  "compiled": all(x.get("compiled", False) for x in lines)}))
 """
 
 
-def in_tree(tree: Path, code: str, arg: int) -> dict[str, Any]:
+NATIVE = {"SIBYL_NATIVE_NODE": "1"}
+"""What `sibyl sim` sets in its workers (harness/sim_batch.py): the node's build if current."""
+SOURCES = {"SIBYL_NO_MYPYC": "1"}
+"""No build at all, in any process (the workers of `all_cores` too)."""
+
+
+def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = None
+            ) -> dict[str, Any]:  # fmt: skip
     """Runs `code` with `arg` in a fresh interpreter in `tree`; its one JSON line."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**os.environ, "PYTHONPATH": str(tree), **(env_extra or {})}
     proc = subprocess.run([sys.executable, "-c", code, str(arg)], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=3600)  # fmt: skip
     if proc.returncode != 0:
@@ -79,20 +91,27 @@ def in_tree(tree: Path, code: str, arg: int) -> dict[str, Any]:
     return result
 
 
-def one_core(trees: dict[str, Path], seeds: int) -> None:
+Trees = dict[str, tuple[Path, dict[str, str]]]
+"""Name -> (tree, environment) of each variant measured."""
+
+
+def one_core(trees: Trees, seeds: int) -> None:
     """Simulated s per wall s and per CPU s of one process, seed by seed, the trees taking
     turns (so both see the same load)."""
     totals = {name: {"sim_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0} for name in trees}
     histories: dict[str, list[str]] = {name: [] for name in trees}
+    builds: dict[str, set[bool]] = {name: set() for name in trees}
     for seed in range(1, seeds + 1):
-        for name, tree in trees.items():
-            r = in_tree(tree, _ONE_SEED, seed)
+        for name, (tree, env) in trees.items():
+            r = in_tree(tree, _ONE_SEED, seed, env)
             histories[name].append(str(r.pop("history")))
+            builds[name].add(bool(r.pop("compiled")))
             for k, v in r.items():
                 totals[name][k] += float(v)
     for name, t in totals.items():
         print(
-            f"one core, {name}: {t['sim_s']:.0f} simulated s in {t['wall_s']:.1f} wall s = "
+            f"one core, {name} (node: {_build(builds[name])}): {t['sim_s']:.0f} simulated s "
+            f"in {t['wall_s']:.1f} wall s = "
             f"{t['sim_s'] / t['wall_s']:.1f}x real time, {t['sim_s'] / t['cpu_s']:.1f}x per CPU "
             f"second (anchor: sibyl run = 1x), {seeds} seeds of {SimSpec().time_limit_s:g} s chaos"
         )
@@ -101,11 +120,18 @@ def one_core(trees: dict[str, Path], seeds: int) -> None:
         print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
 
 
-def all_cores(trees: dict[str, Path], seeds: int) -> None:
-    for name, tree in trees.items():
-        r = in_tree(tree, _ALL_CORES, seeds)
+def _build(compiled: set[bool]) -> str:
+    return {frozenset({True}): "mypyc-compiled", frozenset({False}): "Python"}.get(
+        frozenset(compiled), "mixed"
+    )
+
+
+def all_cores(trees: Trees, seeds: int) -> None:
+    for name, (tree, env) in trees.items():
+        r = in_tree(tree, _ALL_CORES, seeds, env)
         print(
-            f"{os.cpu_count() or 1} processes, {name}: {r['seeds']:.0f} seeds in "
+            f"{os.cpu_count() or 1} processes, {name} (node: {_build({r['compiled']})}): "
+            f"{r['seeds']:.0f} seeds in "
             f"{r['wall_s']:.1f}s = {60 * r['seeds'] / r['wall_s']:.1f} seeds/min, "
             f"{r['sim_s'] / r['wall_s']:.1f}x real time over all cores"
         )
@@ -172,6 +198,11 @@ def main() -> None:
                     help="also measure the simulator speed of git REF, in the same run "
                          "(default main; '' for none)")  # fmt: skip
     ap.add_argument(
+        "--sources",
+        action="store_true",
+        help="also measure this tree with the node from its sources (not its mypyc build)",
+    )
+    ap.add_argument(
         "--speed-only",
         action="store_true",
         help="measure only the speed, not the bugs and the shrink",
@@ -179,9 +210,11 @@ def main() -> None:
     args = ap.parse_args()
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory() as store:
-        trees = {"this tree": ROOT}
+        trees: Trees = {"this tree": (ROOT, NATIVE)}
+        if args.sources:
+            trees["this tree, sources"] = (ROOT, SOURCES)
         if args.baseline:
-            trees[args.baseline] = baseline_tree(args.baseline, store)
+            trees[args.baseline] = (baseline_tree(args.baseline, store), NATIVE)
         one_core(trees, args.seeds)
         all_cores(trees, args.seeds * 2)
         if args.speed_only:

@@ -5,6 +5,11 @@ intercepts itself), gives process i the seeds i, i+jobs, i+2*jobs, ..., and
 reads their JSON lines as they come, calling `on_line` for each (progress). No
 pickle crosses the process boundary: jobs go out and summaries come back as
 JSON. A worker that dies is reported with its stderr, never ignored.
+
+Without intercepts, the workers run the node's mypyc build if it is current
+(`native.OPT_IN`: they are fresh interpreters, so they import it themselves,
+whatever this process imported); with one, they run its sources, which the
+planted bug patches. Each line says which ran (`compiled`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import native
 from harness.runner import intercept_env
 from harness.sim_runner import SimSpec
 
@@ -41,7 +47,7 @@ def run_seeds(
 ) -> list[dict[str, Any]]:
     """Simulates every seed; returns the summary lines in seed order."""
     jobs = max(1, min(jobs, len(seeds)))
-    env = {**os.environ, **intercept_env(job.intercepts)}
+    env = {**os.environ, **intercept_env(job.intercepts), **native_env(job.intercepts)}
     lines: queue.Queue[tuple[int, str | None]] = queue.Queue(maxsize=1024)
     procs = []
     for i in range(jobs):
@@ -85,6 +91,13 @@ def run_seeds(
             p.wait()
     _check_exits(procs, len(out), len(seeds))
     return sorted(out, key=lambda line: line["seed"])
+
+
+def native_env(intercepts: tuple[str, ...]) -> dict[str, str]:
+    """The environment that lets a worker run the compiled node: only without intercepts
+    (a planted bug patches the node's sources; native/__init__.py)."""
+    name = native.OPT_IN["node"]
+    return {name: "0" if intercepts else "1"}
 
 
 def _pump(i: int, p: subprocess.Popen[str], lines: queue.Queue[tuple[int, str | None]]) -> None:

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import Any
 
+import native
 from harness.errors import UsageError
 from harness.sim_runner import SimResult, SimSchedule, SimSpec, planned_faults, simulate
 from harness.sim_store import write_run
@@ -25,6 +26,8 @@ def import_intercepts(modules: tuple[str, ...]) -> None:
     UsageError (exit 254) names one that cannot be imported."""
     if modules and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if modules and any(native.in_use("node").values()):  # a patch would not take
+        raise RuntimeError("the node runs mypyc-compiled here: planted bugs cannot patch it")
     for module in modules:
         try:
             importlib.import_module(module)
@@ -60,7 +63,8 @@ def run_seed(
 def _summary(r: SimResult) -> dict[str, Any]:
     return {"seed": r.seed, "valid": r.valid, "failing": r.failing(), "digest": r.digest,
             "sim_s": r.sim_s, "wall_s": r.wall_s, "faults": len(r.realised),
-            "ops": sum(len(v) for v in r.ops.values())}  # fmt: skip
+            "ops": sum(len(v) for v in r.ops.values()),
+            "compiled": all(native.in_use("node").values())}  # fmt: skip
 
 
 def main() -> int:

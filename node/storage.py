@@ -19,7 +19,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
+
+from mypy_extensions import mypyc_attr
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, data BLOB NOT NULL);
@@ -35,7 +37,6 @@ Write = tuple[str, str, bytes | None]
 """(space, key, data): data None deletes. Space OBJECTS is the replica store, else hints."""
 
 
-@runtime_checkable
 class Storage(Protocol):
     """A node's disk: objects by key plus small named metadata values."""
 
@@ -68,6 +69,7 @@ class Storage(Protocol):
         ...
 
 
+@mypyc_attr(native_class=False)  # mypyc cannot compile a native subclass of RuntimeError
 class StorageError(RuntimeError):
     """The data directory cannot be used; the message names it."""
 

@@ -47,6 +47,9 @@ class Dot:
     actor: str
     counter: int
 
+    def __hash__(self) -> int:  # the generated one's value, written out: mypyc compiles it
+        return hash((self.actor, self.counter))
+
 
 @dataclass(frozen=True, slots=True)
 class Sibling:

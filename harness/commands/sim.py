@@ -87,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="import MODULE in every simulator process to plant a bug (repeatable)",
+        help="import MODULE in every simulator process to plant a bug (repeatable); those "
+        "processes run the node from its sources, not its mypyc build",
     )
     p.set_defaults(func=_sim)
 
@@ -180,9 +181,10 @@ class _Progress:
         if now - self.last >= 1.0 or self.done == self.total:
             self.last = now
             wall = max(now - self.t0, 1e-9)
+            build = "mypyc-compiled" if line.get("compiled") else "Python"  # harness/sim_batch.py
             self.console.print(
                 f"  {self.done}/{self.total} seeds, {self.done / wall:.2f} seeds/s, "
-                f"{self.sim_s / wall:.0f}x real time, {self.failed} failing"
+                f"{self.sim_s / wall:.0f}x real time, {self.failed} failing (node: {build})"
             )
 
     def finish(self, lines: list[dict[str, Any]]) -> int:

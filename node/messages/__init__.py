@@ -44,6 +44,12 @@ to build on this hot path. Treat them as values all the same.
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the package path is set before the package's modules are imported)
+# first: a current mypyc build of the hot modules, where a process opts in (see `native`)
+import native
+
+native.activate(__name__, __path__)
+
 from node.messages.answers import (
     A,
     Answer,
@@ -57,6 +63,15 @@ from node.messages.answers import (
     StatusOk,
     answer_wire,
     decode_answer,
+)
+from node.messages.catalogue import (
+    CLIENT_REQUESTS,
+    PEER_MESSAGES,
+    ClientReq,
+    PeerMsg,
+    PeerReply,
+    decode_peer,
+    decode_request,
 )
 from node.messages.client import (
     AUTH_OK,
@@ -91,56 +106,6 @@ from node.messages.peer import (
     Sync,
     SyncOk,
 )
-from node.protocol import Message
-
-ClientReq = Get | Put | Ping | LocalGet | Status | PreferenceLists | Join | Leave | Members
-PeerReply = ReadOk | SyncOk | FwdReply | Pong
-PeerMsg = (
-    Read | ReadOk | Sync | SyncOk | FwdPut | FwdReply | Ping | Pong
-    | AeRoot | AeBuckets | AeKeys | AeObjects | Gossip | GossipAck | JoinReq
-)  # fmt: skip
-
-CLIENT_REQUESTS: dict[str, type[ClientReq]] = {
-    c.T: c for c in (Get, Put, Ping, LocalGet, Status, PreferenceLists, Join, Leave, Members)
-}
-PEER_MESSAGES: dict[str, type[PeerMsg]] = {
-    c.T: c
-    for c in (
-        Read,
-        ReadOk,
-        Sync,
-        SyncOk,
-        FwdPut,
-        FwdReply,
-        Ping,
-        Pong,
-        AeRoot,
-        AeBuckets,
-        AeKeys,
-        AeObjects,
-        Gossip,
-        GossipAck,
-        JoinReq,
-    )  # fmt: skip
-}
-
-
-def decode_request(m: Message) -> ClientReq:
-    """A client's request as its record; raises MessageError (an unknown type included)."""
-    cls = CLIENT_REQUESTS.get(m.get("t", ""))
-    if cls is None:
-        known = ", ".join(sorted(CLIENT_REQUESTS))
-        raise MessageError(f"unknown request type {m.get('t')!r}; known: {known}")
-    return cls.parse(m)
-
-
-def decode_peer(m: Message) -> PeerMsg:
-    """A peer's message as its record; raises UnknownMessage or MessageError."""
-    cls = PEER_MESSAGES.get(m.get("t", ""))
-    if cls is None:
-        raise UnknownMessage(f"unknown message type {m.get('t')!r}")
-    return cls.parse(m)
-
 
 __all__ = [
     "AUTH_OK", "Auth", "CLIENT_REQUESTS", "MAX_PREFERENCE_KEYS", "PEER_MESSAGES", "A",

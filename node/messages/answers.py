@@ -9,17 +9,16 @@ answers; `answer_wire` adds it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from node.messages.fields import MessageError, blob, integer, items, mapping, opt_text, text
+from node.messages.fields import MessageError, Record, blob, integer, items, mapping, opt_text, text
 from node.protocol import Message
 
 
 @dataclass(slots=True)
-class ErrorReply:
+class ErrorReply(Record):
     """A request failed: `code` (bad_request, too_large, unavailable, ...) and a message."""
 
-    T: ClassVar[str] = "error"
     code: str
     message: str
 
@@ -31,11 +30,12 @@ class ErrorReply:
         return cls(str(m.get("code")), str(m.get("message")))
 
 
-@dataclass(slots=True)
-class PutOk:
-    """A put is durable on W replicas."""
+ErrorReply.T = "error"
 
-    T: ClassVar[str] = "ok"
+
+@dataclass(slots=True)
+class PutOk(Record):
+    """A put is durable on W replicas."""
 
     def wire(self) -> Message:
         return {"t": "ok"}
@@ -43,6 +43,9 @@ class PutOk:
     @classmethod
     def parse(cls, m: Message) -> PutOk:
         return cls()
+
+
+PutOk.T = "ok"
 
 
 def _values(m: Message) -> list[bytes]:
@@ -53,10 +56,9 @@ def _values(m: Message) -> list[bytes]:
 
 
 @dataclass(slots=True)
-class GetOk:
+class GetOk(Record):
     """A get's answer: the sibling values and the context covering them."""
 
-    T: ClassVar[str] = "ok"
     siblings: list[bytes]
     context: bytes
     node: str
@@ -73,11 +75,13 @@ class GetOk:
         return cls(_values(m), blob(m, "context"), opt_text(m, "node") or "")
 
 
+GetOk.T = "ok"
+
+
 @dataclass(slots=True)
-class LocalGetOk:
+class LocalGetOk(Record):
     """One replica's own state: values, context, and its clock described for people."""
 
-    T: ClassVar[str] = "ok"
     siblings: list[bytes]
     context: bytes
     clock: dict[str, Any]
@@ -92,11 +96,13 @@ class LocalGetOk:
         return cls(_values(m), blob(m, "context"), mapping(m, "clock"), text(m, "node"))
 
 
+LocalGetOk.T = "ok"
+
+
 @dataclass(slots=True)
-class StatusOk:
+class StatusOk(Record):
     """A node's identity, wall clock, view of its peers, hints, Merkle roots and counters."""
 
-    T: ClassVar[str] = "ok"
     node: str
     actor: str
     wall_ms: int
@@ -122,11 +128,13 @@ class StatusOk:
                    mapping(m, "merkle_roots"))  # fmt: skip
 
 
+StatusOk.T = "ok"
+
+
 @dataclass(slots=True)
-class PreferenceListsOk:
+class PreferenceListsOk(Record):
     """Per key asked, the first N nodes of its preference list."""
 
-    T: ClassVar[str] = "ok"
     node: str
     lists: dict[str, list[str]]
 
@@ -141,11 +149,13 @@ class PreferenceListsOk:
         return cls(text(m, "node"), lists)
 
 
+PreferenceListsOk.T = "ok"
+
+
 @dataclass(slots=True)
-class MembersOk:
+class MembersOk(Record):
     """A node's membership view (the answer to join, leave and members)."""
 
-    T: ClassVar[str] = "ok"
     node: str
     members: list[str]
     tombstones: list[str]
@@ -167,11 +177,13 @@ class MembersOk:
                    integer(m, "moving"), mapping(m, "addresses"))  # fmt: skip
 
 
+MembersOk.T = "ok"
+
+
 @dataclass(slots=True)
-class Pong:
+class Pong(Record):
     """The answer to a ping: to a client it names the node; to a peer it just echoes the id."""
 
-    T: ClassVar[str] = "pong"
     id: Any = 0
     node: str | None = None
 
@@ -184,6 +196,9 @@ class Pong:
     @classmethod
     def parse(cls, m: Message) -> Pong:
         return cls(m.get("id", 0), opt_text(m, "node"))
+
+
+Pong.T = "pong"
 
 
 Answer = ErrorReply | PutOk | GetOk | LocalGetOk | StatusOk | PreferenceListsOk | MembersOk | Pong
@@ -204,4 +219,5 @@ def decode_answer(m: Message, expect: type[A]) -> A | ErrorReply:
         return ErrorReply.parse(m)
     if t != expect.T:
         raise MessageError(f"expected an answer of type {expect.T!r}, got {t!r}")
-    return expect.parse(m)
+    parsed: A = expect.parse(m)  # named: mypyc does not solve `type[A]` for a constrained A
+    return parsed

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from node.messages.fields import (
     MessageError,
+    Record,
     items,
     key_size,
     node_name,
@@ -27,11 +28,10 @@ MAX_WEIGHT = 1024
 
 
 @dataclass(slots=True)
-class Hello:
+class Hello(Record):
     """The first message on every connection, both ways; `nonce` is the sender's challenge
     (node/auth.py)."""
 
-    T: ClassVar[str] = "hello"
     role: str
     name: str
     nonce: bytes = b""
@@ -59,6 +59,9 @@ class Hello:
         return cls(role, name, nonce)
 
 
+Hello.T = "hello"
+
+
 def hello(role: str, name: str, nonce: bytes = b"") -> Message:
     """The wire form of the first message on every connection."""
     return Hello(role, name, nonce).wire()
@@ -71,11 +74,10 @@ def check_hello(msg: Message) -> tuple[str, str]:
 
 
 @dataclass(slots=True)
-class Auth:
+class Auth(Record):
     """The connecting side's proof that it holds the cluster secret (after the node's hello);
     the node answers `auth_ok`, or refuses and closes."""
 
-    T: ClassVar[str] = "auth"
     proof: bytes
 
     def wire(self) -> Message:
@@ -89,13 +91,15 @@ class Auth:
         return cls(proof)
 
 
+Auth.T = "auth"
+
+
 AUTH_OK: Message = {"t": "auth_ok"}
 """The node's answer to a good proof."""
 
 
 @dataclass(slots=True)
-class Get:
-    T: ClassVar[str] = "get"
+class Get(Record):
     key: str
     id: Any = None
 
@@ -107,11 +111,13 @@ class Get:
         return cls(req_key(m), req_id(m))
 
 
+Get.T = "get"
+
+
 @dataclass(slots=True)
-class Put:
+class Put(Record):
     """A client's put; `context` is empty (a blind put) or a get's context."""
 
-    T: ClassVar[str] = "put"
     key: str
     value: bytes
     context: bytes = b""
@@ -130,11 +136,13 @@ class Put:
         return cls(key, value, context, req_id(m), clock)
 
 
+Put.T = "put"
+
+
 @dataclass(slots=True)
-class Ping:
+class Ping(Record):
     """A liveness probe (a client's, or a node's probe of a peer it marked down)."""
 
-    T: ClassVar[str] = "ping"
     id: Any = 0
 
     def wire(self) -> Message:
@@ -145,11 +153,13 @@ class Ping:
         return cls(req_id(m) or 0)
 
 
+Ping.T = "ping"
+
+
 @dataclass(slots=True)
-class LocalGet:
+class LocalGet(Record):
     """Debug: one replica's own state of a key, without coordination or repair."""
 
-    T: ClassVar[str] = "local_get"
     key: str
     id: Any = None
 
@@ -161,11 +171,13 @@ class LocalGet:
         return cls(req_key(m), req_id(m))
 
 
+LocalGet.T = "local_get"
+
+
 @dataclass(slots=True)
-class Status:
+class Status(Record):
     """Debug: identity, wall clock, peers, hints, Merkle roots, counters and ring view."""
 
-    T: ClassVar[str] = "status"
     id: Any = None
 
     def wire(self) -> Message:
@@ -176,11 +188,13 @@ class Status:
         return cls(req_id(m))
 
 
+Status.T = "status"
+
+
 @dataclass(slots=True)
-class PreferenceLists:
+class PreferenceLists(Record):
     """Debug: the first N nodes of each key's preference list, in this node's ring view."""
 
-    T: ClassVar[str] = "preference_lists"
     keys: list[str]
     id: Any = None
 
@@ -199,11 +213,13 @@ class PreferenceLists:
         return cls(keys, req_id(m))
 
 
+PreferenceLists.T = "preference_lists"
+
+
 @dataclass(slots=True)
-class Join:
+class Join(Record):
     """Membership: {seed}: join through that seed; {node, addr?, weight?}: add that member."""
 
-    T: ClassVar[str] = "join"
     seed: str | None = None
     node: str | None = None
     addr: str | None = None
@@ -227,11 +243,13 @@ class Join:
         return cls(seed, node_name(m, "node"), addr, weight, req_id(m))
 
 
+Join.T = "join"
+
+
 @dataclass(slots=True)
-class Leave:
+class Leave(Record):
     """Membership: `node` (named explicitly: there is no default) leaves the cluster."""
 
-    T: ClassVar[str] = "leave"
     node: str
     id: Any = None
 
@@ -245,11 +263,13 @@ class Leave:
         return cls(node_name(m, "node", required=True) or "", req_id(m))
 
 
+Leave.T = "leave"
+
+
 @dataclass(slots=True)
-class Members:
+class Members(Record):
     """Membership: this node's view of the members."""
 
-    T: ClassVar[str] = "members"
     id: Any = None
 
     def wire(self) -> Message:
@@ -258,3 +278,6 @@ class Members:
     @classmethod
     def parse(cls, m: Message) -> Members:
         return cls(req_id(m))
+
+
+Members.T = "members"

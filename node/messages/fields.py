@@ -6,7 +6,7 @@ raises; both are a `ProtocolError`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, Message, ProtocolError
 from node.versions import VersionError, decode_context
@@ -22,6 +22,15 @@ class MessageError(ProtocolError):
 
 class UnknownMessage(ProtocolError):
     """A message of a type this node does not know."""
+
+
+class Record:
+    """A message record: `T` is its wire type, the "t" of its map.
+
+    Each record's `T` is set after its class: mypyc (native/__init__.py) takes a
+    ClassVar in a dataclass's body for a field (mypyc/mypyc#1122)."""
+
+    T: ClassVar[str]
 
 
 def text(m: Message, name: str) -> str:

@@ -7,13 +7,14 @@ and answers, whose shapes they share.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from node.messages.answers import ErrorReply, PutOk
 from node.messages.client import MAX_WEIGHT, Put
 from node.messages.fields import (
     MAX_ID,
     MessageError,
+    Record,
     blob,
     bound,
     int_id,
@@ -31,10 +32,9 @@ FAST_KEY = MAX_KEY_BYTES // 4
 
 
 @dataclass(slots=True)
-class Read:
+class Read(Record):
     """Asks a replica for its state of `key` (merged with its hint for `hint`, if given)."""
 
-    T: ClassVar[str] = "read"
     id: int
     key: str
     hint: str | None = None
@@ -54,11 +54,13 @@ class Read:
         return cls(int_id(m), key_size(text(m, "key")), node_name(m, "hint"))
 
 
+Read.T = "read"
+
+
 @dataclass(slots=True)
-class ReadOk:
+class ReadOk(Record):
     """A replica's state: encoded object bytes, or None for nothing held."""
 
-    T: ClassVar[str] = "read_ok"
     id: int
     obj: bytes | None
 
@@ -73,11 +75,13 @@ class ReadOk:
         return cls(int_id(m), blob(m, "obj") if obj else None)
 
 
+ReadOk.T = "read_ok"
+
+
 @dataclass(slots=True)
-class Sync:
+class Sync(Record):
     """A whole object to merge (a hint for primary `hint`, if given); id 0 wants no ack."""
 
-    T: ClassVar[str] = "sync"
     id: int
     key: str
     obj: bytes
@@ -98,11 +102,13 @@ class Sync:
         return cls(int_id(m), key_size(text(m, "key")), blob(m, "obj"), node_name(m, "hint"))
 
 
+Sync.T = "sync"
+
+
 @dataclass(slots=True)
-class SyncOk:
+class SyncOk(Record):
     """The sync with this id is durable at the sender."""
 
-    T: ClassVar[str] = "sync_ok"
     id: int
 
     def wire(self) -> Message:
@@ -113,18 +119,21 @@ class SyncOk:
         return cls(int_id(m))
 
 
+SyncOk.T = "sync_ok"
+
+
 @dataclass(slots=True)
 class FwdPut(Put):
     """A client's put handed to a node among the key's first N healthy (same fields)."""
 
-    T: ClassVar[str] = "fwd_put"
+
+FwdPut.T = "fwd_put"
 
 
 @dataclass(slots=True)
-class FwdReply:
+class FwdReply(Record):
     """The coordinator's answer to a forwarded put (a result that is not an error is ok)."""
 
-    T: ClassVar[str] = "fwd_reply"
     id: int
     result: PutOk | ErrorReply
 
@@ -138,11 +147,13 @@ class FwdReply:
         return cls(int_id(m), ErrorReply.parse(raw) if error else PutOk())  # type: ignore[arg-type]
 
 
+FwdReply.T = "fwd_reply"
+
+
 @dataclass(slots=True)
-class AeRoot:
+class AeRoot(Record):
     """Anti-entropy, A → B: A's Merkle roots of the partitions both replicate."""
 
-    T: ClassVar[str] = "ae_root"
     roots: list[list[Any]]  # [partition, root]
 
     def wire(self) -> Message:
@@ -153,11 +164,13 @@ class AeRoot:
         return cls(rows(m.get("roots"), (int, bytes)))
 
 
+AeRoot.T = "ae_root"
+
+
 @dataclass(slots=True)
-class AeBuckets:
+class AeBuckets(Record):
     """B → A: B's bucket hashes of the partitions whose roots differ."""
 
-    T: ClassVar[str] = "ae_buckets"
     parts: list[list[Any]]  # [partition, [bucket hash, ...]]
 
     def wire(self) -> Message:
@@ -168,11 +181,13 @@ class AeBuckets:
         return cls(rows(m.get("parts"), (int, list)))
 
 
+AeBuckets.T = "ae_buckets"
+
+
 @dataclass(slots=True)
-class AeKeys:
+class AeKeys(Record):
     """A → B: A's key digests in the buckets that differ."""
 
-    T: ClassVar[str] = "ae_keys"
     ranges: list[list[Any]]  # [partition, bucket, lo, hi, [[key, digest], ...]]
 
     def wire(self) -> Message:
@@ -185,11 +200,13 @@ class AeKeys:
                     if bound(lo) and bound(hi)])  # fmt: skip
 
 
+AeKeys.T = "ae_keys"
+
+
 @dataclass(slots=True)
-class AeObjects:
+class AeObjects(Record):
     """Objects for keys the receiver lacks or holds differently, and the keys wanted back."""
 
-    T: ClassVar[str] = "ae_objects"
     objs: list[list[Any]]  # [key, encoded object]
     want: list[str] = field(default_factory=list)
 
@@ -203,11 +220,13 @@ class AeObjects:
         return cls(rows(m.get("objs"), (str, bytes)), strings)
 
 
+AeObjects.T = "ae_objects"
+
+
 @dataclass(slots=True)
-class Gossip:
+class Gossip(Record):
     """A node's whole membership history and the addresses it knows (push)."""
 
-    T: ClassVar[str] = "gossip"
     id: int
     history: list[Any]
     addrs: dict[Any, Any]
@@ -220,11 +239,13 @@ class Gossip:
         return cls(int_id(m), items(m, "history"), mapping(m, "addrs"))
 
 
+Gossip.T = "gossip"
+
+
 @dataclass(slots=True)
-class GossipAck:
+class GossipAck(Record):
     """The answer to gossip (pull) or to join_req (`join`: joined, refused or not_member)."""
 
-    T: ClassVar[str] = "gossip_ack"
     id: int
     history: list[Any]
     addrs: dict[Any, Any]
@@ -245,12 +266,14 @@ class GossipAck:
         return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), join)
 
 
+GossipAck.T = "gossip_ack"
+
+
 @dataclass(slots=True)
-class JoinReq:
+class JoinReq(Record):
     """A node asks a seed to add it (`rejoin`: even if it was removed); its addresses ride
     along, its history comes by gossip."""
 
-    T: ClassVar[str] = "join_req"
     id: int
     history: list[Any]
     addrs: dict[Any, Any]
@@ -269,3 +292,6 @@ class JoinReq:
         if type(rejoin) is not bool:
             raise MessageError("field 'rejoin' must be a boolean")
         return cls(int_id(m), items(m, "history"), mapping(m, "addrs"), weight, rejoin)
+
+
+JoinReq.T = "join_req"

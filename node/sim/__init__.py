@@ -2,3 +2,8 @@
 
 Test-only machinery that plays the part `node/server.py` plays in production.
 """
+
+# first: a current mypyc build of the hot modules, where a process opts in (see `native`)
+import native
+
+native.activate(__name__, __path__)

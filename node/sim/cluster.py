@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+from mypy_extensions import mypyc_attr
 
 from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
@@ -109,6 +110,7 @@ def wire_copy(msg: Message) -> Message:
     return decode_body(encode_body(msg))
 
 
+@mypyc_attr(native_class=False)  # mypyc cannot compile a native subclass of AssertionError
 class HandlerBug(AssertionError):
     """A node caught an exception at its dispatch boundary: the run fails.
 
