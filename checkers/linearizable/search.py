@@ -223,13 +223,15 @@ class Search:
         for k, i in call_entries:
             op = history[i]
             inp, out = op.input, op.output
-            try:
-                j = last.get((inp, out), -1)
-                last[inp, out] = i
-            except TypeError:  # unhashable input or output: no twins
-                j = -1
-            twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
+            j = -1
+            if not ro:
+                try:
+                    j = last.get((inp, out), -1)
+                    last[inp, out] = i
+                except TypeError:  # unhashable input or output: no twins
+                    pass
+            twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
             meta[k] = (twin + 1, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
