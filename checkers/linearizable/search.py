@@ -208,9 +208,13 @@ class Search:
         ret = [0] * size
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
-        call_entries = []
-        for k, key in enumerate(keys, 1):
-            kind, i = divmod(key % width, n)
+        call_entries: list[int] = []  # in call order
+        k = 0
+        for key in keys:
+            k += 1
+            r = key % width
+            kind = r // n
+            i = r - kind * n
             op_of[k] = i
             if kind:
                 ret_entry[i], block[i] = k, calls_seen
@@ -218,17 +222,19 @@ class Search:
             else:
                 bit[i] = calls_seen
                 calls_seen += 1
-                call_entries.append((k, i))
+                call_entries.append(k)
         last: dict[Any, int] = {}  # per (input, output): the op of that kind called last
-        for k, i in call_entries:
+        for k in call_entries:
+            i = op_of[k]
             op = history[i]
             inp, out = op.input, op.output
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
             j = -1
             if not ro:
+                kind_key = (inp, out)
                 try:
-                    j = last.get((inp, out), -1)
-                    last[inp, out] = i
+                    j = last.get(kind_key, -1)
+                    last[kind_key] = i
                 except TypeError:  # unhashable input or output: no twins
                     pass
             twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
@@ -237,7 +243,7 @@ class Search:
         self.op, self.meta, self.ret = op_of, meta, ret
         self.has_optional, self.lim = any(optional), _NO_LIMIT
         if self.has_optional:
-            self._thread_optional([k for k, i in call_entries if optional[i]])
+            self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
 
     def _thread_optional(self, calls: list[int]) -> None:
