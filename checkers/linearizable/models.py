@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.edn import Symbol
 from checkers.linearizable.model import UNKNOWN, Model, Operation
+
+_UNKNOWN: Final = UNKNOWN
+"""`UNKNOWN` as a constant of this module: the mypyc build reads an imported name from
+the module's dict at every use, and the model steps below test it at every step."""
 
 
 def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
@@ -102,7 +106,7 @@ def describe_triple(inp: Any, out: Any) -> str:
 def _cas_register_step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
     f = inp[0]
     if f == "read":
-        return (out is UNKNOWN or out == state), state
+        return (out is _UNKNOWN or out == state), state
     if f == "write":
         return True, inp[2]
     if f == "cas":
@@ -134,7 +138,7 @@ def cas_register(init: Any = None) -> Model:
 def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
     f = inp[0]
     if f == "get":
-        return (out is UNKNOWN or out == state), state
+        return (out is _UNKNOWN or out == state), state
     if f == "put":
         return True, inp[2]
     if f == "append":
@@ -178,7 +182,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
             keys.append(key)
         current = state[k] if k < len(state) else ""
         if f == "get":
-            return (out is UNKNOWN or out == current), state
+            return (out is _UNKNOWN or out == current), state
         if f == "put":
             new = inp[2]
         elif f == "append":
@@ -204,7 +208,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
 
 def _mutex_step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
     f = inp[0]
-    if out is UNKNOWN:  # if it did not take effect, linearizing it here changes nothing
+    if out is _UNKNOWN:  # if it did not take effect, linearizing it here changes nothing
         return True, f == "acquire" if f in ("acquire", "release") else held
     if f == "acquire":
         return not held, True
@@ -226,7 +230,7 @@ def mutex(init: Any = None) -> Model:
     )
 
 
-_MAX_SLOT_IDS = 4096
+_MAX_SLOT_IDS: Final = 4096
 """Key objects a multi-register model remembers by id (other objects are looked up by value)."""
 
 
@@ -266,7 +270,7 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
 
     def step(state: tuple[Any, ...], inp: Any, out: Any) -> tuple[bool, tuple[Any, ...]]:
         values: list[Any] | None = None  # copied at the first write: a read-only txn keeps `state`
-        for f, k, v in inp[2] if out is UNKNOWN else out:
+        for f, k, v in inp[2] if out is _UNKNOWN else out:
             hit = by_id.get(id(k))
             i = slot(k) if hit is None else hit[1]
             if f == "write":
@@ -276,7 +280,7 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
                 values[i] = v
             elif f != "read":
                 return False, state
-            elif out is not UNKNOWN and v is not UNKNOWN:
+            elif out is not _UNKNOWN and v is not _UNKNOWN:
                 now = state if values is None else values
                 if (now[i] if i < len(now) else None) != v:
                     return False, state

@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
-REPLAY_CLOCK_EVERY_OPS = 256
+REPLAY_CLOCK_EVERY_OPS: Final = 256
 """How often the call-order replay looks at the clock."""
 
-REPLAY_MAX_DEFERRED = 8
+REPLAY_MAX_DEFERRED: Final = 8
 """Ops the replay may hold back at once before it leaves the partition to the search."""
 
 

@@ -45,45 +45,49 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from sys import getsizeof
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.replay import replay_in_call_order
 
-FIRST_SLICE_STEPS = 1024
+_UNKNOWN: Final = UNKNOWN
+"""`UNKNOWN` as a constant of this module (the mypyc build reads an imported name from the
+module's dict at every use); so are the settings below `Final`, for the same reason."""
+
+FIRST_SLICE_STEPS: Final = 1024
 """Steps each partition runs in the scheduler's first round; each round adds a quarter."""
 
-MAX_SLICE_STEPS = 16384
+MAX_SLICE_STEPS: Final = 16384
 """The longest slice, in steps (a few milliseconds for the models here)."""
 
-DEADLINE_EVERY_STEPS = 64
+DEADLINE_EVERY_STEPS: Final = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
 
-COMPRESS_OVER_OPS = 320
+COMPRESS_OVER_OPS: Final = 320
 """Longer partitions key their cache on the linearized set without its run of low ones.
 
 Ops are numbered in call order, so every op called before the earliest one
 still open is linearized: dropping those bits keeps the key small (a few
 dozen bits wide, not one bit per op), for 3 big-int operations per step."""
 
-TEARDOWN_S_PER_BYTE = 1.5e-9
+TEARDOWN_S_PER_BYTE: Final = 1.5e-9
 """Time to free the caches, per estimated byte, kept in reserve before the deadline.
 
 Measured by benchmarks/linearizable_deadline.py: a cache of 1.25 GiB (5 million
 configurations) took 0.9 s to free and report on a busy 2-core machine, about
 0.7 ns a byte; twice that is kept, so that `timeout=T` returns by T + 0.5 s."""
 
-DEFAULT_MAX_CACHE_BYTES = 5 << 28
+DEFAULT_MAX_CACHE_BYTES: Final = 5 << 28
 """Estimated cache memory, over all partitions, past which the answer becomes unknown
 (the checker then retries the partitions one at a time: `one_at_a_time`).
 
 1.25 GiB: with the history and the interpreter, the 50-client histories peak at up to
 1.35 GiB RSS, below the 2 GiB goal (benchmarks/linearizable_corpus.py prints it)."""
 
-_ENTRY_BYTES = 80
+_ENTRY_BYTES: Final = 80
 """Estimated bytes per cached configuration: a set slot and a small int (see `run`)."""
 
-_STATE_BYTES = 100
+_STATE_BYTES: Final = 100
 """Estimated bytes per distinct state besides the state object itself: its dict slot and id."""
 
 
@@ -138,7 +142,7 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-_NO_LIMIT = sys.maxsize
+_NO_LIMIT: Final = sys.maxsize
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
 Meta = tuple[int, Any, Any, int, bool | None]
@@ -188,7 +192,7 @@ class Search:
         calls = [op.call for op in history]
         rets = [op.return_ for op in history]
         last_call, end = max(calls, default=0), max(rets, default=0)
-        optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
+        optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
         # Entries sort by (time, kind: call 0, return 1, optional return 2, op), encoded
         # in one int each: sorting ints is several times cheaper than sorting tuples.
         low, width = min(calls, default=0), 3 * n
