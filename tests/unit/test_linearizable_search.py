@@ -422,6 +422,22 @@ def test_multi_register_transactions() -> None:
     assert check_operations(model, [crashed, saw]) is CheckResult.OK
 
 
+def test_multi_register_keys_are_equal_by_value_not_by_object() -> None:
+    """The model remembers slots by key object for speed; equal keys that are other
+    objects (keywords made apart, not shared by the parser) must land in the same slot."""
+    from checkers.linearizable.edn import Keyword
+    from checkers.linearizable.models import multi_register
+
+    model = multi_register({Keyword("x"): 0})
+    ok, state = model.step(model.init(), ("txn", None, ()), (("write", Keyword("x"), 5),))
+    assert ok and state == (5,)
+    ok, _ = model.step(state, ("txn", None, ()), (("read", Keyword("x"), 5),))
+    assert ok
+    ok, _ = model.step(state, ("txn", None, ()), (("read", Keyword("x"), 0),))
+    assert not ok
+    assert model.step(model.init(), ("txn", None, ()), (("read", Keyword("y"), None),))[0]
+
+
 def test_footprints_split_a_history_where_operations_commute() -> None:
     from checkers.linearizable.models import split_by_footprint
 
