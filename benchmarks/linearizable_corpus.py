@@ -16,12 +16,13 @@ kv rows are split only where the checker infers it from the model's step
 function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
 anchor: the whole-history search). `--anchor` also runs each 50-client row as it
 ran before partitions were retried one at a time (`one_at_a_time.py`), with the old
-1 GiB cache cap, each in its own fork, in the same run. The first line says whether
+1 GiB cache cap, each in its own fork, in the same run. `--files` also prints every
+file's times next to Porcupine's; `--corpus` picks corpora. The first line says whether
 the checker's mypyc build is in use (`make deps` makes it; `SIBYL_NO_MYPYC=1` runs
 the Python sources).
 
     .venv/bin/python benchmarks/linearizable_corpus.py [--repeat 5] [--only etcd] [--cpu]
-        [--plain] [--no-infer] [--anchor] [--timeout 60]
+        [--plain] [--no-infer] [--anchor] [--timeout 60] [--files] [--corpus knossos ...]
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from checkers.linearizable.models import make_model  # noqa: E402
 from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES  # noqa: E402
 
 CORPORA = REPO_ROOT / "tests" / "corpora"
+CORPUS_NAMES = ("porcupine", "knossos", "sibyl")
 VERDICTS = {"linearizable": CheckResult.OK, "not-linearizable": CheckResult.ILLEGAL}
 SLOW_S = 0.5
 ANCHOR_CAP_BYTES = 1 << 30
@@ -122,6 +124,19 @@ def time_row(
         result,
         VERDICTS.get(row["expected_verdict"]),
     )
+
+
+def report_files(timings: list[Timing]) -> None:
+    """Prints every file's times, family by family, with Porcupine's and the ratio."""
+    print(f"{'file':56} {'ours ms':>9} {'(best)':>9} {'porcupine ms':>12} {'ratio':>8}")
+    for t in sorted(timings, key=lambda t: (t.family, t.path)):
+        theirs = t.porcupine_s * 1e3
+        ratio = f"{t.ours_s / t.porcupine_s:7.2f}x" if t.porcupine_s else "-"
+        name = f"{t.path} [{t.model}]"
+        print(
+            f"{name[-56:]:56} {t.ours_s * 1e3:9.3f} {t.best_s * 1e3:9.3f} {theirs:12.3f} {ratio:>8}"
+        )
+    print()
 
 
 def report(timings: list[Timing]) -> None:
@@ -213,6 +228,13 @@ def main() -> int:
         action="store_true",
         help="also run each 50-client row as before: 1 GiB cap, no one-at-a-time retry",
     )
+    ap.add_argument("--files", action="store_true", help="also print every file's times")
+    ap.add_argument(
+        "--corpus",
+        action="append",
+        choices=CORPUS_NAMES,
+        help="only this corpus (repeatable; default: all)",
+    )
     args = ap.parse_args()
     if args.no_infer:
         inferred.MIN_OPS = sys.maxsize  # forked children inherit it
@@ -221,7 +243,7 @@ def main() -> int:
     print(f"checker: {build} ({native.DISABLE_ENV}=1: pure Python); clock: {clock.__name__}")
     timings = []
     fifty: list[tuple[str, dict[str, str]]] = []
-    for corpus in ("porcupine", "knossos", "sibyl"):
+    for corpus in args.corpus or CORPUS_NAMES:
         manifest = CORPORA / corpus / "MANIFEST.tsv"
         if not manifest.is_file():
             print(f"missing corpus manifest: {manifest}", file=sys.stderr)
@@ -234,6 +256,8 @@ def main() -> int:
                     fifty.append((corpus, row))
                 t = time_row(corpus, row, args.repeat, args.timeout, clock, args.plain)
                 timings.append(t)
+    if args.files:
+        report_files(timings)
     report(timings)
     if fifty:
         print("\n50-client histories, once each in a fresh fork (wall time, peak RSS):")

@@ -31,7 +31,7 @@ from checkers.linearizable.model import (
 )
 from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
 from checkers.linearizable.one_at_a_time import retry_one_at_a_time
-from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, search_partitions
+from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, Outcome, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
 
@@ -86,7 +86,7 @@ def check_operations(
 
     Raises ValueError for an operation that returns before its call.
     """
-    return _check(model, history, timeout, verbose=False, max_cache_bytes=max_cache_bytes)[0]
+    return _search(model, history, timeout, False, max_cache_bytes)[0].result
 
 
 def check_operations_info(
@@ -122,6 +122,30 @@ def _check(
     verbose: bool,
     max_cache_bytes: int,
 ) -> tuple[CheckResult, LinearizationInfo]:
+    """Searches `history`; returns the verdict and the evidence with its costs."""
+    out, start = _search(model, history, timeout, verbose, max_cache_bytes)
+    end = time.monotonic()
+    overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
+    info = LinearizationInfo(
+        out.result,
+        out.infos,
+        elapsed_s=end - start,
+        unknown_reason=out.reason,
+        cache_entries=out.cache_entries,
+        cache_bytes=out.cache_bytes,
+        overrun_s=overrun,
+    )
+    return out.result, info
+
+
+def _search(
+    model: Model,
+    history: Sequence[Operation],
+    timeout: float | None,
+    verbose: bool,
+    max_cache_bytes: int,
+) -> tuple[Outcome, float]:
+    """Partitions `history` and searches it; returns the outcome and the monotonic start."""
     start = time.monotonic()
     for k, op in enumerate(history):
         if op.return_ < op.call:
@@ -141,18 +165,7 @@ def _check(
         )
         if out.reason == "memory":  # together the caches outgrew the cap: one at a time
             out = retry_one_at_a_time(model, partitions, out, deadline, verbose, max_cache_bytes)
-    end = time.monotonic()
-    overrun = max(0.0, end - out.deadline) if out.reason == "timeout" else 0.0
-    info = LinearizationInfo(
-        out.result,
-        out.infos,
-        elapsed_s=end - start,
-        unknown_reason=out.reason,
-        cache_entries=out.cache_entries,
-        cache_bytes=out.cache_bytes,
-        overrun_s=overrun,
-    )
-    return out.result, info
+    return out, start
 
 
 _VALIDITY: dict[CheckResult, Validity] = {

@@ -26,6 +26,28 @@ class Keyword:
     def __repr__(self) -> str:
         return ":" + self.name
 
+    def __hash__(self) -> int:
+        # the name's cached hash: models look keywords up in dicts at every step, and the
+        # generated hash builds a tuple per call
+        return hash(self.name)
+
+
+MAX_INTERNED = 1 << 16
+"""Distinct keyword names shared as one object each (later ones are made per use)."""
+
+_INTERNED: dict[str, Keyword] = {}
+
+
+def keyword(name: str) -> Keyword:
+    """The keyword `name`: one shared object per name, so that a dict lookup matches it by
+    identity instead of calling `__eq__` (up to `MAX_INTERNED` names)."""
+    found = _INTERNED.get(name)
+    if found is None:
+        found = Keyword(name)
+        if len(_INTERNED) < MAX_INTERNED:
+            _INTERNED[name] = found
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
@@ -119,7 +141,7 @@ def _atom(tok: str, line: int) -> Any:
     if tok.startswith(":"):
         if len(tok) == 1:
             raise EdnError(line, "a keyword needs a name after ':'")
-        return Keyword(tok[1:])
+        return keyword(tok[1:])
     if tok[0].isdigit():
         raise EdnError(line, f"malformed number {tok!r}")
     return Symbol(tok)

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.edn import Symbol
 from checkers.linearizable.model import UNKNOWN, Model, Operation
+
+_UNKNOWN: Final = UNKNOWN
+"""`UNKNOWN` as a constant of this module: the mypyc build reads an imported name from
+the module's dict at every use, and the model steps below test it at every step."""
 
 
 def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
@@ -35,6 +39,14 @@ def partition_by_key(history: list[Operation]) -> list[list[Operation]]:
     return list(groups.values())
 
 
+def _root(parent: list[int], x: int) -> int:
+    """The root of `x` in the union-find forest `parent`, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
 def split_by_footprint(
     history: list[Operation], footprint: Callable[[Any], Iterable[Hashable]]
 ) -> list[list[Operation]]:
@@ -46,13 +58,6 @@ def split_by_footprint(
     """
     ids: dict[Hashable, int] = {}  # each element hashed once per use: EDN keywords hash slowly
     parent: list[int] = []
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]  # path halving
-            x = parent[x]
-        return x
-
     firsts: list[int] = []
     for op in history:
         first = -1
@@ -61,12 +66,11 @@ def split_by_footprint(
             if x is None:
                 x = ids[r] = len(parent)
                 parent.append(x)
+            x = _root(parent, x)
             if first < 0:
-                first = root(x)
-            else:
-                a, b = first, root(x)
-                if a != b:
-                    parent[b] = a
+                first = x
+            elif x != first:
+                parent[x] = first  # `first` stays a root
         firsts.append(first)
     groups: dict[int, list[Operation]] = {}
     alone: list[list[Operation]] = []
@@ -74,7 +78,7 @@ def split_by_footprint(
         if first < 0:  # touches nothing: commutes with everything
             alone.append([op])
         else:
-            groups.setdefault(root(first), []).append(op)
+            groups.setdefault(_root(parent, first), []).append(op)
     return list(groups.values()) + alone
 
 
@@ -102,7 +106,7 @@ def describe_triple(inp: Any, out: Any) -> str:
 def _cas_register_step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
     f = inp[0]
     if f == "read":
-        return (out is UNKNOWN or out == state), state
+        return (out is _UNKNOWN or out == state), state
     if f == "write":
         return True, inp[2]
     if f == "cas":
@@ -134,7 +138,7 @@ def cas_register(init: Any = None) -> Model:
 def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
     f = inp[0]
     if f == "get":
-        return (out is UNKNOWN or out == state), state
+        return (out is _UNKNOWN or out == state), state
     if f == "put":
         return True, inp[2]
     if f == "append":
@@ -178,7 +182,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
             keys.append(key)
         current = state[k] if k < len(state) else ""
         if f == "get":
-            return (out is UNKNOWN or out == current), state
+            return (out is _UNKNOWN or out == current), state
         if f == "put":
             new = inp[2]
         elif f == "append":
@@ -204,7 +208,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
 
 def _mutex_step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
     f = inp[0]
-    if out is UNKNOWN:  # if it did not take effect, linearizing it here changes nothing
+    if out is _UNKNOWN:  # if it did not take effect, linearizing it here changes nothing
         return True, f == "acquire" if f in ("acquire", "release") else held
     if f == "acquire":
         return not held, True
@@ -226,6 +230,17 @@ def mutex(init: Any = None) -> Model:
     )
 
 
+_MAX_SLOT_IDS: Final = 4096
+"""Key objects a multi-register model remembers by id (other objects are looked up by value)."""
+
+
+def _trimmed(values: list[Any]) -> tuple[Any, ...]:
+    """`values` without its trailing Nones, as a tuple (a multi-register state)."""
+    while values and values[-1] is None:
+        values.pop()
+    return tuple(values)
+
+
 def multi_register(init: dict[Any, Any] | None = None) -> Model:
     """Knossos's multi-register: `txn` of [read k v] / [write k v] micro-ops, atomically.
 
@@ -237,36 +252,58 @@ def multi_register(init: dict[Any, Any] | None = None) -> Model:
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
+    # Slots by the key object's id (the object is held, so its id stays its own): EDN
+    # keywords hash in Python, and parsed keywords are shared objects (`edn.keyword`).
+    by_id: dict[int, tuple[Any, int]] = {}
 
     def slot(key: Any) -> int:
+        hit = by_id.get(id(key))
+        if hit is not None:
+            return hit[1]
         i = slots.get(key)
         if i is None:
             i = slots[key] = len(keys)
             keys.append(key)
+        if len(by_id) < _MAX_SLOT_IDS:
+            by_id[id(key)] = (key, i)
         return i
 
     def step(state: tuple[Any, ...], inp: Any, out: Any) -> tuple[bool, tuple[Any, ...]]:
-        values = list(state)
-        for f, k, v in inp[2] if out is UNKNOWN else out:
-            i = slot(k)
-            values += [None] * (i + 1 - len(values))
+        values: list[Any] | None = None  # copied at the first write: a read-only txn keeps `state`
+        for f, k, v in inp[2] if out is _UNKNOWN else out:
+            hit = by_id.get(id(k))
+            i = slot(k) if hit is None else hit[1]
             if f == "write":
+                if values is None:
+                    values = list(state)
+                values += [None] * (i + 1 - len(values))
                 values[i] = v
-            elif f != "read" or (out is not UNKNOWN and v is not UNKNOWN and values[i] != v):
+            elif f != "read":
                 return False, state
-        while values and values[-1] is None:
-            values.pop()
-        return True, tuple(values)
+            elif out is not _UNKNOWN and v is not _UNKNOWN:
+                now = state if values is None else values
+                if (now[i] if i < len(now) else None) != v:
+                    return False, state
+        if values is None:
+            return True, state
+        return True, _trimmed(values)
+
+    def footprint(inp: Any) -> list[int]:  # the slots: ints hash fast
+        out = []
+        for mop in inp[2]:
+            hit = by_id.get(id(mop[1]))
+            out.append(slot(mop[1]) if hit is None else hit[1])
+        return out
 
     first = init or {}
-    start = tuple(first[k] for k in sorted(first, key=repr) if slot(k) >= 0)
+    start = _trimmed([first[k] for k in sorted(first, key=repr) if slot(k) >= 0])
     return Model(
         init=lambda: start,
         step=step,
         describe_operation=lambda i, o: f"txn {list(o if o is not UNKNOWN else i[2])}",
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s)}),
         read_only=lambda inp, out: all(mop[0] == "read" for mop in inp[2]),
-        footprint=lambda inp: [mop[1] for mop in inp[2]],
+        footprint=footprint,
     )
 
 

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkers.linearizable.edn import EdnError, Keyword, Symbol, read_top_level
+from checkers.linearizable.edn import EdnError, Keyword, Symbol, keyword, read_top_level
 from checkers.linearizable.model import UNKNOWN, Annotation, Operation
 
 FORMATS = ("etcd-log", "edn", "jsonl")
@@ -151,7 +151,7 @@ def _etcd_value(text: str) -> Any:
     if m.group(1) is not None:
         return (int(m.group(1)), int(m.group(2)))
     if text.startswith(":"):
-        return Keyword(text[1:])
+        return keyword(text[1:])
     return int(text)
 
 

@@ -13,14 +13,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 
-REPLAY_CLOCK_EVERY_OPS = 256
+_UNKNOWN: Final = UNKNOWN
+"""`UNKNOWN` as a constant (the mypyc build reads an imported name from the module's dict
+at every use)."""
+
+REPLAY_CLOCK_EVERY_OPS: Final = 256
 """How often the call-order replay looks at the clock."""
 
-REPLAY_MAX_DEFERRED = 8
+REPLAY_MAX_DEFERRED: Final = 8
 """Ops the replay may hold back at once before it leaves the partition to the search."""
 
 
@@ -45,7 +49,7 @@ def replay_in_call_order(
     if isinstance(placed, int):  # failed after `placed` ops of `order`
         last_call = max(calls, default=0)
         optional = [
-            i for i in order if history[i].output is UNKNOWN and history[i].return_ >= last_call
+            i for i in order if history[i].output is _UNKNOWN and history[i].return_ >= last_call
         ]
         skip = set(optional)
         if not skip.intersection(order[:placed]):  # without them it would fail the same way

@@ -14,8 +14,11 @@ reach the same configuration have the same future, so each is explored once.
 
 Reductions that keep the verdict and prune the search (each is checked against
 brute force in the tests):
-- twins: operations with equal input and output whose returns have no call
-  between them are interchangeable; they are linearized in call order only.
+- twins: of two operations with equal input and output, the one called first
+  goes first unless the other's interval lies inside its own (counting a
+  return by the calls before it, so returns with no call between them are
+  equal). Swapping the two in any linearization keeps real time and every
+  state, so some linearization has them in that order.
 - read-only operations (the model's `read_only` hint): one that is legal now
   is linearized at once, and the search never branches on it, because moving
   it earlier in any linearization keeps every state.
@@ -37,50 +40,53 @@ stop at the first illegal one while a hard partition is still running.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from sys import getsizeof
-from typing import Any
+from typing import Any, Final
 
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.replay import replay_in_call_order
 
-FIRST_SLICE_STEPS = 1024
+_UNKNOWN: Final = UNKNOWN
+"""`UNKNOWN` as a constant of this module (the mypyc build reads an imported name from the
+module's dict at every use); so are the settings below `Final`, for the same reason."""
+
+FIRST_SLICE_STEPS: Final = 1024
 """Steps each partition runs in the scheduler's first round; each round adds a quarter."""
 
-MAX_SLICE_STEPS = 16384
+MAX_SLICE_STEPS: Final = 16384
 """The longest slice, in steps (a few milliseconds for the models here)."""
 
-DEADLINE_EVERY_STEPS = 64
+DEADLINE_EVERY_STEPS: Final = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
 
-COMPRESS_OVER_OPS = 320
+COMPRESS_OVER_OPS: Final = 320
 """Longer partitions key their cache on the linearized set without its run of low ones.
 
 Ops are numbered in call order, so every op called before the earliest one
 still open is linearized: dropping those bits keeps the key small (a few
 dozen bits wide, not one bit per op), for 3 big-int operations per step."""
 
-TEARDOWN_S_PER_BYTE = 1.5e-9
+TEARDOWN_S_PER_BYTE: Final = 1.5e-9
 """Time to free the caches, per estimated byte, kept in reserve before the deadline.
 
 Measured by benchmarks/linearizable_deadline.py: a cache of 1.25 GiB (5 million
 configurations) took 0.9 s to free and report on a busy 2-core machine, about
 0.7 ns a byte; twice that is kept, so that `timeout=T` returns by T + 0.5 s."""
 
-DEFAULT_MAX_CACHE_BYTES = 5 << 28
+DEFAULT_MAX_CACHE_BYTES: Final = 5 << 28
 """Estimated cache memory, over all partitions, past which the answer becomes unknown
 (the checker then retries the partitions one at a time: `one_at_a_time`).
 
 1.25 GiB: with the history and the interpreter, the 50-client histories peak at up to
 1.35 GiB RSS, below the 2 GiB goal (benchmarks/linearizable_corpus.py prints it)."""
 
-_ENTRY_BYTES = 80
+_ENTRY_BYTES: Final = 80
 """Estimated bytes per cached configuration: a set slot and a small int (see `run`)."""
 
-_STATE_BYTES = 100
+_STATE_BYTES: Final = 100
 """Estimated bytes per distinct state besides the state object itself: its dict slot and id."""
 
 
@@ -135,7 +141,7 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-_NO_LIMIT = sys.maxsize
+_NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
 Meta = tuple[int, Any, Any, int, bool | None]
@@ -176,20 +182,25 @@ class Search:
     def _thread(self, history: list[Operation], read_only: Callable[..., bool] | None) -> None:
         """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail.
 
-        Also orders twins: operations with equal input and output and no call
-        between their returns are interchangeable (swapping two in any
-        linearization gives another with the same states), so each may be
-        linearized only after its earlier-called twin.
+        Also orders twins: an operation may be linearized only after the last
+        one called before it with equal input and output, unless that one
+        returns later (after more calls): a nested interval is free. (Swapping
+        two such operations in a linearization keeps real time and every state.)
         """
         n = len(history)
-        last_call = max([op.call for op in history], default=0)
-        end = max([op.return_ for op in history], default=0)
-        optional = [op.output is UNKNOWN and op.return_ >= last_call for op in history]
-        entries = [(op.call, 0, i) for i, op in enumerate(history)]
-        entries += [
-            (end, 2, i) if optional[i] else (op.return_, 1, i) for i, op in enumerate(history)
+        calls = [op.call for op in history]
+        rets = [op.return_ for op in history]
+        last_call, end = max(calls, default=0), max(rets, default=0)
+        optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
+        # Entries sort by (time, kind: call 0, return 1, optional return 2, op), encoded
+        # in one int each: sorting ints is several times cheaper than sorting tuples.
+        low, width = min(calls, default=0), 3 * n
+        keys = [(c - low) * width + i for i, c in enumerate(calls)]
+        keys += [
+            (end - low) * width + 2 * n + i if optional[i] else (r - low) * width + n + i
+            for i, r in enumerate(rets)
         ]
-        order = sorted(entries)
+        keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
         self.nxt = list(range(1, size + 1))
@@ -200,8 +211,13 @@ class Search:
         ret = [0] * size
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
-        call_entries = []
-        for k, (_, kind, i) in enumerate(order, 1):
+        call_entries: list[int] = []  # in call order
+        k = 0
+        for key in keys:
+            k += 1
+            r = key % width
+            kind = r // n
+            i = r - kind * n
             op_of[k] = i
             if kind:
                 ret_entry[i], block[i] = k, calls_seen
@@ -209,24 +225,28 @@ class Search:
             else:
                 bit[i] = calls_seen
                 calls_seen += 1
-                call_entries.append((k, i))
-        last: dict[Any, int] = {}
-        for k, i in call_entries:
+                call_entries.append(k)
+        last: dict[Any, int] = {}  # per (input, output): the op of that kind called last
+        for k in call_entries:
+            i = op_of[k]
             op = history[i]
             inp, out = op.input, op.output
-            twin_key = (inp, out, block[i])
-            try:
-                twin = last.get(twin_key, -1)
-                last[twin_key] = bit[i]
-            except TypeError:  # unhashable input or output: no twins
-                twin = -1
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
+            j = -1
+            if not ro:
+                kind_key = (inp, out)
+                try:
+                    j = last.get(kind_key, -1)
+                    last[kind_key] = i
+                except TypeError:  # unhashable input or output: no twins
+                    pass
+            twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
             meta[k] = (twin + 1, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
         self.has_optional, self.lim = any(optional), _NO_LIMIT
         if self.has_optional:
-            self._thread_optional([k for k, i in call_entries if optional[i]])
+            self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
 
     def _thread_optional(self, calls: list[int]) -> None:

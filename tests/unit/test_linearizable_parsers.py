@@ -138,6 +138,13 @@ def test_edn_bad_input(tmp_path: Path, text: str, line: int, what: str) -> None:
     assert err.line == line and f"{p}:{line}:" in str(err)
 
 
+def test_keywords_are_shared_per_name_and_hash_like_their_name() -> None:
+    """Models look keywords up at every step: one object per name matches by identity."""
+    first, second = Reader("[:x :x]").read()
+    assert first is second and first == Keyword("x") and hash(first) == hash("x")
+    assert first != "x" and first != Symbol("x")
+
+
 def test_edn_reader_values() -> None:
     v = Reader('{:a [1 -2 3.5 "s\\n"] :b #{nil true} :c #_ 9 (x) :d \\space}').read()
     assert v == {

@@ -296,6 +296,42 @@ def test_the_search_alone_and_the_replay_agree_with_brute_force(ops: list[Operat
             assert replays(model, tuple(part[i] for i in replayed.longest))
 
 
+def _search_alone_one(model: Model, ops: list[Operation]) -> CheckResult:
+    return CheckResult.OK if Search(model, list(ops)).run(1_000_000) else CheckResult.ILLEGAL
+
+
+def test_a_nested_identical_op_is_free_to_go_first() -> None:
+    """Twins: the op called first goes first, unless the other's interval nests in its own."""
+    outer = Operation(0, ("acquire", None, None), 0, None, 10)
+    inner = Operation(1, ("acquire", None, None), 1, None, 2)  # inside the outer one
+    release = Operation(1, ("release", None, None), 3, None, 4)  # after the inner returns
+    ops = [outer, inner, release]  # only inner, release, outer is a linearization
+    assert _search_alone_one(mutex(), ops) is CheckResult.OK
+    assert check_operations(mutex(), ops) is CheckResult.OK
+    later = dataclasses.replace(inner, call=5, return_=6)  # not nested: the outer goes first
+    assert _search_alone_one(mutex(), [outer, release, later]) is CheckResult.OK
+
+
+random_mutex_op = st.builds(
+    lambda kind, crashed, call, length: Operation(
+        0, (kind, None, None), call, UNKNOWN if crashed else None, call + length
+    ),
+    st.sampled_from(["acquire", "release"]),
+    st.booleans(),
+    st.integers(0, 10),
+    st.one_of(st.integers(0, 10), st.just(100)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(random_mutex_op, min_size=1, max_size=7))
+def test_the_mutex_search_agrees_with_brute_force(ops: list[Operation]) -> None:
+    """Identical ops everywhere: the twin ordering must never hide a linearization."""
+    expected = CheckResult.OK if brute_force(mutex(), ops) else CheckResult.ILLEGAL
+    assert _search_alone_one(mutex(), ops) is expected
+    assert check_operations(mutex(), ops) is expected
+
+
 def test_the_replay_swaps_an_overlapping_pair_and_defers_a_refused_op() -> None:
     register = cas_register(0)
     swap = [  # the cas is called first, but the read saw the value before it
@@ -384,6 +420,22 @@ def test_multi_register_transactions() -> None:
     crashed = dataclasses.replace(write, output=UNKNOWN, return_=10)
     assert check_operations(model, [crashed, torn]) is CheckResult.ILLEGAL
     assert check_operations(model, [crashed, saw]) is CheckResult.OK
+
+
+def test_multi_register_keys_are_equal_by_value_not_by_object() -> None:
+    """The model remembers slots by key object for speed; equal keys that are other
+    objects (keywords made apart, not shared by the parser) must land in the same slot."""
+    from checkers.linearizable.edn import Keyword
+    from checkers.linearizable.models import multi_register
+
+    model = multi_register({Keyword("x"): 0})
+    ok, state = model.step(model.init(), ("txn", None, ()), (("write", Keyword("x"), 5),))
+    assert ok and state == (5,)
+    ok, _ = model.step(state, ("txn", None, ()), (("read", Keyword("x"), 5),))
+    assert ok
+    ok, _ = model.step(state, ("txn", None, ()), (("read", Keyword("x"), 0),))
+    assert not ok
+    assert model.step(model.init(), ("txn", None, ()), (("read", Keyword("y"), None),))[0]
 
 
 def test_footprints_split_a_history_where_operations_commute() -> None:
