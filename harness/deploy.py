@@ -37,8 +37,8 @@ from harness.remote import Remote, RemoteError
 
 #: What the node imports at runtime besides the standard library, and pip, which
 #: runs from its wheel (a venv made without pip is 0.1 s instead of ~6 s).
-NODE_REQUIREMENTS = ("msgpack", "uvloop", "pip")
-PACKAGES = ("node", "harness", "checkers", "workloads")
+NODE_REQUIREMENTS = ("msgpack", "uvloop", "mypy_extensions", "pip")
+PACKAGES = ("native", "node", "harness", "checkers", "workloads")
 NEEDED_MB = 60  # the venv plus the wheels, with room for the node's data and logs
 CACHE = Path("~/.cache/sibyl/deploy").expanduser()
 
