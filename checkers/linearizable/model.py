@@ -114,6 +114,13 @@ class Model:
       every state where it is legal (a read, a cas that failed). The search
       then linearizes it greedily and never branches on it. A wrong promise
       gives wrong verdicts; leave it None when unsure.
+    - `observes(input, output) -> state`, an optional hint beyond Porcupine's
+      fields, asked only of read-only operations: the one state in which the
+      model accepts the operation (a read that returned 3: the state 3), or
+      `UNKNOWN` when there is none to name (it is legal in several states).
+      It promises `step(s, input, output)[0] == (s == state)` for every state
+      `s`. The search then refuses the read by comparing state ids, without a
+      step: most of a read-heavy search's steps are reads it refuses.
     - `footprint(input) -> iterable of hashables`, an optional hint beyond
       Porcupine's fields: the parts of the state the operation may read or
       write. It promises that operations with disjoint footprints commute and
@@ -138,6 +145,7 @@ class Model:
     describe_state: Callable[[Any], str] | None = None
     read_only: Callable[[Any, Any], bool] | None = None
     footprint: Callable[[Any], Iterable[Hashable]] | None = None
+    observes: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)

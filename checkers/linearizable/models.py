@@ -132,7 +132,13 @@ def cas_register(init: Any = None) -> Model:
         describe_operation=describe_triple,
         describe_state=repr,
         read_only=lambda inp, out: inp[0] == "read" or (inp[0] == "cas" and out is False),
+        observes=_observed_read,
     )
+
+
+def _observed_read(inp: Any, out: Any) -> Any:
+    """A read's value is the one state it is legal in; a failed cas names none."""
+    return out if inp[0] == "read" or inp[0] == "get" else _UNKNOWN
 
 
 def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
@@ -159,6 +165,7 @@ def kv() -> Model:
         describe_operation=describe_triple,
         describe_state=repr,
         read_only=_is_get,
+        observes=_observed_read,
     )
 
 

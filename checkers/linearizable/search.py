@@ -21,7 +21,9 @@ brute force in the tests):
   state, so some linearization has them in that order.
 - read-only operations (the model's `read_only` hint): one that is legal now
   is linearized at once, and the search never branches on it, because moving
-  it earlier in any linearization keeps every state.
+  it earlier in any linearization keeps every state. With the model's
+  `observes` hint, a read that observes another state than the current one is
+  refused by comparing two state ids, without a step.
 - optional operations (output `UNKNOWN`, returning after every call: crashed
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
@@ -167,9 +169,10 @@ class Search:
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
         self.lin = 0
-        self.calls: list[tuple[int, Any, bool | None, int]] = []
+        self.calls: list[tuple[int, Any, bool | None, int, int]] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
+        self.sid = self._sid(self.state)
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
         self.done: bool | None = None
         self.best: list[int] = []
@@ -177,13 +180,29 @@ class Search:
         n = len(history) if verbose else 0  # partial linearizations: verbose only
         self.partial_len = [0] * n
         self.partial_seq: list[list[int] | None] = [None] * n
-        self._thread(history, model.read_only)
+        observes = None if model.custom_equality else model.observes
+        self._thread(history, model.read_only, observes)
 
-    def _thread(self, history: list[Operation], read_only: Callable[..., bool] | None) -> None:
+    def _sid(self, state: Any) -> int:
+        """The id of `state` (equal states, equal ids); -1 if it is not hashable."""
+        sids = self.sids
+        try:
+            return sids.setdefault(state, len(sids))
+        except TypeError:
+            return -1
+
+    def _thread(
+        self,
+        history: list[Operation],
+        read_only: Callable[..., bool] | None,
+        observes: Callable[..., Any] | None,
+    ) -> None:
         """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail.
 
-        Also orders twins: an operation may be linearized only after the last
-        one called before it with equal input and output, unless that one
+        Also notes, per call entry of a read with the `observes` hint, the id
+        of the one state it is legal in (-1 for any other call). And orders
+        twins: an operation may be linearized only after the last one called
+        before it with equal input and output, unless that one
         returns later (after more calls): a nested interval is free. (Swapping
         two such operations in a linearization keeps real time and every state.)
         """
@@ -209,6 +228,7 @@ class Search:
         meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
         ret = [0] * size
+        want = self.want = [-1] * size
         ret_entry, block, calls_seen = [0] * n, [0] * n, 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
         call_entries: list[int] = []  # in call order
@@ -233,6 +253,10 @@ class Search:
             inp, out = op.input, op.output
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
             j = -1
+            if ro and observes is not None:
+                seen = observes(inp, out)
+                if seen is not _UNKNOWN:
+                    want[k] = self._sid(seen)
             if not ro:
                 kind_key = (inp, out)
                 try:
@@ -272,8 +296,8 @@ class Search:
         if self.done is not None or self.e == self.tail:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
-        cache, calls, tail = self.cache, self.calls, self.tail
-        e, state, lin, best_len = self.e, self.state, self.lin, len(self.best)
+        cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
+        e, state, lin, best_len, cur = self.e, self.state, self.lin, len(self.best), self.sid
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
@@ -285,6 +309,10 @@ class Search:
             for _ in range(DEADLINE_EVERY_STEPS):
                 m = ret[e]
                 if m > 0 and e < lim:
+                    w = want[e]
+                    if w >= 0 and w != cur:  # a read of another state: the model refuses it
+                        e = nxt[e]
+                        continue
                     twin, i, o, b, ro = meta[e]
                     if twin and not lin >> (twin - 1) & 1:
                         e = nxt[e]
@@ -305,8 +333,8 @@ class Search:
                             key = new_lin << 32 | sid
                         if key not in cache:
                             cache.add(key)
-                            calls.append((e, state, ro, lim))
-                            state, lin, lim = new_state, new_lin, _NO_LIMIT
+                            calls.append((e, state, ro, lim, cur))
+                            state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
                             p, q = prv[e], nxt[e]
                             nxt[p], prv[q] = q, p
                             p, q = prv[m], nxt[m]
@@ -333,7 +361,7 @@ class Search:
                     return self._finish(False)
                 if self.verbose:
                     self._record_partials()
-                e, state, forced, lim = calls.pop()
+                e, state, forced, lim, cur = calls.pop()
                 m, b = ret[e], meta[e][3]
                 lin ^= 1 << b
                 nxt[prv[m]] = m
@@ -344,14 +372,14 @@ class Search:
                     e = lim = m
                 else:
                     e = nxt[e]
-        self.e, self.state, self.lin, self.lim = e, state, lin, lim
+        self.e, self.state, self.lin, self.lim, self.sid = e, state, lin, lim, cur
         return None
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it."""
         op = self.op
         if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _, _, _ in self.calls]
+            self.best = [op[c] for c, _, _, _, _ in self.calls]
             self.blocker = op[ret_entry]
         return len(self.best) + 1
 
@@ -359,18 +387,18 @@ class Search:
         """Records the current prefix for every op in it that has no longer one yet."""
         length = len(self.calls)
         seq: list[int] | None = None
-        for c, _, _, _ in self.calls:
+        for c, _, _, _, _ in self.calls:
             i = self.op[c]
             if self.partial_len[i] < length:
                 if seq is None:
-                    seq = [self.op[x] for x, _, _, _ in self.calls]
+                    seq = [self.op[x] for x, _, _, _, _ in self.calls]
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _, _, _ in self.calls]
+            self.best = [self.op[c] for c, _, _, _, _ in self.calls]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]

@@ -509,3 +509,46 @@ def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline(
     assert info.cache_entries > 10_000  # a cache was built, and freed, within the bound
     assert info.elapsed_s > budget / 2  # it searched (it stops early to free its caches in time)
     assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.none(), st.integers(0, 2)),
+    random_register_op,
+    st.sampled_from(["", "a", "ab"]),
+    random_kv_op,
+)
+def test_observes_names_the_one_state_a_read_is_legal_in(
+    reg_state: Any, reg_op: Operation, kv_state: str, kv_op: Operation
+) -> None:
+    for model, state, op in ((cas_register(0), reg_state, reg_op), (kv(), kv_state, kv_op)):
+        assert model.read_only is not None and model.observes is not None
+        if not model.read_only(op.input, op.output):
+            continue
+        seen = model.observes(op.input, op.output)
+        ok, _ = model.step(state, op.input, op.output)
+        if seen is not UNKNOWN:  # the promise: legal exactly in that state
+            assert ok is (state == seen)
+
+
+def test_a_read_of_another_state_is_refused_without_a_step() -> None:
+    """Five reads of the last value and five writes, all concurrent (the reads come
+    first in the walk): the search compares
+    state ids for the reads, and steps a read only in the state it observes."""
+    ops = [Operation(i, ("read", "x", None), 0, 4, 10) for i in range(5)]
+    ops += [Operation(5 + i, ("write", "x", i), 1, None, 10) for i in range(5)]
+    stepped: list[Any] = []
+    model = cas_register(0)
+
+    def step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+        if inp[0] == "read":
+            stepped.append(state)
+        return model.step(state, inp, out)
+
+    search = Search(dataclasses.replace(model, step=step), ops)
+    assert search.run(1_000_000) is True
+    assert stepped and set(stepped) == {4}
+    stepped.clear()
+    blind = Search(dataclasses.replace(model, step=step, observes=None), ops)
+    assert blind.run(1_000_000) is True
+    assert set(stepped) > {4}  # without the hint, reads are stepped in other states
