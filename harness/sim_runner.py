@@ -2,7 +2,7 @@
 
 `simulate(spec, schedule)` runs the same phases as `harness.engine` on a
 `node.sim.Simulator`, with the workload's coroutines driven on virtual time
-(`harness.sim_client`), and records the same history (op times are virtual
+(`node.sim.clients`), and records the same history (op times are virtual
 nanoseconds). Guarantee: the result, the history and the trace digest are a
 function of the spec and the schedule only (not of wall time, threads or
 PYTHONHASHSEED).
@@ -33,9 +33,9 @@ from harness.faults import Fault
 from harness.generator import fault_schedule
 from harness.history import Recorder
 from harness.runner import RunConfig
-from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_liveness import liveness_result, record_statuses
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
+from node.sim.clients import Scheduler, SimClient, sleep_until
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
 from workloads import streams

@@ -82,6 +82,7 @@ COMPILED: Final = (
     "node.storage",
     "node.versions",
     "node.sim.agenda",
+    "node.sim.clients",
     "node.sim.cluster",
     "node.sim.faults",
     "node.sim.lossy",

@@ -36,6 +36,8 @@ from typing import Any
 
 import msgpack
 
+from node.protocol import packb
+
 Clock = Mapping[str, tuple[int, int]]
 """actor -> (counter, timestamp_ms of the write that set the counter)."""
 
@@ -255,7 +257,7 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 def encode_context(clock: Clock) -> bytes:
     """Canonical bytes for a causal context: equal clocks give equal bytes."""
-    data: bytes = msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    data: bytes = packb(_clock_rows(clock))
     return data
 
 
@@ -283,7 +285,7 @@ def encode(obj: Versioned) -> bytes:
     if known is not None and known[0] is obj:
         return known[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
-    data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    data: bytes = packb([_clock_rows(obj.clock), sibs])
     if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
         _encoded.clear()
         _encoded_bytes = 0
