@@ -79,11 +79,11 @@ SOURCES = {"SIBYL_NO_MYPYC": "1"}
 """No build at all, in any process (the workers of `all_cores` too)."""
 
 
-def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = None
-            ) -> dict[str, Any]:  # fmt: skip
+def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = None,
+            python: str = sys.executable) -> dict[str, Any]:  # fmt: skip
     """Runs `code` with `arg` in a fresh interpreter in `tree`; its one JSON line."""
     env = {**os.environ, "PYTHONPATH": str(tree), **(env_extra or {})}
-    proc = subprocess.run([sys.executable, "-c", code, str(arg)], cwd=tree, env=env,
+    proc = subprocess.run([python, "-c", code, str(arg)], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=3600)  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"the simulator in {tree} failed: {proc.stderr.strip()[-500:]}")
@@ -91,8 +91,8 @@ def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = 
     return result
 
 
-Trees = dict[str, tuple[Path, dict[str, str]]]
-"""Name -> (tree, environment) of each variant measured."""
+Trees = dict[str, tuple[Path, dict[str, str], str]]
+"""Name -> (tree, environment, interpreter) of each variant measured."""
 
 
 def one_core(trees: Trees, seeds: int) -> None:
@@ -102,8 +102,8 @@ def one_core(trees: Trees, seeds: int) -> None:
     histories: dict[str, list[str]] = {name: [] for name in trees}
     builds: dict[str, set[bool]] = {name: set() for name in trees}
     for seed in range(1, seeds + 1):
-        for name, (tree, env) in trees.items():
-            r = in_tree(tree, _ONE_SEED, seed, env)
+        for name, (tree, env, python) in trees.items():
+            r = in_tree(tree, _ONE_SEED, seed, env, python)
             histories[name].append(str(r.pop("history")))
             builds[name].add(bool(r.pop("compiled")))
             for k, v in r.items():
@@ -127,8 +127,8 @@ def _build(compiled: set[bool]) -> str:
 
 
 def all_cores(trees: Trees, seeds: int) -> None:
-    for name, (tree, env) in trees.items():
-        r = in_tree(tree, _ALL_CORES, seeds, env)
+    for name, (tree, env, python) in trees.items():
+        r = in_tree(tree, _ALL_CORES, seeds, env, python)
         print(
             f"{os.cpu_count() or 1} processes, {name} (node: {_build({r['compiled']})}): "
             f"{r['seeds']:.0f} seeds in "
@@ -147,6 +147,30 @@ def baseline_tree(ref: str, into: str) -> Path:
         raise SystemExit(f"--baseline {ref}: git archive failed: {archive.stderr.decode()[-300:]}")
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True, timeout=300)
     return tree
+
+
+def baseline_python(tree: Path, into: str) -> str:
+    """An interpreter for the baseline with the baseline's own mypyc build, so that it runs
+    as `sibyl sim`'s workers run it: a virtualenv under `into` that sees this one's packages
+    (the build lives in `sys.prefix`, one per tree). This interpreter, whose build matches
+    this tree only, if the build fails: the baseline's lines then say its node ran as Python."""
+    venv = Path(into) / "baseline-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)  # fmt: skip
+    python = str(venv / "bin" / "python")
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    purelib = subprocess.run([python, "-c", where], capture_output=True, text=True, check=True,
+                             timeout=60)  # fmt: skip
+    ours = [p for p in sys.path if p.endswith("site-packages")]
+    Path(purelib.stdout.strip(), "sibyl-benchmark-parent.pth").write_text("\n".join(ours) + "\n")
+    print(f"building the mypyc build of the baseline in {venv} ...", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    build = subprocess.run([python, "-m", "native"], cwd=tree, env=env, capture_output=True,
+                           text=True, timeout=3600)  # fmt: skip
+    if build.returncode != 0 or "compiled" not in build.stdout:
+        print(f"the baseline's build failed: {build.stderr.strip()[-300:]}")
+        return sys.executable
+    return python
 
 
 def sim_failures(bug: str, seeds: int, store: str) -> tuple[list[int], float]:
@@ -210,11 +234,12 @@ def main() -> None:
     args = ap.parse_args()
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory() as store:
-        trees: Trees = {"this tree": (ROOT, NATIVE)}
+        trees: Trees = {"this tree": (ROOT, NATIVE, sys.executable)}
         if args.sources:
-            trees["this tree, sources"] = (ROOT, SOURCES)
+            trees["this tree, sources"] = (ROOT, SOURCES, sys.executable)
         if args.baseline:
-            trees[args.baseline] = (baseline_tree(args.baseline, store), NATIVE)
+            base = baseline_tree(args.baseline, store)
+            trees[args.baseline] = (base, NATIVE, baseline_python(base, store))
         one_core(trees, args.seeds)
         all_cores(trees, args.seeds * 2)
         if args.speed_only:

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from checkers import causality, convergence, lost_adds, staleness
 from checkers.history import OpType
 from node.client import NodeError
@@ -61,6 +63,7 @@ class _Stream:
     seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (native), and tests subclass it
 class Cart:
     """Adds (and some removes) of unique items on `carts` keys.
 
