@@ -42,12 +42,18 @@ Clock = Mapping[str, tuple[int, int]]
 """actor -> (counter, timestamp_ms of the write that set the counter)."""
 
 
+# Dot, Sibling and Versioned write out the `__init__` their dataclass would generate:
+# mypyc compiles a written one, not a generated one (node/events.py).
 @dataclass(frozen=True, slots=True, order=True)
 class Dot:
     """One event: the `counter`-th write coordinated by `actor`."""
 
     actor: str
     counter: int
+
+    def __init__(self, actor: str, counter: int) -> None:
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "counter", counter)
 
     def __hash__(self) -> int:  # the generated one's value, written out: mypyc compiles it
         return hash((self.actor, self.counter))
@@ -61,6 +67,11 @@ class Sibling:
     value: bytes
     timestamp_ms: int
 
+    def __init__(self, dot: Dot, value: bytes, timestamp_ms: int) -> None:
+        object.__setattr__(self, "dot", dot)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "timestamp_ms", timestamp_ms)
+
 
 @dataclass(frozen=True, slots=True)
 class Versioned:
@@ -68,6 +79,10 @@ class Versioned:
 
     clock: Clock
     siblings: tuple[Sibling, ...]
+
+    def __init__(self, clock: Clock, siblings: tuple[Sibling, ...]) -> None:
+        object.__setattr__(self, "clock", clock)
+        object.__setattr__(self, "siblings", siblings)
 
     @property
     def values(self) -> list[bytes]:
