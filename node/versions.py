@@ -42,8 +42,9 @@ Clock = Mapping[str, tuple[int, int]]
 """actor -> (counter, timestamp_ms of the write that set the counter)."""
 
 
-# Dot, Sibling and Versioned write out the `__init__` their dataclass would generate:
-# mypyc compiles a written one, not a generated one (node/events.py).
+# Dot, Sibling and Versioned write out the `__init__`, `__eq__` and `__hash__` their
+# dataclass would generate: mypyc compiles a written one, not a generated one (node/events.py).
+# (Not Dot's `__eq__`: written, it comes with the `__lt__` that `order=True` must generate.)
 @dataclass(frozen=True, slots=True, order=True)
 class Dot:
     """One event: the `counter`-th write coordinated by `actor`."""
@@ -72,6 +73,18 @@ class Sibling:
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "timestamp_ms", timestamp_ms)
 
+    def __hash__(self) -> int:  # as the generated one
+        return hash((self.dot, self.value, self.timestamp_ms))
+
+    def __eq__(self, other: object) -> bool:  # as the generated one
+        if other.__class__ is not self.__class__ or not isinstance(other, Sibling):
+            return NotImplemented
+        return (
+            self.dot == other.dot
+            and self.value == other.value
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Versioned:
@@ -83,6 +96,14 @@ class Versioned:
     def __init__(self, clock: Clock, siblings: tuple[Sibling, ...]) -> None:
         object.__setattr__(self, "clock", clock)
         object.__setattr__(self, "siblings", siblings)
+
+    def __hash__(self) -> int:  # as the generated one (which fails: a clock is a dict)
+        return hash((self.clock, self.siblings))
+
+    def __eq__(self, other: object) -> bool:  # as the generated one
+        if other.__class__ is not self.__class__ or not isinstance(other, Versioned):
+            return NotImplemented
+        return self.clock == other.clock and self.siblings == other.siblings
 
     @property
     def values(self) -> list[bytes]:

@@ -124,8 +124,8 @@ class Cart:
         self.zipf = zipf
         self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
         self._versions: dict[bytes, dict[str, Any]] = {}
-        """Sibling bytes an add read lately, decoded (bounded). Only adds share them, and
-        only read them; a read op records a fresh decoding in the history."""
+        """Sibling bytes an add read or wrote lately, decoded (bounded). Only adds share
+        them, and only read them; a read op records a copy (`_fresh`) in the history."""
         self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
             weakref.WeakKeyDictionary()
         )
@@ -172,7 +172,9 @@ class Cart:
         item = spec.value
         put_id = spec.extra["put"]
         items = merged(read, item, spec.f == "remove")
-        value = json.dumps({"put": put_id, "items": items}).encode()
+        version = {"put": put_id, "items": items}
+        value = json.dumps(version).encode()
+        self._remember(value, version)  # what decode_version(value) gives: the next add reads it
         fields = {"value": item, "put": put_id, "parents": [v.get("put") for v in read],
                   "context": b64(context), "node": node}  # fmt: skip
         learned.update(fields)
@@ -186,10 +188,25 @@ class Cart:
         """`decode_version(raw)`, remembered: replicas return one version to many adds."""
         v = self._versions.get(raw)
         if v is None:
-            if len(self._versions) >= _MAX_VERSIONS:
-                self._versions.clear()
-            v = self._versions[raw] = decode_version(raw)
+            v = self._remember(raw, decode_version(raw))
         return v
+
+    def _remember(self, raw: bytes, version: dict[str, Any]) -> dict[str, Any]:
+        if len(self._versions) >= _MAX_VERSIONS:
+            self._versions.clear()
+        self._versions[raw] = version
+        return version
+
+    def _fresh(self, raw: bytes) -> dict[str, Any]:
+        """`decode_version(raw)` as a new object (a read records it in the history): a copy
+        of the remembered one when it holds only a put id and ints, else a decoding."""
+        v = self._version(raw)
+        items = v.get("items")
+        put = v.get("put")
+        if len(v) == 2 and type(items) is list and (put is None or type(put) is str):
+            if all(type(i) is int for i in items):
+                return {"put": put, "items": list(items)}
+        return decode_version(raw)
 
     def _blind_context(self, key: str, how: str) -> tuple[bytes, list[dict[str, Any]], str | None]:
         """A blind put's context: none at all, or ("stale") the last one any process
@@ -202,7 +219,7 @@ class Cart:
 
     async def read(self, client: KVClient, key: str) -> Completion:
         """A get, recorded with the decoded siblings and the context."""
-        return (await read_op(client, key, decode_version))[0]
+        return (await read_op(client, key, self._fresh))[0]
 
     async def final_read(self, client: KVClient, key: str) -> Completion:
         done = await self.read(client, key)

@@ -1,14 +1,15 @@
-"""The cart's next items: `merged` (the in-place path for one version) gives exactly what
-the set union and a sort give, whatever the versions hold."""
+"""The cart's shortcuts: `merged` (the in-place path for one version) gives exactly what
+the set union and a sort give, and a read records a fresh decoding, whatever the bytes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workloads.cart import merged, union
+from workloads.cart import Cart, decode_version, merged, union
 
 ITEM = st.one_of(st.integers(-5, 40), st.booleans(), st.text(max_size=2))
 VERSION = st.one_of(
@@ -43,3 +44,23 @@ def test_merged_leaves_the_version_it_read_unchanged() -> None:
     assert merged([version], 5, True) == [1, 9]
     assert merged([version], 7, True) == [1, 5, 9]
     assert version["items"] == [1, 5, 9]
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=st.one_of(
+    st.lists(st.integers(-(2**53), 2**53), unique=True).map(
+        lambda items: json.dumps({"put": "p1", "items": sorted(items)}).encode()),
+    st.binary(max_size=20),
+    st.builds(lambda v: json.dumps(v).encode(), st.dictionaries(st.text(max_size=3), ITEM)),
+))  # fmt: skip
+def test_a_read_records_a_fresh_decoding_whatever_the_bytes(raw: bytes) -> None:
+    """A read records what `decode_version` gives, as new objects, even when the add that
+    wrote the bytes (or an earlier read) left a decoding in the cart's memo."""
+    cart = Cart()
+    first, again = cart._fresh(raw), cart._fresh(raw)
+    assert first == again == decode_version(raw)
+    assert (
+        first is not again
+        and first.get("items") is not again.get("items")
+        or (first.get("items") is None)
+    )
