@@ -19,12 +19,9 @@ VERSION = st.one_of(
 
 
 def _by_set(versions: list[dict[str, Any]], item: Any, remove: bool) -> list[Any]:
-    got: set[Any] = union(versions)
-    if remove:
-        got.discard(item)
-    else:
-        got.add(item)
-    return sorted(got)
+    """The reference: the items of every version as a set, with `item` in or out, sorted."""
+    items: set[Any] = union(versions)
+    return sorted(items - {item} if remove else items | {item})
 
 
 @settings(max_examples=300, deadline=None)
