@@ -7,11 +7,13 @@ Reported, all measured in this run:
   5 clients), for `--seeds` seeds; the anchor is real time (1x), which `sibyl
   run` cannot beat; the same for git `--baseline` (default main), seed by seed
   in turns with this tree, so a before/after pair shares the machine's load,
-  and whether every seed's history is identical in both trees (it is when the
+  and whether every seed's history and trace digest are identical in every
+  variant, the baseline's too (they are when the
   baseline is the commit a speed-up was made on, or merged onto: a speed-up
   must not change what is simulated). This tree runs as `sibyl sim`'s workers
   run it (the node's mypyc build when current, native/__init__.py) and, with
-  `--sources`, also from its sources; each line says which build ran;
+  `--sources`, also from its sources; the baseline runs its own build (made in
+  a virtualenv of its own, in this run); each line says which build ran;
 * seeds per minute over every core (`harness.sim_batch`, one process per core),
   for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
@@ -57,6 +59,7 @@ cpu = time.process_time() - cpu
 history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
 compiled = not str(importlib.import_module("node.core").__file__).endswith(".py")
 print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history,
+                  "digest": r.digest,
                   "compiled": compiled}))
 """
 _ALL_CORES = """
@@ -104,7 +107,7 @@ def one_core(trees: Trees, seeds: int) -> None:
     for seed in range(1, seeds + 1):
         for name, (tree, env, python) in trees.items():
             r = in_tree(tree, _ONE_SEED, seed, env, python)
-            histories[name].append(str(r.pop("history")))
+            histories[name].append(f"{r.pop('history')} {r.pop('digest')}")
             builds[name].add(bool(r.pop("compiled")))
             for k, v in r.items():
                 totals[name][k] += float(v)
@@ -117,7 +120,10 @@ def one_core(trees: Trees, seeds: int) -> None:
         )
     if len(trees) > 1:  # a speed-up must not change what is simulated
         same = len({tuple(h) for h in histories.values()}) == 1
-        print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
+        print(
+            "histories (ops and virtual times) and trace digests (every event) of every "
+            f"seed identical across trees: {same}"
+        )
 
 
 def _build(compiled: set[bool]) -> str:
