@@ -7,11 +7,13 @@ Reported, all measured in this run:
   5 clients), for `--seeds` seeds; the anchor is real time (1x), which `sibyl
   run` cannot beat; the same for git `--baseline` (default main), seed by seed
   in turns with this tree, so a before/after pair shares the machine's load,
-  and whether every seed's history is identical in both trees (it is when the
+  and whether every seed's history and trace digest are identical in every
+  variant, the baseline's too (they are when the
   baseline is the commit a speed-up was made on, or merged onto: a speed-up
   must not change what is simulated). This tree runs as `sibyl sim`'s workers
   run it (the node's mypyc build when current, native/__init__.py) and, with
-  `--sources`, also from its sources; each line says which build ran;
+  `--sources`, also from its sources; the baseline runs its own build (made in
+  a virtualenv of its own, in this run); each line says which build ran;
 * seeds per minute over every core (`harness.sim_batch`, one process per core),
   for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
@@ -57,6 +59,7 @@ cpu = time.process_time() - cpu
 history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
 compiled = not str(importlib.import_module("node.core").__file__).endswith(".py")
 print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history,
+                  "digest": r.digest,
                   "compiled": compiled}))
 """
 _ALL_CORES = """
@@ -79,11 +82,11 @@ SOURCES = {"SIBYL_NO_MYPYC": "1"}
 """No build at all, in any process (the workers of `all_cores` too)."""
 
 
-def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = None
-            ) -> dict[str, Any]:  # fmt: skip
+def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = None,
+            python: str = sys.executable) -> dict[str, Any]:  # fmt: skip
     """Runs `code` with `arg` in a fresh interpreter in `tree`; its one JSON line."""
     env = {**os.environ, "PYTHONPATH": str(tree), **(env_extra or {})}
-    proc = subprocess.run([sys.executable, "-c", code, str(arg)], cwd=tree, env=env,
+    proc = subprocess.run([python, "-c", code, str(arg)], cwd=tree, env=env,
                           capture_output=True, text=True, timeout=3600)  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"the simulator in {tree} failed: {proc.stderr.strip()[-500:]}")
@@ -91,8 +94,8 @@ def in_tree(tree: Path, code: str, arg: int, env_extra: dict[str, str] | None = 
     return result
 
 
-Trees = dict[str, tuple[Path, dict[str, str]]]
-"""Name -> (tree, environment) of each variant measured."""
+Trees = dict[str, tuple[Path, dict[str, str], str]]
+"""Name -> (tree, environment, interpreter) of each variant measured."""
 
 
 def one_core(trees: Trees, seeds: int) -> None:
@@ -102,9 +105,9 @@ def one_core(trees: Trees, seeds: int) -> None:
     histories: dict[str, list[str]] = {name: [] for name in trees}
     builds: dict[str, set[bool]] = {name: set() for name in trees}
     for seed in range(1, seeds + 1):
-        for name, (tree, env) in trees.items():
-            r = in_tree(tree, _ONE_SEED, seed, env)
-            histories[name].append(str(r.pop("history")))
+        for name, (tree, env, python) in trees.items():
+            r = in_tree(tree, _ONE_SEED, seed, env, python)
+            histories[name].append(f"{r.pop('history')} {r.pop('digest')}")
             builds[name].add(bool(r.pop("compiled")))
             for k, v in r.items():
                 totals[name][k] += float(v)
@@ -117,7 +120,10 @@ def one_core(trees: Trees, seeds: int) -> None:
         )
     if len(trees) > 1:  # a speed-up must not change what is simulated
         same = len({tuple(h) for h in histories.values()}) == 1
-        print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
+        print(
+            "histories (ops and virtual times) and trace digests (every event) of every "
+            f"seed identical across trees: {same}"
+        )
 
 
 def _build(compiled: set[bool]) -> str:
@@ -127,8 +133,8 @@ def _build(compiled: set[bool]) -> str:
 
 
 def all_cores(trees: Trees, seeds: int) -> None:
-    for name, (tree, env) in trees.items():
-        r = in_tree(tree, _ALL_CORES, seeds, env)
+    for name, (tree, env, python) in trees.items():
+        r = in_tree(tree, _ALL_CORES, seeds, env, python)
         print(
             f"{os.cpu_count() or 1} processes, {name} (node: {_build({r['compiled']})}): "
             f"{r['seeds']:.0f} seeds in "
@@ -147,6 +153,30 @@ def baseline_tree(ref: str, into: str) -> Path:
         raise SystemExit(f"--baseline {ref}: git archive failed: {archive.stderr.decode()[-300:]}")
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True, timeout=300)
     return tree
+
+
+def baseline_python(tree: Path, into: str) -> str:
+    """An interpreter for the baseline with the baseline's own mypyc build, so that it runs
+    as `sibyl sim`'s workers run it: a virtualenv under `into` that sees this one's packages
+    (the build lives in `sys.prefix`, one per tree). This interpreter, whose build matches
+    this tree only, if the build fails: the baseline's lines then say its node ran as Python."""
+    venv = Path(into) / "baseline-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=300)  # fmt: skip
+    python = str(venv / "bin" / "python")
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    purelib = subprocess.run([python, "-c", where], capture_output=True, text=True, check=True,
+                             timeout=60)  # fmt: skip
+    ours = [p for p in sys.path if p.endswith("site-packages")]
+    Path(purelib.stdout.strip(), "sibyl-benchmark-parent.pth").write_text("\n".join(ours) + "\n")
+    print(f"building the mypyc build of the baseline in {venv} ...", flush=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    build = subprocess.run([python, "-m", "native"], cwd=tree, env=env, capture_output=True,
+                           text=True, timeout=3600)  # fmt: skip
+    if build.returncode != 0 or "compiled" not in build.stdout:
+        print(f"the baseline's build failed: {build.stderr.strip()[-300:]}")
+        return sys.executable
+    return python
 
 
 def sim_failures(bug: str, seeds: int, store: str) -> tuple[list[int], float]:
@@ -210,11 +240,12 @@ def main() -> None:
     args = ap.parse_args()
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory() as store:
-        trees: Trees = {"this tree": (ROOT, NATIVE)}
+        trees: Trees = {"this tree": (ROOT, NATIVE, sys.executable)}
         if args.sources:
-            trees["this tree, sources"] = (ROOT, SOURCES)
+            trees["this tree, sources"] = (ROOT, SOURCES, sys.executable)
         if args.baseline:
-            trees[args.baseline] = (baseline_tree(args.baseline, store), NATIVE)
+            base = baseline_tree(args.baseline, store)
+            trees[args.baseline] = (base, NATIVE, baseline_python(base, store))
         one_core(trees, args.seeds)
         all_cores(trees, args.seeds * 2)
         if args.speed_only:

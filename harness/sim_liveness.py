@@ -21,8 +21,8 @@ from checkers import liveness
 from checkers.history import Op
 from checkers.result import Result
 from harness.history import Recorder
-from harness.sim_client import SimClient, sleep_until
 from harness.status_rounds import snapshot
+from node.sim.clients import SimClient, sleep_until
 from node.sim.cluster import Simulator
 
 #: As `sibyl run` (3 status rounds 1 s apart, harness/runner.py and harness/engine.py).

@@ -29,9 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness.faults import Fault, FaultError, FaultKind
-from harness.sim_client import SimClient, sleep_until
 from node.client import NodeError
 from node.messages import Join, Leave, MembersOk
+from node.sim.clients import SimClient, sleep_until
 from node.sim.cluster import Simulator
 from node.sim.faults import wipe
 

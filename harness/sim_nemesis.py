@@ -84,7 +84,7 @@ class SimNemesis:
 
     async def begin(self, fault: Fault) -> dict[str, Any]:
         """`start`, for every kind: membership changes take virtual time (they wait for
-        the ring views to agree), so this is a coroutine for `harness.sim_client`."""
+        the ring views to agree), so this is a coroutine for `node.sim.clients`."""
         if fault.kind in MEMBERSHIP:
             try:
                 return await self.membership.start(fault)

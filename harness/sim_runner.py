@@ -2,7 +2,7 @@
 
 `simulate(spec, schedule)` runs the same phases as `harness.engine` on a
 `node.sim.Simulator`, with the workload's coroutines driven on virtual time
-(`harness.sim_client`), and records the same history (op times are virtual
+(`node.sim.clients`), and records the same history (op times are virtual
 nanoseconds). Guarantee: the result, the history and the trace digest are a
 function of the spec and the schedule only (not of wall time, threads or
 PYTHONHASHSEED).
@@ -16,6 +16,7 @@ records them, so any run can be replayed with a subset of its faults and ops.
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections.abc import Collection, Coroutine, Mapping
@@ -33,9 +34,9 @@ from harness.faults import Fault
 from harness.generator import fault_schedule
 from harness.history import Recorder
 from harness.runner import RunConfig
-from harness.sim_client import Scheduler, SimClient, sleep_until
 from harness.sim_liveness import liveness_result, record_statuses
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
+from node.sim.clients import Scheduler, SimClient, sleep_until
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
 from workloads import streams
@@ -208,14 +209,23 @@ def simulate(
     `only` limits the checkers run to those names (all when empty).
     """
     t0 = time.perf_counter()
-    run = _SimRun(spec, schedule, new_simulator(spec, schedule.seed, trace))
+    # The cyclic collector is paused for the whole run (`Scheduler.run` says why): paused
+    # only while coroutines run, it passed over every object they made at its next
+    # collection, in quiescence or the checks, while the cluster was still alive.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        run.chaos()
-        run.after_chaos()
-    except HandlerBug as bug:  # a verdict on the node, not a crash of the simulator
-        run.bug = bug
-        run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
-    results = run.check(set(only))
+        run = _SimRun(spec, schedule, new_simulator(spec, schedule.seed, trace))
+        try:
+            run.chaos()
+            run.after_chaos()
+        except HandlerBug as bug:  # a verdict on the node, not a crash of the simulator
+            run.bug = bug
+            run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
+        results = run.check(set(only))
+    finally:
+        if collecting:
+            gc.enable()
     wall_s = time.perf_counter() - t0
     return SimResult(schedule.seed, results, run.rec.ops, run.sim.trace_digest(), run.realised,
                      run.ops, run.sim.now_ms / 1000, wall_s, run.notes)  # fmt: skip

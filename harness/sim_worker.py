@@ -9,6 +9,7 @@ differed) gets an ordinary run directory; its line names it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -71,6 +72,7 @@ def main() -> int:
     job = json.load(sys.stdin)
     intercepts = tuple(job.get("intercepts", ()))
     import_intercepts(intercepts)
+    gc.freeze()  # what the imports made lives as long as the process: no collection scans it
     spec = SimSpec.from_dict(job["spec"])
     for seed in job["seeds"]:
         line = run_seed(spec, seed, job["store"], intercepts, bool(job.get("check_determinism")))

@@ -40,7 +40,7 @@ async def record_statuses(
 
 class StatusClient(Protocol):
     """What a snapshot asks of a node: a socket `node.client.Client` or the simulator's
-    `harness.sim_client.SimClient` (sim liveness mode reads the same counters)."""
+    `node.sim.clients.SimClient` (sim liveness mode reads the same counters)."""
 
     async def status(self) -> dict[str, Any]: ...
 

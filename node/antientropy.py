@@ -32,8 +32,6 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import msgpack
-
 from node import merkle, versions
 from node.config import NodeConfig
 from node.health import Health
@@ -42,6 +40,7 @@ from node.messages import AeBuckets, AeKeys, AeObjects, AeRoot, PeerMsg
 from node.modes import LogLevel
 from node.outbox import Outbox
 from node.placement import Placement
+from node.protocol import packb
 from node.replica import ReplicaStore
 from node.ring import Ring
 from node.storage import Storage
@@ -292,7 +291,7 @@ class AntiEntropy:
 
     def send(self, peer: str, msg: AeRoot | AeBuckets | AeKeys | AeObjects) -> None:
         """Sends one anti-entropy message, counting its size."""
-        self.outbox.count("ae_bytes_sent", len(msgpack.packb(msg.wire(), use_bin_type=True)))
+        self.outbox.count("ae_bytes_sent", len(packb(msg.wire())))
         self.outbox.send(peer, msg)
 
 

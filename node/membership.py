@@ -59,6 +59,7 @@ from node.origin import Origin
 from node.outbox import Outbox
 from node.ownership import Mover
 from node.placement import Placement
+from node.protocol import packb
 from node.ring import Member
 from node.storage import Storage
 
@@ -80,9 +81,19 @@ def decode_addrs(raw: Any) -> dict[str, tuple[int, str]]:
         ok = isinstance(name, str) and isinstance(entry, list) and len(entry) == 2
         if not ok or not is_int_at_least(entry[0], 0):
             raise ValueError(f"malformed address entry {name!r}: {entry!r}")
-        parse_addr(entry[1], f"address of {name}")
-        out[name] = (entry[0], entry[1])
+        addr = entry[1]
+        if not (isinstance(addr, str) and addr in _WELL_FORMED):  # every gossip repeats them
+            parse_addr(addr, f"address of {name}")
+            if len(_WELL_FORMED) >= _MAX_WELL_FORMED:
+                _WELL_FORMED.clear()
+            _WELL_FORMED.add(addr)
+        out[name] = (entry[0], addr)
     return out
+
+
+_WELL_FORMED: set[str] = set()
+"""Addresses `parse_addr` accepted lately (bounded): each is checked once, not per gossip."""
+_MAX_WELL_FORMED = 1024
 
 
 def merge_addrs(a: Addrs, b: Addrs) -> dict[str, tuple[int, str]]:
@@ -170,7 +181,7 @@ class Membership:
             return False
         self.history, self.addrs = history, known
         stored = {"history": self.history_rows(), "addrs": self.addr_rows()}
-        self.storage.meta_put(META_KEY, msgpack.packb(stored, use_bin_type=True))
+        self.storage.meta_put(META_KEY, packb(stored))
         self.apply()
         return True
 

@@ -36,7 +36,7 @@ class Kind(enum.Enum):
 _RANK = {Kind.JOIN: 0, Kind.LEAVE: 1}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # `__init__` written out: mypyc compiles it (node/events.py)
 class Change:
     """`name`'s `version`-th membership change, made at Lamport time `seq`."""
 
@@ -45,6 +45,13 @@ class Change:
     version: int
     kind: Kind
     weight: int = 1
+
+    def __init__(self, seq: int, name: str, version: int, kind: Kind, weight: int = 1) -> None:
+        object.__setattr__(self, "seq", seq)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "weight", weight)
 
     def rank(self) -> tuple[int, int, int]:
         """Of two changes with the same (name, version), the greater rank wins."""

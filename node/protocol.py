@@ -15,6 +15,7 @@ raises `ProtocolError`, never anything else.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,20 @@ def encode_body(msg: Message) -> bytes:
     if len(body) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     return body
+
+
+def packb(obj: Any) -> bytes:
+    """`msgpack.packb(obj, use_bin_type=True)`: the same bytes and errors, from a Packer
+    kept per thread (`packb` builds one, with a 1 MiB buffer, per call; a Packer must
+    not be shared between threads)."""
+    pack = getattr(_packers, "pack", None)
+    if pack is None:
+        pack = _packers.pack = msgpack.Packer(use_bin_type=True).pack
+    data: bytes = pack(obj)  # a Packer that raises resets itself: it stays reusable
+    return data
+
+
+_packers = threading.local()
 
 
 def body_encoder() -> Callable[[Message], bytes]:

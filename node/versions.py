@@ -36,16 +36,25 @@ from typing import Any
 
 import msgpack
 
+from node.protocol import packb
+
 Clock = Mapping[str, tuple[int, int]]
 """actor -> (counter, timestamp_ms of the write that set the counter)."""
 
 
+# Dot, Sibling and Versioned write out the `__init__`, `__eq__` and `__hash__` their
+# dataclass would generate: mypyc compiles a written one, not a generated one (node/events.py).
+# (Not Dot's `__eq__`: written, it comes with the `__lt__` that `order=True` must generate.)
 @dataclass(frozen=True, slots=True, order=True)
 class Dot:
     """One event: the `counter`-th write coordinated by `actor`."""
 
     actor: str
     counter: int
+
+    def __init__(self, actor: str, counter: int) -> None:
+        object.__setattr__(self, "actor", actor)
+        object.__setattr__(self, "counter", counter)
 
     def __hash__(self) -> int:  # the generated one's value, written out: mypyc compiles it
         return hash((self.actor, self.counter))
@@ -59,6 +68,23 @@ class Sibling:
     value: bytes
     timestamp_ms: int
 
+    def __init__(self, dot: Dot, value: bytes, timestamp_ms: int) -> None:
+        object.__setattr__(self, "dot", dot)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "timestamp_ms", timestamp_ms)
+
+    def __hash__(self) -> int:  # as the generated one
+        return hash((self.dot, self.value, self.timestamp_ms))
+
+    def __eq__(self, other: object) -> bool:  # as the generated one
+        if other.__class__ is not self.__class__ or not isinstance(other, Sibling):
+            return NotImplemented
+        return (
+            self.dot == other.dot
+            and self.value == other.value
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Versioned:
@@ -66,6 +92,18 @@ class Versioned:
 
     clock: Clock
     siblings: tuple[Sibling, ...]
+
+    def __init__(self, clock: Clock, siblings: tuple[Sibling, ...]) -> None:
+        object.__setattr__(self, "clock", clock)
+        object.__setattr__(self, "siblings", siblings)
+
+    def __hash__(self) -> int:  # as the generated one (which fails: a clock is a dict)
+        return hash((self.clock, self.siblings))
+
+    def __eq__(self, other: object) -> bool:  # as the generated one
+        if other.__class__ is not self.__class__ or not isinstance(other, Versioned):
+            return NotImplemented
+        return self.clock == other.clock and self.siblings == other.siblings
 
     @property
     def values(self) -> list[bytes]:
@@ -255,7 +293,7 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 def encode_context(clock: Clock) -> bytes:
     """Canonical bytes for a causal context: equal clocks give equal bytes."""
-    data: bytes = msgpack.packb(_clock_rows(clock), use_bin_type=True)
+    data: bytes = packb(_clock_rows(clock))
     return data
 
 
@@ -283,7 +321,7 @@ def encode(obj: Versioned) -> bytes:
     if known is not None and known[0] is obj:
         return known[1]
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
-    data: bytes = msgpack.packb([_clock_rows(obj.clock), sibs], use_bin_type=True)
+    data: bytes = packb([_clock_rows(obj.clock), sibs])
     if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
         _encoded.clear()
         _encoded_bytes = 0

@@ -44,7 +44,7 @@ class Completion:
 
 class KVClient(Protocol):
     """What a workload needs from a client of one node (the seam between a workload and
-    where it runs): `node.client.Client` on real processes, `harness.sim_client.SimClient`
+    where it runs): `node.client.Client` on real processes, `node.sim.clients.SimClient`
     on the simulator. Both raise NodeError for a node's error reply and an `INDETERMINATE`
     exception when nobody knows whether the request took effect."""
 

@@ -103,6 +103,10 @@ class Get(Record):
     key: str
     id: Any = None
 
+    def __init__(self, key: str, id: Any = None) -> None:
+        self.key = key
+        self.id = id
+
     def wire(self) -> Message:
         return {"t": "get", "id": self.id, "key": self.key}
 
@@ -162,6 +166,10 @@ class LocalGet(Record):
 
     key: str
     id: Any = None
+
+    def __init__(self, key: str, id: Any = None) -> None:
+        self.key = key
+        self.id = id
 
     def wire(self) -> Message:
         return {"t": "local_get", "id": self.id, "key": self.key}

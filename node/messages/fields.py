@@ -28,7 +28,9 @@ class Record:
     """A message record: `T` is its wire type, the "t" of its map.
 
     Each record's `T` is set after its class: mypyc (native/__init__.py) takes a
-    ClassVar in a dataclass's body for a field (mypyc/mypyc#1122)."""
+    ClassVar in a dataclass's body for a field (mypyc/mypyc#1122). The busiest records
+    write out the `__init__` their dataclass would generate: mypyc compiles a written
+    one, not a generated one (node/events.py)."""
 
     T: ClassVar[str]
 

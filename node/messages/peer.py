@@ -39,6 +39,11 @@ class Read(Record):
     key: str
     hint: str | None = None
 
+    def __init__(self, id: int, key: str, hint: str | None = None) -> None:
+        self.id = id
+        self.key = key
+        self.hint = hint
+
     def wire(self) -> Message:
         out: Message = {"t": "read", "id": self.id, "key": self.key}
         if self.hint is not None:
@@ -64,6 +69,10 @@ class ReadOk(Record):
     id: int
     obj: bytes | None
 
+    def __init__(self, id: int, obj: bytes | None) -> None:
+        self.id = id
+        self.obj = obj
+
     def wire(self) -> Message:
         return {"t": "read_ok", "id": self.id, "obj": self.obj}
 
@@ -86,6 +95,12 @@ class Sync(Record):
     key: str
     obj: bytes
     hint: str | None = None
+
+    def __init__(self, id: int, key: str, obj: bytes, hint: str | None = None) -> None:
+        self.id = id
+        self.key = key
+        self.obj = obj
+        self.hint = hint
 
     def wire(self) -> Message:
         out: Message = {"t": "sync", "id": self.id, "key": self.key, "obj": self.obj}
@@ -110,6 +125,9 @@ class SyncOk(Record):
     """The sync with this id is durable at the sender."""
 
     id: int
+
+    def __init__(self, id: int) -> None:
+        self.id = id
 
     def wire(self) -> Message:
         return {"t": "sync_ok", "id": self.id}
@@ -231,6 +249,11 @@ class Gossip(Record):
     history: list[Any]
     addrs: dict[Any, Any]
 
+    def __init__(self, id: int, history: list[Any], addrs: dict[Any, Any]) -> None:
+        self.id = id
+        self.history = history
+        self.addrs = addrs
+
     def wire(self) -> Message:
         return {"t": "gossip", "id": self.id, "history": self.history, "addrs": self.addrs}
 
@@ -250,6 +273,14 @@ class GossipAck(Record):
     history: list[Any]
     addrs: dict[Any, Any]
     join: str | None = None
+
+    def __init__(
+        self, id: int, history: list[Any], addrs: dict[Any, Any], join: str | None = None
+    ) -> None:
+        self.id = id
+        self.history = history
+        self.addrs = addrs
+        self.join = join
 
     def wire(self) -> Message:
         out: Message = {"t": "gossip_ack", "id": self.id, "history": self.history,

@@ -12,7 +12,9 @@ belongs to, so nothing from before a crash reaches the node's next boot.
 
 Items are values: never change one once built. (They are not frozen, as
 `node.events` are not: a frozen dataclass costs three times as much to build,
-and the simulator builds one per message, timer and disk write.)
+and the simulator builds one per message, timer and disk write.) Each writes out
+the `__init__` its dataclass would generate, so that mypyc compiles it
+(node/events.py says why).
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ class Delivery:
     msg: Message
     body: bytes = b""
 
+    def __init__(
+        self, src: str, src_boot: int, dst: str, dst_boot: int, msg: Message, body: bytes = b""
+    ) -> None:
+        self.src = src
+        self.src_boot = src_boot
+        self.dst = dst
+        self.dst_boot = dst_boot
+        self.msg = msg
+        self.body = body
+
 
 @dataclass(slots=True)
 class TimerDue:
@@ -46,12 +58,22 @@ class TimerDue:
     boot: int
     timer: int
 
+    def __init__(self, node: str, boot: int, timer: int) -> None:
+        self.node = node
+        self.boot = boot
+        self.timer = timer
+
 
 @dataclass(slots=True)
 class DiskWrite:
     node: str
     boot: int
     persist: Persist
+
+    def __init__(self, node: str, boot: int, persist: Persist) -> None:
+        self.node = node
+        self.boot = boot
+        self.persist = persist
 
 
 @dataclass(slots=True)
@@ -62,6 +84,11 @@ class Refused:
     boot: int
     peer: str
 
+    def __init__(self, node: str, boot: int, peer: str) -> None:
+        self.node = node
+        self.boot = boot
+        self.peer = peer
+
 
 @dataclass(slots=True)
 class ClientSend:
@@ -69,10 +96,18 @@ class ClientSend:
     conn: int
     msg: Message
 
+    def __init__(self, node: str, conn: int, msg: Message) -> None:
+        self.node = node
+        self.conn = conn
+        self.msg = msg
+
 
 @dataclass(slots=True)
 class ClientDeadline:
     conn: int
+
+    def __init__(self, conn: int) -> None:
+        self.conn = conn
 
 
 Item = Delivery | TimerDue | DiskWrite | Refused | ClientSend | ClientDeadline

@@ -147,7 +147,7 @@ class Simulator:
         self.traced = 0
         """How many trace entries were hashed and dropped from `trace`."""
         self._digest = hashlib.sha256()
-        self._packer = msgpack.Packer(use_bin_type=True, default=_plain)
+        self._packer = msgpack.Packer(use_bin_type=True, default=_plain, autoreset=False)
         self._encode = body_encoder()  # encode_body, without a Packer built per message
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
@@ -477,7 +477,7 @@ class Simulator:
         entries as it grows, so a run does not keep every message it carried.
         """
         h = self._digest.copy()
-        h.update(self._pack(self.trace))
+        self._hash_into(h, self.trace)
         return h.hexdigest()
 
     def _trace(self, *fields: Any) -> None:
@@ -488,13 +488,21 @@ class Simulator:
 
     def _hash_trace(self) -> None:
         """Hashes the trace entries kept so far into the digest, and drops them."""
-        self._digest.update(self._pack(self.trace))
+        self._hash_into(self._digest, self.trace)
         self.traced += len(self.trace)
         self.trace = []
 
-    def _pack(self, entries: list[tuple[Any, ...]]) -> bytes:
-        """`entries` packed one after the other (so batch boundaries do not change a digest)."""
-        return b"".join(map(self._packer.pack, entries))
+    def _hash_into(self, h: Any, entries: list[tuple[Any, ...]]) -> None:
+        """Hashes `entries` packed one after the other (so batch boundaries do not change a
+        digest), from the Packer's own buffer: no bytes object per entry, no joined copy."""
+        packer = self._packer
+        try:
+            for entry in entries:
+                packer.pack(entry)
+            with packer.getbuffer() as packed:
+                h.update(packed)
+        finally:
+            packer.reset()
 
 
 def _plain(obj: Any) -> Any:

@@ -1,7 +1,7 @@
 """`check_kv_client(where)`: the conformance kit of the `KVClient` seam (workloads.base).
 
 A workload talks to a node through a `KVClient`: `node.client.Client` over TCP
-on real processes, `harness.sim_client.SimClient` on the simulator. Both must
+on real processes, `node.sim.clients.SimClient` on the simulator. Both must
 behave alike, or a workload checked on one means nothing on the other. The
 kit needs a fresh cluster of 3 nodes (n1..n3; n = 3, r = w = 2, siblings) and
 checks, through each node's client: a missing key reads as no siblings; a

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.sim_client import Scheduler, SimClient
 from node.client import GetResult
+from node.sim.clients import Scheduler, SimClient
 from node.sim.cluster import SimConfig, Simulator
 from tests.support.kv_client_kit import SETTINGS, check_kv_client
 from workloads.base import KVClient

@@ -18,7 +18,6 @@ import pytest
 
 from harness.faults import Fault, FaultKind
 from harness.generator import fault_schedule
-from harness.sim_client import Scheduler
 from harness.sim_nemesis import SIM_KINDS, UNSUPPORTED, SimNemesis, unsupported
 from harness.sim_runner import (
     SIM_CLOCK_OPS,
@@ -32,6 +31,7 @@ from harness.sim_runner import (
 from harness.sim_store import write_run
 from node import events
 from node.dispatch import Dispatcher
+from node.sim.clients import Scheduler
 from node.sim.cluster import SimConfig, Simulator
 from node.sim.faults import lose_power
 from node.sim.lossy import Break, LossyFault, LossyLinks

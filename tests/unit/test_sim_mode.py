@@ -14,10 +14,10 @@ import pytest
 from harness.cli import main
 from harness.ddmin import Budget, ddmin
 from harness.faults import Fault, FaultKind
-from harness.sim_client import Scheduler, SimClient
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
 from node.client import NodeError
+from node.sim.clients import Scheduler, SimClient
 from node.sim.cluster import SimConfig, Simulator
 
 REPO = Path(__file__).resolve().parents[2]

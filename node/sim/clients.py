@@ -38,19 +38,26 @@ from node.protocol import Message
 from node.sim.cluster import Simulator
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # `__init__` written out, so that mypyc compiles it (node/events.py)
 class _Send:
     """What a coroutine yields to ask for a client request."""
 
     node: str
     msg: Message
 
+    def __init__(self, node: str, msg: Message) -> None:
+        self.node = node
+        self.msg = msg
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)
 class _Sleep:
     """What a coroutine yields to wait until virtual time `until_ms`."""
 
     until_ms: int
+
+    def __init__(self, until_ms: int) -> None:
+        self.until_ms = until_ms
 
 
 class _Yield:
