@@ -156,8 +156,21 @@ def _is_get(inp: Any, out: Any) -> bool:
     return bool(inp[0] == "get")
 
 
+def _kv_grows(inp: Any, out: Any) -> bool:
+    """Gets and appends only extend the string (a put replaces it)."""
+    return bool(inp[0] != "put")
+
+
+def _kv_extends(state: str, later: str) -> bool:
+    """Appends reach `later` from `state` only if `state` is a prefix of it."""
+    return later.startswith(state)
+
+
 def kv() -> Model:
-    """Porcupine's key-value model: get / put / append on strings, partitioned by key."""
+    """Porcupine's key-value model: get / put / append on strings, partitioned by key.
+
+    Its `grows` / `extends` hints (appends only extend a string) let the search
+    drop an order of appends that no pending get's value begins with."""
     return Model(
         init=lambda: "",
         step=_kv_step,
@@ -166,6 +179,8 @@ def kv() -> Model:
         describe_state=repr,
         read_only=_is_get,
         observes=_observed_read,
+        grows=_kv_grows,
+        extends=_kv_extends,
     )
 
 

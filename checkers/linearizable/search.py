@@ -143,6 +143,13 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
+def _equal_states(state: Any, later: Any) -> bool:
+    return bool(state == later)
+
+
+PRUNE_READS: Final = 2
+"""Pending reads `_dead` checks a new state against (the first ones to return)."""
+
 _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
@@ -182,6 +189,7 @@ class Search:
         self.partial_seq: list[list[int] | None] = [None] * n
         observes = None if model.custom_equality else model.observes
         self._thread(history, model.read_only, observes)
+        self._thread_growth(model)
 
     def _sid(self, state: Any) -> int:
         """The id of `state` (equal states, equal ids); -1 if it is not hashable."""
@@ -288,6 +296,71 @@ class Search:
         for a, b in zip(chain, chain[1:]):
             nxt[a], prv[b] = b, a
 
+    def _thread_growth(self, model: Model) -> None:
+        """Notes, per entry, what `_dead` needs: which calls reset, and what reads observe.
+
+        `seen[r]`: the state the read returning at entry `r` observes (`_UNKNOWN`
+        for any other entry); `resets[c]`: the op called at entry `c` may not
+        grow the state. Optional ops' calls are off the main list: reads
+        returning after the first optional reset's call are never checked.
+        """
+        grows, extends = model.grows, model.extends
+        want, n = self.want, len(self.history)
+        self.extends: Callable[[Any, Any], bool] = extends or _equal_states
+        self.seen: list[Any] = []
+        self.resets: list[bool] = []
+        self.floor = 0
+        self.prune = extends is not None and max(want, default=-1) >= 0
+        if grows is None or not self.prune:
+            self.prune = False
+            return
+        states = list(self.sids)  # by id: ids are given in order
+        size, ret, meta = len(want), self.ret, self.meta
+        seen: list[Any] = [_UNKNOWN] * size
+        resets = [False] * size
+        floor = size
+        for k in range(1, 2 * n + 1):
+            m = ret[k]
+            if m <= 0:
+                continue
+            twin, inp, out, b, ro = meta[k]
+            if want[k] >= 0:
+                seen[m] = states[want[k]]
+            if not grows(inp, out):
+                resets[k] = True
+                if ro is None:
+                    floor = min(floor, k)
+        self.seen, self.resets, self.floor = seen, resets, floor
+
+    def _dead(self, state: Any, e: int, m: int) -> bool:
+        """True if `state` cannot grow into what a pending read observes (`grows`/`extends`).
+
+        Walks the main list (without `e`, just linearized, and its return `m`)
+        up to the first call of an op that resets; every read returning before
+        it must be linearized after growing ops only, so its observed state
+        must extend `state`. Checks up to `PRUNE_READS` reads.
+        """
+        nxt, ret, seen, resets, extends = self.nxt, self.ret, self.seen, self.resets, self.extends
+        tail, floor, checked = self.tail, self.floor, 0
+        x = nxt[0]
+        while x != tail:
+            r = ret[x]
+            if r > 0:
+                if resets[x] and x != e:
+                    return False
+            elif r < 0 or x > floor:
+                return False
+            elif x != m:
+                v = seen[x]
+                if v is not _UNKNOWN:
+                    if not extends(state, v):
+                        return True
+                    checked += 1
+                    if checked >= PRUNE_READS:
+                        return False
+            x = nxt[x]
+        return False
+
     def run(self, steps: int, deadline: float = math.inf) -> bool | None:
         """Advances at most `steps` steps, or until the monotonic clock passes `deadline`.
 
@@ -298,7 +371,7 @@ class Search:
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
         e, state, lin, best_len, cur = self.e, self.state, self.lin, len(self.best), self.sid
-        sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
+        sids, compress, prune = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.prune
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
         late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
@@ -333,6 +406,9 @@ class Search:
                             key = new_lin << 32 | sid
                         if key not in cache:
                             cache.add(key)
+                            if prune and not ro and sid != cur and self._dead(new_state, e, m):
+                                e = nxt[e]  # no pending read can follow: a dead end
+                                continue
                             calls.append((e, state, ro, lim, cur))
                             state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
                             p, q = prv[e], nxt[e]

@@ -96,9 +96,13 @@ def test_crashed_operations_may_or_may_not_have_happened(spec: list[Any], crash:
 
 
 def appends_then_impossible_get(key: str, n: int, t0: int = 0) -> list[Operation]:
-    """n fully concurrent appends and a get no order can explain: the search must try them all."""
+    """n fully concurrent appends and a get no order can explain: the search must try them all.
+
+    A concurrent put of "" among them keeps the kv model's `grows` hint from
+    cutting the search short (the get's value might follow the put)."""
     ops = [Operation(i, ("append", key, f"<{i}>"), t0, None, t0 + 100) for i in range(n)]
-    ops.append(Operation(n, ("get", key, None), t0 + 200, "impossible", t0 + 201))
+    ops.append(Operation(n, ("put", key, ""), t0, None, t0 + 100))
+    ops.append(Operation(n + 1, ("get", key, None), t0 + 200, "impossible", t0 + 201))
     return ops
 
 
