@@ -1,0 +1,102 @@
+"""The `grows` / `extends` hints: a state no pending read can grow into is a dead end.
+
+The kv model promises that gets and appends only extend its string, so while
+no put can come before a pending get, the current state must be a prefix of
+that get's value. Each test here fails if the pruning is removed, or if it
+prunes where a put (returned or crashed) could still reset the string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checkers.linearizable import UNKNOWN, CheckResult, Operation, check_operations
+from checkers.linearizable.models import kv
+from checkers.linearizable.search import Search
+from tests.support.brute_force import brute_force
+
+PLAIN = dataclasses.replace(kv(), grows=None, extends=None)
+"""The kv model without the growth hints (its other hints kept)."""
+
+
+def reversed_appends(n: int) -> list[Operation]:
+    """`n` concurrent appends and a get that saw them in reverse call order."""
+    ops = [Operation(i, ("append", "k", f"<{i}>"), 0, None, 100) for i in range(n)]
+    seen = "".join(f"<{i}>" for i in reversed(range(n)))
+    return [*ops, Operation(n, ("get", "k", None), 200, seen, 201)]
+
+
+def configurations(model: object, ops: list[Operation]) -> tuple[bool | None, int]:
+    """The search's verdict on one partition and how many configurations it cached."""
+    assert isinstance(model, type(PLAIN))
+    search = Search(model, ops)
+    return search.run(10_000_000), len(search.cache)
+
+
+def test_an_order_of_appends_no_get_begins_with_is_never_extended() -> None:
+    ops = reversed_appends(8)
+    verdict, pruned = configurations(kv(), ops)
+    assert verdict is True
+    assert pruned <= 8 * 9 // 2 + 1  # the order the get saw, and each wrong append once a level
+    verdict, plain = configurations(PLAIN, ops)
+    assert verdict is True and plain > 100 * pruned  # without the hints: most orders
+
+
+def test_an_impossible_get_is_found_without_trying_every_order() -> None:
+    ops = reversed_appends(8)
+    ops[-1] = dataclasses.replace(ops[-1], output="<3><3>")
+    verdict, pruned = configurations(kv(), ops)
+    assert verdict is False and pruned < 20
+    verdict, plain = configurations(PLAIN, ops)
+    assert verdict is False and plain > 100_000  # every order of every subset of the appends
+
+
+def put_before_get(put_output: object, put_return: int) -> list[Operation]:
+    """An append, then a put and an append concurrent with a get that needs the put first."""
+    return [
+        Operation(0, ("append", "k", "a"), 0, None, 1),
+        Operation(1, ("put", "k", "x"), 2, put_output, put_return),
+        Operation(2, ("append", "k", "b"), 3, None, 10),
+        Operation(3, ("get", "k", None), 4, "xb", 11),
+    ]
+
+
+def test_a_pending_put_stops_the_pruning() -> None:
+    """The state "a" is no prefix of "xb", but the put may come first: no dead end."""
+    for ops in (put_before_get(None, 10), put_before_get(UNKNOWN, 100)):  # returned, crashed
+        assert brute_force(kv(), ops)
+        assert check_operations(kv(), ops) is CheckResult.OK
+        assert configurations(kv(), ops)[0] is True
+
+
+@st.composite
+def appends_and_gets(draw: st.DrawFn) -> list[Operation]:
+    """Appends of distinct pieces, a few puts (some crashed), and gets of orders of pieces."""
+    pieces = ["a", "b", "c", "d"]
+    ops: list[Operation] = []
+    for i in range(draw(st.integers(1, 7))):
+        kind = draw(st.sampled_from(["append", "append", "get", "get", "put"]))
+        call = draw(st.integers(0, 10))
+        length = draw(st.integers(0, 6))
+        if kind == "get":
+            order = draw(st.permutations(pieces))[: draw(st.integers(0, 3))]
+            out = draw(st.sampled_from(["".join(order), "x" + "".join(order)]))
+            ops.append(Operation(i, ("get", "k", None), call, out, call + length))
+            continue
+        arg = draw(st.sampled_from(pieces)) if kind == "append" else "x"
+        crashed = draw(st.booleans()) and draw(st.booleans())
+        out = UNKNOWN if crashed else None
+        ops.append(Operation(i, (kind, "k", arg), call, out, 100 if crashed else call + length))
+    return ops
+
+
+@settings(max_examples=300, deadline=None)
+@given(appends_and_gets())
+def test_the_pruned_search_agrees_with_brute_force(ops: list[Operation]) -> None:
+    expected = CheckResult.OK if brute_force(kv(), ops) else CheckResult.ILLEGAL
+    assert check_operations(kv(), ops) is expected
+    verdict, _ = configurations(kv(), ops)  # the search itself, past the replay
+    assert verdict is (expected is CheckResult.OK)
