@@ -13,7 +13,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkers.linearizable import UNKNOWN, CheckResult, Operation, check_operations
+from checkers.linearizable import UNKNOWN, CheckResult, Model, Operation, check_operations
 from checkers.linearizable.models import kv
 from checkers.linearizable.search import Search
 from tests.support.brute_force import brute_force
@@ -29,9 +29,8 @@ def reversed_appends(n: int) -> list[Operation]:
     return [*ops, Operation(n, ("get", "k", None), 200, seen, 201)]
 
 
-def configurations(model: object, ops: list[Operation]) -> tuple[bool | None, int]:
+def configurations(model: Model, ops: list[Operation]) -> tuple[bool | None, int]:
     """The search's verdict on one partition and how many configurations it cached."""
-    assert isinstance(model, type(PLAIN))
     search = Search(model, ops)
     return search.run(10_000_000), len(search.cache)
 
@@ -88,8 +87,8 @@ def appends_and_gets(draw: st.DrawFn) -> list[Operation]:
             continue
         arg = draw(st.sampled_from(pieces)) if kind == "append" else "x"
         crashed = draw(st.booleans()) and draw(st.booleans())
-        out = UNKNOWN if crashed else None
-        ops.append(Operation(i, (kind, "k", arg), call, out, 100 if crashed else call + length))
+        done = UNKNOWN if crashed else None
+        ops.append(Operation(i, (kind, "k", arg), call, done, 100 if crashed else call + length))
     return ops
 
 
