@@ -147,8 +147,9 @@ def _equal_states(state: Any, later: Any) -> bool:
     return bool(state == later)
 
 
-PRUNE_READS: Final = 2
-"""Pending reads `_dead` checks a new state against (the first ones to return)."""
+PRUNE_WALK: Final = 128
+"""Entries `_dead` walks at most: it checks the first pending reads to return, and
+stays O(1) a step where reads are rare."""
 
 _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
@@ -324,9 +325,11 @@ class Search:
             if m <= 0:
                 continue
             twin, inp, out, b, ro = meta[k]
-            if want[k] >= 0:
-                seen[m] = states[want[k]]
-            if not grows(inp, out):
+            if ro:  # keeps the state: grows, by the definition
+                w = want[k]
+                if w >= 0:
+                    seen[m] = states[w]
+            elif not grows(inp, out):
                 resets[k] = True
                 if ro is None:
                     floor = min(floor, k)
@@ -338,12 +341,14 @@ class Search:
         Walks the main list (without `e`, just linearized, and its return `m`)
         up to the first call of an op that resets; every read returning before
         it must be linearized after growing ops only, so its observed state
-        must extend `state`. Checks up to `PRUNE_READS` reads.
+        must extend `state`. Walks `PRUNE_WALK` entries at most.
         """
         nxt, ret, seen, resets, extends = self.nxt, self.ret, self.seen, self.resets, self.extends
-        tail, floor, checked = self.tail, self.floor, 0
+        tail, floor = self.tail, self.floor
         x = nxt[0]
-        while x != tail:
+        for _ in range(PRUNE_WALK):
+            if x == tail:
+                return False
             r = ret[x]
             if r > 0:
                 if resets[x] and x != e:
@@ -352,12 +357,8 @@ class Search:
                 return False
             elif x != m:
                 v = seen[x]
-                if v is not _UNKNOWN:
-                    if not extends(state, v):
-                        return True
-                    checked += 1
-                    if checked >= PRUNE_READS:
-                        return False
+                if v is not _UNKNOWN and not extends(state, v):
+                    return True
             x = nxt[x]
         return False
 
@@ -395,6 +396,9 @@ class Search:
                         e = nxt[e]
                         continue
                     if ok:
+                        if prune and not ro and self._dead(new_state, e, m):
+                            e = nxt[e]  # no pending read can follow: a dead end, not cached
+                            continue
                         new_lin = lin | 1 << b
                         sid = sids.get(new_state)
                         if sid is None:
@@ -406,9 +410,6 @@ class Search:
                             key = new_lin << 32 | sid
                         if key not in cache:
                             cache.add(key)
-                            if prune and not ro and sid != cur and self._dead(new_state, e, m):
-                                e = nxt[e]  # no pending read can follow: a dead end
-                                continue
                             calls.append((e, state, ro, lim, cur))
                             state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
                             p, q = prv[e], nxt[e]
