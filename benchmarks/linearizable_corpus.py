@@ -92,7 +92,7 @@ def row_model(row: dict[str, str], plain: bool) -> Model:
     model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
     if not plain:
         return model
-    return dataclasses.replace(model, footprint=None, read_only=None, grows=None, extends=None)
+    return dataclasses.replace(model, footprint=None, read_only=None, grows=None, grows_into=None)
 
 
 def time_row(

@@ -131,14 +131,15 @@ class Model:
       from a partition function, so an operation on several keys joins them).
       Without it (and without `partition`), a split is inferred from `init`
       and `step` where the states allow (`inferred`).
-    - `grows(input, output) -> bool` and `extends(state, later) -> bool`,
-      optional hints beyond Porcupine's fields, used together and with
-      `observes`: True from `grows` promises that wherever the operation is
-      legal, its new state `extends` the old one (an append; a put resets);
-      False from `extends` promises that no sequence of growing operations
-      leads from `state` to `later`. The search then drops a configuration
-      whose state cannot grow into the state a pending read observes, when no
-      operation that resets can come before that read.
+    - `grows(input, output) -> bool` and `grows_into(state, input, output)
+      -> bool`, optional hints beyond Porcupine's fields, used together: the
+      operations `grows` says True of (an append, a read; not a put) only
+      move the state forward, and False from `grows_into` promises that no
+      sequence of them leads from `state` to one where the read-only
+      operation `(input, output)` is legal (a get of "ab" after "b"). The
+      search then drops a configuration whose state cannot grow into what a
+      pending read saw, when no operation that does not grow can come before
+      that read.
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.
@@ -155,7 +156,7 @@ class Model:
     footprint: Callable[[Any], Iterable[Hashable]] | None = None
     observes: Callable[[Any, Any], Any] | None = None
     grows: Callable[[Any, Any], bool] | None = None
-    extends: Callable[[Any, Any], bool] | None = None
+    grows_into: Callable[[Any, Any, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)

@@ -161,15 +161,15 @@ def _kv_grows(inp: Any, out: Any) -> bool:
     return bool(inp[0] != "put")
 
 
-def _kv_extends(state: str, later: str) -> bool:
-    """Appends reach `later` from `state` only if `state` is a prefix of it."""
-    return later.startswith(state)
+def _kv_grows_into(state: str, inp: Any, out: Any) -> bool:
+    """Appends lead from `state` to the string a get saw only if `state` begins it."""
+    return type(out) is not str or out.startswith(state)
 
 
 def kv() -> Model:
     """Porcupine's key-value model: get / put / append on strings, partitioned by key.
 
-    Its `grows` / `extends` hints (appends only extend a string) let the search
+    Its `grows` / `grows_into` hints (appends only extend a string) let the search
     drop an order of appends that no pending get's value begins with."""
     return Model(
         init=lambda: "",
@@ -180,7 +180,7 @@ def kv() -> Model:
         read_only=_is_get,
         observes=_observed_read,
         grows=_kv_grows,
-        extends=_kv_extends,
+        grows_into=_kv_grows_into,
     )
 
 
@@ -192,9 +192,15 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
     absent keys read as "". Its `footprint` hint (an operation touches its
     key's slot only) lets the checker split the history where operations
     commute; `kv_nopartition(footprint=False)` leaves it out (Porcupine's model).
+    Its `grows` / `grows_into` hints are the kv model's, slot by slot.
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
+
+    def grows_into(state: tuple[str, ...], inp: Any, out: Any) -> bool:
+        k = slots.get(inp[1])
+        current = state[k] if k is not None and k < len(state) else ""
+        return type(out) is not str or out.startswith(current)
 
     def step(state: tuple[str, ...], inp: Any, out: Any) -> tuple[bool, tuple[str, ...]]:
         f, key = inp[0], inp[1]
@@ -225,6 +231,8 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s) if v}),
         read_only=_is_get,
         footprint=_key_footprint if footprint else None,
+        grows=_kv_grows,
+        grows_into=grows_into,
     )
 
 

@@ -143,8 +143,8 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-def _equal_states(state: Any, later: Any) -> bool:
-    return bool(state == later)
+def _anywhere(state: Any, inp: Any, out: Any) -> bool:
+    return True
 
 
 PRUNE_WALK: Final = 128
@@ -298,26 +298,25 @@ class Search:
             nxt[a], prv[b] = b, a
 
     def _thread_growth(self, model: Model) -> None:
-        """Notes, per entry, what `_dead` needs: which calls reset, and what reads observe.
+        """Notes, per entry, what `_dead` needs: which calls reset, and what reads saw.
 
-        `seen[r]`: the state the read returning at entry `r` observes (`_UNKNOWN`
-        for any other entry); `resets[c]`: the op called at entry `c` may not
-        grow the state. Optional ops' calls are off the main list: reads
-        returning after the first optional reset's call are never checked.
+        `seen[r]`: the input and output of the read returning at entry `r`
+        (None for any other entry, or a read whose outcome is unknown);
+        `resets[c]`: the op called at entry `c` may not grow the state.
+        Optional ops' calls are off the main list: reads returning after the
+        first optional reset's call are never checked.
         """
-        grows, extends = model.grows, model.extends
-        want, n = self.want, len(self.history)
-        self.extends: Callable[[Any, Any], bool] = extends or _equal_states
-        self.seen: list[Any] = []
+        grows, grows_into = model.grows, model.grows_into
+        n = len(self.history)
+        self.grows_into: Callable[[Any, Any, Any], bool] = grows_into or _anywhere
+        self.seen: list[tuple[Any, Any] | None] = []
         self.resets: list[bool] = []
         self.floor = 0
-        self.prune = extends is not None and max(want, default=-1) >= 0
-        if grows is None or not self.prune:
-            self.prune = False
+        self.prune = False
+        if grows is None or grows_into is None or model.custom_equality:
             return
-        states = list(self.sids)  # by id: ids are given in order
-        size, ret, meta = len(want), self.ret, self.meta
-        seen: list[Any] = [_UNKNOWN] * size
+        size, ret, meta = len(self.want), self.ret, self.meta
+        seen: list[tuple[Any, Any] | None] = [None] * size
         resets = [False] * size
         floor = size
         for k in range(1, 2 * n + 1):
@@ -326,9 +325,9 @@ class Search:
                 continue
             twin, inp, out, b, ro = meta[k]
             if ro:  # keeps the state: grows, by the definition
-                w = want[k]
-                if w >= 0:
-                    seen[m] = states[w]
+                if out is not _UNKNOWN:
+                    seen[m] = (inp, out)
+                    self.prune = True
             elif not grows(inp, out):
                 resets[k] = True
                 if ro is None:
@@ -336,14 +335,15 @@ class Search:
         self.seen, self.resets, self.floor = seen, resets, floor
 
     def _dead(self, state: Any, e: int, m: int) -> bool:
-        """True if `state` cannot grow into what a pending read observes (`grows`/`extends`).
+        """True if `state` cannot grow into what a pending read saw (`grows`/`grows_into`).
 
         Walks the main list (without `e`, just linearized, and its return `m`)
         up to the first call of an op that resets; every read returning before
-        it must be linearized after growing ops only, so its observed state
-        must extend `state`. Walks `PRUNE_WALK` entries at most.
+        it must be linearized after growing ops only, so `grows_into` must
+        allow it. Walks `PRUNE_WALK` entries at most.
         """
-        nxt, ret, seen, resets, extends = self.nxt, self.ret, self.seen, self.resets, self.extends
+        nxt, ret, seen, resets = self.nxt, self.ret, self.seen, self.resets
+        grows_into = self.grows_into
         tail, floor = self.tail, self.floor
         x = nxt[0]
         for _ in range(PRUNE_WALK):
@@ -356,8 +356,8 @@ class Search:
             elif r < 0 or x > floor:
                 return False
             elif x != m:
-                v = seen[x]
-                if v is not _UNKNOWN and not extends(state, v):
+                read = seen[x]
+                if read is not None and not grows_into(state, read[0], read[1]):
                     return True
             x = nxt[x]
         return False

@@ -57,7 +57,7 @@ def alone_bytes(model: Model, partitions: list[list[Operation]]) -> list[int]:
 
 def test_partitions_that_fit_the_cap_alone_but_not_together_are_decided() -> None:
     parts = [reversed_appends("a", 6), reversed_appends("b", 6, 10)]
-    plain = dataclasses.replace(kv(), grows=None, extends=None)  # caches as kv_nopartition's
+    plain = dataclasses.replace(kv(), grows=None, grows_into=None)  # caches as kv_nopartition's
     sizes = alone_bytes(plain, parts)
     cap = max(sizes) * 3 // 2  # one cache fits, both at once do not
     assert min(sizes) > 0 and cap < sum(sizes)
