@@ -24,6 +24,10 @@ brute force in the tests):
   it earlier in any linearization keeps every state. With the model's
   `observes` hint, a read that observes another state than the current one is
   refused by comparing two state ids, without a step.
+- growth (the model's `grows` / `grows_into` hints): a new state is dropped
+  when a pending read returns before any op that may not grow is called and
+  the state cannot grow into what the read saw: every op that can come before
+  that read grows (`_dead`).
 - optional operations (output `UNKNOWN`, returning after every call: crashed
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
