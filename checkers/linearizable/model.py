@@ -139,7 +139,9 @@ class Model:
       operation `(input, output)` is legal (a get of "ab" after "b"). The
       search then drops a configuration whose state cannot grow into what a
       pending read saw, when no operation that does not grow can come before
-      that read.
+      that read. With `resets_to(input, output) -> state`, the one state an
+      operation that does not grow leaves wherever it is legal (a put of "x":
+      "x"; `UNKNOWN` when there is none), a read may also grow from there.
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.
@@ -157,6 +159,7 @@ class Model:
     observes: Callable[[Any, Any], Any] | None = None
     grows: Callable[[Any, Any], bool] | None = None
     grows_into: Callable[[Any, Any, Any], bool] | None = None
+    resets_to: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)

@@ -161,6 +161,11 @@ def _kv_grows(inp: Any, out: Any) -> bool:
     return bool(inp[0] != "put")
 
 
+def _kv_resets_to(inp: Any, out: Any) -> Any:
+    """A put leaves its string, whatever the string before."""
+    return inp[2] if inp[0] == "put" else _UNKNOWN
+
+
 def _kv_grows_into(state: str, inp: Any, out: Any) -> bool:
     """Appends lead from `state` to the string a get saw only if `state` begins it."""
     return type(out) is not str or out.startswith(state)
@@ -169,8 +174,9 @@ def _kv_grows_into(state: str, inp: Any, out: Any) -> bool:
 def kv() -> Model:
     """Porcupine's key-value model: get / put / append on strings, partitioned by key.
 
-    Its `grows` / `grows_into` hints (appends only extend a string) let the search
-    drop an order of appends that no pending get's value begins with."""
+    Its `grows` / `grows_into` / `resets_to` hints (appends only extend a string,
+    a put replaces it) let the search drop an order of appends that no pending
+    get's value begins with."""
     return Model(
         init=lambda: "",
         step=_kv_step,
@@ -181,6 +187,7 @@ def kv() -> Model:
         observes=_observed_read,
         grows=_kv_grows,
         grows_into=_kv_grows_into,
+        resets_to=_kv_resets_to,
     )
 
 

@@ -24,10 +24,11 @@ brute force in the tests):
   it earlier in any linearization keeps every state. With the model's
   `observes` hint, a read that observes another state than the current one is
   refused by comparing two state ids, without a step.
-- growth (the model's `grows` / `grows_into` hints): a new state is dropped
-  when a pending read returns before any op that may not grow is called and
-  the state cannot grow into what the read saw: every op that can come before
-  that read grows (`_dead`).
+- growth (the model's `grows` / `grows_into` / `resets_to` hints): a new
+  state is dropped when a pending read returns before any op that may not
+  grow is called (or only ones that reset to known states) and neither the
+  state nor those reset states can grow into what the read saw: only such
+  ops can come before that read (`_dead`).
 - optional operations (output `UNKNOWN`, returning after every call: crashed
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
@@ -306,7 +307,8 @@ class Search:
 
         `seen[r]`: the input and output of the read returning at entry `r`
         (None for any other entry, or a read whose outcome is unknown);
-        `resets[c]`: the op called at entry `c` may not grow the state.
+        `resets[c]`: the op called at entry `c` may not grow the state, and
+        `posts[c]` the state it leaves (the model's `resets_to`, or `_UNKNOWN`).
         Optional ops' calls are off the main list: reads returning after the
         first optional reset's call are never checked.
         """
@@ -315,6 +317,7 @@ class Search:
         self.grows_into: Callable[[Any, Any, Any], bool] = grows_into or _anywhere
         self.seen: list[tuple[Any, Any] | None] = []
         self.resets: list[bool] = []
+        self.posts: list[Any] = []
         self.floor = 0
         self.prune = False
         if grows is None or grows_into is None or model.custom_equality:
@@ -322,6 +325,8 @@ class Search:
         size, ret, meta = len(self.want), self.ret, self.meta
         seen: list[tuple[Any, Any] | None] = [None] * size
         resets = [False] * size
+        posts: list[Any] = [_UNKNOWN] * size
+        resets_to = model.resets_to
         floor = size
         for k in range(1, 2 * n + 1):
             m = ret[k]
@@ -334,21 +339,26 @@ class Search:
                     self.prune = True
             elif not grows(inp, out):
                 resets[k] = True
+                if resets_to is not None:
+                    posts[k] = resets_to(inp, out)
                 if ro is None:
                     floor = min(floor, k)
-        self.seen, self.resets, self.floor = seen, resets, floor
+        self.seen, self.resets, self.posts, self.floor = seen, resets, posts, floor
 
     def _dead(self, state: Any, e: int, m: int) -> bool:
         """True if `state` cannot grow into what a pending read saw (`grows`/`grows_into`).
 
         Walks the main list (without `e`, just linearized, and its return `m`)
-        up to the first call of an op that resets; every read returning before
-        it must be linearized after growing ops only, so `grows_into` must
-        allow it. Walks `PRUNE_WALK` entries at most.
+        up to the first call of an op that resets to no known state. Only the
+        ops called before a read returns can come before it: growing ones, or
+        resets to the states in `bases` (called earlier in the walk), so
+        `grows_into` must allow the read from `state` or from one of those.
+        Walks `PRUNE_WALK` entries at most.
         """
-        nxt, ret, seen, resets = self.nxt, self.ret, self.seen, self.resets
+        nxt, ret, seen, resets, posts = self.nxt, self.ret, self.seen, self.resets, self.posts
         grows_into = self.grows_into
         tail, floor = self.tail, self.floor
+        bases: list[Any] = []
         x = nxt[0]
         for _ in range(PRUNE_WALK):
             if x == tail:
@@ -356,13 +366,17 @@ class Search:
             r = ret[x]
             if r > 0:
                 if resets[x] and x != e:
-                    return False
+                    base = posts[x]
+                    if base is _UNKNOWN:
+                        return False
+                    bases.append(base)
             elif r < 0 or x > floor:
                 return False
             elif x != m:
                 read = seen[x]
                 if read is not None and not grows_into(state, read[0], read[1]):
-                    return True
+                    if not any(grows_into(b, read[0], read[1]) for b in bases):
+                        return True
             x = nxt[x]
         return False
 

@@ -18,7 +18,7 @@ from checkers.linearizable.models import kv, kv_nopartition
 from checkers.linearizable.search import Search
 from tests.support.brute_force import brute_force
 
-PLAIN = dataclasses.replace(kv(), grows=None, grows_into=None)
+PLAIN = dataclasses.replace(kv(), grows=None, grows_into=None, resets_to=None)
 """The kv model without the growth hints (its other hints kept)."""
 
 
@@ -52,6 +52,17 @@ def test_an_impossible_get_is_found_without_trying_every_order() -> None:
     assert verdict is False and pruned == 1  # the first configuration: no append can start
     verdict, plain = configurations(PLAIN, ops)
     assert verdict is False and plain > 100_000  # every order of every subset of the appends
+
+
+def test_a_pending_put_that_leaves_another_string_does_not_stop_the_pruning() -> None:
+    """A put of "y" is called first but may go last: the get's "<7>...<0>" does not
+    begin with "y", so only appends can come before the get (`resets_to`)."""
+    ops = reversed_appends(8)
+    ops.append(Operation(9, ("put", "k", "y"), 0, None, 300))
+    verdict, pruned = configurations(kv(), ops)
+    assert verdict is True and pruned == len(ops)
+    verdict, blind = configurations(dataclasses.replace(kv(), resets_to=None), ops)
+    assert verdict is True and blind > 100 * len(ops)  # stops at the put: most orders
 
 
 def put_before_get(put_output: object, put_return: int) -> list[Operation]:
