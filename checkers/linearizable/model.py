@@ -139,9 +139,12 @@ class Model:
       operation `(input, output)` is legal (a get of "ab" after "b"). The
       search then drops a configuration whose state cannot grow into what a
       pending read saw, when no operation that does not grow can come before
-      that read. With `resets_to(input, output) -> state`, the one state an
-      operation that does not grow leaves wherever it is legal (a put of "x":
-      "x"; `UNKNOWN` when there is none), a read may also grow from there.
+      that read. With `resets_to(input, output) -> state` for an operation
+      that does not grow (or `UNKNOWN`), the search walks past it: the promise
+      is that `grows_into` allows from that state every read it allows from a
+      state the operation may leave (a put of "x" in kv: "x"; in one map of
+      keys: "x" at that key, the others empty, as an empty string grows into
+      any string).
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.

@@ -199,7 +199,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
     absent keys read as "". Its `footprint` hint (an operation touches its
     key's slot only) lets the checker split the history where operations
     commute; `kv_nopartition(footprint=False)` leaves it out (Porcupine's model).
-    Its `grows` / `grows_into` hints are the kv model's, slot by slot.
+    Its `grows` / `grows_into` / `resets_to` hints are the kv model's, slot by slot.
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
@@ -208,6 +208,10 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
         k = slots.get(inp[1])
         current = state[k] if k is not None and k < len(state) else ""
         return type(out) is not str or out.startswith(current)
+
+    def resets_to(inp: Any, out: Any) -> Any:
+        # the put's string at its key, the others empty: they grow into any string
+        return step((), inp, out)[1] if inp[0] == "put" else _UNKNOWN
 
     def step(state: tuple[str, ...], inp: Any, out: Any) -> tuple[bool, tuple[str, ...]]:
         f, key = inp[0], inp[1]
@@ -240,6 +244,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
         footprint=_key_footprint if footprint else None,
         grows=_kv_grows,
         grows_into=grows_into,
+        resets_to=resets_to,
     )
 
 

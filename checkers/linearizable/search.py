@@ -375,7 +375,10 @@ class Search:
             elif x != m:
                 read = seen[x]
                 if read is not None and not grows_into(state, read[0], read[1]):
-                    if not any(grows_into(b, read[0], read[1]) for b in bases):
+                    for base in bases:  # a loop, not any(): no generator a check
+                        if grows_into(base, read[0], read[1]):
+                            break
+                    else:
                         return True
             x = nxt[x]
         return False

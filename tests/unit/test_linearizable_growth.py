@@ -9,6 +9,7 @@ prunes where a put (returned or crashed) could still reset the string.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,8 +60,9 @@ def test_a_pending_put_that_leaves_another_string_does_not_stop_the_pruning() ->
     begin with "y", so only appends can come before the get (`resets_to`)."""
     ops = reversed_appends(8)
     ops.append(Operation(9, ("put", "k", "y"), 0, None, 300))
-    verdict, pruned = configurations(kv(), ops)
-    assert verdict is True and pruned == len(ops)
+    for model in (kv(), kv_nopartition(), kv_nopartition(footprint=False)):
+        verdict, pruned = configurations(model, ops)
+        assert verdict is True and pruned == len(ops)
     verdict, blind = configurations(dataclasses.replace(kv(), resets_to=None), ops)
     assert verdict is True and blind > 100 * len(ops)  # stops at the put: most orders
 
@@ -116,3 +118,41 @@ def test_the_pruned_search_agrees_with_brute_force(ops: list[Operation]) -> None
     whole = kv_nopartition(footprint=False)  # the search itself, past the replay and splits
     verdict, _ = configurations(whole, ops)
     assert verdict is (expected is CheckResult.OK)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("kj"), st.sampled_from(["", "a", "b", "ab"])), max_size=3),
+    st.lists(st.tuples(st.sampled_from("kj"), st.sampled_from(["a", "b", ""])), max_size=3),
+    st.sampled_from("kj"),
+    st.sampled_from(["", "a", "b", "ab", "ba", "aab", UNKNOWN]),
+    st.sampled_from(["", "a", "b"]),
+)
+def test_the_kv_models_keep_their_growth_promises(
+    puts: list[tuple[str, str]],
+    appends: list[tuple[str, str]],
+    key: str,
+    seen: Any,
+    put: str,
+) -> None:
+    """From any state: appends lead only where `grows_into` allows, and `resets_to`
+    allows every read that the state a put leaves allows."""
+    for model in (kv(), kv_nopartition()):  # one string; one map of keys
+        assert model.grows and model.grows_into and model.resets_to
+        keys = model.footprint is not None  # the map: other keys too
+        state = model.init()
+        for k, v in puts:  # some state to start from
+            state = model.step(state, ("put", k if keys else key, v), None)[1]
+        start = state
+        for k, piece in appends:
+            op = ("append", k if keys else key, piece)
+            assert model.grows(op, None)
+            state = model.step(state, op, None)[1]
+        get = ("get", key, None)
+        if model.step(state, get, seen)[0]:  # legal after the appends: allowed from the start
+            assert model.grows_into(start, get, seen)
+        reset = ("put", key, put)
+        assert not model.grows(reset, None)
+        left = model.step(start, reset, None)[1]
+        if model.grows_into(left, get, seen):
+            assert model.grows_into(model.resets_to(reset, None), get, seen)
