@@ -358,7 +358,7 @@ class Search:
         nxt, ret, seen, resets, posts = self.nxt, self.ret, self.seen, self.resets, self.posts
         grows_into = self.grows_into
         tail, floor = self.tail, self.floor
-        bases: list[Any] = []
+        bases: list[Any] | None = None  # made at the first reset: most walks meet none
         x = nxt[0]
         for _ in range(PRUNE_WALK):
             if x == tail:
@@ -369,12 +369,17 @@ class Search:
                     base = posts[x]
                     if base is _UNKNOWN:
                         return False
-                    bases.append(base)
+                    if bases is None:
+                        bases = [base]
+                    else:
+                        bases.append(base)
             elif r < 0 or x > floor:
                 return False
             elif x != m:
                 read = seen[x]
                 if read is not None and not grows_into(state, read[0], read[1]):
+                    if bases is None:
+                        return True
                     for base in bases:  # a loop, not any(): no generator a check
                         if grows_into(base, read[0], read[1]):
                             break
