@@ -28,7 +28,7 @@ brute force in the tests):
   state is dropped when a pending read returns before any op that may not
   grow is called (or only ones that reset to known states) and neither the
   state nor those reset states can grow into what the read saw: only such
-  ops can come before that read (`_dead`).
+  ops can come before that read (`growth.py`).
 - optional operations (output `UNKNOWN`, returning after every call: crashed
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from sys import getsizeof
 from typing import Any, Final
 
+from checkers.linearizable.growth import dead, thread_growth
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.replay import replay_in_call_order
 
@@ -148,14 +149,6 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-def _anywhere(state: Any, inp: Any, out: Any) -> bool:
-    return True
-
-
-PRUNE_WALK: Final = 32
-"""Entries `_dead` walks at most: it checks the first pending reads to return, and
-stays O(1) a step where reads are rare."""
-
 _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
@@ -195,7 +188,7 @@ class Search:
         self.partial_seq: list[list[int] | None] = [None] * n
         observes = None if model.custom_equality else model.observes
         self._thread(history, model.read_only, observes)
-        self._thread_growth(model)
+        self.growth = thread_growth(model, self.meta, self.ret, len(self.want))
 
     def _sid(self, state: Any) -> int:
         """The id of `state` (equal states, equal ids); -1 if it is not hashable."""
@@ -302,92 +295,6 @@ class Search:
         for a, b in zip(chain, chain[1:]):
             nxt[a], prv[b] = b, a
 
-    def _thread_growth(self, model: Model) -> None:
-        """Notes, per entry, what `_dead` needs: which calls reset, and what reads saw.
-
-        `seen[r]`: the input and output of the read returning at entry `r`
-        (None for any other entry, or a read whose outcome is unknown);
-        `resets[c]`: the op called at entry `c` may not grow the state, and
-        `posts[c]` the state it leaves (the model's `resets_to`, or `_UNKNOWN`).
-        Optional ops' calls are off the main list: reads returning after the
-        first optional reset's call are never checked.
-        """
-        grows, grows_into = model.grows, model.grows_into
-        n = len(self.history)
-        self.grows_into: Callable[[Any, Any, Any], bool] = grows_into or _anywhere
-        self.seen: list[tuple[Any, Any] | None] = []
-        self.resets: list[bool] = []
-        self.posts: list[Any] = []
-        self.floor = 0
-        self.prune = False
-        if grows is None or grows_into is None or model.custom_equality:
-            return
-        size, ret, meta = len(self.want), self.ret, self.meta
-        seen: list[tuple[Any, Any] | None] = [None] * size
-        resets = [False] * size
-        posts: list[Any] = [_UNKNOWN] * size
-        resets_to = model.resets_to
-        floor = size
-        for k in range(1, 2 * n + 1):
-            m = ret[k]
-            if m <= 0:
-                continue
-            twin, inp, out, b, ro = meta[k]
-            if ro:  # keeps the state: grows, by the definition
-                if out is not _UNKNOWN:
-                    seen[m] = (inp, out)
-                    self.prune = True
-            elif not grows(inp, out):
-                resets[k] = True
-                if resets_to is not None:
-                    posts[k] = resets_to(inp, out)
-                if ro is None:
-                    floor = min(floor, k)
-        self.seen, self.resets, self.posts, self.floor = seen, resets, posts, floor
-
-    def _dead(self, state: Any, e: int, m: int) -> bool:
-        """True if `state` cannot grow into what a pending read saw (`grows`/`grows_into`).
-
-        Walks the main list (without `e`, just linearized, and its return `m`)
-        up to the first call of an op that resets to no known state. Only the
-        ops called before a read returns can come before it: growing ones, or
-        resets to the states in `bases` (called earlier in the walk), so
-        `grows_into` must allow the read from `state` or from one of those.
-        Walks `PRUNE_WALK` entries at most.
-        """
-        nxt, ret, seen, resets, posts = self.nxt, self.ret, self.seen, self.resets, self.posts
-        grows_into = self.grows_into
-        tail, floor = self.tail, self.floor
-        bases: list[Any] | None = None  # made at the first reset: most walks meet none
-        x = nxt[0]
-        for _ in range(PRUNE_WALK):
-            if x == tail:
-                return False
-            r = ret[x]
-            if r > 0:
-                if resets[x] and x != e:
-                    base = posts[x]
-                    if base is _UNKNOWN:
-                        return False
-                    if bases is None:
-                        bases = [base]
-                    else:
-                        bases.append(base)
-            elif r < 0 or x > floor:
-                return False
-            elif x != m:
-                read = seen[x]
-                if read is not None and not grows_into(state, read[0], read[1]):
-                    if bases is None:
-                        return True
-                    for base in bases:  # a loop, not any(): no generator a check
-                        if grows_into(base, read[0], read[1]):
-                            break
-                    else:
-                        return True
-            x = nxt[x]
-        return False
-
     def run(self, steps: int, deadline: float = math.inf) -> bool | None:
         """Advances at most `steps` steps, or until the monotonic clock passes `deadline`.
 
@@ -398,7 +305,7 @@ class Search:
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
         e, state, lin, best_len, cur = self.e, self.state, self.lin, len(self.best), self.sid
-        sids, compress, prune = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.prune
+        sids, compress, growth = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.growth
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
         late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
@@ -422,9 +329,10 @@ class Search:
                         e = nxt[e]
                         continue
                     if ok:
-                        if prune and not ro and self._dead(new_state, e, m):
-                            e = nxt[e]  # no pending read can follow: a dead end, not cached
-                            continue
+                        if growth is not None and not ro:
+                            if dead(growth, nxt, tail, ret, new_state, e, m):
+                                e = nxt[e]  # no pending read can follow: a dead end, not cached
+                                continue
                         new_lin = lin | 1 << b
                         sid = sids.get(new_state)
                         if sid is None:
