@@ -11,7 +11,7 @@ from the manifest's. Rows Porcupine did not decide have no time: they show
 "-". The 50-client rows (Sibyl's, and Porcupine's kv `c50`) are also run once
 in a fresh fork for their peak RSS (the parsed history included) and the
 checker's verdict with the full timeout. `--plain` drops the models' hints
-(`footprint`, `read_only`): Porcupine's models as given, so the unpartitioned
+(`footprint`, `read_only`, `grows`): Porcupine's models as given, so the unpartitioned
 kv rows are split only where the checker infers it from the model's step
 function (checkers/linearizable/inferred.py); `--no-infer` turns that off too (the
 anchor: the whole-history search). `--anchor` also runs each 50-client row as it
@@ -88,9 +88,11 @@ def family_of(corpus: str, row: dict[str, str]) -> str:
 
 
 def row_model(row: dict[str, str], plain: bool) -> Model:
-    """The row's model; with `plain`, without its hints (footprint, read_only)."""
+    """The row's model; with `plain`, without its hints (footprint, read_only, grows)."""
     model = make_model(row["model"], parse_initial_state(row.get("initial_state") or None))
-    return dataclasses.replace(model, footprint=None, read_only=None) if plain else model
+    if not plain:
+        return model
+    return dataclasses.replace(model, footprint=None, read_only=None, grows=None, grows_into=None)
 
 
 def time_row(
@@ -218,7 +220,7 @@ def main() -> int:
         "--cpu", action="store_true", help="time with process CPU time (steadier on a busy machine)"
     )
     ap.add_argument(
-        "--plain", action="store_true", help="drop the models' hints (footprint, read_only)"
+        "--plain", action="store_true", help="drop the models' hints (footprint, read_only, grows)"
     )
     ap.add_argument(
         "--no-infer", action="store_true", help="never infer a split from the model's step"

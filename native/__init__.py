@@ -38,6 +38,7 @@ from typing import Final
 
 COMPILED: Final = (
     "checkers.linearizable.search",
+    "checkers.linearizable.growth",
     "checkers.linearizable.replay",
     "checkers.linearizable.models",
     "checkers.linearizable.api",

@@ -131,6 +131,20 @@ class Model:
       from a partition function, so an operation on several keys joins them).
       Without it (and without `partition`), a split is inferred from `init`
       and `step` where the states allow (`inferred`).
+    - `grows(input, output) -> bool` and `grows_into(state, input, output)
+      -> bool`, optional hints beyond Porcupine's fields, used together: the
+      operations `grows` says True of (an append, a read; not a put) only
+      move the state forward, and False from `grows_into` promises that no
+      sequence of them leads from `state` to one where the read-only
+      operation `(input, output)` is legal (a get of "ab" after "b"). The
+      search then drops a configuration whose state cannot grow into what a
+      pending read saw, when no operation that does not grow can come before
+      that read. With `resets_to(input, output) -> state` for an operation
+      that does not grow (or `UNKNOWN`), the search walks past it: the promise
+      is that `grows_into` allows from that state every read it allows from a
+      state the operation may leave (a put of "x" in kv: "x"; in one map of
+      keys: "x" at that key, the others empty, as an empty string grows into
+      any string).
 
     Construct with `Model(init=..., step=...)`; missing callables are filled by
     `fill_default`.
@@ -146,6 +160,9 @@ class Model:
     read_only: Callable[[Any, Any], bool] | None = None
     footprint: Callable[[Any], Iterable[Hashable]] | None = None
     observes: Callable[[Any, Any], Any] | None = None
+    grows: Callable[[Any, Any], bool] | None = None
+    grows_into: Callable[[Any, Any, Any], bool] | None = None
+    resets_to: Callable[[Any, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         fill_default(self)

@@ -156,8 +156,27 @@ def _is_get(inp: Any, out: Any) -> bool:
     return bool(inp[0] == "get")
 
 
+def _kv_grows(inp: Any, out: Any) -> bool:
+    """Gets and appends only extend the string (a put replaces it)."""
+    return bool(inp[0] != "put")
+
+
+def _kv_resets_to(inp: Any, out: Any) -> Any:
+    """A put leaves its string, whatever the string before."""
+    return inp[2] if inp[0] == "put" else _UNKNOWN
+
+
+def _kv_grows_into(state: str, inp: Any, out: Any) -> bool:
+    """Appends lead from `state` to the string a get saw only if `state` begins it."""
+    return type(out) is not str or out.startswith(state)
+
+
 def kv() -> Model:
-    """Porcupine's key-value model: get / put / append on strings, partitioned by key."""
+    """Porcupine's key-value model: get / put / append on strings, partitioned by key.
+
+    Its `grows` / `grows_into` / `resets_to` hints (appends only extend a string,
+    a put replaces it) let the search drop an order of appends that no pending
+    get's value begins with."""
     return Model(
         init=lambda: "",
         step=_kv_step,
@@ -166,6 +185,9 @@ def kv() -> Model:
         describe_state=repr,
         read_only=_is_get,
         observes=_observed_read,
+        grows=_kv_grows,
+        grows_into=_kv_grows_into,
+        resets_to=_kv_resets_to,
     )
 
 
@@ -177,9 +199,19 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
     absent keys read as "". Its `footprint` hint (an operation touches its
     key's slot only) lets the checker split the history where operations
     commute; `kv_nopartition(footprint=False)` leaves it out (Porcupine's model).
+    Its `grows` / `grows_into` / `resets_to` hints are the kv model's, slot by slot.
     """
     slots: dict[Any, int] = {}
     keys: list[Any] = []
+
+    def grows_into(state: tuple[str, ...], inp: Any, out: Any) -> bool:
+        k = slots.get(inp[1])
+        current = state[k] if k is not None and k < len(state) else ""
+        return type(out) is not str or out.startswith(current)
+
+    def resets_to(inp: Any, out: Any) -> Any:
+        # the put's string at its key, the others empty: they grow into any string
+        return step((), inp, out)[1] if inp[0] == "put" else _UNKNOWN
 
     def step(state: tuple[str, ...], inp: Any, out: Any) -> tuple[bool, tuple[str, ...]]:
         f, key = inp[0], inp[1]
@@ -210,6 +242,9 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
         describe_state=lambda s: repr({keys[i]: v for i, v in enumerate(s) if v}),
         read_only=_is_get,
         footprint=_key_footprint if footprint else None,
+        grows=_kv_grows,
+        grows_into=grows_into,
+        resets_to=resets_to,
     )
 
 

@@ -88,9 +88,13 @@ def test_corpus_files_with_detected_formats(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_timeout_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 16 concurrent appends and a put of "" (the kv model's growth hints cannot see past
+    # it), then a get no order explains: the search must try every order
+    put = '{:process 50, :type %s, :f :put, :key "k", :value ""}'
     lines = [
         f'{{:process {i}, :type :invoke, :f :append, :key "k", :value "<{i}>"}}' for i in range(16)
     ]
+    lines += [put % ":invoke", put % ":ok"]
     lines += [
         f'{{:process {i}, :type :ok, :f :append, :key "k", :value "<{i}>"}}' for i in range(16)
     ]
