@@ -38,6 +38,7 @@ from typing import Final
 
 COMPILED: Final = (
     "checkers.linearizable.search",
+    "checkers.linearizable.model",
     "checkers.linearizable.replay",
     "checkers.linearizable.models",
     "checkers.linearizable.api",

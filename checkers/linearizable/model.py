@@ -20,16 +20,18 @@ from typing import Any
 
 
 class _Unknown:
-    """The output of an operation whose outcome nobody saw (a crash, a timeout)."""
+    """The output of an operation whose outcome nobody saw (a crash, a timeout).
 
-    _instance: _Unknown | None = None
+    One instance, `UNKNOWN`, compared by identity: copying or unpickling it gives
+    it back (`__reduce__` names it).
+    """
 
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    __slots__ = ()
 
     def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
         return "UNKNOWN"
 
 

@@ -207,45 +207,57 @@ class Search:
         two such operations in a linearization keeps real time and every state.)
         """
         n = len(history)
-        calls = [op.call for op in history]
-        rets = [op.return_ for op in history]
-        last_call, end = max(calls, default=0), max(rets, default=0)
+        calls, rets = [0] * n, [0] * n
+        low = last_call = end = history[0].call if n else 0
+        for i in range(n):  # one pass for the columns and bounds (min/max calls are slow)
+            op = history[i]
+            c, r = op.call, op.return_
+            calls[i], rets[i] = c, r
+            if c < low:
+                low = c
+            elif c > last_call:
+                last_call = c
+            if r > end:
+                end = r
         optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
         # Entries sort by (time, kind: call 0, return 1, optional return 2, op), encoded
         # in one int each: sorting ints is several times cheaper than sorting tuples.
-        low, width = min(calls, default=0), 3 * n
+        width = 3 * n
         keys = [(c - low) * width + i for i, c in enumerate(calls)]
-        keys += [
-            (end - low) * width + 2 * n + i if optional[i] else (r - low) * width + n + i
-            for i, r in enumerate(rets)
-        ]
+        for i in range(n):
+            keys.append(
+                (end - low) * width + 2 * n + i if optional[i] else (rets[i] - low) * width + n + i
+            )
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        self.nxt = list(range(1, size + 1))
-        self.prv = list(range(-1, size - 1))
+        self.nxt = [k + 1 for k in range(size)]
+        self.prv = [k - 1 for k in range(size)]
         op_of = [-1] * size
         meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
         ret = [0] * size
         want = self.want = [-1] * size
-        ret_entry, block, calls_seen = [0] * n, [0] * n, 0
+        # per op: its return entry, then (calls) the calls before that return
+        ret_entry, block = rets, calls
+        calls_seen = 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
         call_entries: list[int] = []  # in call order
         k = 0
         for key in keys:
             k += 1
             r = key % width
-            kind = r // n
-            i = r - kind * n
-            op_of[k] = i
-            if kind:
-                ret_entry[i], block[i] = k, calls_seen
-                ret[k] = -1 if kind == 2 else 0
-            else:
-                bit[i] = calls_seen
+            if r < n:
+                op_of[k] = r
+                bit[r] = calls_seen
                 calls_seen += 1
                 call_entries.append(k)
+            else:
+                i = r - n if r < 2 * n else r - 2 * n
+                op_of[k] = i
+                ret_entry[i], block[i] = k, calls_seen
+                if r >= 2 * n:
+                    ret[k] = -1
         last: dict[Any, int] = {}  # per (input, output): the op of that kind called last
         for k in call_entries:
             i = op_of[k]

@@ -352,6 +352,31 @@ def test_the_replay_swaps_an_overlapping_pair_and_defers_a_refused_op() -> None:
     assert check_operations(register, late) is CheckResult.ILLEGAL
 
 
+def test_the_replay_retries_without_optional_ops_only_when_one_moved_the_state() -> None:
+    register = cas_register(0)
+    moved = [  # two crashed writes, open to the end, put the register at 3: the read fails
+        Operation(0, ("write", None, 1), 0, UNKNOWN, 100),
+        Operation(1, ("write", None, 3), 1, UNKNOWN, 100),
+        Operation(2, ("read", None, None), 2, 0, 3),
+    ]
+    found = replay_in_call_order(register, moved, math.inf)
+    assert found is not None and found.longest == [2, 0, 1]  # retried: the crashed ones last
+    stepped: list[Any] = []
+
+    def step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+        stepped.append(out)
+        return register.step(state, inp, out)
+
+    still = [  # a crashed cas that does not apply leaves 0: a retry would fail the same way
+        Operation(0, ("cas", None, (1, 1)), 0, UNKNOWN, 100),
+        Operation(1, ("read", None, None), 1, 5, 2),
+    ]
+    counted = dataclasses.replace(register, step=step)
+    assert replay_in_call_order(counted, still, math.inf) is None
+    assert stepped.count(5) == 3  # refused twice at its turn, once before the cas: one pass
+    assert check_operations(register, still) is CheckResult.ILLEGAL
+
+
 random_kv_op = random_kv_ops(["k", "j"])
 
 
