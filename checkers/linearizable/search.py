@@ -147,9 +147,13 @@ _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
 Meta = tuple[int, Any, Any, int, bool | None]
-"""Per call entry: (1 + the bit of the twin it must follow or 0, input, output,
+"""Per call entry: (the call entry of the twin it must follow or 0, input, output,
 its operation's bit, read-only: True, False, or None if optional). Bits are
 shifted when needed: a table of them would take O(n^2) memory."""
+
+Frame = tuple[int, Any, bool | None, int, int]
+"""A linearized op on the search's stack: its call entry, the state before it, its
+read-only flag, and the scan limit and state id before it (see `run`)."""
 
 _RETURN: Meta = (0, None, None, 0, False)
 """The meta of a return entry (never read: `ret` tells calls from returns)."""
@@ -169,13 +173,15 @@ class Search:
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
         self.lin = 0
-        self.calls: list[tuple[int, Any, bool | None, int, int]] = []
+        self.calls: list[Frame] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
         self.sid = self._sid(self.state)
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
         self.done: bool | None = None
-        self.best: list[int] = []
+        self._best: list[int] = []
+        self._best_frames: list[Frame] | None = None  # `best`, not yet turned into op indices
+        self._best_len = 0
         self.blocker: int | None = None
         n = len(history) if verbose else 0  # partial linearizations: verbose only
         self.partial_len = [0] * n
@@ -258,13 +264,13 @@ class Search:
                 ret_entry[i], block[i] = k, calls_seen
                 if r >= 2 * n:
                     ret[k] = -1
-        last: dict[Any, int] = {}  # per (input, output): the op of that kind called last
+        last: dict[Any, int] = {}  # per (input, output): the call entry of that kind last
         for k in call_entries:
             i = op_of[k]
             op = history[i]
             inp, out = op.input, op.output
             ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            j = -1
+            twin = 0
             if ro and observes is not None:
                 seen = observes(inp, out)
                 if seen is not _UNKNOWN:
@@ -272,12 +278,13 @@ class Search:
             if not ro:
                 kind_key = (inp, out)
                 try:
-                    j = last.get(kind_key, -1)
-                    last[kind_key] = i
+                    twin = last.get(kind_key, 0)
+                    last[kind_key] = k
                 except TypeError:  # unhashable input or output: no twins
                     pass
-            twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
-            meta[k] = (twin + 1, inp, out, bit[i], ro)
+                if twin and block[op_of[twin]] > block[i]:  # nested in the twin's interval
+                    twin = 0
+            meta[k] = (twin, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
         self.has_optional, self.lim = any(optional), _NO_LIMIT
@@ -309,7 +316,7 @@ class Search:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
-        e, state, lin, best_len, cur = self.e, self.state, self.lin, len(self.best), self.sid
+        e, state, lin, best_len, cur = self.e, self.state, self.lin, self._best_len, self.sid
         sids, compress = self.sids, len(self.history) > COMPRESS_OVER_OPS
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
@@ -326,7 +333,7 @@ class Search:
                         e = nxt[e]
                         continue
                     twin, i, o, b, ro = meta[e]
-                    if twin and not lin >> (twin - 1) & 1:
+                    if twin and nxt[prv[twin]] == twin:  # its twin's call is still listed
                         e = nxt[e]
                         continue
                     ok, new_state = step(state, i, o)
@@ -387,13 +394,29 @@ class Search:
         self.e, self.state, self.lin, self.lim, self.sid = e, state, lin, lim, cur
         return None
 
+    @property
+    def best(self) -> list[int]:
+        """The longest linearizable prefix found so far (indices into `history`)."""
+        frames = self._best_frames
+        if frames is not None:  # turned into op indices once, when asked
+            op = self.op
+            self._best = [op[c] for c, _, _, _, _ in frames]
+            self._best_frames = None
+        return self._best
+
     def _record_best(self, ret_entry: int) -> int:
-        """Remembers the current prefix as the longest and the op whose return blocked it."""
-        op = self.op
-        if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _, _, _, _ in self.calls]
-            self.blocker = op[ret_entry]
-        return len(self.best) + 1
+        """Remembers the current prefix as the longest and the op whose return blocked it.
+
+        A prefix may be recorded many times on the way down: it is kept as a copy
+        of the search's stack (one memcpy), and turned into op indices only when
+        `best` is read.
+        """
+        calls = self.calls
+        if len(calls) > self._best_len or self.blocker is None:
+            self._best_frames = calls.copy()
+            self._best_len = len(calls)
+            self.blocker = self.op[ret_entry]
+        return self._best_len + 1
 
     def _record_partials(self) -> None:
         """Records the current prefix for every op in it that has no longer one yet."""
@@ -410,11 +433,12 @@ class Search:
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _, _, _, _ in self.calls]
+            best = [self.op[c] for c, _, _, _, _ in self.calls]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
-                self.best += sorted(rest, key=lambda i: self.history[i].call)
+                best += sorted(rest, key=lambda i: self.history[i].call)
+            self._best, self._best_frames, self._best_len = best, None, len(best)
             self.blocker = None
             if self.verbose:
                 self.partial_len = [len(self.best)] * len(self.history)

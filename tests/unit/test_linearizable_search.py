@@ -312,6 +312,17 @@ def test_a_nested_identical_op_is_free_to_go_first() -> None:
     assert _search_alone_one(mutex(), [outer, release, later]) is CheckResult.OK
 
 
+def test_twins_go_in_call_order_so_equal_ops_make_no_subsets() -> None:
+    """Six equal writes at once: only their prefixes in call order are configurations."""
+    ops = [Operation(i, ("write", None, 1), i, None, 10) for i in range(6)]
+    ops.append(Operation(9, ("read", None, None), 11, 2, 12))  # never written: illegal
+    search = Search(cas_register(0), ops)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 6  # not the 63 non-empty subsets of the writes
+    info = search.info()
+    assert len(info.longest) == 6 and info.illegal == 6
+
+
 random_mutex_op = st.builds(
     lambda kind, crashed, call, length: Operation(
         0, (kind, None, None), call, UNKNOWN if crashed else None, call + length
