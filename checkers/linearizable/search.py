@@ -237,8 +237,9 @@ class Search:
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        self.nxt = [k + 1 for k in range(size)]
-        self.prv = [k - 1 for k in range(size)]
+        ints = list(range(-1, size + 1))  # two slices share its int objects: half the allocations
+        self.nxt = ints[2:]
+        self.prv = ints[:size]
         op_of = [-1] * size
         meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
