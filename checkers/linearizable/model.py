@@ -117,11 +117,12 @@ class Model:
       then linearizes it greedily and never branches on it. A wrong promise
       gives wrong verdicts; leave it None when unsure.
     - `observes(input, output) -> state`, an optional hint beyond Porcupine's
-      fields, asked only of read-only operations: the one state in which the
-      model accepts the operation (a read that returned 3: the state 3), or
-      `UNKNOWN` when there is none to name (it is legal in several states).
-      It promises `step(s, input, output)[0] == (s == state)` for every state
-      `s`. The search then refuses the read by comparing state ids, without a
+      fields, asked of every operation but the optional ones: the one state in
+      which the model accepts the operation (a read that returned 3: the state
+      3; an acquire: the free lock), or `UNKNOWN` when there is none to name
+      (it is legal in several states, like a write). It promises
+      `step(s, input, output)[0] == (s == state)` for every state `s`. The
+      search then refuses the operation by comparing state ids, without a
       step: most of a read-heavy search's steps are reads it refuses.
     - `footprint(input) -> iterable of hashables`, an optional hint beyond
       Porcupine's fields: the parts of the state the operation may read or

@@ -21,9 +21,10 @@ brute force in the tests):
   state, so some linearization has them in that order.
 - read-only operations (the model's `read_only` hint): one that is legal now
   is linearized at once, and the search never branches on it, because moving
-  it earlier in any linearization keeps every state. With the model's
-  `observes` hint, a read that observes another state than the current one is
-  refused by comparing two state ids, without a step.
+  it earlier in any linearization keeps every state.
+- the model's `observes` hint: an operation legal in one state only (a read
+  that observes it, an acquire of a free lock, a cas that applied) is refused
+  in any other state by comparing two state ids, without a step.
 - optional operations (output `UNKNOWN`, returning after every call: crashed
   ones): their returns go last, the search succeeds once only they are left
   (they can all be appended, the model accepts them anywhere), and it never
@@ -159,6 +160,20 @@ _RETURN: Meta = (0, None, None, 0, False)
 """The meta of a return entry (never read: `ret` tells calls from returns)."""
 
 
+_NOT_ASKED: Final = -2
+
+
+class _Kind:
+    """What `_thread` knows of one kind of op (equal input and output)."""
+
+    __slots__ = ("last", "read_only", "want")
+
+    def __init__(self, last: int) -> None:
+        self.last = last  # the call entry of the op of this kind called last, or 0
+        self.read_only = False
+        self.want = _NOT_ASKED  # the id of the one state it is legal in, or -1 for none
+
+
 class Search:
     """A resumable Wing–Gong–Lowe search over one partition's history.
 
@@ -205,8 +220,9 @@ class Search:
     ) -> None:
         """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail.
 
-        Also notes, per call entry of a read with the `observes` hint, the id
-        of the one state it is legal in (-1 for any other call). And orders
+        Also notes, per call entry of an op the `observes` hint names a state
+        for (any but an optional one), the id of the one state it is legal in
+        (-1 for any other call). And orders
         twins: an operation may be linearized only after the last one called
         before it with equal input and output, unless that one
         returns later (after more calls): a nested interval is free. (Swapping
@@ -265,24 +281,30 @@ class Search:
                 ret_entry[i], block[i] = k, calls_seen
                 if r >= 2 * n:
                     ret[k] = -1
-        last: dict[Any, int] = {}  # per (input, output): the call entry of that kind last
+        # Per kind (input, output): the call entry of that kind called last, and the
+        # hints (asked once per kind: they depend on input and output only).
+        kinds: dict[Any, _Kind] = {}
         for k in call_entries:
             i = op_of[k]
             op = history[i]
             inp, out = op.input, op.output
-            ro = None if optional[i] else bool(read_only and read_only(inp, out))
+            try:
+                kind = kinds.get((inp, out))
+            except TypeError:  # unhashable input or output: no twins, hints asked each time
+                kind = _Kind(0)
+            else:
+                if kind is None:
+                    kind = kinds[(inp, out)] = _Kind(0)
+            if optional[i]:
+                ro: bool | None = None
+            else:
+                if kind.want == _NOT_ASKED:
+                    self._ask(kind, inp, out, read_only, observes)
+                ro = kind.read_only
+                want[k] = kind.want
             twin = 0
-            if ro and observes is not None:
-                seen = observes(inp, out)
-                if seen is not _UNKNOWN:
-                    want[k] = self._sid(seen)
-            if not ro:
-                kind_key = (inp, out)
-                try:
-                    twin = last.get(kind_key, 0)
-                    last[kind_key] = k
-                except TypeError:  # unhashable input or output: no twins
-                    pass
+            if not ro:  # twins: read-only ops never branch, they need no order
+                twin, kind.last = kind.last, k
                 if twin and block[op_of[twin]] > block[i]:  # nested in the twin's interval
                     twin = 0
             meta[k] = (twin, inp, out, bit[i], ro)
@@ -292,6 +314,20 @@ class Search:
         if self.has_optional:
             self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
+
+    def _ask(
+        self,
+        kind: _Kind,
+        inp: Any,
+        out: Any,
+        read_only: Callable[..., bool] | None,
+        observes: Callable[..., Any] | None,
+    ) -> None:
+        """Asks the model's hints about one kind of (non-optional) op: read-only, and
+        the one state it is legal in (its id, or -1)."""
+        kind.read_only = bool(read_only and read_only(inp, out))
+        seen = observes(inp, out) if observes is not None else _UNKNOWN
+        kind.want = -1 if seen is _UNKNOWN else self._sid(seen)
 
     def _thread_optional(self, calls: list[int]) -> None:
         """Moves the optional ops' call entries to a list of their own, in call order.

@@ -547,20 +547,29 @@ def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline(
     assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.one_of(st.none(), st.integers(0, 2)),
     random_register_op,
     st.sampled_from(["", "a", "ab"]),
     random_kv_op,
+    st.booleans(),
+    random_mutex_op,
 )
-def test_observes_names_the_one_state_a_read_is_legal_in(
-    reg_state: Any, reg_op: Operation, kv_state: str, kv_op: Operation
+def test_observes_names_the_one_state_an_op_is_legal_in(
+    reg_state: Any,
+    reg_op: Operation,
+    kv_state: str,
+    kv_op: Operation,
+    held: bool,
+    mutex_op: Operation,
 ) -> None:
-    for model, state, op in ((cas_register(0), reg_state, reg_op), (kv(), kv_state, kv_op)):
-        assert model.read_only is not None and model.observes is not None
-        if not model.read_only(op.input, op.output):
-            continue
+    for model, state, op in (
+        (cas_register(0), reg_state, reg_op),
+        (kv(), kv_state, kv_op),
+        (mutex(), held, mutex_op),
+    ):
+        assert model.observes is not None
         seen = model.observes(op.input, op.output)
         ok, _ = model.step(state, op.input, op.output)
         if seen is not UNKNOWN:  # the promise: legal exactly in that state
@@ -588,3 +597,26 @@ def test_a_read_of_another_state_is_refused_without_a_step() -> None:
     blind = Search(dataclasses.replace(model, step=step, observes=None), ops)
     assert blind.run(1_000_000) is True
     assert set(stepped) > {4}  # without the hint, reads are stepped in other states
+
+
+def test_an_acquire_of_a_held_lock_is_refused_without_a_step() -> None:
+    """Four acquires and three releases, all concurrent (the acquires come first in the
+    walk): the mutex's `observes` names the free lock, so no acquire is stepped while
+    the lock is held."""
+    ops = [Operation(i, ("acquire", None, None), 0, None, 10) for i in range(4)]
+    ops += [Operation(4 + i, ("release", None, None), 1, None, 10) for i in range(3)]
+    stepped: list[bool] = []
+    model = mutex()
+
+    def step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
+        if inp[0] == "acquire":
+            stepped.append(held)
+        return model.step(held, inp, out)
+
+    search = Search(dataclasses.replace(model, step=step), ops)
+    assert search.run(1_000_000) is True  # acquire, release, ..., acquire: it ends held
+    assert stepped and not any(stepped)  # each acquire is stepped only on a free lock
+    stepped.clear()
+    blind = Search(dataclasses.replace(model, step=step, observes=None), ops)
+    assert blind.run(1_000_000) is True
+    assert any(stepped)  # without the hint, acquires are stepped on a held lock
