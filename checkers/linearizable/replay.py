@@ -47,9 +47,14 @@ def replay_in_call_order(
     """
     n = len(history)
     calls = [0] * n
+    order = list(range(n))
+    ordered = True  # histories usually come in call order: then no sort (nor key calls)
     for i in range(n):
-        calls[i] = history[i].call
-    order = sorted(range(n), key=calls.__getitem__)
+        c = calls[i] = history[i].call
+        if i and c < calls[i - 1]:
+            ordered = False
+    if not ordered:
+        order.sort(key=calls.__getitem__)
     last_call = calls[order[-1]] if n else 0
     optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
     placed = _replay(model, history, order, deadline, optional)
