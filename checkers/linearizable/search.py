@@ -195,7 +195,9 @@ class Search:
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
         self.done: bool | None = None
         self._best: list[int] = []
-        self._best_frames: list[Frame] | None = None  # `best`, not yet turned into op indices
+        # `best`, not yet turned into op indices; typed Any: reading one item of a
+        # frame then costs less than unpacking all five
+        self._best_frames: list[Any] | None = None
         self._best_len = 0
         self.blocker: int | None = None
         n = len(history) if verbose else 0  # partial linearizations: verbose only
@@ -434,10 +436,9 @@ class Search:
     @property
     def best(self) -> list[int]:
         """The longest linearizable prefix found so far (indices into `history`)."""
-        frames = self._best_frames
-        if frames is not None:  # turned into op indices once, when asked
-            op = self.op
-            self._best = [op[c] for c, _, _, _, _ in frames]
+        if self._best_frames is not None:  # turned into op indices once, when asked
+            op, frames = self.op, self._best_frames
+            self._best = [op[f[0]] for f in frames]
             self._best_frames = None
         return self._best
 
@@ -467,10 +468,15 @@ class Search:
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
+    def _frames(self) -> list[Any]:
+        """The search's stack, typed so that one item of a frame is read alone."""
+        return self.calls
+
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            best = [self.op[c] for c, _, _, _, _ in self.calls]
+            op, frames = self.op, self._frames()
+            best = [op[f[0]] for f in frames]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
