@@ -323,6 +323,47 @@ def test_twins_go_in_call_order_so_equal_ops_make_no_subsets() -> None:
     assert len(info.longest) == 6 and info.illegal == 6
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(random_register_op, min_size=2, max_size=7),
+    st.lists(st.booleans(), min_size=7, max_size=7),
+)
+def test_crashed_ops_left_out_agree_with_brute_force(
+    ops: list[Operation], crash: list[bool]
+) -> None:
+    """Many optional ops (crashed, open to the end): a configuration with some of them
+    linearized is dropped when the one without them, in the same state, is cached."""
+    ops = [
+        dataclasses.replace(op, output=UNKNOWN, return_=100) if down else op
+        for op, down in zip(ops, crash)
+    ]
+    model = cas_register(0)
+    expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
+    assert _search_alone(model, ops) is expected
+    assert check_operations(model, ops) is expected
+
+
+def test_a_configuration_with_optional_ops_is_dominated_by_the_one_without() -> None:
+    """A crashed write of 1, then a write of 1 and a read of 5 (never written): after
+    the crashed write and the write, the state is 1, as after the write alone, which
+    was searched already: the search drops it."""
+    ops = [
+        Operation(0, ("write", None, 1), 0, UNKNOWN, 100),  # crashed: optional
+        Operation(1, ("write", None, 1), 1, None, 2),
+        Operation(2, ("read", None, None), 3, 5, 4),
+    ]
+    search = Search(cas_register(0), ops)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 2  # {write}, {crashed}; not {crashed, write}: dominated
+    assert search.info().illegal == 2
+    # the same after 400 sequential writes: past COMPRESS_OVER_OPS, keys are compressed
+    before = [Operation(9, ("write", None, i % 3), 2 * i, None, 2 * i + 1) for i in range(400)]
+    later = [dataclasses.replace(op, call=op.call + 1000, return_=op.return_ + 1000) for op in ops]
+    search = Search(cas_register(0), before + later)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 400 + 2
+
+
 random_mutex_op = st.builds(
     lambda kind, crashed, call, length: Operation(
         0, (kind, None, None), call, UNKNOWN if crashed else None, call + length
