@@ -39,6 +39,7 @@ from typing import Final
 COMPILED: Final = (
     "checkers.linearizable.search",
     "checkers.linearizable.growth",
+    "checkers.linearizable.model",
     "checkers.linearizable.replay",
     "checkers.linearizable.models",
     "checkers.linearizable.api",

@@ -20,16 +20,18 @@ from typing import Any
 
 
 class _Unknown:
-    """The output of an operation whose outcome nobody saw (a crash, a timeout)."""
+    """The output of an operation whose outcome nobody saw (a crash, a timeout).
 
-    _instance: _Unknown | None = None
+    One instance, `UNKNOWN`, compared by identity: copying or unpickling it gives
+    it back (`__reduce__` names it).
+    """
 
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    __slots__ = ()
 
     def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
         return "UNKNOWN"
 
 
@@ -115,11 +117,12 @@ class Model:
       then linearizes it greedily and never branches on it. A wrong promise
       gives wrong verdicts; leave it None when unsure.
     - `observes(input, output) -> state`, an optional hint beyond Porcupine's
-      fields, asked only of read-only operations: the one state in which the
-      model accepts the operation (a read that returned 3: the state 3), or
-      `UNKNOWN` when there is none to name (it is legal in several states).
-      It promises `step(s, input, output)[0] == (s == state)` for every state
-      `s`. The search then refuses the read by comparing state ids, without a
+      fields, asked of every operation but the optional ones: the one state in
+      which the model accepts the operation (a read that returned 3: the state
+      3; an acquire: the free lock), or `UNKNOWN` when there is none to name
+      (it is legal in several states, like a write). It promises
+      `step(s, input, output)[0] == (s == state)` for every state `s`. The
+      search then refuses the operation by comparing state ids, without a
       step: most of a read-heavy search's steps are reads it refuses.
     - `footprint(input) -> iterable of hashables`, an optional hint beyond
       Porcupine's fields: the parts of the state the operation may read or

@@ -137,8 +137,16 @@ def cas_register(init: Any = None) -> Model:
 
 
 def _observed_read(inp: Any, out: Any) -> Any:
-    """A read's value is the one state it is legal in; a failed cas names none."""
-    return out if inp[0] == "read" or inp[0] == "get" else _UNKNOWN
+    """The one state an op is legal in: a read's value, a cas's `from` if it applied.
+
+    A write, a failed cas (legal in every other state) and an op whose outcome
+    nobody saw name none."""
+    f = inp[0]
+    if out is _UNKNOWN:
+        return _UNKNOWN
+    if f == "read" or f == "get":
+        return out
+    return inp[2][0] if f == "cas" and out is True else _UNKNOWN
 
 
 def _kv_step(state: str, inp: Any, out: Any) -> tuple[bool, str]:
@@ -259,6 +267,14 @@ def _mutex_step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
     return False, held
 
 
+def _mutex_requires(inp: Any, out: Any) -> Any:
+    """The one state an acquire (free) or a release (held) is legal in."""
+    f = inp[0]
+    if out is _UNKNOWN or (f != "acquire" and f != "release"):
+        return _UNKNOWN
+    return f == "release"
+
+
 def mutex(init: Any = None) -> Model:
     """A lock: acquire is legal when free, release when held. Unknown outcomes never fail.
 
@@ -269,6 +285,7 @@ def mutex(init: Any = None) -> Model:
         step=_mutex_step,
         describe_operation=describe_triple,
         describe_state=lambda held: "held" if held else "free",
+        observes=_mutex_requires,
     )
 
 

@@ -38,37 +38,50 @@ def replay_in_call_order(
     Each op goes after its call and before any op called after its return, so
     a replay that places every op is a linearization: many real histories are
     decided at about one model step per op, without the search's set-up. If it
-    fails, it is tried once more with the optional ops (unknown outputs, open
-    to the end) last and unstepped, as the search may leave them. Returns None,
-    for the search to decide, when both fail or when `deadline` (monotonic)
-    passes.
+    fails after an optional op (unknown output, open to the end) changed the
+    state or was swapped or deferred, it is tried once more with the optional
+    ops last and unstepped, as the search may leave them; when every optional op
+    it placed left the state as it was (a read, a cas that did not apply), it
+    would step through the same states again, so it is not. Returns None, for
+    the search to decide, when it fails or when `deadline` (monotonic) passes.
     """
-    calls = [op.call for op in history]
-    order = sorted(range(len(history)), key=calls.__getitem__)
-    placed = _replay(model, history, order, deadline)
-    if isinstance(placed, int):  # failed after `placed` ops of `order`
-        last_call = max(calls, default=0)
-        optional = [
-            i for i in order if history[i].output is _UNKNOWN and history[i].return_ >= last_call
-        ]
-        skip = set(optional)
-        if not skip.intersection(order[:placed]):  # without them it would fail the same way
+    n = len(history)
+    calls = [0] * n
+    order = list(range(n))
+    ordered = True  # histories usually come in call order: then no sort (nor key calls)
+    for i in range(n):
+        c = calls[i] = history[i].call
+        if i and c < calls[i - 1]:
+            ordered = False
+    if not ordered:
+        order.sort(key=calls.__getitem__)
+    last_call = calls[order[-1]] if n else 0
+    optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
+    placed = _replay(model, history, order, deadline, optional)
+    if isinstance(placed, int):  # failed; an optional op moved the state before that
+        skip = [i for i in order if optional[i]]
+        placed = _replay(model, history, [i for i in order if not optional[i]], deadline, None)
+        if not isinstance(placed, list):
             return None
-        placed = _replay(model, history, [i for i in order if i not in skip], deadline)
-        if isinstance(placed, int):
-            return None
-        placed += optional
+        placed += skip
+    elif placed is None:  # failed, and without the optional ops it would fail the same way
+        return None
     partials = [placed] if verbose else []
     return PartitionInfo(history, CheckResult.OK, placed, None, partials)
 
 
 def _replay(
-    model: Model, history: list[Operation], order: list[int], deadline: float
-) -> list[int] | int:
+    model: Model,
+    history: list[Operation],
+    order: list[int],
+    deadline: float,
+    optional: list[bool] | None,
+) -> list[int] | int | None:
     """The ops of `order` in a legal order the greedy replay found.
 
-    On failure, how many ops of `order` it had reached (all of them if the
-    deadline passed).
+    On failure: None if no op `optional` flags changed the state or was
+    swapped or deferred before it (or `optional` is None), else how many ops
+    of `order` it had reached (all of them if the deadline passed).
 
     An op the model refuses is first tried just before the op placed last
     (swapping two ops that overlap, if real time allows: the op placed last
@@ -76,6 +89,7 @@ def _replay(
     """
     step, state = model.step, model.init()
     before_last: Any = None  # the state before the op placed last
+    moved = False  # an optional op changed the state, or was swapped or deferred
     k = 0  # the ops of order[:k] are placed, in order: the common case, in a tight loop
     for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
         if time.monotonic() > deadline:
@@ -85,6 +99,8 @@ def _replay(
             ok, new_state = step(state, op.input, op.output)
             if not ok:
                 break
+            if optional is not None and optional[i] and not moved and new_state != state:
+                moved = True
             before_last, state = state, new_state
             k += 1
         else:
@@ -100,9 +116,11 @@ def _replay(
             return len(order)
         op = history[i]
         if op.call > due:  # a deferred op would follow an op called after it returned
-            return n
+            return n if moved else None
         ok, new_state = step(state, op.input, op.output)
         if ok:
+            if optional is not None and optional[i] and new_state != state:
+                moved = True
             before_last, state = state, new_state
             placed.append(i)
         elif placed and history[placed[-1]].return_ >= op.call:
@@ -111,17 +129,21 @@ def _replay(
             if ok:
                 ok, new_state = step(mid, last.input, last.output)
             if ok:
+                moved = moved or optional is not None and (optional[i] or optional[placed[-1]])
                 before_last, state = mid, new_state
                 placed.insert(len(placed) - 1, i)
         if not ok:
             if len(pending) == REPLAY_MAX_DEFERRED:
-                return n + 1
+                return n + 1 if moved else None
             pending.append(i)
+            moved = moved or optional is not None and optional[i]
             due = min(due, op.return_)
         elif pending:
             before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
             due = min([history[j].return_ for j in pending], default=math.inf)
-    return len(order) if pending else placed
+    if pending:
+        return len(order) if moved else None
+    return placed
 
 
 def _place_deferred(

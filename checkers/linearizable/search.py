@@ -21,9 +21,10 @@ brute force in the tests):
   state, so some linearization has them in that order.
 - read-only operations (the model's `read_only` hint): one that is legal now
   is linearized at once, and the search never branches on it, because moving
-  it earlier in any linearization keeps every state. With the model's
-  `observes` hint, a read that observes another state than the current one is
-  refused by comparing two state ids, without a step.
+  it earlier in any linearization keeps every state.
+- the model's `observes` hint: an operation legal in one state only (a read
+  that observes it, an acquire of a free lock, a cas that applied) is refused
+  in any other state by comparing two state ids, without a step.
 - growth (the model's `grows` / `grows_into` / `resets_to` hints): a new
   state is dropped when a pending read returns before any op that may not
   grow is called (or only ones that reset to known states) and neither the
@@ -34,7 +35,11 @@ brute force in the tests):
   (they can all be appended, the model accepts them anywhere), and it never
   linearizes one where it would not change the state (appending it instead
   keeps every state). Their calls wait on a list of their own: at a
-  configuration they are tried only once every other candidate failed.
+  configuration they are tried only once every other candidate failed. A
+  configuration with some of them linearized is dropped when the one without
+  them, in the same state, is cached: every way on from it is a way on from
+  that one, leaving them out (on Knossos's rethink-fail, 352 configurations
+  become 144).
 
 `replay_in_call_order` decides many partitions before any search: a greedy
 replay in call order (with one-step swaps and a few deferred ops) that, when it
@@ -153,12 +158,30 @@ _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
 Meta = tuple[int, Any, Any, int, bool | None]
-"""Per call entry: (1 + the bit of the twin it must follow or 0, input, output,
+"""Per call entry: (the call entry of the twin it must follow or 0, input, output,
 its operation's bit, read-only: True, False, or None if optional). Bits are
 shifted when needed: a table of them would take O(n^2) memory."""
 
+Frame = tuple[int, Any, bool | None, int, int]
+"""A linearized op on the search's stack: its call entry, the state before it, its
+read-only flag, and the scan limit and state id before it (see `run`)."""
+
 _RETURN: Meta = (0, None, None, 0, False)
 """The meta of a return entry (never read: `ret` tells calls from returns)."""
+
+
+_NOT_ASKED: Final = -2
+
+
+class _Kind:
+    """What `_thread` knows of one kind of op (equal input and output)."""
+
+    __slots__ = ("last", "read_only", "want")
+
+    def __init__(self, last: int) -> None:
+        self.last = last  # the call entry of the op of this kind called last, or 0
+        self.read_only = False
+        self.want = _NOT_ASKED  # the id of the one state it is legal in, or -1 for none
 
 
 class Search:
@@ -175,13 +198,17 @@ class Search:
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
         self.lin = 0
-        self.calls: list[tuple[int, Any, bool | None, int, int]] = []
+        self.calls: list[Frame] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
         self.sid = self._sid(self.state)
         self.accounted_bytes = 0  # what the scheduler's budget has counted of `cache_bytes()`
         self.done: bool | None = None
-        self.best: list[int] = []
+        self._best: list[int] = []
+        # `best`, not yet turned into op indices; typed Any: reading one item of a
+        # frame then costs less than unpacking all five
+        self._best_frames: list[Any] | None = None
+        self._best_len = 0
         self.blocker: int | None = None
         n = len(history) if verbose else 0  # partial linearizations: verbose only
         self.partial_len = [0] * n
@@ -206,79 +233,120 @@ class Search:
     ) -> None:
         """Builds the sorted, linked entry arrays; entry 0 is the head, the last the tail.
 
-        Also notes, per call entry of a read with the `observes` hint, the id
-        of the one state it is legal in (-1 for any other call). And orders
+        Also notes, per call entry of an op the `observes` hint names a state
+        for (any but an optional one), the id of the one state it is legal in
+        (-1 for any other call). And orders
         twins: an operation may be linearized only after the last one called
         before it with equal input and output, unless that one
         returns later (after more calls): a nested interval is free. (Swapping
         two such operations in a linearization keeps real time and every state.)
         """
         n = len(history)
-        calls = [op.call for op in history]
-        rets = [op.return_ for op in history]
-        last_call, end = max(calls, default=0), max(rets, default=0)
+        calls, rets = [0] * n, [0] * n
+        low = last_call = end = history[0].call if n else 0
+        for i in range(n):  # one pass for the columns and bounds (min/max calls are slow)
+            op = history[i]
+            c, r = op.call, op.return_
+            calls[i], rets[i] = c, r
+            if c < low:
+                low = c
+            elif c > last_call:
+                last_call = c
+            if r > end:
+                end = r
         optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
         # Entries sort by (time, kind: call 0, return 1, optional return 2, op), encoded
         # in one int each: sorting ints is several times cheaper than sorting tuples.
-        low, width = min(calls, default=0), 3 * n
+        width = 3 * n
         keys = [(c - low) * width + i for i, c in enumerate(calls)]
-        keys += [
-            (end - low) * width + 2 * n + i if optional[i] else (r - low) * width + n + i
-            for i, r in enumerate(rets)
-        ]
+        for i in range(n):
+            keys.append(
+                (end - low) * width + 2 * n + i if optional[i] else (rets[i] - low) * width + n + i
+            )
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        self.nxt = list(range(1, size + 1))
-        self.prv = list(range(-1, size - 1))
+        ints = list(range(-1, size + 1))  # two slices share its int objects: half the allocations
+        self.nxt = ints[2:]
+        self.prv = ints[:size]
         op_of = [-1] * size
         meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
         ret = [0] * size
         want = self.want = [-1] * size
-        ret_entry, block, calls_seen = [0] * n, [0] * n, 0
+        # per op: its return entry, then (calls) the calls before that return
+        ret_entry, block = rets, calls
+        calls_seen = 0
         bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
         call_entries: list[int] = []  # in call order
         k = 0
         for key in keys:
             k += 1
             r = key % width
-            kind = r // n
-            i = r - kind * n
-            op_of[k] = i
-            if kind:
-                ret_entry[i], block[i] = k, calls_seen
-                ret[k] = -1 if kind == 2 else 0
-            else:
-                bit[i] = calls_seen
+            if r < n:
+                op_of[k] = r
+                bit[r] = calls_seen
                 calls_seen += 1
                 call_entries.append(k)
-        last: dict[Any, int] = {}  # per (input, output): the op of that kind called last
+            else:
+                i = r - n if r < 2 * n else r - 2 * n
+                op_of[k] = i
+                ret_entry[i], block[i] = k, calls_seen
+                if r >= 2 * n:
+                    ret[k] = -1
+        # Per kind (input, output): the call entry of that kind called last, and the
+        # hints (asked once per kind: they depend on input and output only).
+        kinds: dict[Any, _Kind] = {}
         for k in call_entries:
             i = op_of[k]
             op = history[i]
             inp, out = op.input, op.output
-            ro = None if optional[i] else bool(read_only and read_only(inp, out))
-            j = -1
-            if ro and observes is not None:
-                seen = observes(inp, out)
-                if seen is not _UNKNOWN:
-                    want[k] = self._sid(seen)
-            if not ro:
-                kind_key = (inp, out)
-                try:
-                    j = last.get(kind_key, -1)
-                    last[kind_key] = i
-                except TypeError:  # unhashable input or output: no twins
-                    pass
-            twin = bit[j] if j >= 0 and block[j] <= block[i] else -1
-            meta[k] = (twin + 1, inp, out, bit[i], ro)
+            try:
+                kind = kinds.get((inp, out))
+            except TypeError:  # unhashable input or output: no twins, hints asked each time
+                kind = _Kind(0)
+            else:
+                if kind is None:
+                    kind = kinds[(inp, out)] = _Kind(0)
+            if optional[i]:
+                ro: bool | None = None
+            else:
+                if kind.want == _NOT_ASKED:
+                    self._ask(kind, inp, out, read_only, observes)
+                ro = kind.read_only
+                want[k] = kind.want
+            twin = 0
+            if not ro:  # twins: read-only ops never branch, they need no order
+                twin, kind.last = kind.last, k
+                if twin and block[op_of[twin]] > block[i]:  # nested in the twin's interval
+                    twin = 0
+            meta[k] = (twin, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
         self.has_optional, self.lim = any(optional), _NO_LIMIT
+        self.optional_bits = 0  # the bits of the optional ops in `lin`
+        self.opt_floor = 1 << n  # the lowest of them: a smaller `lin` has none
+        for i in range(n):
+            if optional[i]:
+                self.optional_bits |= 1 << bit[i]
+                self.opt_floor = min(self.opt_floor, 1 << bit[i])
         if self.has_optional:
             self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
+
+    def _ask(
+        self,
+        kind: _Kind,
+        inp: Any,
+        out: Any,
+        read_only: Callable[..., bool] | None,
+        observes: Callable[..., Any] | None,
+    ) -> None:
+        """Asks the model's hints about one kind of (non-optional) op: read-only, and
+        the one state it is legal in (its id, or -1)."""
+        kind.read_only = bool(read_only and read_only(inp, out))
+        seen = observes(inp, out) if observes is not None else _UNKNOWN
+        kind.want = -1 if seen is _UNKNOWN else self._sid(seen)
 
     def _thread_optional(self, calls: list[int]) -> None:
         """Moves the optional ops' call entries to a list of their own, in call order.
@@ -304,7 +372,7 @@ class Search:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
-        e, state, lin, best_len, cur = self.e, self.state, self.lin, len(self.best), self.sid
+        e, state, lin, best_len, cur = self.e, self.state, self.lin, self._best_len, self.sid
         sids, compress, growth = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.growth
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
@@ -321,7 +389,7 @@ class Search:
                         e = nxt[e]
                         continue
                     twin, i, o, b, ro = meta[e]
-                    if twin and not lin >> (twin - 1) & 1:
+                    if twin and nxt[prv[twin]] == twin:  # its twin's call is still listed
                         e = nxt[e]
                         continue
                     ok, new_state = step(state, i, o)
@@ -342,7 +410,9 @@ class Search:
                             key = (new_lin >> k) << 64 | k << 32 | sid
                         else:
                             key = new_lin << 32 | sid
-                        if key not in cache:
+                        if key not in cache and not (  # dominated: the same without optional ops
+                            late and new_lin >= self.opt_floor and self._dominated(new_lin, sid)
+                        ):
                             cache.add(key)
                             calls.append((e, state, ro, lim, cur))
                             state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
@@ -386,13 +456,43 @@ class Search:
         self.e, self.state, self.lin, self.lim, self.sid = e, state, lin, lim, cur
         return None
 
+    @property
+    def best(self) -> list[int]:
+        """The longest linearizable prefix found so far (indices into `history`)."""
+        if self._best_frames is not None:  # turned into op indices once, when asked
+            op, frames = self.op, self._best_frames
+            self._best = [op[f[0]] for f in frames]
+            self._best_frames = None
+        return self._best
+
+    def _dominated(self, lin: int, sid: int) -> bool:
+        """True if the configuration without its optional ops, in the same state, is cached.
+
+        Every way on from `lin` is a way on from it too, leaving the optional ops
+        out (they never block a return, and may be appended at the end), so this
+        one needs no search: it was searched, or is being searched above.
+        """
+        rest = lin & ~self.optional_bits
+        if rest == lin:
+            return False
+        if len(self.history) > COMPRESS_OVER_OPS:  # the key as `run` compresses it
+            k = ((rest + 1) & ~rest).bit_length() - 1
+            return ((rest >> k) << 64 | k << 32 | sid) in self.cache
+        return (rest << 32 | sid) in self.cache
+
     def _record_best(self, ret_entry: int) -> int:
-        """Remembers the current prefix as the longest and the op whose return blocked it."""
-        op = self.op
-        if len(self.calls) > len(self.best) or self.blocker is None:
-            self.best = [op[c] for c, _, _, _, _ in self.calls]
-            self.blocker = op[ret_entry]
-        return len(self.best) + 1
+        """Remembers the current prefix as the longest and the op whose return blocked it.
+
+        A prefix may be recorded many times on the way down: it is kept as a copy
+        of the search's stack (one memcpy), and turned into op indices only when
+        `best` is read.
+        """
+        calls = self.calls
+        if len(calls) > self._best_len or self.blocker is None:
+            self._best_frames = calls.copy()
+            self._best_len = len(calls)
+            self.blocker = self.op[ret_entry]
+        return self._best_len + 1
 
     def _record_partials(self) -> None:
         """Records the current prefix for every op in it that has no longer one yet."""
@@ -406,14 +506,20 @@ class Search:
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
+    def _frames(self) -> list[Any]:
+        """The search's stack, typed so that one item of a frame is read alone."""
+        return self.calls
+
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            self.best = [self.op[c] for c, _, _, _, _ in self.calls]
+            op, frames = self.op, self._frames()
+            best = [op[f[0]] for f in frames]
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
-                self.best += sorted(rest, key=lambda i: self.history[i].call)
+                best += sorted(rest, key=lambda i: self.history[i].call)
+            self._best, self._best_frames, self._best_len = best, None, len(best)
             self.blocker = None
             if self.verbose:
                 self.partial_len = [len(self.best)] * len(self.history)

@@ -316,6 +316,58 @@ def test_a_nested_identical_op_is_free_to_go_first() -> None:
     assert _search_alone_one(mutex(), [outer, release, later]) is CheckResult.OK
 
 
+def test_twins_go_in_call_order_so_equal_ops_make_no_subsets() -> None:
+    """Six equal writes at once: only their prefixes in call order are configurations."""
+    ops = [Operation(i, ("write", None, 1), i, None, 10) for i in range(6)]
+    ops.append(Operation(9, ("read", None, None), 11, 2, 12))  # never written: illegal
+    search = Search(cas_register(0), ops)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 6  # not the 63 non-empty subsets of the writes
+    info = search.info()
+    assert len(info.longest) == 6 and info.illegal == 6
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(random_register_op, min_size=2, max_size=7),
+    st.lists(st.booleans(), min_size=7, max_size=7),
+)
+def test_crashed_ops_left_out_agree_with_brute_force(
+    ops: list[Operation], crash: list[bool]
+) -> None:
+    """Many optional ops (crashed, open to the end): a configuration with some of them
+    linearized is dropped when the one without them, in the same state, is cached."""
+    ops = [
+        dataclasses.replace(op, output=UNKNOWN, return_=100) if down else op
+        for op, down in zip(ops, crash)
+    ]
+    model = cas_register(0)
+    expected = CheckResult.OK if brute_force(model, ops) else CheckResult.ILLEGAL
+    assert _search_alone(model, ops) is expected
+    assert check_operations(model, ops) is expected
+
+
+def test_a_configuration_with_optional_ops_is_dominated_by_the_one_without() -> None:
+    """A crashed write of 1, then a write of 1 and a read of 5 (never written): after
+    the crashed write and the write, the state is 1, as after the write alone, which
+    was searched already: the search drops it."""
+    ops = [
+        Operation(0, ("write", None, 1), 0, UNKNOWN, 100),  # crashed: optional
+        Operation(1, ("write", None, 1), 1, None, 2),
+        Operation(2, ("read", None, None), 3, 5, 4),
+    ]
+    search = Search(cas_register(0), ops)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 2  # {write}, {crashed}; not {crashed, write}: dominated
+    assert search.info().illegal == 2
+    # the same after 400 sequential writes: past COMPRESS_OVER_OPS, keys are compressed
+    before = [Operation(9, ("write", None, i % 3), 2 * i, None, 2 * i + 1) for i in range(400)]
+    later = [dataclasses.replace(op, call=op.call + 1000, return_=op.return_ + 1000) for op in ops]
+    search = Search(cas_register(0), before + later)
+    assert search.run(1_000_000) is False
+    assert len(search.cache) == 400 + 2
+
+
 random_mutex_op = st.builds(
     lambda kind, crashed, call, length: Operation(
         0, (kind, None, None), call, UNKNOWN if crashed else None, call + length
@@ -354,6 +406,31 @@ def test_the_replay_swaps_an_overlapping_pair_and_defers_a_refused_op() -> None:
     late = [*defer[:2], dataclasses.replace(defer[2], call=11, return_=12)]  # after the read
     assert replay_in_call_order(register, late, math.inf) is None
     assert check_operations(register, late) is CheckResult.ILLEGAL
+
+
+def test_the_replay_retries_without_optional_ops_only_when_one_moved_the_state() -> None:
+    register = cas_register(0)
+    moved = [  # two crashed writes, open to the end, put the register at 3: the read fails
+        Operation(0, ("write", None, 1), 0, UNKNOWN, 100),
+        Operation(1, ("write", None, 3), 1, UNKNOWN, 100),
+        Operation(2, ("read", None, None), 2, 0, 3),
+    ]
+    found = replay_in_call_order(register, moved, math.inf)
+    assert found is not None and found.longest == [2, 0, 1]  # retried: the crashed ones last
+    stepped: list[Any] = []
+
+    def step(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+        stepped.append(out)
+        return register.step(state, inp, out)
+
+    still = [  # a crashed cas that does not apply leaves 0: a retry would fail the same way
+        Operation(0, ("cas", None, (1, 1)), 0, UNKNOWN, 100),
+        Operation(1, ("read", None, None), 1, 5, 2),
+    ]
+    counted = dataclasses.replace(register, step=step)
+    assert replay_in_call_order(counted, still, math.inf) is None
+    assert stepped.count(5) == 3  # refused twice at its turn, once before the cas: one pass
+    assert check_operations(register, still) is CheckResult.ILLEGAL
 
 
 random_kv_op = random_kv_ops(["k", "j"])
@@ -517,20 +594,29 @@ def test_a_timed_out_check_with_a_large_cache_returns_soon_after_its_deadline(
     assert info.elapsed_s - budget < 1.0 and wall - budget < 1.5
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.one_of(st.none(), st.integers(0, 2)),
     random_register_op,
     st.sampled_from(["", "a", "ab"]),
     random_kv_op,
+    st.booleans(),
+    random_mutex_op,
 )
-def test_observes_names_the_one_state_a_read_is_legal_in(
-    reg_state: Any, reg_op: Operation, kv_state: str, kv_op: Operation
+def test_observes_names_the_one_state_an_op_is_legal_in(
+    reg_state: Any,
+    reg_op: Operation,
+    kv_state: str,
+    kv_op: Operation,
+    held: bool,
+    mutex_op: Operation,
 ) -> None:
-    for model, state, op in ((cas_register(0), reg_state, reg_op), (kv(), kv_state, kv_op)):
-        assert model.read_only is not None and model.observes is not None
-        if not model.read_only(op.input, op.output):
-            continue
+    for model, state, op in (
+        (cas_register(0), reg_state, reg_op),
+        (kv(), kv_state, kv_op),
+        (mutex(), held, mutex_op),
+    ):
+        assert model.observes is not None
         seen = model.observes(op.input, op.output)
         ok, _ = model.step(state, op.input, op.output)
         if seen is not UNKNOWN:  # the promise: legal exactly in that state
@@ -558,3 +644,26 @@ def test_a_read_of_another_state_is_refused_without_a_step() -> None:
     blind = Search(dataclasses.replace(model, step=step, observes=None), ops)
     assert blind.run(1_000_000) is True
     assert set(stepped) > {4}  # without the hint, reads are stepped in other states
+
+
+def test_an_acquire_of_a_held_lock_is_refused_without_a_step() -> None:
+    """Four acquires and three releases, all concurrent (the acquires come first in the
+    walk): the mutex's `observes` names the free lock, so no acquire is stepped while
+    the lock is held."""
+    ops = [Operation(i, ("acquire", None, None), 0, None, 10) for i in range(4)]
+    ops += [Operation(4 + i, ("release", None, None), 1, None, 10) for i in range(3)]
+    stepped: list[bool] = []
+    model = mutex()
+
+    def step(held: bool, inp: Any, out: Any) -> tuple[bool, bool]:
+        if inp[0] == "acquire":
+            stepped.append(held)
+        return model.step(held, inp, out)
+
+    search = Search(dataclasses.replace(model, step=step), ops)
+    assert search.run(1_000_000) is True  # acquire, release, ..., acquire: it ends held
+    assert stepped and not any(stepped)  # each acquire is stepped only on a free lock
+    stepped.clear()
+    blind = Search(dataclasses.replace(model, step=step, observes=None), ops)
+    assert blind.run(1_000_000) is True
+    assert any(stepped)  # without the hint, acquires are stepped on a held lock
