@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -42,7 +41,7 @@ def encode_frame(msg: Message) -> bytes:
 
 def encode_body(msg: Message) -> bytes:
     """A frame's payload for `msg` (no length prefix); raises ProtocolError if it is too large."""
-    body: bytes = msgpack.packb(msg, use_bin_type=True)
+    body = packb(msg)
     if len(body) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     return body
@@ -60,20 +59,6 @@ def packb(obj: Any) -> bytes:
 
 
 _packers = threading.local()
-
-
-def body_encoder() -> Callable[[Message], bytes]:
-    """An `encode_body` with a Packer of its own, reused from call to call (`packb` builds
-    one per call): the same bytes and errors, for one thread only (the simulator)."""
-    pack = msgpack.Packer(use_bin_type=True).pack
-
-    def encode(msg: Message) -> bytes:
-        body: bytes = pack(msg)
-        if len(body) > MAX_FRAME_BYTES:
-            raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
-        return body
-
-    return encode
 
 
 class FrameDecoder:

@@ -57,7 +57,7 @@ from node import core, events, versions
 from node.config import NodeConfig, config_from_dict
 from node.membership import SEED_ALIAS
 from node.messages import ErrorReply, Get, Put
-from node.protocol import Message, body_encoder, decode_body, encode_body, encode_frame
+from node.protocol import Message, decode_body, encode_body, encode_frame
 from node.ring import Ring
 from node.sim.agenda import (
     Agenda,
@@ -148,7 +148,6 @@ class Simulator:
         """How many trace entries were hashed and dropped from `trace`."""
         self._digest = hashlib.sha256()
         self._packer = msgpack.Packer(use_bin_type=True, default=_plain, autoreset=False)
-        self._encode = body_encoder()  # encode_body, without a Packer built per message
         self.logs: list[tuple[int, str, str, str]] = []
         self.replies: dict[int, Message] = {}
         self._conns = itertools.count(1)
@@ -263,7 +262,7 @@ class Simulator:
         """
         conn = next(self._conns)
         self._open[conn] = (node, on_reply)
-        wire = decode_body(self._encode({**msg, "id": conn}))  # wire_copy
+        wire = decode_body(encode_body({**msg, "id": conn}))  # wire_copy
         self.agenda.push(self.network.latency(), ClientSend(node, conn, wire))
         self.agenda.push(self.config.client_timeout_ms, ClientDeadline(conn))
         self._trace("request", node, conn, wire)
@@ -412,7 +411,7 @@ class Simulator:
             elif isinstance(e, events.Reply):
                 opened = self._open.get(e.conn)
                 if opened is not None and opened[0] == name:
-                    self._answer(e.conn, decode_body(self._encode(e.msg)))  # wire_copy
+                    self._answer(e.conn, decode_body(encode_body(e.msg)))  # wire_copy
             elif isinstance(e, events.Log):
                 self.logs.append((self.now_ms, name, e.level, e.message))
 
@@ -433,7 +432,7 @@ class Simulator:
             fates = self._lossy_fates(src, boot, peer, dst, msg, fates)
         if not fates:
             self._trace("lost", src, dst, msg.get("t"))
-        body = self._encode(msg)  # even for a lost message: it must fit the wire
+        body = encode_body(msg)  # even for a lost message: it must fit the wire
         for delay_ms in fates:  # each copy decoded apart, as a receiver would
             wire = decode_body(body)
             self.agenda.push(delay_ms, Delivery(src, boot, dst, self.boots[dst], wire, body))
