@@ -214,8 +214,7 @@ def kv_nopartition(*, footprint: bool = True) -> Model:
 
     def grows_into(state: tuple[str, ...], inp: Any, out: Any) -> bool:
         k = slots.get(inp[1])
-        current = state[k] if k is not None and k < len(state) else ""
-        return type(out) is not str or out.startswith(current)
+        return _kv_grows_into(state[k] if k is not None and k < len(state) else "", inp, out)
 
     def resets_to(inp: Any, out: Any) -> Any:
         # the put's string at its key, the others empty: they grow into any string

@@ -58,13 +58,12 @@ def replay_in_call_order(
     last_call = calls[order[-1]] if n else 0
     optional = [op.output is _UNKNOWN and op.return_ >= last_call for op in history]
     placed = _replay(model, history, order, deadline, optional)
-    if isinstance(placed, int):  # failed; an optional op moved the state before that
+    if placed is True:  # failed after an optional op moved the state: once more without them
         skip = [i for i in order if optional[i]]
         placed = _replay(model, history, [i for i in order if not optional[i]], deadline, None)
-        if not isinstance(placed, list):
-            return None
-        placed += skip
-    elif placed is None:  # failed, and without the optional ops it would fail the same way
+        if isinstance(placed, list):
+            placed += skip
+    if not isinstance(placed, list):
         return None
     partials = [placed] if verbose else []
     return PartitionInfo(history, CheckResult.OK, placed, None, partials)
@@ -76,12 +75,12 @@ def _replay(
     order: list[int],
     deadline: float,
     optional: list[bool] | None,
-) -> list[int] | int | None:
+) -> list[int] | bool:
     """The ops of `order` in a legal order the greedy replay found.
 
-    On failure: None if no op `optional` flags changed the state or was
-    swapped or deferred before it (or `optional` is None), else how many ops
-    of `order` it had reached (all of them if the deadline passed).
+    On failure, whether a replay without the ops `optional` flags may do better:
+    True if one of them changed the state or was swapped or deferred before it
+    failed; False if none did (or `optional` is None), or if the deadline passed.
 
     An op the model refuses is first tried just before the op placed last
     (swapping two ops that overlap, if real time allows: the op placed last
@@ -93,7 +92,7 @@ def _replay(
     k = 0  # the ops of order[:k] are placed, in order: the common case, in a tight loop
     for start in range(0, len(order), REPLAY_CLOCK_EVERY_OPS):
         if time.monotonic() > deadline:
-            return len(order)
+            return False
         for i in order[start : start + REPLAY_CLOCK_EVERY_OPS]:
             op = history[i]
             ok, new_state = step(state, op.input, op.output)
@@ -113,10 +112,10 @@ def _replay(
     due = math.inf  # the earliest return among the deferred ops
     for n, i in enumerate(order[k:], k):
         if not n % REPLAY_CLOCK_EVERY_OPS and time.monotonic() > deadline:
-            return len(order)
+            return False
         op = history[i]
         if op.call > due:  # a deferred op would follow an op called after it returned
-            return n if moved else None
+            return moved
         ok, new_state = step(state, op.input, op.output)
         if ok:
             if optional is not None and optional[i] and new_state != state:
@@ -134,7 +133,7 @@ def _replay(
                 placed.insert(len(placed) - 1, i)
         if not ok:
             if len(pending) == REPLAY_MAX_DEFERRED:
-                return n + 1 if moved else None
+                return moved
             pending.append(i)
             moved = moved or optional is not None and optional[i]
             due = min(due, op.return_)
@@ -142,7 +141,7 @@ def _replay(
             before_last, state = _place_deferred(step, state, before_last, history, pending, placed)
             due = min([history[j].return_ for j in pending], default=math.inf)
     if pending:
-        return len(order) if moved else None
+        return moved
     return placed
 
 

@@ -154,6 +154,17 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
+def _cache_key(lin: int, sid: int, compress: bool) -> int:
+    """The cache's key of a configuration: its linearized set and its state id.
+
+    With `compress` (`COMPRESS_OVER_OPS`), the set's run of low ones is dropped:
+    every op called before the lowest open one is linearized."""
+    if compress:
+        k = ((lin + 1) & ~lin).bit_length() - 1
+        return (lin >> k) << 64 | k << 32 | sid
+    return lin << 32 | sid
+
+
 _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
 """The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
@@ -385,7 +396,7 @@ class Search:
                 m = ret[e]
                 if m > 0 and e < lim:
                     w = want[e]
-                    if w >= 0 and w != cur:  # a read of another state: the model refuses it
+                    if w >= 0 and w != cur:  # legal in another state only: the model refuses it
                         e = nxt[e]
                         continue
                     twin, i, o, b, ro = meta[e]
@@ -405,11 +416,7 @@ class Search:
                         sid = sids.get(new_state)
                         if sid is None:
                             sid = sids[new_state] = len(sids)
-                        if compress:  # drop the run of low ones: all ops before the lowest open one
-                            k = ((new_lin + 1) & ~new_lin).bit_length() - 1
-                            key = (new_lin >> k) << 64 | k << 32 | sid
-                        else:
-                            key = new_lin << 32 | sid
+                        key = _cache_key(new_lin, sid, compress)
                         if key not in cache and not (  # dominated: the same without optional ops
                             late and new_lin >= self.opt_floor and self._dominated(new_lin, sid)
                         ):
@@ -460,8 +467,7 @@ class Search:
     def best(self) -> list[int]:
         """The longest linearizable prefix found so far (indices into `history`)."""
         if self._best_frames is not None:  # turned into op indices once, when asked
-            op, frames = self.op, self._best_frames
-            self._best = [op[f[0]] for f in frames]
+            self._best = self._prefix(self._best_frames)
             self._best_frames = None
         return self._best
 
@@ -475,10 +481,7 @@ class Search:
         rest = lin & ~self.optional_bits
         if rest == lin:
             return False
-        if len(self.history) > COMPRESS_OVER_OPS:  # the key as `run` compresses it
-            k = ((rest + 1) & ~rest).bit_length() - 1
-            return ((rest >> k) << 64 | k << 32 | sid) in self.cache
-        return (rest << 32 | sid) in self.cache
+        return _cache_key(rest, sid, len(self.history) > COMPRESS_OVER_OPS) in self.cache
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it.
@@ -502,7 +505,7 @@ class Search:
             i = self.op[c]
             if self.partial_len[i] < length:
                 if seq is None:
-                    seq = [self.op[x] for x, _, _, _, _ in self.calls]
+                    seq = self._prefix(self._frames())
                 self.partial_len[i] = length
                 self.partial_seq[i] = seq
 
@@ -510,11 +513,15 @@ class Search:
         """The search's stack, typed so that one item of a frame is read alone."""
         return self.calls
 
+    def _prefix(self, frames: list[Any]) -> list[int]:
+        """The ops (indices into `history`) of a copy of the stack, in order."""
+        op = self.op
+        return [op[f[0]] for f in frames]
+
     def _finish(self, ok: bool) -> bool:
         self.done = ok
         if ok:
-            op, frames = self.op, self._frames()
-            best = [op[f[0]] for f in frames]
+            best = self._prefix(self._frames())
             lin, bit, n = self.lin, self.bit, len(self.history)
             if lin != (1 << n) - 1:  # optional ones were left out: they go last
                 rest = [i for i in range(n) if not lin >> bit[i] & 1]
