@@ -9,8 +9,12 @@ a return whose operation is not yet linearized it backtracks. The history is
 linearizable iff the list empties.
 
 Invariant of the cache (Lowe): a configuration is the set of linearized
-operations (a bitset, held in a Python int) plus the model state. Two paths that
-reach the same configuration have the same future, so each is explored once.
+operations plus the model state. Two paths that reach the same configuration
+have the same future, so each is explored once. The set is held windowed
+(`_cache_key`): the count of ops, in call order, below the lowest one still
+open (all linearized), the bits of the ops above it, and those of the optional
+ops apart; the search moves mostly in call order, so these ints stay small
+(machine words in the build: no allocation a step).
 
 Reductions that keep the verdict and prune the search (each is checked against
 brute force in the tests):
@@ -74,13 +78,6 @@ MAX_SLICE_STEPS: Final = 16384
 
 DEADLINE_EVERY_STEPS: Final = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
-
-COMPRESS_OVER_OPS: Final = 320
-"""Longer partitions key their cache on the linearized set without its run of low ones.
-
-Ops are numbered in call order, so every op called before the earliest one
-still open is linearized: dropping those bits keeps the key small (a few
-dozen bits wide, not one bit per op), for 3 big-int operations per step."""
 
 TEARDOWN_S_PER_BYTE: Final = 1.5e-9
 """Time to free the caches, per estimated byte, kept in reserve before the deadline.
@@ -154,15 +151,17 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-def _cache_key(lin: int, sid: int, compress: bool) -> int:
+def _cache_key(base: int, lin: int, olin: int, sid: int, shift: int, width: int) -> int:
     """The cache's key of a configuration: its linearized set and its state id.
 
-    With `compress` (`COMPRESS_OVER_OPS`), the set's run of low ones is dropped:
-    every op called before the lowest open one is linearized."""
-    if compress:
-        k = ((lin + 1) & ~lin).bit_length() - 1
-        return (lin >> k) << 64 | k << 32 | sid
-    return lin << 32 | sid
+    The set is windowed: every non-optional op of rank (in call order) below
+    `base` is linearized, `lin` holds the bits of those from `base` up (its
+    lowest bit, op `base`, is open), `olin` those of the optional ops. One int:
+    `shift` is the optional ops' count, `width` leaves room for `base` and a
+    32-bit state id. Unique for each configuration; below 2**62 (unboxed in the
+    build) while the window and the optional bits are narrow.
+    """
+    return ((lin << shift | olin) << width) | base << 32 | sid
 
 
 _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
@@ -170,8 +169,9 @@ _NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 
 
 Meta = tuple[int, Any, Any, int, bool | None]
 """Per call entry: (the call entry of the twin it must follow or 0, input, output,
-its operation's bit, read-only: True, False, or None if optional). Bits are
-shifted when needed: a table of them would take O(n^2) memory."""
+its operation's rank in call order among the non-optional ops, or among the
+optional ones, read-only: True, False, or None if optional). Ranks are turned
+into bits when needed: a table of masks would take O(n^2) memory."""
 
 Frame = tuple[int, Any, bool | None, int, int]
 """A linearized op on the search's stack: its call entry, the state before it, its
@@ -208,7 +208,7 @@ class Search:
         self.history = history
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
-        self.lin = 0
+        self.lin = self.base = self.olin = 0  # the linearized set, windowed: see _cache_key
         self.calls: list[Frame] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
@@ -288,7 +288,9 @@ class Search:
         # per op: its return entry, then (calls) the calls before that return
         ret_entry, block = rets, calls
         calls_seen = 0
-        bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
+        # rank of op i in call order, among the non-optional ops or the optional ones
+        bit = [0] * n
+        self.opt_ops: list[int] = []  # the optional ops, in call order
         call_entries: list[int] = []  # in call order
         k = 0
         for key in keys:
@@ -296,7 +298,11 @@ class Search:
             r = key % width
             if r < n:
                 op_of[k] = r
-                bit[r] = calls_seen
+                if optional[r]:
+                    bit[r] = len(self.opt_ops)
+                    self.opt_ops.append(r)
+                else:
+                    bit[r] = calls_seen - len(self.opt_ops)
                 calls_seen += 1
                 call_entries.append(k)
             else:
@@ -334,13 +340,7 @@ class Search:
             meta[k] = (twin, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
-        self.has_optional, self.lim = any(optional), _NO_LIMIT
-        self.optional_bits = 0  # the bits of the optional ops in `lin`
-        self.opt_floor = 1 << n  # the lowest of them: a smaller `lin` has none
-        for i in range(n):
-            if optional[i]:
-                self.optional_bits |= 1 << bit[i]
-                self.opt_floor = min(self.opt_floor, 1 << bit[i])
+        self.has_optional, self.lim = bool(self.opt_ops), _NO_LIMIT
         if self.has_optional:
             self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
@@ -383,8 +383,11 @@ class Search:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
-        e, state, lin, best_len, cur = self.e, self.state, self.lin, self._best_len, self.sid
-        sids, compress, growth = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.growth
+        e, state, best_len, cur = self.e, self.state, self._best_len, self.sid
+        lin, base, olin = self.lin, self.base, self.olin
+        sids, growth = self.sids, self.growth
+        shift = len(self.opt_ops)
+        width = 32 + len(self.history).bit_length()
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
         # return of the main list; in phase 1 `lim` is _NO_LIMIT.
         late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
@@ -412,24 +415,34 @@ class Search:
                             if dead(growth, nxt, tail, ret, new_state, e, m):
                                 e = nxt[e]  # no pending read can follow: a dead end, not cached
                                 continue
-                        new_lin = lin | 1 << b
+                        new_lin, new_base, new_olin = lin, base, olin
+                        if ro is None:
+                            new_olin = olin | 1 << b
+                        elif b == base:  # the lowest open op: the window moves up
+                            new_lin, new_base = lin >> 1, base + 1
+                            while new_lin & 1:
+                                new_lin >>= 1
+                                new_base += 1
+                        else:
+                            new_lin = lin | 1 << (b - base)
                         sid = sids.get(new_state)
                         if sid is None:
                             sid = sids[new_state] = len(sids)
-                        key = _cache_key(new_lin, sid, compress)
+                        key = _cache_key(new_base, new_lin, new_olin, sid, shift, width)
                         if key not in cache and not (  # dominated: the same without optional ops
-                            late and new_lin >= self.opt_floor and self._dominated(new_lin, sid)
+                            new_olin and key ^ new_olin << width in cache
                         ):
                             cache.add(key)
                             calls.append((e, state, ro, lim, cur))
-                            state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
+                            state, lim, cur = new_state, _NO_LIMIT, sid
+                            lin, base, olin = new_lin, new_base, new_olin
                             p, q = prv[e], nxt[e]
                             nxt[p], prv[q] = q, p
                             p, q = prv[m], nxt[m]
                             nxt[p], prv[q] = q, p
                             e = nxt[0]
                             if e == tail:
-                                self.lin = lin
+                                self.olin = olin
                                 return self._finish(True)
                             continue
                         if ro:  # the greedy move was tried already: no alternative helps
@@ -438,7 +451,7 @@ class Search:
                     e = nxt[e]
                     continue
                 if m < 0:  # only optional operations are left: append them at the end
-                    self.lin = lin
+                    self.olin = olin
                     return self._finish(True)
                 if late and lim == _NO_LIMIT:  # now the optional ops called before this return
                     lim, e = e, nxt[opt_head]
@@ -451,7 +464,13 @@ class Search:
                     self._record_partials()
                 e, state, forced, lim, cur = calls.pop()
                 m, b = ret[e], meta[e][3]
-                lin ^= 1 << b
+                if forced is None:  # optional
+                    olin ^= 1 << b
+                elif b < base:  # ops b+1 .. base-1 stay linearized: the window moves down
+                    d = base - b
+                    lin, base = lin << d | ((1 << d) - 2), b
+                else:
+                    lin ^= 1 << (b - base)
                 nxt[prv[m]] = m
                 prv[nxt[m]] = m
                 nxt[prv[e]] = e
@@ -460,7 +479,8 @@ class Search:
                     e = lim = m
                 else:
                     e = nxt[e]
-        self.e, self.state, self.lin, self.lim, self.sid = e, state, lin, lim, cur
+        self.e, self.state, self.lim, self.sid = e, state, lim, cur
+        self.lin, self.base, self.olin = lin, base, olin
         return None
 
     @property
@@ -470,18 +490,6 @@ class Search:
             self._best = self._prefix(self._best_frames)
             self._best_frames = None
         return self._best
-
-    def _dominated(self, lin: int, sid: int) -> bool:
-        """True if the configuration without its optional ops, in the same state, is cached.
-
-        Every way on from `lin` is a way on from it too, leaving the optional ops
-        out (they never block a return, and may be appended at the end), so this
-        one needs no search: it was searched, or is being searched above.
-        """
-        rest = lin & ~self.optional_bits
-        if rest == lin:
-            return False
-        return _cache_key(rest, sid, len(self.history) > COMPRESS_OVER_OPS) in self.cache
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it.
@@ -522,10 +530,8 @@ class Search:
         self.done = ok
         if ok:
             best = self._prefix(self._frames())
-            lin, bit, n = self.lin, self.bit, len(self.history)
-            if lin != (1 << n) - 1:  # optional ones were left out: they go last
-                rest = [i for i in range(n) if not lin >> bit[i] & 1]
-                best += sorted(rest, key=lambda i: self.history[i].call)
+            olin = self.olin  # optional ones left out go last, in call order
+            best += [i for j, i in enumerate(self.opt_ops) if not olin >> j & 1]
             self._best, self._best_frames, self._best_len = best, None, len(best)
             self.blocker = None
             if self.verbose:

@@ -360,7 +360,7 @@ def test_a_configuration_with_optional_ops_is_dominated_by_the_one_without() -> 
     assert search.run(1_000_000) is False
     assert len(search.cache) == 2  # {write}, {crashed}; not {crashed, write}: dominated
     assert search.info().illegal == 2
-    # the same after 400 sequential writes: past COMPRESS_OVER_OPS, keys are compressed
+    # the same after 400 sequential writes: keys are windowed past the linearized ones
     before = [Operation(9, ("write", None, i % 3), 2 * i, None, 2 * i + 1) for i in range(400)]
     later = [dataclasses.replace(op, call=op.call + 1000, return_=op.return_ + 1000) for op in ops]
     search = Search(cas_register(0), before + later)
