@@ -60,7 +60,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from sys import getsizeof
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from checkers.linearizable.growth import dead, thread_growth
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
@@ -164,18 +164,17 @@ def _cache_key(base: int, lin: int, olin: int, sid: int, shift: int, width: int)
     return ((lin << shift | olin) << width) | base << 32 | sid
 
 
-_NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
-"""The scan limit in phase 1: the main list's walk stops at its first return instead."""
-
 Meta = tuple[int, Any, Any, int, bool | None]
 """Per call entry: (the call entry of the twin it must follow or 0, input, output,
 its operation's rank in call order among the non-optional ops, or among the
 optional ones, read-only: True, False, or None if optional). Ranks are turned
 into bits when needed: a table of masks would take O(n^2) memory."""
 
-Frame = tuple[int, Any, bool | None, int, int]
+Frame = tuple[Any, Any, bool | None, Any, int]
 """A linearized op on the search's stack: its call entry, the state before it, its
-read-only flag, and the scan limit and state id before it (see `run`)."""
+read-only flag, and the scan limit and state id before it (see `run`). The entry
+and the limit are typed Any: the build stores the shared int objects of `box`
+instead of allocating new ones."""
 
 _RETURN: Meta = (0, None, None, 0, False)
 """The meta of a return entry (never read: `ret` tells calls from returns)."""
@@ -277,9 +276,13 @@ class Search:
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        ints = list(range(-1, size + 1))  # two slices share its int objects: half the allocations
+        # The links and the stack share the int objects of `box` (box[x] is x): the
+        # build keeps ints unboxed in variables, so storing one would allocate it.
+        ints = list(range(-1, size + 1))
         self.nxt = ints[2:]
         self.prv = ints[:size]
+        self.box: list[Any] = ints[1:]
+        self.no_limit = size  # the scan limit in phase 1 (see `run`): past every entry
         op_of = [-1] * size
         meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
@@ -340,7 +343,7 @@ class Search:
             meta[k] = (twin, inp, out, bit[i], ro)
             ret[k] = ret_entry[i]
         self.op, self.meta, self.ret = op_of, meta, ret
-        self.has_optional, self.lim = bool(self.opt_ops), _NO_LIMIT
+        self.has_optional, self.lim = bool(self.opt_ops), size
         if self.has_optional:
             self._thread_optional([k for k in call_entries if optional[op_of[k]]])
         self.e = self.nxt[0]
@@ -388,9 +391,11 @@ class Search:
         sids, growth = self.sids, self.growth
         shift = len(self.opt_ops)
         width = 32 + len(self.history).bit_length()
+        # the same lists, written with the shared int objects of `box` (see `_thread`)
+        box, nxt_o, prv_o = self.box, cast("list[Any]", nxt), cast("list[Any]", prv)
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
-        # return of the main list; in phase 1 `lim` is _NO_LIMIT.
-        late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
+        # return of the main list; in phase 1 `lim` is `no_limit`.
+        late, lim, opt_head, no_limit = self.has_optional, self.lim, self.tail + 1, self.no_limit
         # the clock is read once per DEADLINE_EVERY_STEPS steps (the inner loop)
         for _ in range(0, steps, DEADLINE_EVERY_STEPS):
             if time.monotonic() > deadline:
@@ -429,17 +434,18 @@ class Search:
                         if sid is None:
                             sid = sids[new_state] = len(sids)
                         key = _cache_key(new_base, new_lin, new_olin, sid, shift, width)
-                        if key not in cache and not (  # dominated: the same without optional ops
-                            new_olin and key ^ new_olin << width in cache
-                        ):
-                            cache.add(key)
-                            calls.append((e, state, ro, lim, cur))
-                            state, lim, cur = new_state, _NO_LIMIT, sid
+                        cached = len(cache)
+                        # dominated: the same without optional ops is cached
+                        if not (new_olin and key ^ new_olin << width in cache):
+                            cache.add(key)  # and new if the set grew: one lookup, not two
+                        if len(cache) > cached:
+                            calls.append((box[e], state, ro, box[lim], cur))
+                            state, lim, cur = new_state, no_limit, sid
                             lin, base, olin = new_lin, new_base, new_olin
                             p, q = prv[e], nxt[e]
-                            nxt[p], prv[q] = q, p
+                            nxt_o[p], prv_o[q] = box[q], box[p]
                             p, q = prv[m], nxt[m]
-                            nxt[p], prv[q] = q, p
+                            nxt_o[p], prv_o[q] = box[q], box[p]
                             e = nxt[0]
                             if e == tail:
                                 self.olin = olin
@@ -453,11 +459,11 @@ class Search:
                 if m < 0:  # only optional operations are left: append them at the end
                     self.olin = olin
                     return self._finish(True)
-                if late and lim == _NO_LIMIT:  # now the optional ops called before this return
+                if late and lim == no_limit:  # now the optional ops called before this return
                     lim, e = e, nxt[opt_head]
                     continue
                 if len(calls) >= best_len:
-                    best_len = self._record_best(e if lim == _NO_LIMIT else lim)
+                    best_len = self._record_best(e if lim == no_limit else lim)
                 if not calls:
                     return self._finish(False)
                 if self.verbose:
@@ -471,10 +477,8 @@ class Search:
                     lin, base = lin << d | ((1 << d) - 2), b
                 else:
                     lin ^= 1 << (b - base)
-                nxt[prv[m]] = m
-                prv[nxt[m]] = m
-                nxt[prv[e]] = e
-                prv[nxt[e]] = e
+                nxt_o[prv[m]] = prv_o[nxt[m]] = box[m]
+                nxt_o[prv[e]] = prv_o[nxt[e]] = box[e]
                 if forced:  # no alternative helps: straight on to the return, and back
                     e = lim = m
                 else:
