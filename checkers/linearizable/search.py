@@ -245,11 +245,7 @@ class Search:
 
         Also notes, per call entry of an op the `observes` hint names a state
         for (any but an optional one), the id of the one state it is legal in
-        (-1 for any other call). And orders
-        twins: an operation may be linearized only after the last one called
-        before it with equal input and output, unless that one
-        returns later (after more calls): a nested interval is free. (Swapping
-        two such operations in a linearization keeps real time and every state.)
+        (-1 for any other call). And orders twins (`_untwin_nested`).
         """
         n = len(history)
         calls, rets = [0] * n, [0] * n
@@ -276,50 +272,64 @@ class Search:
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        # The links and the stack share the int objects of `box` (box[x] is x): the
-        # build keeps ints unboxed in variables, so storing one would allocate it.
+        # The arrays share the int objects of `box` (box[x] is x): the build keeps
+        # ints unboxed in variables, so storing one would allocate it. Lists typed
+        # list[Any] are written with them.
         ints = list(range(-1, size + 1))
         self.nxt = ints[2:]
         self.prv = ints[:size]
-        self.box: list[Any] = ints[1:]
-        self.no_limit = size  # the scan limit in phase 1 (see `run`): past every entry
-        op_of = [-1] * size
-        meta: list[Meta] = [_RETURN] * size
+        box: list[Any] = ints[1:]
+        self.box, self.no_limit = box, size  # the scan limit in phase 1 (see `run`): past all
+        self.op = [-1] * size
+        self.meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
-        ret = [0] * size
-        want = self.want = [-1] * size
-        # per op: its return entry, then (calls) the calls before that return
-        ret_entry, block = rets, calls
-        calls_seen = 0
-        # rank of op i in call order, among the non-optional ops or the optional ones
-        bit = [0] * n
+        self.ret = [0] * size
+        self.want = [-1] * size
+        # per op: its call entry, then the calls before its return (twins' nesting)
+        optional_calls = self._link(history, keys, optional, read_only, observes, rets, calls)
+        self.lim, self.has_optional = size, bool(optional_calls)
+        if optional_calls:
+            self._thread_optional(optional_calls)
+        self.e = self.nxt[0]
+
+    def _link(
+        self,
+        history: list[Operation],
+        keys: list[int],
+        optional: list[bool],
+        read_only: Callable[..., bool] | None,
+        observes: Callable[..., Any] | None,
+        call_of: list[int],
+        block: list[int],
+    ) -> list[int]:
+        """Fills the per-entry arrays from the sorted keys, in one pass; returns the
+        optional ops' call entries (in call order).
+
+        Per kind (input, output): the call entry of that kind called last, and
+        the hints (asked once per kind: they depend on input and output only).
+        """
+        n, width, box = len(history), 3 * len(history), self.box
+        op_of, meta, want = cast("list[Any]", self.op), cast("list[Any]", self.meta), self.want
+        ret, call_of_o = cast("list[Any]", self.ret), cast("list[Any]", call_of)
+        block_o = cast("list[Any]", block)
         self.opt_ops: list[int] = []  # the optional ops, in call order
-        call_entries: list[int] = []  # in call order
-        k = 0
+        kinds: dict[Any, _Kind] = {}
+        twinned: list[int] = []  # call entries with a twin
+        optional_calls: list[int] = []
+        calls_seen = k = 0
         for key in keys:
             k += 1
             r = key % width
-            if r < n:
-                op_of[k] = r
-                if optional[r]:
-                    bit[r] = len(self.opt_ops)
-                    self.opt_ops.append(r)
-                else:
-                    bit[r] = calls_seen - len(self.opt_ops)
-                calls_seen += 1
-                call_entries.append(k)
-            else:
+            if r >= n:  # a return
                 i = r - n if r < 2 * n else r - 2 * n
-                op_of[k] = i
-                ret_entry[i], block[i] = k, calls_seen
+                op_of[k] = box[i]
+                ret[call_of[i]] = box[k]
+                block_o[i] = box[calls_seen]
                 if r >= 2 * n:
                     ret[k] = -1
-        # Per kind (input, output): the call entry of that kind called last, and the
-        # hints (asked once per kind: they depend on input and output only).
-        kinds: dict[Any, _Kind] = {}
-        for k in call_entries:
-            i = op_of[k]
-            op = history[i]
+                continue
+            op_of[k], call_of_o[r] = box[r], box[k]
+            op = history[r]
             inp, out = op.input, op.output
             try:
                 kind = kinds.get((inp, out))
@@ -328,25 +338,40 @@ class Search:
             else:
                 if kind is None:
                     kind = kinds[(inp, out)] = _Kind(0)
-            if optional[i]:
+            if optional[r]:
                 ro: bool | None = None
+                b = len(self.opt_ops)
+                self.opt_ops.append(r)
+                optional_calls.append(k)
             else:
                 if kind.want == _NOT_ASKED:
                     self._ask(kind, inp, out, read_only, observes)
                 ro = kind.read_only
                 want[k] = kind.want
+                b = calls_seen - len(self.opt_ops)
             twin = 0
             if not ro:  # twins: read-only ops never branch, they need no order
                 twin, kind.last = kind.last, k
-                if twin and block[op_of[twin]] > block[i]:  # nested in the twin's interval
-                    twin = 0
-            meta[k] = (twin, inp, out, bit[i], ro)
-            ret[k] = ret_entry[i]
-        self.op, self.meta, self.ret = op_of, meta, ret
-        self.has_optional, self.lim = bool(self.opt_ops), size
-        if self.has_optional:
-            self._thread_optional([k for k in call_entries if optional[op_of[k]]])
-        self.e = self.nxt[0]
+                if twin:
+                    twinned.append(k)
+            meta[k] = (box[twin], inp, out, box[b], ro)
+            calls_seen += 1
+        self._untwin_nested(twinned, block)
+        return optional_calls
+
+    def _untwin_nested(self, twinned: list[int], block: list[int]) -> None:
+        """Frees an op from its twin when the twin's interval holds its own.
+
+        Twins: an operation may be linearized only after the last one called
+        before it with equal input and output, unless that one returns later
+        (after more calls): a nested interval is free. (Swapping two such
+        operations in a linearization keeps real time and every state.)
+        """
+        meta, op_of = self.meta, self.op
+        for k in twinned:
+            twin, inp, out, b, ro = meta[k]
+            if block[op_of[twin]] > block[op_of[k]]:  # nested in the twin's interval
+                meta[k] = (0, inp, out, b, ro)
 
     def _ask(
         self,
