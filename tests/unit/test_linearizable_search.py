@@ -368,6 +368,23 @@ def test_a_configuration_with_optional_ops_is_dominated_by_the_one_without() -> 
     assert len(search.cache) == 400 + 2
 
 
+def test_a_wide_window_keeps_configurations_apart() -> None:
+    """A write of 7 open from the start to the end pins the window of the linearized
+    set at its rank while it is left out: the keys then hold 300 bits (big ints in
+    the build), and must still tell every configuration apart. After 300 sequential
+    writes a read of 5 (never written) is illegal. Configurations, for j writes
+    linearized: without the write of 7 (j = 1..300), with it last (state 7,
+    j = 0..300), and with it before the last of them (j = 1..300): 3 * 300 + 1."""
+    n = 300
+    ops = [Operation(1, ("write", None, 7), 0, None, 10_000)]
+    ops += [Operation(0, ("write", None, i % 3), 2 * i + 1, None, 2 * i + 2) for i in range(n)]
+    ops.append(Operation(2, ("read", None, None), 9_000, 5, 9_001))
+    search = Search(cas_register(0), ops)
+    assert search.run(10_000_000) is False
+    assert len(search.cache) == 3 * n + 1
+    assert search.info().illegal == n + 1
+
+
 random_mutex_op = st.builds(
     lambda kind, crashed, call, length: Operation(
         0, (kind, None, None), call, UNKNOWN if crashed else None, call + length
