@@ -28,7 +28,8 @@ brute force in the tests):
   it earlier in any linearization keeps every state.
 - the model's `observes` hint: an operation legal in one state only (a read
   that observes it, an acquire of a free lock, a cas that applied) is refused
-  in any other state by comparing two state ids, without a step.
+  in any other state by comparing two state ids, without a step. One also
+  read-only (a read) is accepted in that state without a step: it keeps it.
 - growth (the model's `grows` / `grows_into` / `resets_to` hints): a new
   state is dropped when a pending read returns before any op that may not
   grow is called (or only ones that reset to known states) and neither the
@@ -436,7 +437,10 @@ class Search:
                     if twin and nxt[prv[twin]] == twin:  # its twin's call is still listed
                         e = nxt[e]
                         continue
-                    ok, new_state = step(state, i, o)
+                    if ro and w >= 0:  # legal here (`observes`), keeps the state (`read_only`)
+                        ok, new_state = True, state
+                    else:
+                        ok, new_state = step(state, i, o)
                     if ro is None and new_state == state:  # optional and changes nothing here
                         e = nxt[e]
                         continue
@@ -455,7 +459,7 @@ class Search:
                                 new_base += 1
                         else:
                             new_lin = lin | 1 << (b - base)
-                        sid = sids.get(new_state)
+                        sid = cur if ro and w >= 0 else sids.get(new_state)
                         if sid is None:
                             sid = sids[new_state] = len(sids)
                         key = _cache_key(new_base, new_lin, new_olin, sid, shift, width)
