@@ -123,7 +123,9 @@ class Model:
       (it is legal in several states, like a write). It promises
       `step(s, input, output)[0] == (s == state)` for every state `s`. The
       search then refuses the operation by comparing state ids, without a
-      step: most of a read-heavy search's steps are reads it refuses.
+      step: most of a read-heavy search's steps are reads it refuses. With
+      `read_only` also True, it accepts the operation in that state without
+      a step.
     - `footprint(input) -> iterable of hashables`, an optional hint beyond
       Porcupine's fields: the parts of the state the operation may read or
       write. It promises that operations with disjoint footprints commute and

@@ -9,8 +9,12 @@ a return whose operation is not yet linearized it backtracks. The history is
 linearizable iff the list empties.
 
 Invariant of the cache (Lowe): a configuration is the set of linearized
-operations (a bitset, held in a Python int) plus the model state. Two paths that
-reach the same configuration have the same future, so each is explored once.
+operations plus the model state. Two paths that reach the same configuration
+have the same future, so each is explored once. The set is held windowed
+(`_cache_key`): the count of ops, in call order, below the lowest one still
+open (all linearized), the bits of the ops above it, and those of the optional
+ops apart; the search moves mostly in call order, so these ints stay small
+(machine words in the build: no allocation a step).
 
 Reductions that keep the verdict and prune the search (each is checked against
 brute force in the tests):
@@ -24,7 +28,8 @@ brute force in the tests):
   it earlier in any linearization keeps every state.
 - the model's `observes` hint: an operation legal in one state only (a read
   that observes it, an acquire of a free lock, a cas that applied) is refused
-  in any other state by comparing two state ids, without a step.
+  in any other state by comparing two state ids, without a step. One also
+  read-only (a read) is accepted in that state without a step: it keeps it.
 - growth (the model's `grows` / `grows_into` / `resets_to` hints): a new
   state is dropped when a pending read returns before any op that may not
   grow is called (or only ones that reset to known states) and neither the
@@ -56,7 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from sys import getsizeof
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from checkers.linearizable.growth import dead, thread_growth
 from checkers.linearizable.model import UNKNOWN, CheckResult, Model, Operation, PartitionInfo
@@ -74,13 +79,6 @@ MAX_SLICE_STEPS: Final = 16384
 
 DEADLINE_EVERY_STEPS: Final = 64
 """How often a slice looks at the clock, so that even a slow model meets its deadline."""
-
-COMPRESS_OVER_OPS: Final = 320
-"""Longer partitions key their cache on the linearized set without its run of low ones.
-
-Ops are numbered in call order, so every op called before the earliest one
-still open is linearized: dropping those bits keeps the key small (a few
-dozen bits wide, not one bit per op), for 3 big-int operations per step."""
 
 TEARDOWN_S_PER_BYTE: Final = 1.5e-9
 """Time to free the caches, per estimated byte, kept in reserve before the deadline.
@@ -154,28 +152,30 @@ def _keyed_step(model: Model) -> tuple[Callable[..., tuple[bool, Any]], Any]:
     return keyed, _Keyed(init, h(init), eq)
 
 
-def _cache_key(lin: int, sid: int, compress: bool) -> int:
+def _cache_key(base: int, lin: int, olin: int, sid: int, shift: int, width: int) -> int:
     """The cache's key of a configuration: its linearized set and its state id.
 
-    With `compress` (`COMPRESS_OVER_OPS`), the set's run of low ones is dropped:
-    every op called before the lowest open one is linearized."""
-    if compress:
-        k = ((lin + 1) & ~lin).bit_length() - 1
-        return (lin >> k) << 64 | k << 32 | sid
-    return lin << 32 | sid
+    The set is windowed: every non-optional op of rank (in call order) below
+    `base` is linearized, `lin` holds the bits of those from `base` up (its
+    lowest bit, op `base`, is open), `olin` those of the optional ops. One int:
+    `shift` is the optional ops' count, `width` leaves room for `base` and a
+    32-bit state id. Unique for each configuration; below 2**62 (unboxed in the
+    build) while the window and the optional bits are narrow.
+    """
+    return ((lin << shift | olin) << width) | base << 32 | sid
 
-
-_NO_LIMIT: Final = 1 << 60  # not sys.maxsize: the build keeps ints below 2**62 unboxed
-"""The scan limit in phase 1: the main list's walk stops at its first return instead."""
 
 Meta = tuple[int, Any, Any, int, bool | None]
 """Per call entry: (the call entry of the twin it must follow or 0, input, output,
-its operation's bit, read-only: True, False, or None if optional). Bits are
-shifted when needed: a table of them would take O(n^2) memory."""
+its operation's rank in call order among the non-optional ops, or among the
+optional ones, read-only: True, False, or None if optional). Ranks are turned
+into bits when needed: a table of masks would take O(n^2) memory."""
 
-Frame = tuple[int, Any, bool | None, int, int]
+Frame = tuple[Any, Any, bool | None, Any, int]
 """A linearized op on the search's stack: its call entry, the state before it, its
-read-only flag, and the scan limit and state id before it (see `run`)."""
+read-only flag, and the scan limit and state id before it (see `run`). The entry
+and the limit are typed Any: the build stores the shared int objects of `box`
+instead of allocating new ones."""
 
 _RETURN: Meta = (0, None, None, 0, False)
 """The meta of a return entry (never read: `ret` tells calls from returns)."""
@@ -208,7 +208,7 @@ class Search:
         self.history = history
         self.verbose = verbose
         self.step, self.state = _keyed_step(model)
-        self.lin = 0
+        self.lin = self.base = self.olin = 0  # the linearized set, windowed: see _cache_key
         self.calls: list[Frame] = []
         self.cache: set[int] = set()
         self.sids: dict[Any, int] = {}
@@ -246,11 +246,7 @@ class Search:
 
         Also notes, per call entry of an op the `observes` hint names a state
         for (any but an optional one), the id of the one state it is legal in
-        (-1 for any other call). And orders
-        twins: an operation may be linearized only after the last one called
-        before it with equal input and output, unless that one
-        returns later (after more calls): a nested interval is free. (Swapping
-        two such operations in a linearization keeps real time and every state.)
+        (-1 for any other call). And orders twins (`_untwin_nested`).
         """
         n = len(history)
         calls, rets = [0] * n, [0] * n
@@ -277,40 +273,64 @@ class Search:
         keys.sort()
         size = 2 * n + 4  # the main list's head and tail, then the optional list's
         self.tail = 2 * n + 1
-        ints = list(range(-1, size + 1))  # two slices share its int objects: half the allocations
+        # The arrays share the int objects of `box` (box[x] is x): the build keeps
+        # ints unboxed in variables, so storing one would allocate it. Lists typed
+        # list[Any] are written with them.
+        ints = list(range(-1, size + 1))
         self.nxt = ints[2:]
         self.prv = ints[:size]
-        op_of = [-1] * size
-        meta: list[Meta] = [_RETURN] * size
+        box: list[Any] = ints[1:]
+        self.box, self.no_limit = box, size  # the scan limit in phase 1 (see `run`): past all
+        self.op = [-1] * size
+        self.meta: list[Meta] = [_RETURN] * size
         # per entry: a call's return entry (> 0); 0 for a return, -1 for an optional one
-        ret = [0] * size
-        want = self.want = [-1] * size
-        # per op: its return entry, then (calls) the calls before that return
-        ret_entry, block = rets, calls
-        calls_seen = 0
-        bit = self.bit = [0] * n  # bit of op i in `lin`: its rank in call order (see run)
-        call_entries: list[int] = []  # in call order
-        k = 0
+        self.ret = [0] * size
+        self.want = [-1] * size
+        # per op: its call entry, then the calls before its return (twins' nesting)
+        optional_calls = self._link(history, keys, optional, read_only, observes, rets, calls)
+        self.lim, self.has_optional = size, bool(optional_calls)
+        if optional_calls:
+            self._thread_optional(optional_calls)
+        self.e = self.nxt[0]
+
+    def _link(
+        self,
+        history: list[Operation],
+        keys: list[int],
+        optional: list[bool],
+        read_only: Callable[..., bool] | None,
+        observes: Callable[..., Any] | None,
+        call_of: list[int],
+        block: list[int],
+    ) -> list[int]:
+        """Fills the per-entry arrays from the sorted keys, in one pass; returns the
+        optional ops' call entries (in call order).
+
+        Per kind (input, output): the call entry of that kind called last, and
+        the hints (asked once per kind: they depend on input and output only).
+        """
+        n, width, box = len(history), 3 * len(history), self.box
+        op_of, meta, want = cast("list[Any]", self.op), cast("list[Any]", self.meta), self.want
+        ret, call_of_o = cast("list[Any]", self.ret), cast("list[Any]", call_of)
+        block_o = cast("list[Any]", block)
+        self.opt_ops: list[int] = []  # the optional ops, in call order
+        kinds: dict[Any, _Kind] = {}
+        twinned: list[int] = []  # call entries with a twin
+        optional_calls: list[int] = []
+        calls_seen = k = 0
         for key in keys:
             k += 1
             r = key % width
-            if r < n:
-                op_of[k] = r
-                bit[r] = calls_seen
-                calls_seen += 1
-                call_entries.append(k)
-            else:
+            if r >= n:  # a return
                 i = r - n if r < 2 * n else r - 2 * n
-                op_of[k] = i
-                ret_entry[i], block[i] = k, calls_seen
+                op_of[k] = box[i]
+                ret[call_of[i]] = box[k]
+                block_o[i] = box[calls_seen]
                 if r >= 2 * n:
                     ret[k] = -1
-        # Per kind (input, output): the call entry of that kind called last, and the
-        # hints (asked once per kind: they depend on input and output only).
-        kinds: dict[Any, _Kind] = {}
-        for k in call_entries:
-            i = op_of[k]
-            op = history[i]
+                continue
+            op_of[k], call_of_o[r] = box[r], box[k]
+            op = history[r]
             inp, out = op.input, op.output
             try:
                 kind = kinds.get((inp, out))
@@ -319,31 +339,40 @@ class Search:
             else:
                 if kind is None:
                     kind = kinds[(inp, out)] = _Kind(0)
-            if optional[i]:
+            if optional[r]:
                 ro: bool | None = None
+                b = len(self.opt_ops)
+                self.opt_ops.append(r)
+                optional_calls.append(k)
             else:
                 if kind.want == _NOT_ASKED:
                     self._ask(kind, inp, out, read_only, observes)
                 ro = kind.read_only
                 want[k] = kind.want
+                b = calls_seen - len(self.opt_ops)
             twin = 0
             if not ro:  # twins: read-only ops never branch, they need no order
                 twin, kind.last = kind.last, k
-                if twin and block[op_of[twin]] > block[i]:  # nested in the twin's interval
-                    twin = 0
-            meta[k] = (twin, inp, out, bit[i], ro)
-            ret[k] = ret_entry[i]
-        self.op, self.meta, self.ret = op_of, meta, ret
-        self.has_optional, self.lim = any(optional), _NO_LIMIT
-        self.optional_bits = 0  # the bits of the optional ops in `lin`
-        self.opt_floor = 1 << n  # the lowest of them: a smaller `lin` has none
-        for i in range(n):
-            if optional[i]:
-                self.optional_bits |= 1 << bit[i]
-                self.opt_floor = min(self.opt_floor, 1 << bit[i])
-        if self.has_optional:
-            self._thread_optional([k for k in call_entries if optional[op_of[k]]])
-        self.e = self.nxt[0]
+                if twin:
+                    twinned.append(k)
+            meta[k] = (box[twin], inp, out, box[b], ro)
+            calls_seen += 1
+        self._untwin_nested(twinned, block)
+        return optional_calls
+
+    def _untwin_nested(self, twinned: list[int], block: list[int]) -> None:
+        """Frees an op from its twin when the twin's interval holds its own.
+
+        Twins: an operation may be linearized only after the last one called
+        before it with equal input and output, unless that one returns later
+        (after more calls): a nested interval is free. (Swapping two such
+        operations in a linearization keeps real time and every state.)
+        """
+        meta, op_of = self.meta, self.op
+        for k in twinned:
+            twin, inp, out, b, ro = meta[k]
+            if block[op_of[twin]] > block[op_of[k]]:  # nested in the twin's interval
+                meta[k] = (0, inp, out, b, ro)
 
     def _ask(
         self,
@@ -383,11 +412,16 @@ class Search:
             return self._finish(True) if self.done is None else self.done
         nxt, prv, meta, ret, step = self.nxt, self.prv, self.meta, self.ret, self.step
         cache, calls, tail, want = self.cache, self.calls, self.tail, self.want
-        e, state, lin, best_len, cur = self.e, self.state, self.lin, self._best_len, self.sid
-        sids, compress, growth = self.sids, len(self.history) > COMPRESS_OVER_OPS, self.growth
+        e, state, best_len, cur = self.e, self.state, self._best_len, self.sid
+        lin, base, olin = self.lin, self.base, self.olin
+        sids, growth = self.sids, self.growth
+        shift = len(self.opt_ops)
+        width = 32 + len(self.history).bit_length()
+        # the same lists, written with the shared int objects of `box` (see `_thread`)
+        box, nxt_o, prv_o = self.box, cast("list[Any]", nxt), cast("list[Any]", prv)
         # Phase 2 of a configuration walks the optional list up to `lim`, the first
-        # return of the main list; in phase 1 `lim` is _NO_LIMIT.
-        late, lim, opt_head = self.has_optional, self.lim, self.tail + 1
+        # return of the main list; in phase 1 `lim` is `no_limit`.
+        late, lim, opt_head, no_limit = self.has_optional, self.lim, self.tail + 1, self.no_limit
         # the clock is read once per DEADLINE_EVERY_STEPS steps (the inner loop)
         for _ in range(0, steps, DEADLINE_EVERY_STEPS):
             if time.monotonic() > deadline:
@@ -403,7 +437,10 @@ class Search:
                     if twin and nxt[prv[twin]] == twin:  # its twin's call is still listed
                         e = nxt[e]
                         continue
-                    ok, new_state = step(state, i, o)
+                    if ro and w >= 0:  # legal here (`observes`), keeps the state (`read_only`)
+                        ok, new_state = True, state
+                    else:
+                        ok, new_state = step(state, i, o)
                     if ro is None and new_state == state:  # optional and changes nothing here
                         e = nxt[e]
                         continue
@@ -412,24 +449,35 @@ class Search:
                             if dead(growth, nxt, tail, ret, new_state, e, m):
                                 e = nxt[e]  # no pending read can follow: a dead end, not cached
                                 continue
-                        new_lin = lin | 1 << b
-                        sid = sids.get(new_state)
+                        new_lin, new_base, new_olin = lin, base, olin
+                        if ro is None:
+                            new_olin = olin | 1 << b
+                        elif b == base:  # the lowest open op: the window moves up
+                            new_lin, new_base = lin >> 1, base + 1
+                            while new_lin & 1:
+                                new_lin >>= 1
+                                new_base += 1
+                        else:
+                            new_lin = lin | 1 << (b - base)
+                        sid = cur if ro and w >= 0 else sids.get(new_state)
                         if sid is None:
                             sid = sids[new_state] = len(sids)
-                        key = _cache_key(new_lin, sid, compress)
-                        if key not in cache and not (  # dominated: the same without optional ops
-                            late and new_lin >= self.opt_floor and self._dominated(new_lin, sid)
-                        ):
-                            cache.add(key)
-                            calls.append((e, state, ro, lim, cur))
-                            state, lin, lim, cur = new_state, new_lin, _NO_LIMIT, sid
+                        key = _cache_key(new_base, new_lin, new_olin, sid, shift, width)
+                        cached = len(cache)
+                        # dominated: the same without optional ops is cached
+                        if not (new_olin and key ^ new_olin << width in cache):
+                            cache.add(key)  # and new if the set grew: one lookup, not two
+                        if len(cache) > cached:
+                            calls.append((box[e], state, ro, box[lim], cur))
+                            state, lim, cur = new_state, no_limit, sid
+                            lin, base, olin = new_lin, new_base, new_olin
                             p, q = prv[e], nxt[e]
-                            nxt[p], prv[q] = q, p
+                            nxt_o[p], prv_o[q] = box[q], box[p]
                             p, q = prv[m], nxt[m]
-                            nxt[p], prv[q] = q, p
+                            nxt_o[p], prv_o[q] = box[q], box[p]
                             e = nxt[0]
                             if e == tail:
-                                self.lin = lin
+                                self.olin = olin
                                 return self._finish(True)
                             continue
                         if ro:  # the greedy move was tried already: no alternative helps
@@ -438,29 +486,34 @@ class Search:
                     e = nxt[e]
                     continue
                 if m < 0:  # only optional operations are left: append them at the end
-                    self.lin = lin
+                    self.olin = olin
                     return self._finish(True)
-                if late and lim == _NO_LIMIT:  # now the optional ops called before this return
+                if late and lim == no_limit:  # now the optional ops called before this return
                     lim, e = e, nxt[opt_head]
                     continue
                 if len(calls) >= best_len:
-                    best_len = self._record_best(e if lim == _NO_LIMIT else lim)
+                    best_len = self._record_best(e if lim == no_limit else lim)
                 if not calls:
                     return self._finish(False)
                 if self.verbose:
                     self._record_partials()
                 e, state, forced, lim, cur = calls.pop()
                 m, b = ret[e], meta[e][3]
-                lin ^= 1 << b
-                nxt[prv[m]] = m
-                prv[nxt[m]] = m
-                nxt[prv[e]] = e
-                prv[nxt[e]] = e
+                if forced is None:  # optional
+                    olin ^= 1 << b
+                elif b < base:  # ops b+1 .. base-1 stay linearized: the window moves down
+                    d = base - b
+                    lin, base = lin << d | ((1 << d) - 2), b
+                else:
+                    lin ^= 1 << (b - base)
+                nxt_o[prv[m]] = prv_o[nxt[m]] = box[m]
+                nxt_o[prv[e]] = prv_o[nxt[e]] = box[e]
                 if forced:  # no alternative helps: straight on to the return, and back
                     e = lim = m
                 else:
                     e = nxt[e]
-        self.e, self.state, self.lin, self.lim, self.sid = e, state, lin, lim, cur
+        self.e, self.state, self.lim, self.sid = e, state, lim, cur
+        self.lin, self.base, self.olin = lin, base, olin
         return None
 
     @property
@@ -470,18 +523,6 @@ class Search:
             self._best = self._prefix(self._best_frames)
             self._best_frames = None
         return self._best
-
-    def _dominated(self, lin: int, sid: int) -> bool:
-        """True if the configuration without its optional ops, in the same state, is cached.
-
-        Every way on from `lin` is a way on from it too, leaving the optional ops
-        out (they never block a return, and may be appended at the end), so this
-        one needs no search: it was searched, or is being searched above.
-        """
-        rest = lin & ~self.optional_bits
-        if rest == lin:
-            return False
-        return _cache_key(rest, sid, len(self.history) > COMPRESS_OVER_OPS) in self.cache
 
     def _record_best(self, ret_entry: int) -> int:
         """Remembers the current prefix as the longest and the op whose return blocked it.
@@ -522,10 +563,8 @@ class Search:
         self.done = ok
         if ok:
             best = self._prefix(self._frames())
-            lin, bit, n = self.lin, self.bit, len(self.history)
-            if lin != (1 << n) - 1:  # optional ones were left out: they go last
-                rest = [i for i in range(n) if not lin >> bit[i] & 1]
-                best += sorted(rest, key=lambda i: self.history[i].call)
+            olin = self.olin  # optional ones left out go last, in call order
+            best += [i for j, i in enumerate(self.opt_ops) if not olin >> j & 1]
             self._best, self._best_frames, self._best_len = best, None, len(best)
             self.blocker = None
             if self.verbose:
