@@ -58,7 +58,7 @@ from checkers.linearizable import (  # noqa: E402
 )
 from checkers.linearizable.files import parse_initial_state  # noqa: E402
 from checkers.linearizable.models import make_model  # noqa: E402
-from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES  # noqa: E402
+from checkers.linearizable.scheduler import DEFAULT_MAX_CACHE_BYTES  # noqa: E402
 
 CORPORA = REPO_ROOT / "tests" / "corpora"
 CORPUS_NAMES = ("porcupine", "knossos", "sibyl")

@@ -38,6 +38,7 @@ from typing import Final
 
 COMPILED: Final = (
     "checkers.linearizable.search",
+    "checkers.linearizable.scheduler",
     "checkers.linearizable.growth",
     "checkers.linearizable.model",
     "checkers.linearizable.replay",

@@ -31,7 +31,7 @@ from checkers.linearizable.model import (
 )
 from checkers.linearizable.models import check_vocabulary, make_model, split_by_footprint
 from checkers.linearizable.one_at_a_time import retry_one_at_a_time
-from checkers.linearizable.search import DEFAULT_MAX_CACHE_BYTES, Outcome, search_partitions
+from checkers.linearizable.scheduler import DEFAULT_MAX_CACHE_BYTES, Outcome, search_partitions
 from checkers.result import UNKNOWN, Result, Validity
 
 

@@ -43,7 +43,7 @@ from checkers.linearizable.components import kind_of, learn_shape
 from checkers.linearizable.model import CheckResult, Model, Operation, PartitionInfo
 from checkers.linearizable.models import split_by_footprint
 from checkers.linearizable.one_at_a_time import retry_one_at_a_time
-from checkers.linearizable.search import Outcome, search_partitions
+from checkers.linearizable.scheduler import Outcome, search_partitions
 from checkers.linearizable.split_checks import (
     Learned,
     Probe,

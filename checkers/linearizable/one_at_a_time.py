@@ -25,7 +25,7 @@ import math
 import time
 
 from checkers.linearizable.model import CheckResult, Model, Operation
-from checkers.linearizable.search import Outcome, search_partitions
+from checkers.linearizable.scheduler import Outcome, search_partitions
 
 ENABLED = True
 """False: keep the first try as it is (benchmarks/linearizable_corpus.py's anchor)."""

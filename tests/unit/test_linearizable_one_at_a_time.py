@@ -13,7 +13,7 @@ from checkers.linearizable import CheckResult, Operation, check_operations_info
 from checkers.linearizable.model import Model
 from checkers.linearizable.models import kv, kv_nopartition
 from checkers.linearizable.one_at_a_time import retry_one_at_a_time, seconds_left
-from checkers.linearizable.search import Outcome, search_partitions
+from checkers.linearizable.scheduler import Outcome, search_partitions
 from tests.support.brute_force import brute_force
 
 
