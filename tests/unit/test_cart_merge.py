@@ -1,5 +1,6 @@
 """The cart's shortcuts: `merged` (the in-place path for one version) gives exactly what
-the set union and a sort give, and a read records a fresh decoding, whatever the bytes."""
+the set union and a sort give, `encode_version` the bytes `json.dumps` gives, and a read
+records a fresh decoding, whatever the bytes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workloads.cart import Cart, decode_version, merged, union
+from workloads.cart import Cart, decode_version, encode_version, merged, union
 
 ITEM = st.one_of(st.integers(-5, 40), st.booleans(), st.text(max_size=2))
 VERSION = st.one_of(
@@ -41,6 +42,20 @@ def test_merged_leaves_the_version_it_read_unchanged() -> None:
     assert merged([version], 5, True) == [1, 9]
     assert merged([version], 7, True) == [1, 5, 9]
     assert version["items"] == [1, 5, 9]
+
+
+@settings(max_examples=300, deadline=None)
+@given(put=st.one_of(st.text(max_size=6), st.none(), st.integers()),
+       items=st.one_of(st.lists(st.integers(-(2**60), 2**60), max_size=6),
+                       st.lists(st.one_of(ITEM, st.floats()), max_size=6)))  # fmt: skip
+def test_encode_version_gives_the_bytes_json_dumps_gives(put: Any, items: list[Any]) -> None:
+    """Whatever the put id and the items (unicode, quotes, bools, floats, big ints), and
+    with the item texts remembered from before or not."""
+    texts: dict[int, str] = {}
+    want = json.dumps({"put": put, "items": items}).encode()
+    assert encode_version(put, items, texts) == want
+    assert encode_version(put, items, texts) == want  # the texts now remembered
+    assert all(texts[i] == json.dumps(i) for i in texts)
 
 
 @settings(max_examples=100, deadline=None)
