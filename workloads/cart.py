@@ -35,25 +35,26 @@ def decode_version(raw: bytes) -> dict[str, Any]:
     return v if isinstance(v, dict) else {"put": None, "items": [], "undecodable": repr(v)}
 
 
-def encode_version(put: Any, items: list[Any], texts: dict[int, str]) -> bytes:
-    """`json.dumps({"put": put, "items": items}).encode()`: the same bytes, made faster for
-    the versions this workload writes (a str put id, int items).
+def item_texts(items: list[Any]) -> list[str] | None:
+    """Each item's JSON text, if every item is an exact int (else None)."""
+    texts: list[str] = []
+    for i in items:
+        if type(i) is not int:  # a bool (json: true/false), a float, ...
+            return None
+        texts.append(str(i))  # int.__repr__, as json writes an int
+    return texts
 
-    Each item's decimal text is most of the cost, and each item appears in every later
-    version of its cart: `texts` remembers the text of each item seen. Anything else
-    goes through `json.dumps`."""
-    parts: list[str] = []
-    if type(put) is str:
-        for i in items:
-            if type(i) is not int:  # a bool (json: true/false), a float, ...
-                break
-            text = texts.get(i)
-            if text is None:
-                text = texts[i] = str(i)  # int.__repr__, as json writes an int
-            parts.append(text)
-        else:  # json.dumps' default separators (", ", ": ") and ensure_ascii escaping
-            return f'{{"put": {encode_basestring_ascii(put)}, "items": [{", ".join(parts)}]}}'.encode()
-    return json.dumps({"put": put, "items": items}).encode()
+
+def encode_version(put: Any, items: list[Any], texts: list[str] | None) -> bytes:
+    """`json.dumps({"put": put, "items": items}).encode()`, the same bytes; faster given
+    `texts`, which must be `item_texts(items)`.
+
+    The items' decimal text is most of the cost, and an add reads the one version its
+    put replaces: the cart works out the new version's texts from the old one's."""
+    if texts is None or type(put) is not str:
+        return json.dumps({"put": put, "items": items}).encode()
+    # json.dumps' default separators (", ", ": ") and ensure_ascii string escaping
+    return f'{{"put": {encode_basestring_ascii(put)}, "items": [{", ".join(texts)}]}}'.encode()
 
 
 def union(versions: list[dict[str, Any]]) -> set[int]:
@@ -108,8 +109,6 @@ def _ascending_ints(items: list[Any]) -> bool:
 
 _MAX_VERSIONS = 1024
 """Bound of a cart's memo of decoded versions (values grow to a few KiB)."""
-_MAX_TEXTS = 1 << 16
-"""Bound of a cart's memo of item texts (`encode_version`)."""
 _INT_TYPES = {int, bool}
 """Types that pass `isinstance(i, int)` without a check per item (json.loads gives no others)."""
 
@@ -148,7 +147,8 @@ class Cart:
         self.zipf = zipf
         self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
         self._versions: dict[bytes, dict[str, Any]] = {}
-        self._texts: dict[int, str] = {}
+        self._texts: dict[bytes, list[str]] = {}
+        """`item_texts` of the versions this cart wrote (their bytes in `_versions`)."""
         """Sibling bytes an add read or wrote lately, decoded (bounded). Only adds share
         them, and only read them; a read op records a copy (`_fresh`) in the history."""
         self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
@@ -187,21 +187,24 @@ class Cart:
             return await self.read(client, spec.key)
         if spec.extra.get("blind"):
             context, read, node = self._blind_context(spec.key, spec.extra["blind"])
+            raws: list[bytes] = []
         else:
             try:
                 got = await client.get(spec.key)
             except NodeError as e:
                 return Completion(OpType.FAIL, {"error": node_error(e, "get")})
-            context, read, node = got.context, [self._version(s) for s in got.siblings], got.node
+            raws = got.siblings
+            context, read, node = got.context, [self._version(s) for s in raws], got.node
             self._old_reads[spec.key] = (context, read)
         item = spec.value
         put_id = spec.extra["put"]
         items = merged(read, item, spec.f == "remove")
         version = {"put": put_id, "items": items}
-        if len(self._texts) >= _MAX_TEXTS:
-            self._texts.clear()
-        value = encode_version(put_id, items, self._texts)
+        texts = self._texts_after(raws, read, item, items)
+        value = encode_version(put_id, items, texts)
         self._remember(value, version)  # what decode_version(value) gives: the next add reads it
+        if texts is not None:
+            self._texts[value] = texts
         fields = {"value": item, "put": put_id, "parents": [v.get("put") for v in read],
                   "context": b64(context), "node": node}  # fmt: skip
         learned.update(fields)
@@ -210,6 +213,26 @@ class Cart:
         except NodeError as e:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
         return Completion(OpType.OK, fields)
+
+    def _texts_after(
+        self, raws: list[bytes], read: list[dict[str, Any]], item: Any, items: list[Any]
+    ) -> list[str] | None:
+        """`item_texts(items)`; from the texts of the one version read, if this cart wrote
+        it, when `merged` added or removed `item` in place (its items are then ascending
+        ints, so `items` is theirs with `item` put in or taken out at its sorted place)."""
+        old = self._texts.get(raws[0]) if len(raws) == 1 else None
+        if old is None or type(item) is not int:
+            return item_texts(items)
+        grown = len(items) - len(old)
+        if grown not in (-1, 0, 1):  # not merged in place: cannot be, but costs nothing
+            return item_texts(items)
+        if grown == 0:
+            return old  # the item was already in (an add) or not (a remove)
+        if grown == 1:
+            at = bisect.bisect_left(items, item)
+            return [*old[:at], str(item), *old[at:]]
+        at = bisect.bisect_left(read[0]["items"], item)
+        return [*old[:at], *old[at + 1 :]]
 
     def _version(self, raw: bytes) -> dict[str, Any]:
         """`decode_version(raw)`, remembered: replicas return one version to many adds."""
@@ -221,6 +244,7 @@ class Cart:
     def _remember(self, raw: bytes, version: dict[str, Any]) -> dict[str, Any]:
         if len(self._versions) >= _MAX_VERSIONS:
             self._versions.clear()
+            self._texts.clear()
         self._versions[raw] = version
         return version
 
