@@ -198,9 +198,8 @@ class Cart:
             self._old_reads[spec.key] = (context, read)
         item = spec.value
         put_id = spec.extra["put"]
-        items = merged(read, item, spec.f == "remove")
+        items, texts = self._merged(raws, read, item, spec.f == "remove")
         version = {"put": put_id, "items": items}
-        texts = self._texts_after(raws, read, item, items)
         value = encode_version(put_id, items, texts)
         self._remember(value, version)  # what decode_version(value) gives: the next add reads it
         if texts is not None:
@@ -214,25 +213,26 @@ class Cart:
             return Completion(OpType.FAIL, {**fields, "error": node_error(e, "put")})
         return Completion(OpType.OK, fields)
 
-    def _texts_after(
-        self, raws: list[bytes], read: list[dict[str, Any]], item: Any, items: list[Any]
-    ) -> list[str] | None:
-        """`item_texts(items)`; from the texts of the one version read, if this cart wrote
-        it, when `merged` added or removed `item` in place (its items are then ascending
-        ints, so `items` is theirs with `item` put in or taken out at its sorted place)."""
-        old = self._texts.get(raws[0]) if len(raws) == 1 else None
-        if old is None or type(item) is not int:
-            return item_texts(items)
-        grown = len(items) - len(old)
-        if grown not in (-1, 0, 1):  # not merged in place: cannot be, but costs nothing
-            return item_texts(items)
-        if grown == 0:
-            return old  # the item was already in (an add) or not (a remove)
-        if grown == 1:
-            at = bisect.bisect_left(items, item)
-            return [*old[:at], str(item), *old[at:]]
-        at = bisect.bisect_left(read[0]["items"], item)
-        return [*old[:at], *old[at + 1 :]]
+    def _merged(
+        self, raws: list[bytes], read: list[dict[str, Any]], item: Any, remove: bool
+    ) -> tuple[list[Any], list[str] | None]:
+        """`merged(read, item, remove)` and its `item_texts`. When the one version read
+        was written by this cart (so its items are ascending ints, their texts known),
+        both are its own with `item` put in or taken out at its sorted place."""
+        old = self._texts.get(raws[0]) if len(raws) == 1 and type(item) is int else None
+        if old is None:
+            items = merged(read, item, remove)
+            return items, item_texts(items)
+        items = list(read[0]["items"])
+        at = bisect.bisect_left(items, item)
+        present = at < len(items) and items[at] == item
+        if remove and present:
+            del items[at]
+            return items, [*old[:at], *old[at + 1 :]]
+        if not remove and not present:
+            items.insert(at, item)
+            return items, [*old[:at], str(item), *old[at:]]
+        return items, old
 
     def _version(self, raw: bytes) -> dict[str, Any]:
         """`decode_version(raw)`, remembered: replicas return one version to many adds."""
