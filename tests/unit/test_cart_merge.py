@@ -66,7 +66,8 @@ class _Checking:
     siblings its get read (decoded anew), with its item added or removed."""
 
     def __init__(self, node: str) -> None:
-        self.client, self.op, self.read, self.puts = SimClient(node), OpSpec("", ""), [], 0
+        self.client, self.op, self.puts = SimClient(node), OpSpec("", ""), 0
+        self.read: list[dict[str, Any]] = []
 
     async def get(self, key: str) -> GetResult:
         got = await self.client.get(key)
