@@ -167,6 +167,17 @@ class VirtualRecorder(Recorder):
         self.counts[op.type] += 1
         return op
 
+    def finish(self, invoke: Op, done: Completion, node: str) -> Op:
+        """`complete(invoke, done.type, **{"node": node, **done.fields})` (the same op),
+        without building keyword arguments twice: it runs once per client op."""
+        extra = dict(done.fields)
+        value = extra.pop("value", invoke.value)
+        context, siblings = extra.pop("context", None), extra.pop("siblings", None)
+        node, error = extra.pop("node", node), extra.pop("error", None)
+        op = Op(len(self.ops), self.now(), invoke.process, done.type, invoke.f, invoke.key,
+                value, context, siblings, node, error, extra)  # fmt: skip
+        return self.record(op)
+
 
 def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
     """The `sibyl run` config closest to `spec` (its schedule options are `sibyl run`'s)."""
@@ -277,20 +288,17 @@ class _SimRun:
                 spec, gap = step
             steps.append((spec, gap))
             invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
-            done = await self._apply(client, spec, process)
-            self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+            learned: dict[str, Any] = dict(spec.extra)
+            try:  # no coroutine of its own: each await below passes through every caller
+                done = await self.workload.apply(client, spec, process, learned)
+            except INDETERMINATE as e:
+                done = Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
+            self.rec.finish(invoke, done, node)
             if done.type is OpType.INFO:
                 incarnation += 1
                 process = streams.process_id(slot, incarnation, self.spec.concurrency)
                 rng = streams.op_rng(seed, process)
             await sleep_until(self.sim.now_ms + gap)
-
-    async def _apply(self, client: SimClient, spec: OpSpec, process: int) -> Completion:
-        learned: dict[str, Any] = dict(spec.extra)
-        try:
-            return await self.workload.apply(client, spec, process, learned)
-        except INDETERMINATE as e:
-            return Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
 
     async def _fault(self, fault: Fault) -> None:
         """One fault on its own clock, as the engine runs it (harness/engine.py), so faults
@@ -339,7 +347,7 @@ class _SimRun:
                     done = await self.workload.final_read(SimClient(node), key)
                 except INDETERMINATE as e:
                     done = Completion(OpType.FAIL, {"error": f"get: {e}", "final": True})
-                self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+                self.rec.finish(invoke, done, node)
 
     def check(self, only: set[str]) -> dict[str, Result]:
         n = min(self.spec.n, self.spec.nodes)

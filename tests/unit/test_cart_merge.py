@@ -1,15 +1,21 @@
 """The cart's shortcuts: `merged` (the in-place path for one version) gives exactly what
-the set union and a sort give, and a read records a fresh decoding, whatever the bytes."""
+the set union and a sort give, `encode_version` the bytes `json.dumps` gives, and a read
+records a fresh decoding, whatever the bytes."""
 
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workloads.cart import Cart, decode_version, merged, union
+from node.client import GetResult
+from node.sim.clients import Scheduler, SimClient
+from node.sim.cluster import Simulator
+from workloads.base import OpSpec
+from workloads.cart import Cart, decode_version, encode_version, item_texts, merged, union
 
 ITEM = st.one_of(st.integers(-5, 40), st.booleans(), st.text(max_size=2))
 VERSION = st.one_of(
@@ -41,6 +47,62 @@ def test_merged_leaves_the_version_it_read_unchanged() -> None:
     assert merged([version], 5, True) == [1, 9]
     assert merged([version], 7, True) == [1, 5, 9]
     assert version["items"] == [1, 5, 9]
+
+
+@settings(max_examples=300, deadline=None)
+@given(put=st.one_of(st.text(max_size=6), st.none(), st.integers()),
+       items=st.one_of(st.lists(st.integers(-(2**60), 2**60), max_size=6),
+                       st.lists(st.one_of(ITEM, st.floats()), max_size=6)))  # fmt: skip
+def test_encode_version_gives_the_bytes_json_dumps_gives(put: Any, items: list[Any]) -> None:
+    """Whatever the put id and the items (unicode, quotes, bools, floats, big ints)."""
+    texts = item_texts(items)
+    assert texts is None or texts == [json.dumps(i) for i in items]
+    assert encode_version(put, items, texts) == json.dumps({"put": put, "items": items}).encode()
+
+
+class _Checking:
+    """A KVClient that passes every call to a simulated node's client, and checks each
+    value put against `json.dumps` of the version the op should write: the items of the
+    siblings its get read (decoded anew), with its item added or removed."""
+
+    def __init__(self, node: str) -> None:
+        self.client, self.op, self.puts = SimClient(node), OpSpec("", ""), 0
+        self.read: list[dict[str, Any]] = []
+
+    async def get(self, key: str) -> GetResult:
+        got = await self.client.get(key)
+        self.read = [decode_version(s) for s in got.siblings]
+        return got
+
+    async def put(self, key: str, value: bytes, context: bytes = b"") -> None:
+        items = merged(self.read, self.op.value, self.op.f == "remove")
+        assert value == json.dumps({"put": self.op.extra["put"], "items": items}).encode()
+        self.puts += 1
+        await self.client.put(key, value, context)
+
+
+async def _ops(cart: Cart, client: _Checking, seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(count):
+        client.op = cart.next_op(rng, seed)
+        try:
+            await cart.apply(client, client.op, seed, {})
+        except TimeoutError:
+            pass
+
+
+def test_the_values_a_cart_writes_are_what_json_dumps_gives() -> None:
+    """Adds and removes by three clients on two carts of the simulated cluster (so some
+    adds read siblings), each value's item texts worked out from those of the version
+    its add read: each value is byte for byte what `json.dumps` makes of its version."""
+    sim, cart = Simulator(5), Cart(carts=2, remove_ratio=0.3)
+    clients = [_Checking(node) for node in ("n1", "n2", "n3")]
+    sched = Scheduler(sim)
+    for seed, client in enumerate(clients):
+        sched.spawn(_ops(cart, client, seed, 150))
+    sched.run()
+    assert sum(c.puts for c in clients) > 300
+    assert max(len(v["items"]) for c in clients for v in c.read) > 50
 
 
 @settings(max_examples=100, deadline=None)
