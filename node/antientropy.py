@@ -89,6 +89,10 @@ class AntiEntropy:
         self.rng, self.outbox, self.storage, self.store = rng, outbox, storage, store
         self.placement, self.health = placement, health
         self.trees: dict[int, MerkleTree] = {}
+        self._unhashed: dict[int, dict[str, bytes]] = {}
+        """Per partition, the keys changed since the trees were last looked at, and their
+        objects' bytes: a key changes many times between two exchanges, so its leaf is
+        hashed only when a tree is next read (`tree`)."""
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
         self._holders: tuple[Ring | None, list[frozenset[str]]] = (None, [])
@@ -109,7 +113,7 @@ class AntiEntropy:
 
     def rebuild(self) -> None:
         """Rebuilds every tree from the durable store (synchronous reads), then re-selects."""
-        self.trees = {}
+        self.trees, self._unhashed = {}, {}
         storage = self.storage
         for key in storage.keys():
             data = storage.read(key)
@@ -124,15 +128,32 @@ class AntiEntropy:
         self._replicated = frozenset(self.replicated)
 
     def track(self, key: str, data: bytes) -> None:
-        """Sets the leaf of `key` to the digest of its object bytes `data`."""
-        self.tree(self.placement.ring.partition_of(key)).set(key, merkle.leaf_hash(key, data))
+        """Sets the leaf of `key` to the digest of its object bytes `data` (hashed when a
+        tree is next read: only the last change of a key before that is hashed)."""
+        p = self.placement.ring.partition_of(key)
+        unhashed = self._unhashed.get(p)
+        if unhashed is None:
+            unhashed = self._unhashed[p] = {}
+        unhashed[key] = data
 
     def tree(self, partition: int) -> MerkleTree:
-        """The tree of `partition` (created empty on first use)."""
+        """The tree of `partition` (created empty on first use), every change tracked so far
+        in it."""
+        if self._unhashed:
+            self._hash_leaves()
         tree = self.trees.get(partition)
         if tree is None:
             tree = self.trees[partition] = MerkleTree()
         return tree
+
+    def _hash_leaves(self) -> None:
+        unhashed, self._unhashed = self._unhashed, {}
+        for p, changed in unhashed.items():
+            tree = self.trees.get(p)
+            if tree is None:
+                tree = self.trees[p] = MerkleTree()
+            for key, data in changed.items():
+                tree.set(key, merkle.leaf_hash(key, data))
 
     def roots(self) -> dict[int, str]:
         """Merkle root (hex) per locally replicated partition."""

@@ -197,7 +197,11 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
     for s in b.siblings:
         if s.dot in a_dots or not covers(a.clock, s.dot):
             keep.setdefault(s.dot, s)
-    return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep, key=_dot_key)))
+    clock = merge(a.clock, b.clock)
+    siblings = tuple(keep[d] for d in sorted(keep, key=_dot_key))
+    if len(siblings) == len(b.siblings) and clock == b.clock and siblings == b.siblings:
+        return b  # the common case (b is newer): b itself, whose encoding may be known
+    return Versioned(clock, siblings)
 
 
 def next_dot(clock: Clock, actor: str) -> Dot:
@@ -316,12 +320,22 @@ def encode(obj: Versioned) -> bytes:
     encodes its new object to send it and again to persist it, and a replica's
     stored object is encoded again for every read of its key; only the first costs.
     """
-    global _encoded_bytes
     known = _encoded.get(id(obj))
     if known is not None and known[0] is obj:
         return known[1]
+    return _encode_new(obj, None)
+
+
+def _encode_new(obj: Versioned, decoded: bytes | None) -> bytes:
+    """Encodes `obj` and remembers its bytes; given the bytes `obj` was `decoded` from,
+    remembers them only if they are what encoding gives (canonical), and keeps those."""
+    global _encoded_bytes
     sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
     data: bytes = packb([_clock_rows(obj.clock), sibs])
+    if decoded is not None:
+        if data != decoded:
+            return data
+        data = decoded  # the bytes already hashed and memoized (`decode`): share them
     if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
         _encoded.clear()
         _encoded_bytes = 0
@@ -346,6 +360,7 @@ def decode(data: bytes) -> Versioned:
     obj = _decoded.get(data)
     if obj is None:
         obj = _decode(data)
+        _encode_new(obj, data)  # canonical bytes (ours always are) need no encoding again
         if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
             _decoded.clear()
             _decoded_bytes = 0
