@@ -139,21 +139,14 @@ class AntiEntropy:
     def tree(self, partition: int) -> MerkleTree:
         """The tree of `partition` (created empty on first use), every change tracked so far
         in it."""
-        if self._unhashed:
-            self._hash_leaves()
         tree = self.trees.get(partition)
         if tree is None:
             tree = self.trees[partition] = MerkleTree()
-        return tree
-
-    def _hash_leaves(self) -> None:
-        unhashed, self._unhashed = self._unhashed, {}
-        for p, changed in unhashed.items():
-            tree = self.trees.get(p)
-            if tree is None:
-                tree = self.trees[p] = MerkleTree()
+        changed = self._unhashed.pop(partition, None)
+        if changed is not None:
             for key, data in changed.items():
                 tree.set(key, merkle.leaf_hash(key, data))
+        return tree
 
     def roots(self) -> dict[int, str]:
         """Merkle root (hex) per locally replicated partition."""

@@ -188,6 +188,10 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
     """Merges two replicas' states of one key, dropping causally covered siblings."""
     if a is b or a == b:  # idempotent, and replicas in agreement are the common case
         return a
+    if not b.clock and not b.siblings:  # nothing on one side (a get's fold starts so)
+        return a
+    if not a.clock and not a.siblings:
+        return b
     a_dots = {s.dot for s in a.siblings}
     b_dots = {s.dot for s in b.siblings}
     keep: dict[Dot, Sibling] = {}
@@ -306,7 +310,7 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
     if not data:
         return {}
     try:
-        rows = msgpack.unpackb(data, raw=False)
+        rows = msgpack.unpackb(data)  # raw=False: the default
     except Exception as e:  # noqa: BLE001 - msgpack raises several types
         raise VersionError(f"context is not valid msgpack: {e}") from None
     return _clock_from_rows(rows)
@@ -378,7 +382,7 @@ _decoded_bytes = 0
 
 def _decode(data: bytes) -> Versioned:
     try:
-        top = msgpack.unpackb(data, raw=False)
+        top = msgpack.unpackb(data)  # raw=False: the default
     except Exception as e:  # noqa: BLE001
         raise VersionError(f"object is not valid msgpack: {e}") from None
     if not isinstance(top, list) or len(top) != 2 or not isinstance(top[1], list):
