@@ -157,7 +157,7 @@ def merge(a: Clock, b: Clock) -> dict[str, tuple[int, int]]:
     out = dict(a)
     for actor, entry in b.items():
         mine = out.get(actor)
-        if mine is None or entry > mine:
+        if mine is None or (entry is not mine and entry > mine):  # clocks share their entries
             out[actor] = entry
     return out
 
@@ -277,8 +277,9 @@ def update_lww(local: Versioned, value: bytes, actor: str, now_ms: int) -> Versi
 # --- encodings ------------------------------------------------------------
 
 
-def _clock_rows(clock: Clock) -> list[list[Any]]:
-    return [[actor, c, ts] for actor, (c, ts) in sorted(clock.items())]
+def _clock_rows(clock: Clock) -> list[tuple[str, int, int]]:
+    # tuples pack as the lists they are read back as, and cost one allocation less
+    return [(actor, c, ts) for actor, (c, ts) in sorted(clock.items())]
 
 
 def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
@@ -300,9 +301,23 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 
 def encode_context(clock: Clock) -> bytes:
-    """Canonical bytes for a causal context: equal clocks give equal bytes."""
+    """Canonical bytes for a causal context: equal clocks give equal bytes.
+
+    Clocks encoded lately are remembered, by identity (clocks are values too, and each
+    is held there), in a bounded memo: gets of a key that did not change answer with
+    the same clock.
+    """
+    known = _contexts.get(id(clock))
+    if known is not None and known[0] is clock:
+        return known[1]
     data: bytes = packb(_clock_rows(clock))
+    if len(_contexts) >= _MAX_DECODED:
+        _contexts.clear()
+    _contexts[id(clock)] = (clock, data)
     return data
+
+
+_contexts: dict[int, tuple[Clock, bytes]] = {}
 
 
 def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
@@ -334,7 +349,7 @@ def _encode_new(obj: Versioned, decoded: bytes | None) -> bytes:
     """Encodes `obj` and remembers its bytes; given the bytes `obj` was `decoded` from,
     remembers them only if they are what encoding gives (canonical), and keeps those."""
     global _encoded_bytes
-    sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
+    sibs = [(s.dot.actor, s.dot.counter, s.timestamp_ms, s.value) for s in obj.siblings]
     data: bytes = packb([_clock_rows(obj.clock), sibs])
     if decoded is not None:
         if data != decoded:

@@ -6,6 +6,8 @@ Apart from the package's `__init__` so that it is compiled with the records
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import node.messages.answers as answers  # modules, not the package: it imports this one
 import node.messages.client as client
 import node.messages.peer as peer
@@ -36,6 +38,13 @@ PEER_MESSAGES: dict[str, type[PeerMsg]] = {
 }  # fmt: skip
 
 
+_PARSE_PEER: dict[str, Callable[[Message], PeerMsg]] = {
+    t: c.parse for t, c in PEER_MESSAGES.items()
+}
+"""Each peer message's reader, by its "t" (a bound reader is called directly; a class
+from the table would look its reader up first, for every message)."""
+
+
 def decode_request(m: Message) -> ClientReq:
     """A client's request as its record; raises MessageError (an unknown type included)."""
     cls = CLIENT_REQUESTS.get(m.get("t", ""))
@@ -47,7 +56,7 @@ def decode_request(m: Message) -> ClientReq:
 
 def decode_peer(m: Message) -> PeerMsg:
     """A peer's message as its record; raises UnknownMessage or MessageError."""
-    cls = PEER_MESSAGES.get(m.get("t", ""))
-    if cls is None:
+    parse = _PARSE_PEER.get(m.get("t", ""))
+    if parse is None:
         raise UnknownMessage(f"unknown message type {m.get('t')!r}")
-    return cls.parse(m)
+    return parse(m)

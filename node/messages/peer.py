@@ -140,7 +140,7 @@ class SyncOk(Record):
 SyncOk.T = "sync_ok"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # Put's `__init__`, written out: mypyc compiles it
 class FwdPut(Put):
     """A client's put handed to a node among the key's first N healthy (same fields)."""
 
@@ -154,6 +154,10 @@ class FwdReply(Record):
 
     id: int
     result: PutOk | ErrorReply
+
+    def __init__(self, id: int, result: PutOk | ErrorReply) -> None:
+        self.id = id
+        self.result = result
 
     def wire(self) -> Message:
         return {"t": "fwd_reply", "id": self.id, "result": self.result.wire()}
