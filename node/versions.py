@@ -192,6 +192,16 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
         return a
     if not a.clock and not a.siblings:
         return b
+    if _absorbs(b, a):  # the common cases: one side is newer; it is the merge
+        return b
+    if _absorbs(a, b):
+        return a
+    merged = _merged(a, b)
+    return b if merged == b else merged  # b itself, whose encoding may be known
+
+
+def _merged(a: Versioned, b: Versioned) -> Versioned:
+    """`sync(a, b)` built in full: the kept siblings, and the clocks joined."""
     a_dots = {s.dot for s in a.siblings}
     b_dots = {s.dot for s in b.siblings}
     keep: dict[Dot, Sibling] = {}
@@ -201,11 +211,47 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
     for s in b.siblings:
         if s.dot in a_dots or not covers(a.clock, s.dot):
             keep.setdefault(s.dot, s)
-    clock = merge(a.clock, b.clock)
-    siblings = tuple(keep[d] for d in sorted(keep, key=_dot_key))
-    if len(siblings) == len(b.siblings) and clock == b.clock and siblings == b.siblings:
-        return b  # the common case (b is newer): b itself, whose encoding may be known
-    return Versioned(clock, siblings)
+    return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep, key=_dot_key)))
+
+
+def _absorbs(b: Versioned, a: Versioned) -> bool:
+    """True iff `sync(a, b)` equals `b`, found without building the merge: `b`'s clock
+    is at or above `a`'s in every entry, `b` holds every sibling it shares with `a`
+    (equal), and of the others, `b` has seen (and dropped) every one of `a`'s, and `a`
+    has seen none of `b`'s. Walks both sibling lists in dot order; False if either is
+    not strictly in dot order (then the general merge decides)."""
+    bc, ac = b.clock, a.clock
+    for actor, entry in ac.items():
+        theirs = bc.get(actor)
+        if theirs is None or (theirs is not entry and theirs < entry):
+            return False
+    sa, sb = a.siblings, b.siblings
+    i, j, na, nb = 0, 0, len(sa), len(sb)
+    while i < na or j < nb:
+        if j == nb or (i < na and _before(sa[i].dot, sb[j].dot)):
+            if not covers(bc, sa[i].dot):  # a sibling only `a` holds, not superseded by `b`
+                return False
+            i += 1
+        elif i == na or _before(sb[j].dot, sa[i].dot):
+            if covers(ac, sb[j].dot):  # a sibling `a` has seen and dropped
+                return False
+            j += 1
+        else:  # the same dot on both sides: the merge keeps `a`'s sibling
+            if sa[i] is not sb[j] and sa[i] != sb[j]:
+                return False
+            i += 1
+            j += 1
+    return _ordered(sa) and _ordered(sb)
+
+
+def _before(x: Dot, y: Dot) -> bool:
+    """Dot order (actor, then counter), without building the tuples."""
+    return x.actor < y.actor or (x.actor == y.actor and x.counter < y.counter)
+
+
+def _ordered(siblings: tuple[Sibling, ...]) -> bool:
+    """True iff the siblings' dots are strictly increasing (distinct, in dot order)."""
+    return all(_before(siblings[k - 1].dot, siblings[k].dot) for k in range(1, len(siblings)))
 
 
 def next_dot(clock: Clock, actor: str) -> Dot:
