@@ -154,8 +154,9 @@ def merge(a: Clock, b: Clock) -> dict[str, tuple[int, int]]:
 
     Commutative, associative and idempotent.
     """
-    out = dict(a)
-    for actor, entry in b.items():
+    out: dict[str, Any] = dict(a)
+    entries: Mapping[str, Any] = b  # entries as objects: mypyc would unbox and rebox each
+    for actor, entry in entries.items():
         mine = out.get(actor)
         if mine is None or (entry is not mine and entry > mine):  # clocks share their entries
             out[actor] = entry
@@ -221,9 +222,9 @@ def _absorbs(b: Versioned, a: Versioned) -> bool:
     has seen none of `b`'s. Walks both sibling lists in dot order; False if either is
     not strictly in dot order (then the general merge decides)."""
     bc, ac = b.clock, a.clock
-    for actor, entry in ac.items():
+    for actor, (counter, ts) in ac.items():  # ints compared: no tuple built
         theirs = bc.get(actor)
-        if theirs is None or (theirs is not entry and theirs < entry):
+        if theirs is None or theirs[0] < counter or (theirs[0] == counter and theirs[1] < ts):
             return False
     sa, sb = a.siblings, b.siblings
     i, j, na, nb = 0, 0, len(sa), len(sb)
