@@ -96,6 +96,7 @@ class AntiEntropy:
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
         self._holders: tuple[Ring | None, list[frozenset[str]]] = (None, [])
+        self._peers: tuple[Ring | None, list[int], list[str]] = (None, [], [])
         store.change_listeners.append(self.track)
         placement.listeners.append(self.on_ring)
         self.rebuild()
@@ -188,9 +189,12 @@ class AntiEntropy:
 
     def pick_peer(self) -> str | None:
         """A random healthy peer replicating some partition with this node, or None."""
-        holders = self.holders()
-        peers = {q for p in self.replicated for q in holders[p]}
-        candidates = sorted(q for q in peers if q != self.name and self.health.healthy(q))
+        ring, replicated = self.placement.ring, self.replicated
+        if self._peers[0] is not ring or self._peers[1] is not replicated:  # kept until then
+            holders = self.holders()
+            peers = {q for p in replicated for q in holders[p]} - {self.name}
+            self._peers = (ring, replicated, sorted(peers))
+        candidates = [q for q in self._peers[2] if self.health.healthy(q)]
         return self.rng.choice(candidates) if candidates else None
 
     # --- the exchange, one handler per message ---------------------------
