@@ -324,9 +324,15 @@ def update_lww(local: Versioned, value: bytes, actor: str, now_ms: int) -> Versi
 # --- encodings ------------------------------------------------------------
 
 
-def _clock_rows(clock: Clock) -> list[tuple[str, int, int]]:
-    # tuples pack as the lists they are read back as, and cost one allocation less
-    return [(actor, c, ts) for actor, (c, ts) in sorted(clock.items())]
+def _clock_rows(clock: Clock) -> list[tuple[Any, ...]]:
+    # Tuples pack as the lists they are read back as, and cost one allocation less; the
+    # entries are read as objects, as mypyc would unbox them and box the ints again.
+    entries: Mapping[str, Any] = clock
+    rows = []
+    for actor in sorted(entries):
+        entry = entries[actor]
+        rows.append((actor, entry[0], entry[1]))
+    return rows
 
 
 def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
@@ -423,15 +429,20 @@ def decode(data: bytes) -> Versioned:
     other the same bytes.
     """
     global _decoded_bytes
+    last = _last_of_size.get(len(data))
+    if last is not None and last[0] == data:  # compared, not hashed: bytes off the wire are new
+        return last[1]
     obj = _decoded.get(data)
     if obj is None:
         obj = _decode(data)
         _encode_new(obj, data)  # canonical bytes (ours always are) need no encoding again
         if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
             _decoded.clear()
+            _last_of_size.clear()
             _decoded_bytes = 0
         _decoded[data] = obj
         _decoded_bytes += len(data)
+    _last_of_size[len(data)] = (data, obj)
     return obj
 
 
@@ -440,6 +451,10 @@ _MAX_DECODED_BYTES = 8 << 20
 """Bounds of the memo, in objects and in encoded bytes (values may be up to 1 MiB each)."""
 _decoded: dict[bytes, Versioned] = {}
 _decoded_bytes = 0
+_last_of_size: dict[int, tuple[bytes, Versioned]] = {}
+"""Per size, the bytes last decoded and their object: a replica's state is read again and
+again, and comparing bytes costs less than hashing them. Holds only objects `_decoded`
+holds (the two are cleared together), so it is bounded as that memo is."""
 
 
 def _decode(data: bytes) -> Versioned:

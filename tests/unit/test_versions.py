@@ -159,6 +159,15 @@ def test_equal_bytes_decode_to_one_shared_object_and_the_memo_stays_bounded(
         assert v.decode(v.encode(obj)) == obj
         assert v._decoded_bytes <= 4 * len(data) + 8
     assert len(v._decoded) <= 4
+    assert len(v._last_of_size) <= len(v._decoded)  # cleared with the memo
+
+
+def test_bytes_of_one_size_decode_by_comparison_to_the_right_object() -> None:
+    a, b = (v.update(v.EMPTY, {}, value, "n1", 5) for value in (b"aaaa", b"bbbb"))
+    data_a, data_b = v.encode(a), v.encode(b)
+    assert len(data_a) == len(data_b)
+    for data, want in ((data_a, a), (data_b, b), (data_a, a), (data_a, a), (data_b, b)):
+        assert v.decode(bytes(bytearray(data))) == want
 
 
 def test_encode_remembers_objects_by_identity_within_its_bound(
@@ -223,6 +232,7 @@ def test_decoded_canonical_bytes_are_the_objects_encoding() -> None:
     obj = v.update(v.EMPTY, {}, b"canonical", "n1", 5)
     data = bytes(bytearray(v.encode(obj)))  # the same bytes, as a peer's message carries them
     v._decoded.clear()
+    v._last_of_size.clear()
     assert v.encode(v.decode(data)) is data
     # the counter as a uint16 (msgpack picks a fixint): valid, but not canonical
     narrow = msgpack.packb([[["n1", 1, 5]], [["n1", 1, 5, b"wide"]]], use_bin_type=True)
