@@ -395,25 +395,20 @@ def encode(obj: Versioned) -> bytes:
     known = _encoded.get(id(obj))
     if known is not None and known[0] is obj:
         return known[1]
-    return _encode_new(obj, None)
-
-
-def _encode_new(obj: Versioned, decoded: bytes | None) -> bytes:
-    """Encodes `obj` and remembers its bytes; given the bytes `obj` was `decoded` from,
-    remembers them only if they are what encoding gives (canonical), and keeps those."""
-    global _encoded_bytes
     sibs = [(s.dot.actor, s.dot.counter, s.timestamp_ms, s.value) for s in obj.siblings]
     data: bytes = packb([_clock_rows(obj.clock), sibs])
-    if decoded is not None:
-        if data != decoded:
-            return data
-        data = decoded  # the bytes already hashed and memoized (`decode`): share them
+    _remember(obj, data)
+    return data
+
+
+def _remember(obj: Versioned, data: bytes) -> None:
+    """Remembers `data` as the encoding of `obj`."""
+    global _encoded_bytes
     if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
         _encoded.clear()
         _encoded_bytes = 0
     _encoded[id(obj)] = (obj, data)
     _encoded_bytes += len(data)
-    return data
 
 
 _encoded: dict[int, tuple[Versioned, bytes]] = {}
@@ -435,7 +430,6 @@ def decode(data: bytes) -> Versioned:
     obj = _decoded.get(data)
     if obj is None:
         obj = _decode(data)
-        _encode_new(obj, data)  # canonical bytes (ours always are) need no encoding again
         if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
             _decoded.clear()
             _last_of_size.clear()
@@ -478,7 +472,23 @@ def _decode(data: bytes) -> Versioned:
         ):
             raise VersionError(f"bad sibling {row!r}: want [actor, counter>=1, ts, value]")
         sibs.append(Sibling(Dot(row[0], row[1]), row[3], row[2]))
-    return Versioned(clock, well_formed(clock, sibs))
+    ordered = well_formed(clock, sibs)
+    obj = Versioned(clock, ordered)
+    if _canonical(top, sibs, ordered) and packb(top) == data:
+        _remember(obj, data)  # canonical bytes (ours always are) need no encoding again
+    return obj
+
+
+def _canonical(top: list[Any], sibs: list[Sibling], ordered: tuple[Sibling, ...]) -> bool:
+    """True iff the rows read (`top`) are in the order `encode` writes them: the clock's
+    by strictly increasing actor, the siblings' as `well_formed` put them. Then `encode`
+    packs the very values read, in their order, and bytes that `packb(top)` gives back
+    (minimal encodings) are the object's encoding."""
+    rows = top[0]
+    for k in range(1, len(rows)):
+        if not rows[k - 1][0] < rows[k][0]:
+            return False
+    return all(ordered[k] is sibs[k] for k in range(len(sibs)))  # `sorted` kept the order
 
 
 def well_formed(clock: Clock, sibs: list[Sibling]) -> tuple[Sibling, ...]:

@@ -241,3 +241,9 @@ def test_decoded_canonical_bytes_are_the_objects_encoding() -> None:
     decoded = v.decode(wide)
     assert decoded.values == [b"wide"] and v.encode(decoded) != wide
     assert v.decode(v.encode(decoded)) == decoded
+    clock = [["n1", 1, 5], ["n2", 1, 6]]
+    sibs = [["n1", 1, 5, b"x"], ["n2", 1, 6, b"y"]]
+    for top in ([clock[::-1], sibs], [clock, sibs[::-1]], [[*clock, clock[1]], sibs]):
+        data = msgpack.packb(top, use_bin_type=True)  # valid, not in encode's order
+        decoded = v.decode(data)
+        assert v.encode(decoded) == msgpack.packb([clock, sibs], use_bin_type=True) != data
