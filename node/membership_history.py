@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from node.config import NodeConfig
 from node.ring import Member
@@ -33,8 +33,8 @@ class Kind(enum.Enum):
     LEAVE = "leave"
 
 
-_RANK = {Kind.JOIN: 0, Kind.LEAVE: 1}
-_KINDS = {k.value: k for k in Kind}
+_RANK: Final = {Kind.JOIN: 0, Kind.LEAVE: 1}
+_KINDS: Final = {k.value: k for k in Kind}
 """A kind by its wire value (`Kind(value)` runs the Enum machinery as Python)."""
 
 

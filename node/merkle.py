@@ -24,12 +24,12 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import cast
+from typing import Final, cast
 
-DIGEST_BYTES = 16
+DIGEST_BYTES: Final = 16
 """Size of every digest (leaf, bucket, root): BLAKE2b truncated to 128 bits."""
 
-BUCKETS = 64
+BUCKETS: Final = 64
 """Buckets per tree; the same on every replica (a mismatch is refused, not guessed)."""
 
 
@@ -59,7 +59,7 @@ def bucket_of(key: str, buckets: int = BUCKETS) -> int:
     return int.from_bytes(digest, "big") % buckets
 
 
-EMPTY_BUCKET = _hash(b"")
+EMPTY_BUCKET: Final = _hash(b"")
 
 
 @functools.lru_cache(maxsize=8)

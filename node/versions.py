@@ -32,7 +32,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
@@ -110,11 +110,11 @@ class Versioned:
         return [s.value for s in self.siblings]
 
 
-EMPTY = Versioned({}, ())
+EMPTY: Final = Versioned({}, ())
 
 # Dot order (actor, then counter) as plain tuples: Dot's generated __lt__ is a Python call.
-_dot_key = operator.attrgetter("actor", "counter")
-_sibling_key = operator.attrgetter("dot.actor", "dot.counter")
+_dot_key: Final = operator.attrgetter("actor", "counter")
+_sibling_key: Final = operator.attrgetter("dot.actor", "dot.counter")
 
 
 class VersionError(ValueError):
@@ -370,7 +370,7 @@ def encode_context(clock: Clock) -> bytes:
     return data
 
 
-_contexts: dict[int, tuple[Clock, bytes]] = {}
+_contexts: Final[dict[int, tuple[Clock, bytes]]] = {}
 
 
 def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
@@ -411,7 +411,7 @@ def _remember(obj: Versioned, data: bytes) -> None:
     _encoded_bytes += len(data)
 
 
-_encoded: dict[int, tuple[Versioned, bytes]] = {}
+_encoded: Final[dict[int, tuple[Versioned, bytes]]] = {}
 _encoded_bytes = 0
 
 
@@ -440,12 +440,12 @@ def decode(data: bytes) -> Versioned:
     return obj
 
 
-_MAX_DECODED = 4096
+_MAX_DECODED: Final = 4096
 _MAX_DECODED_BYTES = 8 << 20
 """Bounds of the memo, in objects and in encoded bytes (values may be up to 1 MiB each)."""
-_decoded: dict[bytes, Versioned] = {}
+_decoded: Final[dict[bytes, Versioned]] = {}
 _decoded_bytes = 0
-_last_of_size: dict[int, tuple[bytes, Versioned]] = {}
+_last_of_size: Final[dict[int, tuple[bytes, Versioned]]] = {}
 """Per size, the bytes last decoded and their object: a replica's state is read again and
 again, and comparing bytes costs less than hashing them. Holds only objects `_decoded`
 holds (the two are cleared together), so it is bounded as that memo is."""

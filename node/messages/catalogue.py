@@ -7,6 +7,7 @@ Apart from the package's `__init__` so that it is compiled with the records
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import node.messages.answers as answers  # modules, not the package: it imports this one
 import node.messages.client as client
@@ -25,12 +26,12 @@ PeerMsg = (
     | peer.AeObjects | peer.Gossip | peer.GossipAck | peer.JoinReq
 )  # fmt: skip
 
-CLIENT_REQUESTS: dict[str, type[ClientReq]] = {
+CLIENT_REQUESTS: Final[dict[str, type[ClientReq]]] = {
     c.T: c
     for c in (client.Get, client.Put, client.Ping, client.LocalGet, client.Status,
               client.PreferenceLists, client.Join, client.Leave, client.Members)
 }  # fmt: skip
-PEER_MESSAGES: dict[str, type[PeerMsg]] = {
+PEER_MESSAGES: Final[dict[str, type[PeerMsg]]] = {
     c.T: c
     for c in (peer.Read, peer.ReadOk, peer.Sync, peer.SyncOk, peer.FwdPut, peer.FwdReply,
               client.Ping, answers.Pong, peer.AeRoot, peer.AeBuckets, peer.AeKeys,
@@ -38,7 +39,7 @@ PEER_MESSAGES: dict[str, type[PeerMsg]] = {
 }  # fmt: skip
 
 
-_PARSE_PEER: dict[str, Callable[[Message], PeerMsg]] = {
+_PARSE_PEER: Final[dict[str, Callable[[Message], PeerMsg]]] = {
     t: c.parse for t, c in PEER_MESSAGES.items()
 }
 """Each peer message's reader, by its "t" (a bound reader is called directly; a class

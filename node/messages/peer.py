@@ -7,7 +7,7 @@ and answers, whose shapes they share.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from node.messages.answers import ErrorReply, PutOk
 from node.messages.client import MAX_WEIGHT, Put
@@ -27,7 +27,7 @@ from node.messages.fields import (
 )
 from node.protocol import MAX_KEY_BYTES, Message
 
-FAST_KEY = MAX_KEY_BYTES // 4
+FAST_KEY: Final = MAX_KEY_BYTES // 4
 """A key of at most this many characters is within MAX_KEY_BYTES whatever they are."""
 
 
