@@ -89,9 +89,14 @@ class AntiEntropy:
         self.rng, self.outbox, self.storage, self.store = rng, outbox, storage, store
         self.placement, self.health = placement, health
         self.trees: dict[int, MerkleTree] = {}
+        self._unhashed: dict[int, dict[str, bytes]] = {}
+        """Per partition, the keys changed since the trees were last looked at, and their
+        objects' bytes: a key changes many times between two exchanges, so its leaf is
+        hashed only when a tree is next read (`tree`)."""
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
         self._holders: tuple[Ring | None, list[frozenset[str]]] = (None, [])
+        self._peers: tuple[Ring | None, list[int], list[str]] = (None, [], [])
         store.change_listeners.append(self.track)
         placement.listeners.append(self.on_ring)
         self.rebuild()
@@ -109,7 +114,7 @@ class AntiEntropy:
 
     def rebuild(self) -> None:
         """Rebuilds every tree from the durable store (synchronous reads), then re-selects."""
-        self.trees = {}
+        self.trees, self._unhashed = {}, {}
         storage = self.storage
         for key in storage.keys():
             data = storage.read(key)
@@ -124,14 +129,24 @@ class AntiEntropy:
         self._replicated = frozenset(self.replicated)
 
     def track(self, key: str, data: bytes) -> None:
-        """Sets the leaf of `key` to the digest of its object bytes `data`."""
-        self.tree(self.placement.ring.partition_of(key)).set(key, merkle.leaf_hash(key, data))
+        """Sets the leaf of `key` to the digest of its object bytes `data` (hashed when a
+        tree is next read: only the last change of a key before that is hashed)."""
+        p = self.placement.ring.partition_of(key)
+        unhashed = self._unhashed.get(p)
+        if unhashed is None:
+            unhashed = self._unhashed[p] = {}
+        unhashed[key] = data
 
     def tree(self, partition: int) -> MerkleTree:
-        """The tree of `partition` (created empty on first use)."""
+        """The tree of `partition` (created empty on first use), every change tracked so far
+        in it."""
         tree = self.trees.get(partition)
         if tree is None:
             tree = self.trees[partition] = MerkleTree()
+        changed = self._unhashed.pop(partition, None)
+        if changed is not None:
+            for key, data in changed.items():
+                tree.set(key, merkle.leaf_hash(key, data))
         return tree
 
     def roots(self) -> dict[int, str]:
@@ -174,9 +189,12 @@ class AntiEntropy:
 
     def pick_peer(self) -> str | None:
         """A random healthy peer replicating some partition with this node, or None."""
-        holders = self.holders()
-        peers = {q for p in self.replicated for q in holders[p]}
-        candidates = sorted(q for q in peers if q != self.name and self.health.healthy(q))
+        ring, replicated = self.placement.ring, self.replicated
+        if self._peers[0] is not ring or self._peers[1] is not replicated:  # kept until then
+            holders = self.holders()
+            peers = {q for p in replicated for q in holders[p]} - {self.name}
+            self._peers = (ring, replicated, sorted(peers))
+        candidates = [q for q in self._peers[2] if self.health.healthy(q)]
         return self.rng.choice(candidates) if candidates else None
 
     # --- the exchange, one handler per message ---------------------------

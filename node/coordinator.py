@@ -25,7 +25,7 @@ is indeterminate (it may have landed).
 from __future__ import annotations
 
 import enum
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from node import versions
 from node.messages import (
@@ -45,9 +45,9 @@ from node.protocol import MAX_FRAME_BYTES
 from node.request import Ports, Request, decode_obj
 from node.versions import Clock, Versioned
 
-MAX_OBJECT_BYTES = MAX_FRAME_BYTES // 2
+MAX_OBJECT_BYTES: Final = MAX_FRAME_BYTES // 2
 """A key's whole object (all siblings) must fit a frame with room to spare."""
-NOT_COORDINATOR = "not_coordinator"
+NOT_COORDINATOR: Final = "not_coordinator"
 """Error code of a forwarded put sent to a node that is not among its replicas: nothing written."""
 
 
@@ -75,13 +75,13 @@ class PutState(enum.Enum):
     DONE = "done"
 
 
-GET_MOVES: dict[GetState, frozenset[GetState]] = {
+GET_MOVES: Final[dict[GetState, frozenset[GetState]]] = {
     GetState.READING: frozenset({GetState.WRITING_BACK, GetState.ANSWERED, GetState.DONE}),
     GetState.WRITING_BACK: frozenset({GetState.ANSWERED, GetState.DONE}),
     GetState.ANSWERED: frozenset({GetState.DONE}),
     GetState.DONE: frozenset(),
 }
-PUT_MOVES: dict[PutState, frozenset[PutState]] = {
+PUT_MOVES: Final[dict[PutState, frozenset[PutState]]] = {
     PutState.NEW: frozenset({PutState.READING, PutState.WRITING}),
     PutState.READING: frozenset({PutState.WRITING, PutState.DONE}),
     PutState.WRITING: frozenset({PutState.ANSWERED, PutState.DONE}),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Final
 
 from node import events
 from node.antientropy import AntiEntropy
@@ -41,7 +42,7 @@ from node.ring import Member, Ring
 from node.storage import OBJECTS, Storage
 from node.versions import Versioned
 
-HANDLER_ERRORS = "handler_errors"
+HANDLER_ERRORS: Final = "handler_errors"
 """The counter of exceptions caught at the dispatch boundary (a bug each; the simulator
 fails its run on any)."""
 

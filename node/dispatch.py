@@ -14,7 +14,7 @@ and dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from node import versions
 from node.antientropy import AntiEntropy
@@ -51,9 +51,9 @@ from node.protocol import Message
 from node.request import Ports
 from node.versions import VersionError
 
-MALFORMED_PEER = "peer_messages_dropped"
+MALFORMED_PEER: Final = "peer_messages_dropped"
 """The counter of peer messages dropped unread (an unknown type, or a field that is wrong)."""
-REPLIES = (ReadOk, SyncOk, FwdReply, Pong)
+REPLIES: Final = (ReadOk, SyncOk, FwdReply, Pong)
 """Peer messages that answer a request of this node's (routed by their id)."""
 
 

@@ -131,6 +131,9 @@ class Membership:
         self.last_seed_mono = float("-inf")
         self.awaiting: dict[int, tuple[str, int]] = {}
         self.mover = mover
+        self._rows: tuple[object, object, list[Any], dict[Any, Any]] = (None, None, [], {})
+        """The history and addresses last put in wire form, and that form: every gossip
+        message carries both, and they rarely change (`absorb` replaces, never edits, them)."""
 
     def peer_handlers(self) -> dict[type[PeerMsg], Callable[[str, Any], None]]:
         """Gossip's messages and their handlers, for the dispatcher."""
@@ -167,12 +170,20 @@ class Membership:
             return {}, {}
 
     def history_rows(self) -> list[Any]:
-        """The whole history in its wire form."""
-        return [e.encode() for e in ordered(self.history)]
+        """The whole history in its wire form (shared: never change it)."""
+        return self._wire()[2]
 
     def addr_rows(self) -> dict[Any, Any]:
-        """Every known self-reported address in its wire form."""
-        return {n: list(a) for n, a in sorted(self.addrs.items())}
+        """Every known self-reported address in its wire form (shared: never change it)."""
+        return self._wire()[3]
+
+    def _wire(self) -> tuple[object, object, list[Any], dict[Any, Any]]:
+        rows = self._rows
+        if rows[0] is not self.history or rows[1] is not self.addrs:
+            history = [e.encode() for e in ordered(self.history)]
+            addrs = {n: list(a) for n, a in sorted(self.addrs.items())}
+            rows = self._rows = (self.history, self.addrs, history, addrs)
+        return rows
 
     def absorb(self, events: Iterable[Change], addrs: Addrs) -> bool:
         """Merges events and addresses; persists, then rebuilds the ring, if anything changed."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from node.config import NodeConfig
 from node.ring import Member
@@ -33,7 +33,9 @@ class Kind(enum.Enum):
     LEAVE = "leave"
 
 
-_RANK = {Kind.JOIN: 0, Kind.LEAVE: 1}
+_RANK: Final = {Kind.JOIN: 0, Kind.LEAVE: 1}
+_KINDS: Final = {k.value: k for k in Kind}
+"""A kind by its wire value (`Kind(value)` runs the Enum machinery as Python)."""
 
 
 @dataclass(frozen=True, slots=True)  # `__init__` written out: mypyc compiles it (node/events.py)
@@ -161,11 +163,12 @@ def decode_changes(raw: Any) -> list[Change]:
             is_int_at_least(seq, 0)
             and is_int_at_least(version, 1)
             and is_int_at_least(weight, 1)
-            and kind in ("join", "leave")
+            and isinstance(kind, str)  # hashable, then
+            and kind in _KINDS
         )
         if not (ok and isinstance(name, str) and name):
             raise ValueError(f"malformed history event {item!r}")
-        out.append(Change(seq, name, version, Kind(kind), weight))
+        out.append(Change(seq, name, version, _KINDS[kind], weight))
     return out
 
 

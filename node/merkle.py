@@ -24,12 +24,12 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import cast
+from typing import Final, cast
 
-DIGEST_BYTES = 16
+DIGEST_BYTES: Final = 16
 """Size of every digest (leaf, bucket, root): BLAKE2b truncated to 128 bits."""
 
-BUCKETS = 64
+BUCKETS: Final = 64
 """Buckets per tree; the same on every replica (a mismatch is refused, not guessed)."""
 
 
@@ -59,7 +59,13 @@ def bucket_of(key: str, buckets: int = BUCKETS) -> int:
     return int.from_bytes(digest, "big") % buckets
 
 
-EMPTY_BUCKET = _hash(b"")
+EMPTY_BUCKET: Final = _hash(b"")
+
+
+@functools.lru_cache(maxsize=8)
+def _empty_root(buckets: int) -> bytes:
+    """The root of a tree of `buckets` empty buckets (as `MerkleTree.root` computes it)."""
+    return _hash(EMPTY_BUCKET * buckets)
 
 
 class MerkleTree:
@@ -69,9 +75,9 @@ class MerkleTree:
         if buckets < 1:
             raise ValueError(f"a tree needs at least one bucket, got {buckets}")
         self.buckets = buckets
-        self._leaves: list[dict[str, bytes]] = [{} for _ in range(buckets)]
+        self._leaves: dict[int, dict[str, bytes]] = {}  # by bucket, made when first set
         self._hashes: list[bytes | None] = [EMPTY_BUCKET] * buckets
-        self._root: bytes | None = None
+        self._root: bytes | None = _empty_root(buckets)  # a node makes a tree per partition
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, bytes]], buckets: int = BUCKETS) -> MerkleTree:
@@ -84,7 +90,9 @@ class MerkleTree:
     def set(self, key: str, digest: bytes) -> None:
         """Makes `digest` the leaf of `key` (adding the key if new)."""
         b = bucket_of(key, self.buckets)
-        leaves = self._leaves[b]
+        leaves = self._leaves.get(b)
+        if leaves is None:
+            leaves = self._leaves[b] = {}
         if leaves.get(key) != digest:
             leaves[key] = digest
             self._hashes[b] = None
@@ -93,22 +101,24 @@ class MerkleTree:
     def discard(self, key: str) -> None:
         """Removes `key` if present."""
         b = bucket_of(key, self.buckets)
-        if self._leaves[b].pop(key, None) is not None:
+        leaves = self._leaves.get(b)
+        if leaves is not None and leaves.pop(key, None) is not None:
             self._hashes[b] = None
             self._root = None
 
     def digest(self, key: str) -> bytes | None:
         """The leaf digest of `key`, or None if the tree does not hold it."""
-        return self._leaves[bucket_of(key, self.buckets)].get(key)
+        leaves = self._leaves.get(bucket_of(key, self.buckets))
+        return None if leaves is None else leaves.get(key)
 
     def __len__(self) -> int:
-        return sum(len(leaves) for leaves in self._leaves)
+        return sum(len(leaves) for leaves in self._leaves.values())
 
     def bucket_hash(self, b: int) -> bytes:
         """The hash of bucket `b`: over its (key, digest) pairs in key order."""
         h = self._hashes[b]
         if h is None:
-            parts = [_framed(k) + d for k, d in sorted(self._leaves[b].items())]
+            parts = [_framed(k) + d for k, d in sorted(self._leaves.get(b, {}).items())]
             h = self._hashes[b] = _hash(b"".join(parts))
         return h
 
@@ -131,7 +141,7 @@ class MerkleTree:
         self, b: int, lo: str | None = None, hi: str | None = None
     ) -> list[tuple[str, bytes]]:
         """Bucket `b`'s (key, digest) pairs with lo <= key < hi (None: unbounded), by key."""
-        items = sorted(self._leaves[b].items())
+        items = sorted(self._leaves.get(b, {}).items())
         return [(k, d) for k, d in items if (lo is None or k >= lo) and (hi is None or k < hi)]
 
 

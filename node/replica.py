@@ -84,7 +84,7 @@ class ReplicaStore:
         """Sync-merges `incoming` into the local state (never overwrites); returns the result."""
         local = self.local(key, space)
         merged = self.sync(local, incoming)
-        if merged != local:
+        if merged is not local and merged != local:
             self.store(key, merged, None, space)
         return merged
 

@@ -45,6 +45,8 @@ class Ports:
 
 def hint_map(primaries: list[str], targets: list[str]) -> dict[str, str]:
     """For each fallback among `targets`, the unhealthy primary it stands in for."""
+    if targets == primaries:  # every primary healthy: no fallback
+        return {}
     missing = [p for p in primaries if p not in targets]
     fallbacks = [t for t in targets if t not in primaries]
     return dict(zip(fallbacks, missing, strict=False))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 
@@ -101,6 +101,8 @@ class Versioned:
         return hash((self.clock, self.siblings))
 
     def __eq__(self, other: object) -> bool:  # as the generated one
+        if other is self:  # what the comparison below gives, at once: merges share objects
+            return True
         if other.__class__ is not self.__class__ or not isinstance(other, Versioned):
             return NotImplemented
         return self.clock == other.clock and self.siblings == other.siblings
@@ -110,11 +112,11 @@ class Versioned:
         return [s.value for s in self.siblings]
 
 
-EMPTY = Versioned({}, ())
+EMPTY: Final = Versioned({}, ())
 
 # Dot order (actor, then counter) as plain tuples: Dot's generated __lt__ is a Python call.
-_dot_key = operator.attrgetter("actor", "counter")
-_sibling_key = operator.attrgetter("dot.actor", "dot.counter")
+_dot_key: Final = operator.attrgetter("actor", "counter")
+_sibling_key: Final = operator.attrgetter("dot.actor", "dot.counter")
 
 
 class VersionError(ValueError):
@@ -154,10 +156,11 @@ def merge(a: Clock, b: Clock) -> dict[str, tuple[int, int]]:
 
     Commutative, associative and idempotent.
     """
-    out = dict(a)
-    for actor, entry in b.items():
+    out: dict[str, Any] = dict(a)
+    entries: Mapping[str, Any] = b  # entries as objects: mypyc would unbox and rebox each
+    for actor, entry in entries.items():
         mine = out.get(actor)
-        if mine is None or entry > mine:
+        if mine is None or (entry is not mine and entry > mine):  # clocks share their entries
             out[actor] = entry
     return out
 
@@ -188,6 +191,20 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
     """Merges two replicas' states of one key, dropping causally covered siblings."""
     if a is b or a == b:  # idempotent, and replicas in agreement are the common case
         return a
+    if not b.clock and not b.siblings:  # nothing on one side (a get's fold starts so)
+        return a
+    if not a.clock and not a.siblings:
+        return b
+    if _absorbs(b, a):  # the common cases: one side is newer; it is the merge
+        return b
+    if _absorbs(a, b):
+        return a
+    merged = _merged(a, b)
+    return b if merged == b else merged  # b itself, whose encoding may be known
+
+
+def _merged(a: Versioned, b: Versioned) -> Versioned:
+    """`sync(a, b)` built in full: the kept siblings, and the clocks joined."""
     a_dots = {s.dot for s in a.siblings}
     b_dots = {s.dot for s in b.siblings}
     keep: dict[Dot, Sibling] = {}
@@ -198,6 +215,46 @@ def sync(a: Versioned, b: Versioned) -> Versioned:
         if s.dot in a_dots or not covers(a.clock, s.dot):
             keep.setdefault(s.dot, s)
     return Versioned(merge(a.clock, b.clock), tuple(keep[d] for d in sorted(keep, key=_dot_key)))
+
+
+def _absorbs(b: Versioned, a: Versioned) -> bool:
+    """True iff `sync(a, b)` equals `b`, found without building the merge: `b`'s clock
+    is at or above `a`'s in every entry, `b` holds every sibling it shares with `a`
+    (equal), and of the others, `b` has seen (and dropped) every one of `a`'s, and `a`
+    has seen none of `b`'s. Walks both sibling lists in dot order; False if either is
+    not strictly in dot order (then the general merge decides)."""
+    bc, ac = b.clock, a.clock
+    for actor, (counter, ts) in ac.items():  # ints compared: no tuple built
+        theirs = bc.get(actor)
+        if theirs is None or theirs[0] < counter or (theirs[0] == counter and theirs[1] < ts):
+            return False
+    sa, sb = a.siblings, b.siblings
+    i, j, na, nb = 0, 0, len(sa), len(sb)
+    while i < na or j < nb:
+        if j == nb or (i < na and _before(sa[i].dot, sb[j].dot)):
+            if not covers(bc, sa[i].dot):  # a sibling only `a` holds, not superseded by `b`
+                return False
+            i += 1
+        elif i == na or _before(sb[j].dot, sa[i].dot):
+            if covers(ac, sb[j].dot):  # a sibling `a` has seen and dropped
+                return False
+            j += 1
+        else:  # the same dot on both sides: the merge keeps `a`'s sibling
+            if sa[i] is not sb[j] and sa[i] != sb[j]:
+                return False
+            i += 1
+            j += 1
+    return _ordered(sa) and _ordered(sb)
+
+
+def _before(x: Dot, y: Dot) -> bool:
+    """Dot order (actor, then counter), without building the tuples."""
+    return x.actor < y.actor or (x.actor == y.actor and x.counter < y.counter)
+
+
+def _ordered(siblings: tuple[Sibling, ...]) -> bool:
+    """True iff the siblings' dots are strictly increasing (distinct, in dot order)."""
+    return all(_before(siblings[k - 1].dot, siblings[k].dot) for k in range(1, len(siblings)))
 
 
 def next_dot(clock: Clock, actor: str) -> Dot:
@@ -269,8 +326,15 @@ def update_lww(local: Versioned, value: bytes, actor: str, now_ms: int) -> Versi
 # --- encodings ------------------------------------------------------------
 
 
-def _clock_rows(clock: Clock) -> list[list[Any]]:
-    return [[actor, c, ts] for actor, (c, ts) in sorted(clock.items())]
+def _clock_rows(clock: Clock) -> list[tuple[Any, ...]]:
+    # Tuples pack as the lists they are read back as, and cost one allocation less; the
+    # entries are read as objects, as mypyc would unbox them and box the ints again.
+    entries: Mapping[str, Any] = clock
+    rows = []
+    for actor in sorted(entries):
+        entry = entries[actor]
+        rows.append((actor, entry[0], entry[1]))
+    return rows
 
 
 def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
@@ -292,9 +356,23 @@ def _clock_from_rows(rows: Any) -> dict[str, tuple[int, int]]:
 
 
 def encode_context(clock: Clock) -> bytes:
-    """Canonical bytes for a causal context: equal clocks give equal bytes."""
+    """Canonical bytes for a causal context: equal clocks give equal bytes.
+
+    Clocks encoded lately are remembered, by identity (clocks are values too, and each
+    is held there), in a bounded memo: gets of a key that did not change answer with
+    the same clock.
+    """
+    known = _contexts.get(id(clock))
+    if known is not None and known[0] is clock:
+        return known[1]
     data: bytes = packb(_clock_rows(clock))
+    if len(_contexts) >= _MAX_DECODED:
+        _contexts.clear()
+    _contexts[id(clock)] = (clock, data)
     return data
+
+
+_contexts: Final[dict[int, tuple[Clock, bytes]]] = {}
 
 
 def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
@@ -302,7 +380,7 @@ def decode_context(data: bytes) -> dict[str, tuple[int, int]]:
     if not data:
         return {}
     try:
-        rows = msgpack.unpackb(data, raw=False)
+        rows = msgpack.unpackb(data)  # raw=False: the default
     except Exception as e:  # noqa: BLE001 - msgpack raises several types
         raise VersionError(f"context is not valid msgpack: {e}") from None
     return _clock_from_rows(rows)
@@ -316,21 +394,26 @@ def encode(obj: Versioned) -> bytes:
     encodes its new object to send it and again to persist it, and a replica's
     stored object is encoded again for every read of its key; only the first costs.
     """
-    global _encoded_bytes
     known = _encoded.get(id(obj))
     if known is not None and known[0] is obj:
         return known[1]
-    sibs = [[s.dot.actor, s.dot.counter, s.timestamp_ms, s.value] for s in obj.siblings]
+    sibs = [(s.dot.actor, s.dot.counter, s.timestamp_ms, s.value) for s in obj.siblings]
     data: bytes = packb([_clock_rows(obj.clock), sibs])
+    _remember(obj, data)
+    return data
+
+
+def _remember(obj: Versioned, data: bytes) -> None:
+    """Remembers `data` as the encoding of `obj`."""
+    global _encoded_bytes
     if len(_encoded) >= _MAX_DECODED or _encoded_bytes + len(data) > _MAX_DECODED_BYTES:
         _encoded.clear()
         _encoded_bytes = 0
     _encoded[id(obj)] = (obj, data)
     _encoded_bytes += len(data)
-    return data
 
 
-_encoded: dict[int, tuple[Versioned, bytes]] = {}
+_encoded: Final[dict[int, tuple[Versioned, bytes]]] = {}
 _encoded_bytes = 0
 
 
@@ -343,27 +426,36 @@ def decode(data: bytes) -> Versioned:
     other the same bytes.
     """
     global _decoded_bytes
+    last = _last_of_size.get(len(data))
+    if last is not None and last[0] == data:  # compared, not hashed: bytes off the wire are new
+        return last[1]
     obj = _decoded.get(data)
     if obj is None:
         obj = _decode(data)
         if len(_decoded) >= _MAX_DECODED or _decoded_bytes + len(data) > _MAX_DECODED_BYTES:
             _decoded.clear()
+            _last_of_size.clear()
             _decoded_bytes = 0
         _decoded[data] = obj
         _decoded_bytes += len(data)
+    _last_of_size[len(data)] = (data, obj)
     return obj
 
 
-_MAX_DECODED = 4096
+_MAX_DECODED: Final = 4096
 _MAX_DECODED_BYTES = 8 << 20
 """Bounds of the memo, in objects and in encoded bytes (values may be up to 1 MiB each)."""
-_decoded: dict[bytes, Versioned] = {}
+_decoded: Final[dict[bytes, Versioned]] = {}
 _decoded_bytes = 0
+_last_of_size: Final[dict[int, tuple[bytes, Versioned]]] = {}
+"""Per size, the bytes last decoded and their object: a replica's state is read again and
+again, and comparing bytes costs less than hashing them. Holds only objects `_decoded`
+holds (the two are cleared together), so it is bounded as that memo is."""
 
 
 def _decode(data: bytes) -> Versioned:
     try:
-        top = msgpack.unpackb(data, raw=False)
+        top = msgpack.unpackb(data)  # raw=False: the default
     except Exception as e:  # noqa: BLE001
         raise VersionError(f"object is not valid msgpack: {e}") from None
     if not isinstance(top, list) or len(top) != 2 or not isinstance(top[1], list):
@@ -382,7 +474,23 @@ def _decode(data: bytes) -> Versioned:
         ):
             raise VersionError(f"bad sibling {row!r}: want [actor, counter>=1, ts, value]")
         sibs.append(Sibling(Dot(row[0], row[1]), row[3], row[2]))
-    return Versioned(clock, well_formed(clock, sibs))
+    ordered = well_formed(clock, sibs)
+    obj = Versioned(clock, ordered)
+    if _canonical(top, sibs, ordered) and packb(top) == data:
+        _remember(obj, data)  # canonical bytes (ours always are) need no encoding again
+    return obj
+
+
+def _canonical(top: list[Any], sibs: list[Sibling], ordered: tuple[Sibling, ...]) -> bool:
+    """True iff the rows read (`top`) are in the order `encode` writes them: the clock's
+    by strictly increasing actor, the siblings' as `well_formed` put them. Then `encode`
+    packs the very values read, in their order, and bytes that `packb(top)` gives back
+    (minimal encodings) are the object's encoding."""
+    rows = top[0]
+    for k in range(1, len(rows)):
+        if not rows[k - 1][0] < rows[k][0]:
+            return False
+    return all(ordered[k] is sibs[k] for k in range(len(sibs)))  # `sorted` kept the order
 
 
 def well_formed(clock: Clock, sibs: list[Sibling]) -> tuple[Sibling, ...]:

@@ -22,6 +22,10 @@ class ErrorReply(Record):
     code: str
     message: str
 
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+
     def wire(self) -> Message:
         return {"t": "error", "code": self.code, "message": self.message}
 
@@ -36,6 +40,9 @@ ErrorReply.T = "error"
 @dataclass(slots=True)
 class PutOk(Record):
     """A put is durable on W replicas."""
+
+    def __init__(self) -> None:
+        pass
 
     def wire(self) -> Message:
         return {"t": "ok"}
@@ -62,6 +69,11 @@ class GetOk(Record):
     siblings: list[bytes]
     context: bytes
     node: str
+
+    def __init__(self, siblings: list[bytes], context: bytes, node: str) -> None:
+        self.siblings = siblings
+        self.context = context
+        self.node = node
 
     def wire(self) -> Message:
         return {"t": "ok", "siblings": self.siblings, "context": self.context, "node": self.node}
@@ -186,6 +198,10 @@ class Pong(Record):
 
     id: Any = 0
     node: str | None = None
+
+    def __init__(self, id: Any = 0, node: str | None = None) -> None:
+        self.id = id
+        self.node = node
 
     def wire(self) -> Message:
         out: Message = {"t": "pong", "id": self.id}

@@ -129,6 +129,16 @@ class Put(Record):
     clock: dict[str, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
     """The decoded `context`, when the record was read from the wire (not sent)."""
 
+    def __init__(
+        self, key: str, value: bytes, context: bytes = b"", id: Any = None,
+        clock: dict[str, tuple[int, int]] | None = None,
+    ) -> None:  # fmt: skip
+        self.key = key
+        self.value = value
+        self.context = context
+        self.id = id
+        self.clock = clock
+
     def wire(self) -> Message:
         return {"t": self.T, "id": self.id, "key": self.key, "value": self.value,
                 "context": self.context}  # fmt: skip
@@ -148,6 +158,9 @@ class Ping(Record):
     """A liveness probe (a client's, or a node's probe of a peer it marked down)."""
 
     id: Any = 0
+
+    def __init__(self, id: Any = 0) -> None:
+        self.id = id
 
     def wire(self) -> Message:
         return {"t": "ping", "id": self.id}

@@ -6,7 +6,7 @@ raises; both are a `ProtocolError`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from node.protocol import MAX_KEY_BYTES, MAX_VALUE_BYTES, Message, ProtocolError
 from node.versions import VersionError, decode_context
@@ -65,10 +65,10 @@ def integer(m: Message, name: str, default: int = 0) -> int:
     return v
 
 
-MAX_ID = 2**64 - 1
-MAX_TEXT_ID = 256
+MAX_ID: Final = 2**64 - 1
+MAX_TEXT_ID: Final = 256
 """Characters of a client's string request id."""
-MAX_NAME_BYTES = 255
+MAX_NAME_BYTES: Final = 255
 """Bytes of a node name in a message (a hint's target, a member to add or remove)."""
 
 

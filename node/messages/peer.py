@@ -7,7 +7,7 @@ and answers, whose shapes they share.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from node.messages.answers import ErrorReply, PutOk
 from node.messages.client import MAX_WEIGHT, Put
@@ -27,7 +27,7 @@ from node.messages.fields import (
 )
 from node.protocol import MAX_KEY_BYTES, Message
 
-FAST_KEY = MAX_KEY_BYTES // 4
+FAST_KEY: Final = MAX_KEY_BYTES // 4
 """A key of at most this many characters is within MAX_KEY_BYTES whatever they are."""
 
 
@@ -140,7 +140,7 @@ class SyncOk(Record):
 SyncOk.T = "sync_ok"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # Put's `__init__`, written out: mypyc compiles it
 class FwdPut(Put):
     """A client's put handed to a node among the key's first N healthy (same fields)."""
 
@@ -154,6 +154,10 @@ class FwdReply(Record):
 
     id: int
     result: PutOk | ErrorReply
+
+    def __init__(self, id: int, result: PutOk | ErrorReply) -> None:
+        self.id = id
+        self.result = result
 
     def wire(self) -> Message:
         return {"t": "fwd_reply", "id": self.id, "result": self.result.wire()}

@@ -293,6 +293,30 @@ def test_trees_are_built_from_storage_at_boot() -> None:
     assert node.antientropy.roots()[p] != MerkleTree().root().hex()
 
 
+def test_a_fresh_tree_has_the_root_of_its_empty_buckets() -> None:
+    tree = MerkleTree(8)
+    fresh = tree.root()
+    tree.set("k", merkle.leaf_hash("k", b"v"))
+    assert tree.root() != fresh
+    tree.discard("k")
+    assert tree.root() == fresh == merkle._hash(merkle.EMPTY_BUCKET * 8)  # recomputed
+    assert tree.digest("k") is None and len(tree) == 0
+
+
+def test_a_tree_read_after_many_changes_holds_the_last() -> None:
+    storage = MemoryStorage()
+    peers = (Peer("n1", "127.0.0.1", 7000),)
+    node = Node(NodeConfig("n1", "127.0.0.1", 7000, Path("/x"), peers, n=1), storage,
+                random.Random(0), "n1.0.1")  # fmt: skip
+    p = node.ring.partition_of("k1")
+    before = node.antientropy.tree(p).root()
+    for value in (b"v1", b"v2", b"v3"):  # leaves hashed when the tree is next read
+        node.replica.store("k1", obj("a", value), None)
+    last = versions.encode(obj("a", b"v3"))
+    assert node.antientropy.tree(p).digest("k1") == merkle.leaf_hash("k1", last)
+    assert node.antientropy.tree(p).root() != before
+
+
 def test_an_ownership_change_reselects_the_exchanged_trees() -> None:
     sim = Sim(antientropy_interval_ms=100)
     n1 = sim.nodes["n1"]
