@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from node import merkle, versions
 from node.config import NodeConfig
@@ -56,6 +56,9 @@ MAX_OBJECTS = 1024
 """Objects per ae_objects."""
 MAX_OBJECT_BYTES = 4 * 1024 * 1024
 """Object bytes per ae_objects (a single larger object still goes, alone)."""
+MAX_UNHASHED_BYTES: Final = 4 * 1024 * 1024
+"""Object bytes held for leaves not yet hashed, past which every pending leaf is hashed at
+once: a partition whose tree is seldom read must not keep its objects in memory."""
 
 COUNTERS = {
     "ae_exchanges": "exchanges this node started (ae_root sent)",
@@ -93,6 +96,8 @@ class AntiEntropy:
         """Per partition, the keys changed since the trees were last looked at, and their
         objects' bytes: a key changes many times between two exchanges, so its leaf is
         hashed only when a tree is next read (`tree`)."""
+        self._unhashed_bytes = 0
+        """Bytes tracked into `_unhashed` since it was last empty (what it holds, or more)."""
         self.replicated: list[int] = []
         self._replicated: frozenset[int] = frozenset()
         self._holders: tuple[Ring | None, list[frozenset[str]]] = (None, [])
@@ -114,7 +119,7 @@ class AntiEntropy:
 
     def rebuild(self) -> None:
         """Rebuilds every tree from the durable store (synchronous reads), then re-selects."""
-        self.trees, self._unhashed = {}, {}
+        self.trees, self._unhashed, self._unhashed_bytes = {}, {}, 0
         storage = self.storage
         for key in storage.keys():
             data = storage.read(key)
@@ -136,6 +141,10 @@ class AntiEntropy:
         if unhashed is None:
             unhashed = self._unhashed[p] = {}
         unhashed[key] = data
+        self._unhashed_bytes += len(data)
+        if self._unhashed_bytes > MAX_UNHASHED_BYTES:  # bounded: hash every pending leaf now
+            for partition in list(self._unhashed):
+                self.tree(partition)
 
     def tree(self, partition: int) -> MerkleTree:
         """The tree of `partition` (created empty on first use), every change tracked so far
@@ -147,6 +156,8 @@ class AntiEntropy:
         if changed is not None:
             for key, data in changed.items():
                 tree.set(key, merkle.leaf_hash(key, data))
+            if not self._unhashed:
+                self._unhashed_bytes = 0
         return tree
 
     def roots(self) -> dict[int, str]:

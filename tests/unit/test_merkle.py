@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from node import merkle, versions
-from node.antientropy import rotated
+from node.antientropy import MAX_UNHASHED_BYTES, rotated
 from node.config import NodeConfig, Peer
 from node.core import Node
 from node.events import (
@@ -315,6 +315,23 @@ def test_a_tree_read_after_many_changes_holds_the_last() -> None:
     last = versions.encode(obj("a", b"v3"))
     assert node.antientropy.tree(p).digest("k1") == merkle.leaf_hash("k1", last)
     assert node.antientropy.tree(p).root() != before
+
+
+def test_objects_held_for_unhashed_leaves_stay_bounded() -> None:
+    storage = MemoryStorage()
+    peers = (Peer("n1", "127.0.0.1", 7000),)
+    node = Node(NodeConfig("n1", "127.0.0.1", 7000, Path("/x"), peers, n=1), storage,
+                random.Random(0), "n1.0.1")  # fmt: skip
+    ae, big = node.antientropy, 256 * 1024
+    written = {f"k{i}": obj("a", bytes([i]) * big) for i in range(40)}  # 10 MiB, no tree read
+    held = 0
+    for key, value in written.items():
+        node.replica.store(key, value, None)
+        held = max(held, sum(len(d) for pending in ae._unhashed.values() for d in pending.values()))
+    assert held <= MAX_UNHASHED_BYTES + big + 1024  # the bound, and the object past it
+    for key, value in written.items():  # every leaf, hashed early or late, is the last write
+        digest = ae.tree(node.ring.partition_of(key)).digest(key)
+        assert digest == merkle.leaf_hash(key, versions.encode(value))
 
 
 def test_an_ownership_change_reselects_the_exchanged_trees() -> None:
