@@ -148,7 +148,7 @@ class Engine:
             spec = self.workload.next_op(rng, process)
             invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
             done = await self._apply(client, spec, process)
-            self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+            self.rec.finish(invoke, done, node)
             self._count(done.type)
             if done.type is OpType.INFO:  # retired: the slot's next incarnation takes over
                 incarnation += 1
@@ -262,7 +262,7 @@ class Engine:
                         done = await self.workload.final_read(client, key)
                     except INDETERMINATE as e:
                         done = Completion(OpType.FAIL, {"error": f"get: {e}", "final": True})
-                    self.rec.complete(invoke, done.type, **{"node": node, **done.fields})
+                    self.rec.finish(invoke, done, node)
             finally:
                 await client.close()
 

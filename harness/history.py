@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from checkers.history import CHECKER, NEMESIS, Op, OpType, dump_op
+from workloads.base import Completion
 
 
 class Recorder:
@@ -54,11 +55,23 @@ class Recorder:
         Known Op fields (value, context, siblings, node, error) go in place;
         anything else goes into `extra`.
         """
-        known = {k: fields.pop(k) for k in ("value", "context", "siblings", "node", "error")
-                 if k in fields}  # fmt: skip
-        known.setdefault("value", invoke.value)
+        return self._completed(invoke, type, fields)
+
+    def finish(self, invoke: Op, done: Completion, node: str) -> Op:
+        """Records a client op's `done`, answered through `node` unless its fields name
+        another: `complete(invoke, done.type, **{"node": node, **done.fields})`, without
+        building keyword arguments twice (it runs once per client op)."""
+        fields = dict(done.fields)
+        fields.setdefault("node", node)
+        return self._completed(invoke, done.type, fields)
+
+    def _completed(self, invoke: Op, type: OpType, fields: dict[str, Any]) -> Op:
+        """`complete`'s op; takes the known fields out of `fields`, which becomes `extra`."""
+        value = fields.pop("value", invoke.value)
+        context, siblings = fields.pop("context", None), fields.pop("siblings", None)
+        node, error = fields.pop("node", None), fields.pop("error", None)
         op = Op(len(self.ops), self.now(), invoke.process, type, invoke.f, invoke.key,
-                extra=fields, **known)  # fmt: skip
+                value, context, siblings, node, error, fields)  # fmt: skip
         return self.record(op)
 
     def nemesis(self, f: str, value: dict[str, Any]) -> Op:

@@ -167,17 +167,6 @@ class VirtualRecorder(Recorder):
         self.counts[op.type] += 1
         return op
 
-    def finish(self, invoke: Op, done: Completion, node: str) -> Op:
-        """`complete(invoke, done.type, **{"node": node, **done.fields})` (the same op),
-        without building keyword arguments twice: it runs once per client op."""
-        extra = dict(done.fields)
-        value = extra.pop("value", invoke.value)
-        context, siblings = extra.pop("context", None), extra.pop("siblings", None)
-        node, error = extra.pop("node", node), extra.pop("error", None)
-        op = Op(len(self.ops), self.now(), invoke.process, done.type, invoke.f, invoke.key,
-                value, context, siblings, node, error, extra)  # fmt: skip
-        return self.record(op)
-
 
 def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
     """The `sibyl run` config closest to `spec` (its schedule options are `sibyl run`'s)."""

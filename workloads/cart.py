@@ -147,10 +147,10 @@ class Cart:
         self.zipf = zipf
         self._old_reads: dict[str, tuple[bytes, list[dict[str, Any]]]] = {}
         self._versions: dict[bytes, dict[str, Any]] = {}
-        self._texts: dict[bytes, list[str]] = {}
-        """`item_texts` of the versions this cart wrote (their bytes in `_versions`)."""
         """Sibling bytes an add read or wrote lately, decoded (bounded). Only adds share
         them, and only read them; a read op records a copy (`_fresh`) in the history."""
+        self._texts: dict[bytes, list[str]] = {}
+        """`item_texts` of the versions this cart wrote (their bytes in `_versions`)."""
         self._streams: weakref.WeakKeyDictionary[random.Random, _Stream] = (
             weakref.WeakKeyDictionary()
         )
