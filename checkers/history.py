@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 NEMESIS = "nemesis"
 CHECKER = "checker"
@@ -32,30 +32,64 @@ class OpType(StrEnum):
     INFO = "info"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, slots=True)
 class Op:
     """One history record (DESIGN.md §3).
 
     `context` is the opaque causal context as returned by a get or sent with a
     put (a string); `siblings` is the list of values a read returned.
+
+    Immutable: every field is `Final`, so mypy refuses an assignment anywhere but
+    `__init__`, and the compiled build (native/__init__.py) refuses it at run time
+    (AttributeError). Not a frozen dataclass: its generated `__init__` runs as Python
+    and sets each field through `object.__setattr__`, 1.8 µs per op, against 0.06 µs
+    for this one compiled (a simulated run records ~3000 ops).
     """
 
-    index: int
-    time: int
-    process: int | str
-    type: OpType
-    f: str
-    key: str | None = None
-    value: Any = None
-    context: str | None = None
-    siblings: list[Any] | None = None
-    node: str | None = None
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    index: Final[int]
+    time: Final[int]
+    process: Final[int | str]
+    type: Final[OpType]
+    f: Final[str]
+    key: Final[str | None]
+    value: Final[Any]
+    context: Final[str | None]
+    siblings: Final[list[Any] | None]
+    node: Final[str | None]
+    error: Final[str | None]
+    extra: Final[dict[str, Any]]
+
+    def __init__(
+        self,
+        index: int,
+        time: int,
+        process: int | str,
+        type: OpType,
+        f: str,
+        key: str | None = None,
+        value: Any = None,
+        context: str | None = None,
+        siblings: list[Any] | None = None,
+        node: str | None = None,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.index = index
+        self.time = time
+        self.process = process
+        self.type = type
+        self.f = f
+        self.key = key
+        self.value = value
+        self.context = context
+        self.siblings = siblings
+        self.node = node
+        self.error = error
+        self.extra = {} if extra is None else extra
 
     def __reduce__(self) -> tuple[Callable[..., Op], tuple[Any, ...]]:
-        """How `copy` rebuilds an op: through the constructor (a mypyc build's own way
-        assigns the fields one by one, which a frozen dataclass refuses)."""
+        """How `copy` rebuilds an op: through the constructor (a compiled op's fields
+        cannot be assigned one by one, as `copy` would by default)."""
         return (Op, (self.index, self.time, self.process, self.type, self.f, self.key,
                      self.value, self.context, self.siblings, self.node, self.error,
                      self.extra))  # fmt: skip

@@ -92,6 +92,8 @@ COMPILED: Final = (
     "node.sim.network",
     # the simulated clients' workload (also faster in `sibyl run`; tests subclass Cart)
     "workloads.cart",
+    "harness.history",
+    "harness.sim_runner",
 )
 """The compiled modules, by dotted name. A module whose functions a test or a planted
 bug patches must not be here, unless its package is in `OPT_IN`: a compiled module calls

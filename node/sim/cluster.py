@@ -348,13 +348,15 @@ class Simulator:
         armed = (item.node, item.boot, item.timer)
         if armed in self._armed:
             self._armed.discard(armed)
-            self._feed(item.node, events.TimerFired(item.timer), ("TimerFired", item.timer))
+            traced = (self.agenda.now_ms, "TimerFired", item.node, item.timer)
+            self._feed(item.node, events.TimerFired(item.timer), traced)
 
     def _disk_write(self, item: DiskWrite) -> None:
         if self._alive(item.node, item.boot):
             self.disks[item.node].write(item.persist.items)
             token = item.persist.token
-            self._feed(item.node, events.Persisted(token), ("Persisted", token))
+            traced = (self.agenda.now_ms, "Persisted", item.node, token)
+            self._feed(item.node, events.Persisted(token), traced)
 
     def _refused(self, item: Refused) -> None:
         if self._alive(item.node, item.boot):
@@ -364,7 +366,8 @@ class Simulator:
         if item.conn not in self._open:
             return
         if item.node in self.nodes:
-            traced = ("ClientRequest", item.conn)  # its message: the "request" entry's bytes
+            # its message: the "request" entry's bytes
+            traced = (self.agenda.now_ms, "ClientRequest", item.node, item.conn)
             self._feed(item.node, events.ClientRequest(item.conn, item.msg), traced)
         else:
             self._answer(item.conn, _error("unreachable", f"{item.node} is down"))
@@ -379,7 +382,7 @@ class Simulator:
                 and d.dst in nodes and boots[d.dst] == d.dst_boot):  # fmt: skip
             self._trace("lost", d.src, d.dst, d.msg.get("t"))
         elif not self.network.cut or (d.src, d.dst) not in self.network.cut:  # connected
-            traced = ("PeerMessage", d.src, d.body) if d.body else None
+            traced = (self.agenda.now_ms, "PeerMessage", d.dst, d.src, d.body) if d.body else None
             self._feed(d.dst, events.PeerMessage(d.src, d.msg), traced)
         elif self.network.holds(d.src, d.dst):
             self._held.append(d)
@@ -392,13 +395,14 @@ class Simulator:
         for d in held:
             self.agenda.push(self.network.latency(), d)
 
-    def _feed(self, name: str, event: events.Event, traced: Any = None) -> None:
-        """Hands `event` to `name` and carries out the effects; the trace records `traced`
-        for it if given (the same facts in a form cheaper to hash: the tuple `_plain` would
-        make of the event, or a delivery's frame bytes), else the event."""
+    def _feed(self, name: str, event: events.Event, traced: tuple[Any, ...] | None = None) -> None:
+        """Hands `event` to `name` and carries out the effects. The trace records `traced`
+        if given: the whole entry (time, event type, node, then the event's fields, a
+        delivery's as its frame bytes), flat, the same facts in a form cheaper to hash;
+        else (time, "event", node, event)."""
         if self._tracing:  # _trace inlined: once per event
             trace = self.trace
-            trace.append((self.agenda.now_ms, "event", name, event if traced is None else traced))
+            trace.append((self.agenda.now_ms, "event", name, event) if traced is None else traced)
             if len(trace) >= TRACE_BATCH:
                 self._hash_trace()
         node = self.nodes[name]
@@ -516,13 +520,15 @@ class Simulator:
 
     def _hash_into(self, h: Any, entries: list[tuple[Any, ...]]) -> None:
         """Hashes `entries` packed one after the other (so batch boundaries do not change a
-        digest), from the Packer's own buffer: no bytes object per entry, no joined copy."""
+        digest), from the Packer's own buffer: no bytes object per entry, no joined copy.
+        They are packed in one call, as an array whose header is then skipped."""
         packer = self._packer
+        n = len(entries)
+        header = 1 if n < 16 else 3 if n < 1 << 16 else 5  # msgpack's fixarray, array16/32
         try:
-            for entry in entries:
-                packer.pack(entry)
+            packer.pack(entries)
             with packer.getbuffer() as packed:
-                h.update(packed)
+                h.update(packed[header:])
         finally:
             packer.reset()
 

@@ -43,7 +43,7 @@ def test_a_stale_build_is_not_put_on_the_path(tmp_path: Path, monkeypatch: Monke
     assert not native.activate("checkers.linearizable", path) and path == []  # other sources
     (tmp_path / "DIGEST").write_text(native.source_digest() + "\n")
     monkeypatch.setattr(native, "_current", None)
-    assert not native.activate("harness", path) and path == []  # nothing compiled there
+    assert not native.activate("native", path) and path == []  # nothing compiled there
     assert native.activate("checkers.linearizable", path)
     assert path == [str(tmp_path / "checkers" / "linearizable")]
 
