@@ -36,6 +36,7 @@ from harness.history import Recorder
 from harness.runner import RunConfig
 from harness.sim_liveness import liveness_result, record_statuses
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
+from node import versions
 from node.sim.clients import Scheduler, SimClient, sleep_until
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
@@ -211,24 +212,33 @@ def simulate(
     t0 = time.perf_counter()
     # The cyclic collector is paused for the whole run (`Scheduler.run` says why): paused
     # only while coroutines run, it passed over every object they made at its next
-    # collection, in quiescence or the checks, while the cluster was still alive.
+    # collection, in quiescence or the checks, while the cluster was still alive. It
+    # resumes once the cluster is gone and the node codec's memos are emptied, so its
+    # first collection passes over what the result holds, not a whole cluster.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        run = _SimRun(spec, schedule, new_simulator(spec, schedule.seed, trace))
-        try:
-            run.chaos()
-            run.after_chaos()
-        except HandlerBug as bug:  # a verdict on the node, not a crash of the simulator
-            run.bug = bug
-            run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
-        results = run.check(set(only))
+        return _simulate(spec, schedule, trace, only, t0)
     finally:
+        versions.forget()
         if collecting:
             gc.enable()
-    wall_s = time.perf_counter() - t0
-    return SimResult(schedule.seed, results, run.rec.ops, run.sim.trace_digest(), run.realised,
-                     run.ops, run.sim.now_ms / 1000, wall_s, run.notes)  # fmt: skip
+
+
+def _simulate(
+    spec: SimSpec, schedule: SimSchedule, trace: bool, only: Collection[str], t0: float
+) -> SimResult:
+    run = _SimRun(spec, schedule, new_simulator(spec, schedule.seed, trace))
+    try:
+        run.chaos()
+        run.after_chaos()
+    except HandlerBug as bug:  # a verdict on the node, not a crash of the simulator
+        run.bug = bug
+        run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
+    results = run.check(set(only))
+    digest, wall_s = run.sim.trace_digest(), time.perf_counter() - t0
+    return SimResult(schedule.seed, results, run.rec.ops, digest, run.realised, run.ops,
+                     run.sim.now_ms / 1000, wall_s, run.notes)  # fmt: skip
 
 
 class _SimRun:

@@ -20,7 +20,12 @@ native class takes no new attributes). So `node` runs compiled only in a
 process that sets `SIBYL_NATIVE_NODE=1` and imports no planted bug
 (`SIBYL_INTERCEPTS` unset): `sibyl sim`'s worker processes without
 `--intercept` (harness/sim_batch.py). Everything else (real node processes,
-tests, any run with an intercept) runs `node` from its sources.
+tests, any run with an intercept) runs `node` from its sources. `harness`'s
+compiled modules (the simulated clients' loop and the recorder) opt in with the
+node, under the same variable: a compiled module reaches another package's
+compiled classes directly, whatever Python imported, so a compiled
+`harness.sim_runner` beside the node's sources would run (or crash on) the
+node's build.
 
 This package imports nothing of Sibyl's, so `node` and `checkers` can both use it.
 """
@@ -92,6 +97,7 @@ COMPILED: Final = (
     "node.sim.network",
     # the simulated clients' workload (also faster in `sibyl run`; tests subclass Cart)
     "workloads.cart",
+    # the simulated clients' loop and the recorder; opt in with the node (OPT_IN)
     "harness.history",
     "harness.sim_runner",
 )
@@ -100,9 +106,10 @@ bug patches must not be here, unless its package is in `OPT_IN`: a compiled modu
 its own functions directly, so the patch would not take (tests/unit/test_native.py keeps
 patched modules out)."""
 
-OPT_IN: Final = {"node": "SIBYL_NATIVE_NODE"}
+OPT_IN: Final = {"node": "SIBYL_NATIVE_NODE", "harness": "SIBYL_NATIVE_NODE"}
 """Top-level packages whose compiled modules a process uses only if it sets this variable
-to 1 and `INTERCEPTS_ENV` is unset: the ones planted bugs patch."""
+to 1 and `INTERCEPTS_ENV` is unset: the ones planted bugs patch, and the ones whose
+compiled modules call theirs (one variable: they are compiled together or not at all)."""
 INTERCEPTS_ENV: Final = "SIBYL_INTERCEPTS"
 """Set in a process that imports planted bugs (node/__main__.py reads it)."""
 

@@ -453,6 +453,18 @@ again, and comparing bytes costs less than hashing them. Holds only objects `_de
 holds (the two are cleared together), so it is bounded as that memo is."""
 
 
+def forget() -> None:
+    """Empties the codec's memos (`encode`, `decode`, `encode_context`): they only save
+    work, so nothing changes but the memory they held. A finished simulation calls it, so
+    the cyclic collector does not pass over objects of a cluster that is gone."""
+    global _encoded_bytes, _decoded_bytes
+    _contexts.clear()
+    _encoded.clear()
+    _decoded.clear()
+    _last_of_size.clear()
+    _encoded_bytes = _decoded_bytes = 0
+
+
 def _decode(data: bytes) -> Versioned:
     try:
         top = msgpack.unpackb(data)  # raw=False: the default

@@ -29,6 +29,8 @@ def test_the_tests_run_the_node_from_its_sources() -> None:
     """Tests patch node modules in this process (as planted bugs do): they must be Python."""
     assert not native.opted_in("node"), f"unset {native.OPT_IN['node']} to run the tests"
     assert set(native.in_use("node").values()) == {False}
+    assert not native.opted_in("harness")  # its compiled modules call the node's natively
+    assert set(native.in_use("harness").values()) == {False}
 
 
 def test_a_stale_build_is_not_put_on_the_path(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
