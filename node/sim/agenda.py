@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Final
 
 from node.events import Persist
 from node.protocol import Message
@@ -112,27 +113,40 @@ class ClientDeadline:
 Item = Delivery | TimerDue | DiskWrite | Refused | ClientSend | ClientDeadline
 
 
+SEQ_BITS: Final = 40
+"""An agenda key is `due_ms << SEQ_BITS | insertion order`: one int, ordered as the pair
+(due ms, insertion order) while fewer than 2**40 items are pushed."""
+
+
 class Agenda:
-    """A min-heap of items by (due ms, insertion order), and the current virtual time."""
+    """A min-heap of items by (due ms, insertion order), and the current virtual time.
+
+    The heap holds each item's key alone (an int: `SEQ_BITS`), and `items` the item by
+    its key: heapq then compares ints, not (time, order, item) tuples, a quarter of the
+    cost of taking an item.
+    """
 
     def __init__(self) -> None:
         self.now_ms = 0
-        self.heap: list[tuple[int, int, Item]] = []
+        self.heap: list[int] = []
+        self.items: dict[int, Item] = {}
         self._seq = 0  # the insertion order (a plain int: compiled, cheaper than a counter)
 
     def push(self, delay_ms: int, item: Item) -> None:
         """Makes `item` due `delay_ms` from now (a negative delay counts as zero)."""
         self._seq += 1
         at = self.now_ms + delay_ms if delay_ms > 0 else self.now_ms
-        heapq.heappush(self.heap, (at, self._seq, item))
+        key = at << SEQ_BITS | self._seq
+        self.items[key] = item
+        heapq.heappush(self.heap, key)
 
     def pop_due(self, end_ms: int) -> Item | None:
         """The next item due at or before `end_ms`, with time moved to its due time; else None."""
-        if not self.heap or self.heap[0][0] > end_ms:
+        if not self.heap or self.heap[0] >> SEQ_BITS > end_ms:
             return None
-        at, _, item = heapq.heappop(self.heap)
-        self.now_ms = at
-        return item
+        key = heapq.heappop(self.heap)
+        self.now_ms = key >> SEQ_BITS
+        return self.items.pop(key)
 
     def wait_until(self, end_ms: int) -> None:
         """Moves time forward to `end_ms` (never backward)."""

@@ -60,6 +60,7 @@ from node.messages import ErrorReply, Get, Put
 from node.protocol import Message, decode_body, encode_body, encode_frame
 from node.ring import Ring
 from node.sim.agenda import (
+    SEQ_BITS,
     Agenda,
     ClientDeadline,
     ClientSend,
@@ -308,11 +309,12 @@ class Simulator:
 
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
         # The agenda's pop_due inlined: this loop runs once per event.
-        agenda, heap, pop = self.agenda, self.agenda.heap, heapq.heappop
-        while heap and heap[0][0] <= end_ms:
-            at, _, item = pop(heap)
-            agenda.now_ms = at
-            self._step(item)
+        agenda, heap, items, pop = self.agenda, self.agenda.heap, self.agenda.items, heapq.heappop
+        beyond = (end_ms + 1) << SEQ_BITS  # the least key due after end_ms
+        while heap and heap[0] < beyond:
+            key = pop(heap)
+            agenda.now_ms = key >> SEQ_BITS
+            self._step(items.pop(key))
             if done is not None and done():
                 return True
         agenda.wait_until(end_ms)
