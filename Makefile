@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.debs
 
 # mypyc builds of the hot modules (optional: they are used only while they match the
 # sources; without a compiler everything runs as pure Python, see native/__init__.py)
-$(VENV)/.compiled: $(VENV)/.installed $(wildcard native/*.py checkers/*.py checkers/*/*.py node/*.py node/*/*.py)
+$(VENV)/.compiled: $(VENV)/.installed $(wildcard native/*.py checkers/*.py checkers/*/*.py node/*.py node/*/*.py harness/*.py workloads/*.py)
 	$(BIN)/python -m native
 	@touch $@
 

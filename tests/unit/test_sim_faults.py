@@ -321,7 +321,7 @@ def test_new_kinds_give_the_same_digest_across_processes_and_hash_seeds() -> Non
         out = subprocess.run([sys.executable, "-c", DIGEST % kinds], cwd=REPO, env=env,
                              check=True, capture_output=True, text=True, timeout=300)  # fmt: skip
         digests.add(out.stdout.strip())
-    assert len(digests) == 1 and len(digests.pop()) == 64
+    assert len(digests) == 1 and len(digests.pop()) == 32
 
 
 @pytest.mark.parametrize("scope, count", [("all", 3), ("majority", 2)])
