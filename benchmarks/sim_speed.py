@@ -58,8 +58,9 @@ r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
 cpu = time.process_time() - cpu
 history = hashlib.sha256("\\n".join(map(dump_op, r.history)).encode()).hexdigest()
 compiled = not str(importlib.import_module("node.core").__file__).endswith(".py")
+trace_format = getattr(importlib.import_module("node.sim.cluster"), "TRACE_FORMAT", 1)
 print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history,
-                  "digest": r.digest,
+                  "digest": f"{trace_format}:{r.digest}",
                   "compiled": compiled}))
 """
 _ALL_CORES = """
@@ -103,11 +104,13 @@ def one_core(trees: Trees, seeds: int) -> None:
     turns (so both see the same load)."""
     totals = {name: {"sim_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0} for name in trees}
     histories: dict[str, list[str]] = {name: [] for name in trees}
+    digests: dict[str, list[str]] = {name: [] for name in trees}
     builds: dict[str, set[bool]] = {name: set() for name in trees}
     for seed in range(1, seeds + 1):
         for name, (tree, env, python) in trees.items():
             r = in_tree(tree, _ONE_SEED, seed, env, python)
-            histories[name].append(f"{r.pop('history')} {r.pop('digest')}")
+            histories[name].append(r.pop("history"))
+            digests[name].append(r.pop("digest"))  # "format:digest"
             builds[name].add(bool(r.pop("compiled")))
             for k, v in r.items():
                 totals[name][k] += float(v)
@@ -120,10 +123,17 @@ def one_core(trees: Trees, seeds: int) -> None:
         )
     if len(trees) > 1:  # a speed-up must not change what is simulated
         same = len({tuple(h) for h in histories.values()}) == 1
-        print(
-            "histories (ops and virtual times) and trace digests (every event) of every "
-            f"seed identical across trees: {same}"
-        )
+        print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
+        by_format: dict[str, set[tuple[str, ...]]] = {}
+        for ds in digests.values():
+            by_format.setdefault(ds[0].partition(":")[0], set()).add(tuple(ds))
+        for fmt, runs in sorted(by_format.items()):
+            names = [n for n, ds in digests.items() if ds[0].partition(":")[0] == fmt]
+            print(f"trace digests (every event) of every seed identical across the trees of "
+                  f"trace format {fmt} ({', '.join(names)}): {len(runs) == 1}")  # fmt: skip
+        if len(by_format) > 1:
+            print("(digests of different trace formats are not comparable: "
+                  "node/sim/cluster.py TRACE_FORMAT)")  # fmt: skip
 
 
 def _build(compiled: set[bool]) -> str:

@@ -32,15 +32,14 @@ from checkers.result import Result, Validity, merge_valid, run_safely
 from harness.engine import _realised, replica_round
 from harness.faults import Fault
 from harness.generator import fault_schedule
-from harness.history import Recorder
 from harness.runner import RunConfig
+from harness.sim_clients import ClientSlots, Step, VirtualRecorder
 from harness.sim_liveness import liveness_result, record_statuses
 from harness.sim_nemesis import SIM_CLOCK_OPS, SimNemesis
 from node import versions
 from node.sim.clients import Scheduler, SimClient, sleep_until
 from node.sim.cluster import HandlerBug, SimConfig, Simulator
 from node.sim.faults import add_spare
-from workloads import streams
 from workloads.base import INDETERMINATE, Completion, OpSpec, Workload
 
 
@@ -98,10 +97,6 @@ class SimSpec:
         return SimSpec(**kw)
 
 
-Step = tuple[OpSpec, int]
-"""A client op and the virtual milliseconds its slot waits after it."""
-
-
 @dataclass
 class SimSchedule:
     """The seed, the faults, and (for replays) each slot's exact ops."""
@@ -149,24 +144,6 @@ class SimResult:
 
     def failing(self) -> list[str]:
         return sorted(name for name, r in self.results.items() if r.valid is False)
-
-
-class VirtualRecorder(Recorder):
-    """A Recorder kept in memory whose clock is the simulator's (virtual ns)."""
-
-    def __init__(self, sim: Simulator) -> None:
-        super().__init__("/dev/null")
-        self.sim = sim
-
-    def now(self) -> int:
-        return self.sim.now_ms * 1_000_000
-
-    def record(self, op: Op) -> Op:
-        """Keeps `op` in memory only: `sim_store` writes a failing seed's history (a JSON
-        line per op to /dev/null cost a tenth of a simulated run)."""
-        self.ops.append(op)
-        self.counts[op.type] += 1
-        return op
 
 
 def as_run_config(spec: SimSpec, **extra: Any) -> RunConfig:
@@ -237,7 +214,7 @@ def _simulate(
         run.notes.append(f"stopped at {bug.at_ms} virtual ms: {bug}")
     results = run.check(set(only))
     digest, wall_s = run.sim.trace_digest(), time.perf_counter() - t0
-    return SimResult(schedule.seed, results, run.rec.ops, digest, run.realised, run.ops,
+    return SimResult(schedule.seed, results, run.rec.ops, digest, run.realised, run.clients.ops,
                      run.sim.now_ms / 1000, wall_s, run.notes)  # fmt: skip
 
 
@@ -246,11 +223,12 @@ class _SimRun:
         self.spec, self.schedule, self.sim = spec, schedule, sim
         self.workload: Workload = as_run_config(spec).make_workload()
         self.rec = VirtualRecorder(sim)
+        self.deadline_ms = round(spec.time_limit_s * 1000)
+        self.clients = ClientSlots(sim, self.workload, self.rec, schedule.seed, spec.concurrency,
+                                   spec.rate, self.deadline_ms, schedule.ops)  # fmt: skip
         self.nemesis = SimNemesis(sim, schedule.seed)
         self.realised: list[dict[str, Any]] = []
-        self.ops: dict[int, list[Step]] = {}
         self.notes: list[str] = []
-        self.deadline_ms = round(spec.time_limit_s * 1000)
         self.agreed = False
         self.bug: HandlerBug | None = None
 
@@ -258,9 +236,8 @@ class _SimRun:
         sched = Scheduler(self.sim)
         for fault in sorted(self.schedule.faults, key=lambda f: f.start_s):
             sched.spawn(self._fault(fault))
-        slots = range(self.spec.concurrency) if self.schedule.ops is None else self.schedule.ops
-        for slot in slots:
-            sched.spawn(self._worker(slot))
+        for slot in self.clients.slots():
+            sched.spawn(self.clients.slot(slot))
         sched.run()
         self.nemesis.heal_all()
         notes: list[str] = []
@@ -268,36 +245,6 @@ class _SimRun:
             sched.spawn(_collect(self.nemesis.membership.restore(), notes))
             sched.run()
         self.rec.nemesis("heal", {"began": self.rec.now(), **({"notes": notes} if notes else {})})
-
-    async def _worker(self, slot: int) -> None:
-        seed, incarnation = self.schedule.seed, 0  # process ids and streams as in the engine
-        process, node = slot, self.sim.names[slot % len(self.sim.names)]
-        client = SimClient(node)
-        rng, pauses = streams.op_rng(seed, process), streams.pace_rng(seed, slot)
-        pace_ms = 1000 * self.spec.concurrency / self.spec.rate
-        given = None if self.schedule.ops is None else iter(self.schedule.ops[slot])
-        steps = self.ops.setdefault(slot, [])
-        while self.sim.now_ms < self.deadline_ms:
-            if given is None:
-                spec = self.workload.next_op(rng, process)
-                gap = round(pauses.expovariate(1 / pace_ms))
-            elif (step := next(given, None)) is None:
-                return
-            else:
-                spec, gap = step
-            steps.append((spec, gap))
-            invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
-            learned: dict[str, Any] = dict(spec.extra)
-            try:  # no coroutine of its own: each await below passes through every caller
-                done = await self.workload.apply(client, spec, process, learned)
-            except INDETERMINATE as e:
-                done = Completion(OpType.INFO, {**learned, "error": f"{type(e).__name__}: {e}"})
-            self.rec.finish(invoke, done, node)
-            if done.type is OpType.INFO:
-                incarnation += 1
-                process = streams.process_id(slot, incarnation, self.spec.concurrency)
-                rng = streams.op_rng(seed, process)
-            await sleep_until(self.sim.now_ms + gap)
 
     async def _fault(self, fault: Fault) -> None:
         """One fault on its own clock, as the engine runs it (harness/engine.py), so faults

@@ -24,7 +24,7 @@ tests, any run with an intercept) runs `node` from its sources. `harness`'s
 compiled modules (the simulated clients' loop and the recorder) opt in with the
 node, under the same variable: a compiled module reaches another package's
 compiled classes directly, whatever Python imported, so a compiled
-`harness.sim_runner` beside the node's sources would run (or crash on) the
+`harness.sim_clients` beside the node's sources would run (or crash on) the
 node's build.
 
 This package imports nothing of Sibyl's, so `node` and `checkers` can both use it.
@@ -96,10 +96,11 @@ COMPILED: Final = (
     "node.sim.lossy",
     "node.sim.network",
     # the simulated clients' workload (also faster in `sibyl run`; tests subclass Cart)
+    "workloads.base",
     "workloads.cart",
     # the simulated clients' loop and the recorder; opt in with the node (OPT_IN)
     "harness.history",
-    "harness.sim_runner",
+    "harness.sim_clients",
 )
 """The compiled modules, by dotted name. A module whose functions a test or a planted
 bug patches must not be here, unless its package is in `OPT_IN`: a compiled module calls

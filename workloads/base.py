@@ -16,30 +16,46 @@ from __future__ import annotations
 import binascii
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 from checkers.checker import Checker
 from checkers.history import OpType
 from node.client import ConnectionLost, GetResult, NodeError
 
 
-@dataclass(frozen=True)
+@dataclass(init=False)
 class OpSpec:
-    """An op to invoke: function, key, argument, and fields known at invoke (e.g. a put id)."""
+    """An op to invoke: function, key, argument, and fields known at invoke (e.g. a put id).
 
-    f: str
-    key: str
-    value: Any = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    Immutable as `checkers.history.Op` is (`Final` fields; its docstring says why), and
+    for the same reason: one is built per client op.
+    """
+
+    f: Final[str]
+    key: Final[str]
+    value: Final[Any]
+    extra: Final[Mapping[str, Any]]
+
+    def __init__(
+        self, f: str, key: str, value: Any = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        self.f = f
+        self.key = key
+        self.value = value
+        self.extra = {} if extra is None else extra
 
 
-@dataclass
+@dataclass(init=False)
 class Completion:
     """How an op ended, and the fields to record with it."""
 
     type: OpType
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any]
+
+    def __init__(self, type: OpType, fields: dict[str, Any] | None = None) -> None:
+        self.type = type
+        self.fields = {} if fields is None else fields
 
 
 class KVClient(Protocol):
@@ -53,7 +69,6 @@ class KVClient(Protocol):
     async def put(self, key: str, value: bytes, context: bytes = b"") -> None: ...
 
 
-@runtime_checkable
 class Workload(Protocol):
     """An op generator + client + final reads + checkers."""
 

@@ -47,7 +47,7 @@ import operator
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import msgpack
 import xxhash
@@ -78,6 +78,9 @@ from node.versions import Versioned
 EPOCH_MS = 1_700_000_000_000
 """Wall-clock milliseconds at virtual time 0 (before any skew)."""
 BASE_PORT = 7001
+TRACE_FORMAT: Final = 2
+"""What the trace holds and how it is hashed: digests compare only within one format (1:
+SHA-256 over nested entries; 2: XXH3-128 over flat entries, messages as frame bytes)."""
 TRACE_BATCH = 2048
 """Trace entries hashed at a time (and then dropped: the digest stands for them)."""
 
