@@ -361,3 +361,28 @@ def test_events_traced_as_tuples_have_the_fields_the_tuples_name() -> None:
     made = [events.TimerFired(7), events.Persisted(8), events.ClientRequest(9, {"t": "get"})]
     tuples = [("TimerFired", 7), ("Persisted", 8), ("ClientRequest", 9, {"t": "get"})]
     assert [cluster._plain(e) for e in made] == tuples
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 65_535, 65_536])
+def test_a_batch_hashes_as_its_entries_packed_one_by_one(n: int) -> None:
+    """A batch is packed in one call, as an array whose header is skipped: what is hashed
+    must be the entries' own encodings back to back, whatever the array header's size."""
+    import msgpack
+    import xxhash
+
+    entries = [(i, "PeerMessage", "n2", "n1", b"x" * (i % 7)) for i in range(n)]
+    one_by_one = xxhash.xxh3_128(b"".join(msgpack.packb(e) for e in entries)).hexdigest()
+    h = xxhash.xxh3_128()
+    Simulator(1)._hash_into(h, entries)
+    assert h.hexdigest() == one_by_one
+
+
+def test_forgetting_the_codec_memos_changes_no_encoding() -> None:
+    """`versions.forget` (run after each simulated run) only drops memory."""
+    obj = versions.Versioned({"a": (1, 5)}, (versions.Sibling(versions.Dot("a", 1), b"v", 5),))
+    data, context = versions.encode(obj), versions.encode_context(obj.clock)
+    assert versions.decode(data) == obj
+    versions.forget()
+    assert not (versions._encoded or versions._decoded or versions._contexts)
+    assert versions.encode(obj) == data and versions.encode_context(obj.clock) == context
+    assert versions.decode(data) == obj
