@@ -146,7 +146,7 @@ class Engine:
                 if client is None:
                     return
             spec = self.workload.next_op(rng, process)
-            invoke = self.rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
+            invoke = self.rec.invoke_spec(process, spec)
             done = await self._apply(client, spec, process)
             self.rec.finish(invoke, done, node)
             self._count(done.type)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from checkers.history import CHECKER, NEMESIS, Op, OpType, dump_op
-from workloads.base import Completion
+from workloads.base import Completion, OpSpec
 
 
 class Recorder:
@@ -46,6 +46,16 @@ class Recorder:
         self, process: int | str, f: str, key: str | None = None, value: Any = None, **extra: Any
     ) -> Op:
         """Records the start of an op (`extra`: fields known at invoke, e.g. a put id)."""
+        return self._invoked(process, f, key, value, extra)
+
+    def invoke_spec(self, process: int | str, spec: OpSpec) -> Op:
+        """Records the start of a client op: `invoke(process, spec.f, spec.key, spec.value,
+        **spec.extra)`, without building keyword arguments (it runs once per client op)."""
+        return self._invoked(process, spec.f, spec.key, spec.value, dict(spec.extra))
+
+    def _invoked(
+        self, process: int | str, f: str, key: str | None, value: Any, extra: dict[str, Any]
+    ) -> Op:
         op = Op(len(self.ops), self.now(), process, OpType.INVOKE, f, key, value, extra=extra)
         return self.record(op)
 

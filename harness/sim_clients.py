@@ -93,7 +93,7 @@ class ClientSlots:
                     return
                 spec, gap = step
             steps.append((spec, gap))
-            invoke = rec.invoke(process, spec.f, spec.key, spec.value, **spec.extra)
+            invoke = rec.invoke_spec(process, spec)
             learned: dict[str, Any] = dict(spec.extra)
             try:  # no coroutine of its own: each await below passes through every caller
                 done = await workload.apply(client, spec, process, learned)

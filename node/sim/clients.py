@@ -17,7 +17,7 @@ import heapq
 import itertools
 from collections.abc import Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from node.client import ConnectionLost, GetResult, NodeError
 from node.messages import (
@@ -125,7 +125,10 @@ class Scheduler:
         self._seq = itertools.count()
         self.live = 0
         self._error: BaseException | None = None
-        self._wake = 0
+        self._wake = _NEVER
+        """While the cluster runs: the wake-up it runs to (`_NEVER` while every coroutine
+        waits for a reply); a coroutine resumed by a reply that is done, fails or sleeps
+        until before it interrupts the run (`_resume`)."""
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Starts `coro` now (it runs until its first request or sleep)."""
@@ -137,15 +140,20 @@ class Scheduler:
             what = coro.send(value)
         except StopIteration:
             self.live -= 1
+            if not self.live:
+                self.sim.interrupt()  # nothing left to run for
             return
         except BaseException as e:  # noqa: BLE001 - surfaced by run()
             self.live -= 1
             self._error = self._error or e
+            self.sim.interrupt()
             return
         if isinstance(what, _Send):
             self.sim.request(what.node, what.msg, lambda reply: self._resume(coro, reply))
         elif isinstance(what, _Sleep):
             heapq.heappush(self._sleepers, (what.until_ms, next(self._seq), coro))
+            if what.until_ms < self._wake:
+                self.sim.interrupt()  # it wakes before the run would stop
         else:
             raise TypeError(f"a simulated coroutine awaited {what!r}, not a SimClient call")
 
@@ -165,22 +173,22 @@ class Scheduler:
                 gc.enable()
 
     def _run(self) -> None:
+        # The cluster runs to the next wake-up, or until a resumed coroutine fails, ends
+        # the last one, or sleeps less long (`_resume` interrupts it then).
         while self.live and self._error is None:
             if self._sleepers:
                 self._wake = self._sleepers[0][0]
-                self.sim.run_until(self._interrupted, max(0, self._wake - self.sim.now_ms))
+                self.sim.run_until_interrupted(max(0, self._wake - self.sim.now_ms))
+                self._wake = _NEVER
                 while self._sleepers and self._sleepers[0][0] <= self.sim.now_ms:
                     self._resume(heapq.heappop(self._sleepers)[2], None)
             else:  # everyone waits for a reply: every request gets one by its deadline;
                 # stop as soon as a resumed coroutine sleeps (or all are done), so it wakes
                 # on time instead of after the rest of the client timeout
-                self.sim.run_until(self._someone_sleeps, self.sim.config.client_timeout_ms)
+                self.sim.run_until_interrupted(self.sim.config.client_timeout_ms)
         if self._error is not None:
             raise self._error
 
-    def _someone_sleeps(self) -> bool:
-        return self._error is not None or bool(self._sleepers) or not self.live
 
-    def _interrupted(self) -> bool:
-        """Whether to stop before the wake-up: an error, or a coroutine that sleeps less long."""
-        return self._error is not None or self._sleepers[0][0] < self._wake
+_NEVER: Final = 1 << 62
+"""A wake-up no run reaches (virtual ms)."""

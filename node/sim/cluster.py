@@ -163,6 +163,8 @@ class Simulator:
         self.lossy = LossyLinks()
         self._tracing = self.config.trace
         self._nows: dict[str, tuple[int, int, events.Now]] = {}
+        self._interrupted = False  # set by `interrupt`, read after each step
+        self._interruptible = False  # only in `run_until_interrupted`
         self.network.heal_listeners.append(self._release_held)
         self._by_addr = {self.addr(n): n for n in self.names}
         first = self.node_config(self.names[0])
@@ -310,6 +312,24 @@ class Simulator:
         """
         return done() or self._advance(self.now_ms + within_ms, done)
 
+    def run_until_interrupted(self, within_ms: int) -> bool:
+        """Runs until a step calls `interrupt` or `within_ms` pass; True if interrupted.
+
+        `run_until` with a condition only a step can make true, told by the step itself
+        instead of asked after every step (the simulated clients' scheduler stops this
+        way when a reply resumes a client: node/sim/clients.py)."""
+        self._interrupted, self._interruptible = False, True
+        try:
+            return self._advance(self.now_ms + within_ms, None)
+        finally:
+            self._interrupted = self._interruptible = False
+
+    def interrupt(self) -> None:
+        """Makes the running `run_until_interrupted` return after the current step, time
+        standing at it. Anywhere else (`run_for`, `run_until`, between runs), nothing."""
+        if self._interruptible:
+            self._interrupted = True
+
     def _advance(self, end_ms: int, done: Callable[[], bool] | None) -> bool:
         # The agenda's pop_due inlined: this loop runs once per event.
         agenda, heap, items, pop = self.agenda, self.agenda.heap, self.agenda.items, heapq.heappop
@@ -318,7 +338,7 @@ class Simulator:
             key = pop(heap)
             agenda.now_ms = key >> SEQ_BITS
             self._step(items.pop(key))
-            if done is not None and done():
+            if self._interrupted or (done is not None and done()):
                 return True
         agenda.wait_until(end_ms)
         return False
