@@ -130,7 +130,7 @@ class Simulator:
     """A cluster of `config.nodes` nodes named n1, n2, ..., all booted at time 0.
 
     Everything is driven by `random.Random(seed)`. Nothing happens between
-    calls: time moves only in `run_for`, `run_until` and `call`.
+    calls: time moves only in `run_for`, `run_until`, `run_until_interrupted` and `call`.
     """
 
     def __init__(self, seed: int, config: SimConfig | None = None) -> None:
