@@ -386,3 +386,21 @@ def test_forgetting_the_codec_memos_changes_no_encoding() -> None:
     assert not (versions._encoded or versions._decoded or versions._contexts)
     assert versions.encode(obj) == data and versions.encode_context(obj.clock) == context
     assert versions.decode(data) == obj
+
+
+def test_a_step_interrupts_only_a_run_that_asks_for_it() -> None:
+    """A reply whose callback interrupts stops `run_until_interrupted` at that reply;
+    `run_for` ignores it and runs its whole time (the scheduler relies on both)."""
+    from node.messages import Get
+
+    sim = Simulator(3)
+    sim.request("n1", Get("k").wire(), lambda _: sim.interrupt())
+    start = sim.now_ms
+    assert sim.run_until_interrupted(5_000) is True
+    assert start < sim.now_ms < start + 5_000 and sim.open_requests() == 0
+    sim.request("n2", Get("k").wire(), lambda _: sim.interrupt())
+    start = sim.now_ms
+    sim.run_for(5_000)
+    assert sim.now_ms == start + 5_000 and sim.open_requests() == 0
+    sim.interrupt()  # between runs: not for the next one
+    assert sim.run_until_interrupted(1_000) is False and sim.now_ms == start + 6_000
