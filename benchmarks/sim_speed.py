@@ -2,8 +2,8 @@
 
 Reported, all measured in this run:
 
-* simulated seconds per wall second, and per CPU second, in one process (one
-  core) on the default workload (cart, 5 nodes, default nemesis, 100 ops/s over
+* simulated seconds per wall second, and per CPU second, in a fresh process per
+  seed (one core) on the default workload (cart, 5 nodes, default nemesis, 100 ops/s over
   5 clients), for `--seeds` seeds; the anchor is real time (1x), which `sibyl
   run` cannot beat; the same for git `--baseline` (default main), seed by seed
   in turns with this tree, so a before/after pair shares the machine's load,
@@ -14,6 +14,8 @@ Reported, all measured in this run:
   run it (the node's mypyc build when current, native/__init__.py) and, with
   `--sources`, also from its sources; the baseline runs its own build (made in
   a virtualenv of its own, in this run); each line says which build ran;
+* the same figures for one process running every seed in turn, warm, as a `sibyl sim`
+  worker does (the lines above start a fresh process per seed);
 * seeds per minute over every core (`harness.sim_batch`, one process per core),
   for this tree and the baseline;
 * per planted bug: which seeds fail on the simulator (10 virtual s each) and
@@ -62,6 +64,19 @@ trace_format = getattr(importlib.import_module("node.sim.cluster"), "TRACE_FORMA
 print(json.dumps({"sim_s": r.sim_s, "wall_s": r.wall_s, "cpu_s": cpu, "history": history,
                   "digest": f"{trace_format}:{r.digest}",
                   "compiled": compiled}))
+"""
+# One process over every seed, in turn, as a `sibyl sim` worker runs its share.
+_ONE_PROCESS = """
+import json, sys, time
+from harness.sim_runner import SimSchedule, SimSpec, planned_faults, simulate
+spec, sim_s, wall_s, cpu_s = SimSpec(), 0.0, 0.0, 0.0
+for seed in range(1, int(sys.argv[1]) + 1):
+    cpu, wall = time.process_time(), time.perf_counter()
+    r = simulate(spec, SimSchedule(seed, planned_faults(spec, seed)))
+    cpu_s += time.process_time() - cpu
+    wall_s += time.perf_counter() - wall
+    sim_s += r.sim_s
+print(json.dumps({"sim_s": sim_s, "wall_s": wall_s, "cpu_s": cpu_s}))
 """
 _ALL_CORES = """
 import json, os, sys, tempfile, time
@@ -134,6 +149,18 @@ def one_core(trees: Trees, seeds: int) -> None:
         if len(by_format) > 1:
             print("(digests of different trace formats are not comparable: "
                   "node/sim/cluster.py TRACE_FORMAT)")  # fmt: skip
+
+
+def one_process(trees: Trees, seeds: int) -> None:
+    """The same seeds run back to back in one process per tree, warm, as a `sibyl sim`
+    worker runs them (`one_core` starts a process per seed: each pays a cold start)."""
+    for name, (tree, env, python) in trees.items():
+        r = in_tree(tree, _ONE_PROCESS, seeds, env, python)
+        print(
+            f"one core, one process over the {seeds} seeds (as a sibyl sim worker), {name}: "
+            f"{r['sim_s'] / r['wall_s']:.1f}x real time, {r['sim_s'] / r['cpu_s']:.1f}x per "
+            "CPU second"
+        )
 
 
 def _build(compiled: set[bool]) -> str:
@@ -257,6 +284,7 @@ def main() -> None:
             base = baseline_tree(args.baseline, store)
             trees[args.baseline] = (base, NATIVE, baseline_python(base, store))
         one_core(trees, args.seeds)
+        one_process(trees, args.seeds)
         all_cores(trees, args.seeds * 2)
         if args.speed_only:
             return
