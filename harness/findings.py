@@ -3,8 +3,9 @@
 Counts are always the checker's true totals (`stats.anomaly_counts`), never
 the length of the stored anomaly list, which checkers cap (100 per kind).
 `groups()` turns the stored anomalies into panels grouped by cause (the kind
-and the faults active at the moments the anomaly names); the first
-`FULL_PANELS` panels are drawn in full, the rest as one-line links.
+and the faults active at the moments the anomaly names); `FULL_PANELS` panels
+are drawn in full (the first of each group, then the next in order:
+`harness.page.full_panels`), the rest as one-line links.
 """
 
 from __future__ import annotations

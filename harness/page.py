@@ -2,9 +2,10 @@
 
 The page (harness/templates/report.html.j2) opens with the verdict and one
 sentence per checker that is not valid, the configuration, the seed and the
-rerun command; then the anomalies in prose, grouped by cause (the first
-`FULL_PANELS` in full, each with its ops on a small timeline and the faults
-active at each moment; the rest as one line each); the timeline of ops per
+rerun command; then the anomalies in prose, grouped by cause (`FULL_PANELS`
+in full, the first of each group before more of a large one, each with its ops
+on a small timeline and the faults active at each moment; the rest as one line
+each); the timeline of ops per
 process; the figures; the linearizability view for register runs; links to
 the run's files; and the raw JSON, folded. No network at view time.
 """
@@ -49,6 +50,7 @@ def render_html(run: RunData) -> str:
     doc = run.doc
     gs = groups(run)
     numbered = _number(gs)
+    full = full_panels(gs)
     named = {i for p, _ in numbered for i in p.ops}
     checkers: Mapping[str, Any] = doc.get("checkers") or {}
     svg = markupsafe.Markup
@@ -68,9 +70,10 @@ def render_html(run: RunData) -> str:
         minis={
             n: svg(mini_timeline(run, [(m.index, m.role) for m in p.moments]))
             for p, n in numbered
-            if n <= FULL_PANELS
+            if n in full
         },  # fmt: skip
-        full=FULL_PANELS,
+        full=full,
+        full_count=FULL_PANELS,
         stored=sum(len(g.panels) for g in gs),
         true_total=sum(total(r) for r in checkers.values()),
         timeline=svg(process_timeline(run, named)),
@@ -84,6 +87,22 @@ def render_html(run: RunData) -> str:
         history_error=run.history_error,
         shrunk=run.shrunk,
     )
+
+
+def full_panels(gs: list[Group]) -> set[int]:
+    """The numbers (as `_number` gives them) of the panels drawn in full: the first of
+    each group, largest group first, then the next in group order, `FULL_PANELS` in all
+    (so a small group's cause is never left to one-line links by a large group)."""
+    starts, n = [], 0
+    for g in gs:
+        starts.append(n)
+        n += len(g.panels)
+    full = {start + 1 for start in starts[:FULL_PANELS]}
+    for i in range(1, n + 1):
+        if len(full) >= min(FULL_PANELS, n):
+            break
+        full.add(i)
+    return full
 
 
 def _number(gs: list[Group]) -> list[tuple[Panel, int]]:

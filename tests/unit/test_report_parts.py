@@ -164,3 +164,18 @@ def test_bad_input_to_the_new_commands_exits_254(tmp_path: Path) -> None:
     assert main(["sweep", str(bad)]) == 254
     assert main(["report", str(tmp_path)]) == 254
     assert main(["index", "--store", str(tmp_path), "--merge", str(tmp_path / "none")]) == 254
+
+
+def test_every_group_gets_a_panel_in_full_before_a_large_group_gets_more() -> None:
+    """A small group's cause (a lost add under one fault, say) is never left to one-line
+    links because a larger group came first: its first panel is drawn in full."""
+    from harness.findings import FULL_PANELS, Group
+    from harness.page import full_panels
+
+    def group(size: int) -> Group:
+        return Group("kind", f"cause {size}", [object()] * size)  # type: ignore[list-item]
+
+    full = full_panels([group(30), group(2), group(1)])
+    assert len(full) == FULL_PANELS and {1, 31, 33} <= full and 32 not in full
+    assert full_panels([group(5), group(3)]) == set(range(1, 9))
+    assert full_panels([group(1)] * 25) == set(range(1, FULL_PANELS + 1))
