@@ -139,13 +139,13 @@ def one_core(trees: Trees, seeds: int) -> None:
     if len(trees) > 1:  # a speed-up must not change what is simulated
         same = len({tuple(h) for h in histories.values()}) == 1
         print(f"histories (ops and virtual times) of every seed identical across trees: {same}")
-        by_format: dict[str, set[tuple[str, ...]]] = {}
-        for ds in digests.values():
-            by_format.setdefault(ds[0].partition(":")[0], set()).add(tuple(ds))
+        by_format: dict[str, dict[str, tuple[str, ...]]] = {}
+        for name, ds in digests.items():
+            by_format.setdefault(ds[0].partition(":")[0], {})[name] = tuple(ds)
         for fmt, runs in sorted(by_format.items()):
-            names = [n for n, ds in digests.items() if ds[0].partition(":")[0] == fmt]
+            same = len(set(runs.values())) == 1
             print(f"trace digests (every event) of every seed identical across the trees of "
-                  f"trace format {fmt} ({', '.join(names)}): {len(runs) == 1}")  # fmt: skip
+                  f"trace format {fmt} ({', '.join(runs)}): {same}")  # fmt: skip
         if len(by_format) > 1:
             print("(digests of different trace formats are not comparable: "
                   "node/sim/cluster.py TRACE_FORMAT)")  # fmt: skip

@@ -12,6 +12,7 @@ the run's files; and the raw JSON, folded. No network at view time.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,15 +94,13 @@ def full_panels(gs: list[Group]) -> set[int]:
     """The numbers (as `_number` gives them) of the panels drawn in full: the first of
     each group, largest group first, then the next in group order, `FULL_PANELS` in all
     (so a small group's cause is never left to one-line links by a large group)."""
-    starts, n = [], 0
+    firsts, n = [], 0
     for g in gs:
-        starts.append(n)
+        firsts.append(n + 1)
         n += len(g.panels)
-    full = {start + 1 for start in starts[:FULL_PANELS]}
-    for i in range(1, n + 1):
-        if len(full) >= min(FULL_PANELS, n):
-            break
-        full.add(i)
+    full = set(firsts[:FULL_PANELS])
+    others = (i for i in range(1, n + 1) if i not in full)
+    full.update(itertools.islice(others, FULL_PANELS - len(full)))
     return full
 
 
